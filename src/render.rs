@@ -1,0 +1,81 @@
+//! Templates: every file and script jprov puts on a host is rendered from templates/.
+//!
+//! Templates are compiled into the binary so that a copied `jprov` works on its own.
+
+use minijinja::Environment;
+use serde::Serialize;
+
+/// The templates jprov knows, by name (the file name under templates/).
+const TEMPLATES: &[(&str, &str)] = &[
+    (
+        "sshd_dropin.conf",
+        include_str!("../templates/sshd_dropin.conf.j2"),
+    ),
+    (
+        "nginx_site.conf",
+        include_str!("../templates/nginx_site.conf.j2"),
+    ),
+    (
+        "jupyter_server_config.py",
+        include_str!("../templates/jupyter_server_config.py.j2"),
+    ),
+    (
+        "authorized_key",
+        include_str!("../templates/authorized_key.j2"),
+    ),
+];
+
+#[derive(Debug, thiserror::Error)]
+#[error("rendering template {name}: {source}")]
+pub struct RenderError {
+    name: String,
+    #[source]
+    source: minijinja::Error,
+}
+
+/// The set of templates, ready to render.
+pub struct Templates {
+    env: Environment<'static>,
+}
+
+impl Default for Templates {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Templates {
+    pub fn new() -> Self {
+        let mut env = Environment::new();
+        // Undefined variables are bugs in jprov, never something to render silently as "".
+        env.set_undefined_behavior(minijinja::UndefinedBehavior::Strict);
+        env.set_keep_trailing_newline(true);
+        env.set_trim_blocks(true);
+        env.set_lstrip_blocks(true);
+        env.add_filter("shell_quote", shell_quote);
+        for (name, source) in TEMPLATES {
+            env.add_template(name, source)
+                .unwrap_or_else(|e| panic!("template {name} does not parse: {e}"));
+        }
+        Templates { env }
+    }
+
+    pub fn render(&self, name: &str, context: impl Serialize) -> Result<String, RenderError> {
+        let wrap = |source| RenderError {
+            name: name.to_string(),
+            source,
+        };
+        self.env
+            .get_template(name)
+            .map_err(wrap)?
+            .render(context)
+            .map_err(wrap)
+    }
+}
+
+/// Quote a value for POSIX sh. Values are validated before rendering; quoting is the second fence.
+fn shell_quote(value: String) -> Result<String, minijinja::Error> {
+    shlex::try_quote(&value)
+        .map(|q| q.into_owned())
+        .map_err(|e| minijinja::Error::new(minijinja::ErrorKind::InvalidOperation, e.to_string()))
+}
