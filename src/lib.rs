@@ -1,10 +1,22 @@
 //! jprov: provision secure remote access to Jupyter from one YAML profile.
 //! See ARCHITECTURE.md for the code map.
 
+pub mod apply;
+pub mod cli;
+pub mod desired;
+pub mod diff;
+pub mod engine;
+pub mod facts;
+pub mod known_hosts;
+pub mod layout;
+pub mod plan;
+pub mod profile;
 pub mod render;
+pub mod resource;
+pub mod ssh;
+pub mod transport;
+pub mod value;
 
-use std::process::ExitCode;
-
-pub fn run() -> ExitCode {
-    ExitCode::SUCCESS
+pub fn run() -> std::process::ExitCode {
+    cli::main()
 }

@@ -23,6 +23,8 @@ const TEMPLATES: &[(&str, &str)] = &[
         "authorized_key",
         include_str!("../templates/authorized_key.j2"),
     ),
+    ("facts.sh", include_str!("../templates/facts.sh.j2")),
+    ("apply.sh", include_str!("../templates/apply.sh.j2")),
 ];
 
 #[derive(Debug, thiserror::Error)]

@@ -1,0 +1,133 @@
+//! Turning a host's planned changes into one on-host script, and reading back what it did.
+//!
+//! One script per host per round: one SSH exec, and the on-host steps (write, validate, restore, reload)
+//! don't depend on the connection staying up between them.
+
+use crate::facts::hex_text;
+use crate::plan::{argv_digest, Change, FileAction, HostPlan};
+use crate::render::{RenderError, Templates};
+use crate::resource::{Content, Role};
+use serde_json::{json, Value};
+
+/// The script applying `host`'s actionable changes; `None` when there is nothing to do now.
+/// Tunnel starts are left out unless `with_tunnels` (they wait until everything else is in place).
+pub fn script(
+    templates: &Templates,
+    profile: &str,
+    host: &HostPlan,
+    with_tunnels: bool,
+) -> Result<Option<String>, RenderError> {
+    let ops: Vec<Value> = host
+        .changes
+        .iter()
+        .filter(|c| c.is_actionable())
+        .filter(|c| with_tunnels || !matches!(c, Change::StartTunnel { .. }))
+        .map(op)
+        .collect();
+    if ops.is_empty() {
+        return Ok(None);
+    }
+    templates
+        .render(
+            "apply.sh",
+            json!({ "profile": profile, "role": host.role.as_str(), "ops": ops }),
+        )
+        .map(Some)
+}
+
+fn op(change: &Change) -> Value {
+    match change {
+        Change::CreateAccount {
+            name,
+            home,
+            create_home,
+        } => json!({"op": "account", "name": name, "home": home, "create_home": create_home}),
+        Change::GenerateKey { path, owner, comment } => {
+            json!({"op": "keypair", "path": path, "owner": owner, "comment": comment})
+        }
+        Change::WriteFiles {
+            files,
+            links,
+            validate,
+            reload,
+            ..
+        } => {
+            let files: Vec<Value> = files
+                .iter()
+                .filter(|f| !matches!(f.action, FileAction::Pending))
+                .map(|f| {
+                    let Content::Known(content) = &f.file.content else {
+                        unreachable!("pending files are filtered out")
+                    };
+                    json!({
+                        "path": f.file.path,
+                        "mode": format!("{:o}", f.file.mode),
+                        "owner": f.file.owner,
+                        "group": f.file.group,
+                        "dir_mode": format!("{:o}", f.file.dir_mode),
+                        "content": content,
+                    })
+                })
+                .collect();
+            let links: Vec<Value> = links
+                .iter()
+                .map(|l| json!({"path": l.path, "target": l.target}))
+                .collect();
+            json!({"op": "files", "files": files, "links": links, "validate": validate, "reload": reload})
+        }
+        Change::RunCertbot { argv, .. } => {
+            let webroot = argv.iter().position(|a| a == "-w").and_then(|i| argv.get(i + 1));
+            json!({"op": "certbot", "argv": argv, "webroot": webroot})
+        }
+        Change::StartTunnel {
+            user, argv, pid_file, ..
+        } => json!({"op": "tunnel", "user": user, "argv": argv, "pid_file": pid_file, "digest": argv_digest(argv)}),
+    }
+}
+
+/// What an apply script reported.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Outcome {
+    pub steps_done: usize,
+    pub reloaded: Vec<String>,
+    pub finished: bool,
+    pub failure: Option<Failure>,
+}
+
+#[derive(Debug, PartialEq, Eq)]
+pub enum Failure {
+    /// `sshd -t` or `nginx -t` refused the new files; they were restored.
+    Invalid { program: String, output: String },
+    Error(String),
+}
+
+pub fn parse_outcome(stdout: &str) -> Outcome {
+    let mut outcome = Outcome::default();
+    for line in stdout.lines() {
+        let mut words = line.splitn(3, ' ');
+        match (words.next(), words.next(), words.next()) {
+            (Some("jprov-done"), Some(n), None) => outcome.steps_done = n.parse().unwrap_or(outcome.steps_done),
+            (Some("jprov-reloaded"), Some(service), None) => outcome.reloaded.push(service.to_string()),
+            (Some("jprov-finished"), None, None) => outcome.finished = true,
+            (Some("jprov-invalid"), Some(program), output) => {
+                outcome.failure = Some(Failure::Invalid {
+                    program: program.to_string(),
+                    output: hex_text(output.unwrap_or("")),
+                })
+            }
+            (Some("jprov-error"), Some(message), None) => outcome.failure = Some(Failure::Error(hex_text(message))),
+            _ => {}
+        }
+    }
+    outcome
+}
+
+/// A one-line account of a host's round, for the apply log.
+pub fn describe(role: Role, outcome: &Outcome) -> String {
+    let reloads = if outcome.reloaded.is_empty() {
+        String::new()
+    } else {
+        format!("; reloaded {}", outcome.reloaded.join(", "))
+    };
+    format!("{role}: {} step(s) done{reloads}", outcome.steps_done)
+}

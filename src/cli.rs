@@ -1,0 +1,152 @@
+//! Command-line interface: parsing and dispatch. Every flag is documented once, here.
+
+use crate::desired::Options;
+use crate::engine::{self, exit, Hosts, RunError};
+use crate::password::{self, HashScheme};
+use crate::profile;
+use crate::render::Templates;
+use clap::{Parser, Subcommand};
+use std::io::Write;
+use std::path::PathBuf;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "jprov",
+    version,
+    about = "Provision secure remote access to Jupyter through an SSH forwarding server, from one YAML profile.",
+    after_help = "Exit codes: 0 success / no changes, 1 error, 2 changes pending (plan), \
+                  3 validation (sshd -t / nginx -t) failed, 4 host unreachable or host key refused."
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Show every file, command and reload `apply` would perform. Changes nothing.
+    Plan {
+        /// The profile (YAML).
+        profile: PathBuf,
+        /// Plan against hosts with nothing on them yet, without connecting (what CI runs).
+        #[arg(long)]
+        offline: bool,
+        /// Print the plan as versioned JSON (secrets redacted) instead of text.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        connect: ConnectArgs,
+        /// Include starting the tunnel, as `apply --start-tunnel` would.
+        #[arg(long)]
+        start_tunnel: bool,
+    },
+    /// Make the hosts match the profile, over SSH, idempotently.
+    Apply {
+        /// The profile (YAML).
+        profile: PathBuf,
+        #[command(flatten)]
+        connect: ConnectArgs,
+        /// Start the SSH tunnel in the background on the host that opens it (kept running until it exits).
+        #[arg(long)]
+        start_tunnel: bool,
+    },
+    /// Hash a Jupyter password for a profile's jupyter.password_hash. Prompts twice without echo, or reads
+    /// one line from standard input when it is not a terminal.
+    HashPassword {
+        /// Use the classic sha1:salt:hex form instead of argon2id.
+        #[arg(long)]
+        sha1: bool,
+    },
+}
+
+#[derive(Debug, clap::Args)]
+struct ConnectArgs {
+    /// Record unknown host keys (in the profile's known_hosts file, or ~/.ssh/known_hosts) instead of
+    /// refusing them. A changed or revoked key is still refused.
+    #[arg(long)]
+    accept_new_host_keys: bool,
+}
+
+pub fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    let code = match dispatch(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e}");
+            e.exit_code()
+        }
+    };
+    std::process::ExitCode::from(code)
+}
+
+#[derive(Debug, thiserror::Error)]
+enum CliError {
+    #[error(transparent)]
+    Run(#[from] RunError),
+    #[error(transparent)]
+    Password(#[from] password::PasswordError),
+}
+
+impl CliError {
+    fn exit_code(&self) -> u8 {
+        match self {
+            CliError::Run(e) => e.exit_code(),
+            CliError::Password(_) => exit::ERROR,
+        }
+    }
+}
+
+fn dispatch(cli: Cli) -> Result<u8, CliError> {
+    let templates = Templates::new();
+    let stdout = &mut std::io::stdout().lock();
+    match cli.command {
+        Command::Plan {
+            profile,
+            offline,
+            json,
+            connect,
+            start_tunnel,
+        } => {
+            let lp = profile::load(&profile).map_err(RunError::from)?;
+            let options = Options { start_tunnel };
+            let plan = if offline {
+                engine::plan_offline(&lp, &templates, options)?
+            } else {
+                let mut hosts = Hosts::connect(&lp, connect.accept_new_host_keys)?;
+                engine::plan_online(&lp, &templates, &mut hosts, options)?
+            };
+            if json {
+                let text = serde_json::to_string_pretty(&plan).expect("plans serialize");
+                let _ = writeln!(stdout, "{text}");
+            } else {
+                let _ = write!(stdout, "{plan}");
+            }
+            Ok(if plan.has_changes() { exit::CHANGES } else { exit::OK })
+        }
+        Command::Apply {
+            profile,
+            connect,
+            start_tunnel,
+        } => {
+            let lp = profile::load(&profile).map_err(RunError::from)?;
+            let mut hosts = Hosts::connect(&lp, connect.accept_new_host_keys)?;
+            let plan = engine::apply(&lp, &templates, &mut hosts, Options { start_tunnel }, stdout)?;
+            if !start_tunnel {
+                let _ = writeln!(
+                    stdout,
+                    "\nStart the tunnel on the {} as {} (or run apply --start-tunnel):\n  {}",
+                    plan.tunnel.opened_by, plan.tunnel.user, plan.tunnel.command
+                );
+            }
+            let _ = writeln!(stdout, "Start Jupyter on the workstation:\n  {}", plan.jupyter_command);
+            Ok(exit::OK)
+        }
+        Command::HashPassword { sha1 } => {
+            let scheme = if sha1 { HashScheme::Sha1 } else { HashScheme::Argon2 };
+            let password = password::read_new_password()?;
+            let hash = password::hash_password(&password, scheme)?;
+            let _ = writeln!(stdout, "{hash}");
+            Ok(exit::OK)
+        }
+    }
+}

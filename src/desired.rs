@@ -1,0 +1,507 @@
+//! Desired state: what the profile wants on each host, computed without touching any host.
+//!
+//! `build` is a pure function of the profile and the facts. Facts only fill in what other steps make (a
+//! generated public key, a certificate's presence, the lines of an authorized_keys file jprov shares with
+//! the user); offline, there are no facts and those parts are `Content::Pending`.
+
+use crate::facts::{FactQuery, Facts, FileFact};
+use crate::layout::{peer_address, Layout};
+use crate::profile::{Method, Profile, Tls};
+use crate::render::{RenderError, Templates};
+use crate::resource::*;
+use serde_json::json;
+
+/// Facts per host; `None` when planning offline.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct World<'a> {
+    pub server: Option<&'a Facts>,
+    pub workstation: Option<&'a Facts>,
+}
+
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Options {
+    /// `apply --start-tunnel`: start the tunnel process; otherwise it is only printed.
+    pub start_tunnel: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HostState {
+    pub role: Role,
+    pub items: Vec<Item>,
+    /// What will follow once pending content is known, for the plan's reader.
+    pub notes: Vec<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DesiredState {
+    pub hosts: Vec<HostState>,
+    /// The tunnel command, as the opener runs it.
+    pub tunnel: TunnelProcess,
+    /// The role of the host that opens the tunnel.
+    pub tunnel_opener: Role,
+    /// How to start Jupyter on the workstation with the rendered config.
+    pub jupyter_command: Vec<String>,
+}
+
+impl DesiredState {
+    pub fn host(&self, role: Role) -> &HostState {
+        self.hosts.iter().find(|h| h.role == role).expect("both roles are always present")
+    }
+}
+
+const JUPYTER_SECRETS: &[&str] = &["hashed_password"];
+
+/// What to gather from each host before `build` can run.
+pub fn fact_queries(p: &Profile) -> [(Role, FactQuery); 2] {
+    let l = Layout::new(p);
+    let mut server = FactQuery::default();
+    let mut workstation = FactQuery::default();
+    server.accounts.push(p.tunnel.account.to_string());
+    workstation.add_file(&l.jupyter_config);
+    match p.method {
+        Method::ReverseForward => {
+            server.add_file(&l.tunnel_authorized_keys);
+            server.add_file(&l.sshd_dropin);
+            workstation.keys.push(l.workstation_tunnel_key.clone());
+            workstation.add_file(&l.workstation_known_hosts);
+            workstation.tunnels.push(l.workstation_tunnel_pid.clone());
+            if let Tls::Letsencrypt { .. } = p.tls {
+                server.certificates.push(l.letsencrypt_fullchain.clone());
+                server.reads.push(l.letsencrypt_fullchain.clone());
+                server.reads.push(l.letsencrypt_privkey.clone());
+                workstation.add_file(&l.workstation_fullchain);
+                workstation.add_file(&l.workstation_privkey);
+            }
+        }
+        Method::NginxProxy => {
+            server.keys.push(l.server_tunnel_key.clone());
+            server.add_file(&l.server_known_hosts);
+            server.add_file(&l.nginx_available);
+            server.add_file(&l.nginx_enabled);
+            server.tunnels.push(l.server_tunnel_pid.clone());
+            if let Tls::Letsencrypt { .. } = p.tls {
+                server.certificates.push(l.letsencrypt_fullchain.clone());
+            }
+            workstation.add_file(&l.workstation_authorized_keys);
+        }
+    }
+    [(Role::Server, server), (Role::Workstation, workstation)]
+}
+
+pub fn build(p: &Profile, world: World, templates: &Templates, options: Options) -> Result<DesiredState, RenderError> {
+    let l = Layout::new(p);
+    let b = Builder { p, l: &l, world, templates };
+    let tunnel = b.tunnel(options);
+    let (server, workstation) = match p.method {
+        Method::ReverseForward => (b.reverse_forward_server()?, b.reverse_forward_workstation(&tunnel)?),
+        Method::NginxProxy => (b.nginx_proxy_server(&tunnel)?, b.nginx_proxy_workstation()?),
+    };
+    let tunnel_opener = match p.method {
+        Method::ReverseForward => Role::Workstation,
+        Method::NginxProxy => Role::Server,
+    };
+    let jupyter = p.jupyter.command.as_ref().map_or("jupyter", |c| c.as_str());
+    Ok(DesiredState {
+        hosts: vec![server, workstation],
+        tunnel,
+        tunnel_opener,
+        jupyter_command: vec![jupyter.to_string(), p.jupyter.app.subcommand().to_string()],
+    })
+}
+
+struct Builder<'a> {
+    p: &'a Profile,
+    l: &'a Layout,
+    world: World<'a>,
+    templates: &'a Templates,
+}
+
+fn root_file(path: &str, content: Content, mode: u32) -> ManagedFile {
+    ManagedFile {
+        path: path.to_string(),
+        content,
+        mode,
+        owner: "root".into(),
+        group: "root".into(),
+        dir_mode: 0o755,
+        secrecy: Secrecy::Public,
+    }
+}
+
+fn plain_group(label: &str, files: Vec<ManagedFile>) -> Item {
+    Item::Files(FileGroup {
+        label: label.into(),
+        files,
+        links: vec![],
+        validate: None,
+        reload: None,
+    })
+}
+
+impl Builder<'_> {
+    fn user_file(&self, path: &str, content: Content, mode: u32, secrecy: Secrecy) -> ManagedFile {
+        let user = self.p.workstation.user.to_string();
+        ManagedFile {
+            path: path.to_string(),
+            content,
+            mode,
+            group: String::new(), // the user's primary group
+            owner: user,
+            dir_mode: 0o700,
+            secrecy,
+        }
+    }
+
+    fn tunnel(&self, options: Options) -> TunnelProcess {
+        let (p, l) = (self.p, self.l);
+        let (peer_host, peer_port) = peer_address(p);
+        let (user, key, known_hosts, alias, forward, pid_file, login) = match p.method {
+            Method::ReverseForward => (
+                p.workstation.user.to_string(),
+                &l.workstation_tunnel_key,
+                &l.workstation_known_hosts,
+                l.host_key_alias("server"),
+                vec!["-R".to_string(), format!(":{}:localhost:{}", p.tunnel.port, p.jupyter.port)],
+                &l.workstation_tunnel_pid,
+                p.tunnel.account.to_string(),
+            ),
+            Method::NginxProxy => (
+                p.tunnel.account.to_string(),
+                &l.server_tunnel_key,
+                &l.server_known_hosts,
+                l.host_key_alias("workstation"),
+                vec![
+                    "-L".to_string(),
+                    format!("127.0.0.1:{}:localhost:{}", p.tunnel.port, p.jupyter.port),
+                ],
+                &l.server_tunnel_pid,
+                p.workstation.user.to_string(),
+            ),
+        };
+        let mut argv: Vec<String> = ["ssh", "-N"].iter().map(|s| s.to_string()).collect();
+        for option in [
+            "ExitOnForwardFailure=yes".to_string(),
+            "ServerAliveInterval=30".to_string(),
+            "ServerAliveCountMax=3".to_string(),
+            "BatchMode=yes".to_string(),
+            "IdentitiesOnly=yes".to_string(),
+            "StrictHostKeyChecking=yes".to_string(),
+            format!("UserKnownHostsFile={known_hosts}"),
+            format!("HostKeyAlias={alias}"),
+        ] {
+            argv.push("-o".into());
+            argv.push(option);
+        }
+        argv.extend(["-i".to_string(), key.clone(), "-p".to_string(), peer_port.to_string()]);
+        argv.extend(forward);
+        argv.push(format!("{login}@{peer_host}"));
+        TunnelProcess {
+            user,
+            argv,
+            pid_file: pid_file.clone(),
+            start: options.start_tunnel,
+        }
+    }
+
+    fn jupyter_config(&self, public_port: u16) -> Result<ManagedFile, RenderError> {
+        let (p, l) = (self.p, self.l);
+        let (cert, key) = l.tls_files(p);
+        let (certfile, keyfile) = match p.method {
+            Method::ReverseForward => (Some(cert), Some(key)),
+            Method::NginxProxy => (None, None),
+        };
+        let text = self.templates.render(
+            "jupyter_server_config.py",
+            json!({
+                "profile": p.name,
+                "method": p.method.to_string(),
+                "port": p.jupyter.port,
+                "base_url": p.jupyter.base_url,
+                "password_hash": p.jupyter.password_hash,
+                "domain": p.domain,
+                "public_port": public_port,
+                "certfile": certfile,
+                "keyfile": keyfile,
+            }),
+        )?;
+        Ok(self.user_file(
+            &l.jupyter_config,
+            Content::Known(text),
+            0o600,
+            Secrecy::MaskAfter(JUPYTER_SECRETS),
+        ))
+    }
+
+    /// known_hosts for the tunnel: the peer's host key as jprov verified it, under the tunnel's alias.
+    fn pinned_known_hosts(&self, peer: Option<&Facts>, peer_role: Role) -> Content {
+        match peer.and_then(|f| f.host_key.as_deref()) {
+            Some(key) => Content::Known(format!("{} {key}\n", self.l.host_key_alias(peer_role.as_str()))),
+            None => Content::Pending(format!("the {peer_role}'s host key, read when jprov connects to it")),
+        }
+    }
+
+    fn authorized_key(&self, public_key: Option<&str>, port: u16, from: Role) -> Result<Content, RenderError> {
+        Ok(match public_key {
+            Some(key) => Content::Known(self.templates.render(
+                "authorized_key",
+                json!({
+                    "method": self.p.method.to_string(),
+                    "profile": self.p.name,
+                    "port": port,
+                    "public_key": key,
+                }),
+            )?),
+            None => Content::Pending(format!("the tunnel's public key, generated on the {from} during apply")),
+        })
+    }
+
+    fn certificate(&self, webroot: Option<&str>) -> Option<Item> {
+        let (p, l) = (self.p, self.l);
+        let Tls::Letsencrypt { email, server, ca_bundle } = &p.tls else {
+            return None;
+        };
+        let fresh = self
+            .world
+            .server
+            .and_then(|f| f.certificates.get(&l.letsencrypt_fullchain).copied())
+            .unwrap_or(false);
+        if fresh {
+            return None;
+        }
+        let mut command = vec![];
+        if let Some(bundle) = ca_bundle {
+            command.extend(["env".to_string(), format!("REQUESTS_CA_BUNDLE={bundle}")]);
+        }
+        command.extend(
+            ["certbot", "certonly", "--non-interactive", "--agree-tos", "--keep-until-expiring"]
+                .map(String::from),
+        );
+        command.extend(["-m".to_string(), email.to_string(), "-d".to_string(), p.domain.to_string()]);
+        match webroot {
+            Some(dir) => command.extend(["--webroot".to_string(), "-w".to_string(), dir.to_string()]),
+            None => command.push("--standalone".to_string()),
+        }
+        if let Some(url) = server {
+            command.extend(["--server".to_string(), url.to_string()]);
+        }
+        Some(Item::Certificate(Certificate {
+            domain: p.domain.to_string(),
+            command,
+            fullchain: l.letsencrypt_fullchain.clone(),
+        }))
+    }
+
+    fn reverse_forward_server(&self) -> Result<HostState, RenderError> {
+        let (p, l) = (self.p, self.l);
+        let mut items = vec![Item::Account(Account {
+            name: p.tunnel.account.to_string(),
+            home: "/nonexistent".into(),
+            create_home: false,
+        })];
+        let workstation_key = self.world.workstation.and_then(|f| f.public_key(&l.workstation_tunnel_key));
+        items.push(plain_group(
+            "tunnel account's authorized key",
+            vec![root_file(
+                &l.tunnel_authorized_keys,
+                self.authorized_key(workstation_key, p.tunnel.port.get(), Role::Workstation)?,
+                0o644,
+            )],
+        ));
+        let dropin = self.templates.render(
+            "sshd_dropin.conf",
+            json!({
+                "profile": p.name,
+                "tunnel_account": p.tunnel.account,
+                "tunnel_port": p.tunnel.port,
+                "authorized_keys_file": l.tunnel_authorized_keys,
+            }),
+        )?;
+        items.push(Item::Files(FileGroup {
+            label: "sshd drop-in".into(),
+            files: vec![root_file(&l.sshd_dropin, Content::Known(dropin), 0o644)],
+            links: vec![],
+            validate: Some(Validation::Sshd),
+            reload: Some(Service::Ssh),
+        }));
+        items.extend(self.certificate(None));
+        Ok(HostState {
+            role: Role::Server,
+            items,
+            notes: vec![],
+        })
+    }
+
+    fn reverse_forward_workstation(&self, tunnel: &TunnelProcess) -> Result<HostState, RenderError> {
+        let (p, l) = (self.p, self.l);
+        let mut items = vec![Item::KeyPair(KeyPair {
+            path: l.workstation_tunnel_key.clone(),
+            owner: p.workstation.user.to_string(),
+            comment: format!("jprov:{}", p.name),
+        })];
+        let mut files = vec![self.user_file(
+            &l.workstation_known_hosts,
+            self.pinned_known_hosts(self.world.server, Role::Server),
+            0o644,
+            Secrecy::Public,
+        )];
+        if let Tls::Letsencrypt { .. } = p.tls {
+            let from_server = |path: &str| match self.world.server.and_then(|f| f.read(path)) {
+                Some(bytes) => Content::Known(String::from_utf8_lossy(bytes).into_owned()),
+                None => Content::Pending("the certificate certbot obtains on the server".into()),
+            };
+            files.push(self.user_file(
+                &l.workstation_fullchain,
+                from_server(&l.letsencrypt_fullchain),
+                0o644,
+                Secrecy::Public,
+            ));
+            files.push(self.user_file(
+                &l.workstation_privkey,
+                from_server(&l.letsencrypt_privkey),
+                0o600,
+                Secrecy::Hidden,
+            ));
+        }
+        files.push(self.jupyter_config(p.tunnel.port.get())?);
+        items.push(plain_group("Jupyter configuration and tunnel files", files));
+        items.push(Item::Tunnel(tunnel.clone()));
+        Ok(HostState {
+            role: Role::Workstation,
+            items,
+            notes: vec![],
+        })
+    }
+
+    fn nginx_proxy_server(&self, tunnel: &TunnelProcess) -> Result<HostState, RenderError> {
+        let (p, l) = (self.p, self.l);
+        let account = p.tunnel.account.to_string();
+        let nginx = p.nginx.clone().unwrap_or_default();
+        let mut items = vec![
+            Item::Account(Account {
+                name: account.clone(),
+                home: l.tunnel_home.clone(),
+                create_home: true,
+            }),
+            Item::KeyPair(KeyPair {
+                path: l.server_tunnel_key.clone(),
+                owner: account.clone(),
+                comment: format!("jprov:{}", p.name),
+            }),
+        ];
+        let mut known_hosts = root_file(
+            &l.server_known_hosts,
+            self.pinned_known_hosts(self.world.workstation, Role::Workstation),
+            0o644,
+        );
+        known_hosts.dir_mode = 0o700;
+        known_hosts.owner = account.clone();
+        known_hosts.group = String::new();
+        items.push(plain_group("tunnel's pinned host key", vec![known_hosts]));
+
+        let letsencrypt = matches!(p.tls, Tls::Letsencrypt { .. });
+        let certificate = self.certificate(Some(&l.acme_webroot));
+        // A TLS server block naming certificate files that don't exist yet fails `nginx -t`: until certbot
+        // has run, the site serves only the ACME challenge on port 80.
+        let tls_ready = !letsencrypt
+            || self
+                .world
+                .server
+                .is_some_and(|f| f.certificates.contains_key(&l.letsencrypt_fullchain));
+        let (cert_file, key_file) = l.tls_files(p);
+        let site = self.templates.render(
+            "nginx_site.conf",
+            json!({
+                "profile": p.name,
+                "domain": p.domain,
+                "https_port": nginx.https_port,
+                "http_port": nginx.http_port,
+                "upstream_port": p.tunnel.port,
+                "base_url": p.jupyter.base_url,
+                "tls_ready": tls_ready,
+                "cert_file": cert_file,
+                "key_file": key_file,
+                "acme_webroot": l.acme_webroot,
+                "client_max_body_size": nginx.client_max_body_size,
+            }),
+        )?;
+        items.push(Item::Files(FileGroup {
+            label: "nginx site".into(),
+            files: vec![root_file(&l.nginx_available, Content::Known(site), 0o644)],
+            links: vec![Symlink {
+                path: l.nginx_enabled.clone(),
+                target: l.nginx_available.clone(),
+            }],
+            validate: Some(Validation::Nginx),
+            reload: Some(Service::Nginx),
+        }));
+        let mut notes = vec![];
+        if let Some(certificate) = certificate {
+            items.push(certificate);
+            if !tls_ready {
+                notes.push(
+                    "once certbot has the certificate, the same apply rewrites the nginx site with its TLS server block"
+                        .to_string(),
+                );
+            }
+        }
+        items.push(Item::Tunnel(tunnel.clone()));
+        Ok(HostState {
+            role: Role::Server,
+            items,
+            notes,
+        })
+    }
+
+    fn nginx_proxy_workstation(&self) -> Result<HostState, RenderError> {
+        let (p, l) = (self.p, self.l);
+        let nginx = p.nginx.clone().unwrap_or_default();
+        let server_key = self.world.server.and_then(|f| f.public_key(&l.server_tunnel_key));
+        let line = self.authorized_key(server_key, p.jupyter.port.get(), Role::Server)?;
+        // authorized_keys is the user's file: jprov owns only the line tagged with its profile.
+        let content = match line {
+            Content::Known(line) => {
+                let existing = match self.world.workstation.map(|f| f.file(&l.workstation_authorized_keys)) {
+                    Some(FileFact::File { content, .. }) => String::from_utf8_lossy(content).into_owned(),
+                    _ => String::new(),
+                };
+                Content::Known(with_tagged_line(&existing, &format!("jprov:{}", p.name), &line))
+            }
+            pending => pending,
+        };
+        let files = vec![
+            self.user_file(&l.workstation_authorized_keys, content, 0o600, Secrecy::Public),
+            self.jupyter_config(nginx.https_port.get())?,
+        ];
+        Ok(HostState {
+            role: Role::Workstation,
+            items: vec![plain_group("Jupyter configuration and the tunnel's authorized key", files)],
+            notes: vec![],
+        })
+    }
+}
+
+/// `existing` with the line ending in `tag` replaced by `line` (or `line` appended); other lines untouched.
+fn with_tagged_line(existing: &str, tag: &str, line: &str) -> String {
+    let mut out = String::new();
+    let mut placed = false;
+    for old in existing.lines() {
+        if old.split_whitespace().last() == Some(tag) {
+            if !placed {
+                out.push_str(line.trim_end());
+                out.push('\n');
+                placed = true;
+            }
+        } else {
+            out.push_str(old);
+            out.push('\n');
+        }
+    }
+    if !placed {
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests;

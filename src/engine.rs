@@ -1,0 +1,321 @@
+//! Plan and apply for a whole profile: connect, gather facts, compute, run, repeat until converged.
+
+use crate::apply::{self, Failure};
+use crate::desired::{self, Options, World};
+use crate::facts::{self, Facts, FactsError};
+use crate::plan::{self, Change, Plan};
+use crate::profile::{LoadedProfile, ProfileError, WorkstationHost};
+use crate::render::{RenderError, Templates};
+use crate::resource::Role;
+use crate::ssh::{self, Target};
+use crate::transport::{Transport, TransportError};
+use std::io::Write;
+
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error("{0}")]
+    Profile(#[from] ProfileError),
+    #[error(transparent)]
+    Render(#[from] RenderError),
+    #[error("{role}: {source}")]
+    Transport {
+        role: Role,
+        #[source]
+        source: TransportError,
+    },
+    #[error("{role}: {source}")]
+    Facts {
+        role: Role,
+        #[source]
+        source: FactsError,
+    },
+    #[error("{role}: `{program} -t` rejected the new configuration; the previous files were restored and nothing was reloaded. It said:\n{output}")]
+    Invalid { role: Role, program: String, output: String },
+    #[error("{role}: apply failed: {message}")]
+    Apply { role: Role, message: String },
+    #[error("apply stopped after {rounds} rounds with changes still pending:\n{pending}")]
+    NotConverged { rounds: usize, pending: String },
+}
+
+/// Exit codes, documented in README.md.
+pub mod exit {
+    pub const OK: u8 = 0;
+    pub const ERROR: u8 = 1;
+    pub const CHANGES: u8 = 2;
+    pub const INVALID: u8 = 3;
+    pub const UNREACHABLE: u8 = 4;
+}
+
+impl RunError {
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            RunError::Invalid { .. } => exit::INVALID,
+            RunError::Transport { source, .. } if source.is_unreachable() => exit::UNREACHABLE,
+            _ => exit::ERROR,
+        }
+    }
+}
+
+/// A connected host.
+pub struct Host {
+    pub role: Role,
+    pub address: String,
+    transport: Transport,
+    sudo: bool,
+}
+
+impl Host {
+    fn run(&mut self, script: &str) -> Result<crate::transport::ExecOutput, RunError> {
+        self.transport
+            .run_script(script, self.sudo)
+            .map_err(|source| RunError::Transport { role: self.role, source })
+    }
+
+    fn gather(&mut self, templates: &Templates, query: &facts::FactQuery) -> Result<Facts, RunError> {
+        let script = facts::script(templates, query)?;
+        let output = self.run(&script)?;
+        let mut facts = facts::parse(&output.stdout, &output.stderr).map_err(|source| RunError::Facts {
+            role: self.role,
+            source,
+        })?;
+        facts.host_key = self.transport.host_key().map(|k| k.to_line());
+        Ok(facts)
+    }
+}
+
+pub struct Hosts {
+    pub server: Host,
+    pub workstation: Host,
+}
+
+fn targets(lp: &LoadedProfile, accept_new_host_keys: bool) -> (Target, Option<Target>) {
+    let p = &lp.profile;
+    let pinned = p.known_hosts.as_ref().map(|k| lp.resolve(k));
+    let server = Target {
+        host: p.server.host.to_string(),
+        port: p.server.port.get(),
+        user: p.server.user.to_string(),
+        identity_file: p.server.identity_file.as_ref().map(|f| lp.resolve(f)),
+        pinned_known_hosts: pinned.clone(),
+        accept_new_host_key: accept_new_host_keys,
+        jump: None,
+    };
+    let workstation = match &p.workstation.host {
+        WorkstationHost::Local => None,
+        WorkstationHost::Remote(host) => Some(Target {
+            host: host.to_string(),
+            port: p.workstation.port.get(),
+            user: p.workstation.user.to_string(),
+            identity_file: p.workstation.identity_file.as_ref().map(|f| lp.resolve(f)),
+            pinned_known_hosts: pinned,
+            accept_new_host_key: accept_new_host_keys,
+            jump: p.workstation.jump.map(|_| Box::new(server.clone())),
+        }),
+    };
+    (server, workstation)
+}
+
+impl Hosts {
+    /// Connect to both hosts in parallel; host keys are verified before anything is sent.
+    pub fn connect(lp: &LoadedProfile, accept_new_host_keys: bool) -> Result<Hosts, RunError> {
+        let (server_target, workstation_target) = targets(lp, accept_new_host_keys);
+        let p = &lp.profile;
+        let (server, workstation) = std::thread::scope(|s| {
+            let server = s.spawn(|| ssh::connect(&server_target));
+            let workstation = workstation_target.as_ref().map(|t| ssh::connect(t));
+            (server.join().expect("connect thread"), workstation)
+        });
+        let server = server.map_err(|source| RunError::Transport {
+            role: Role::Server,
+            source,
+        })?;
+        let workstation = match workstation {
+            None => Transport::Local,
+            Some(w) => Transport::Ssh(Box::new(w.map_err(|source| RunError::Transport {
+                role: Role::Workstation,
+                source,
+            })?)),
+        };
+        let workstation_address = match &workstation_target {
+            None => "local".to_string(),
+            Some(t) if t.jump.is_some() => format!("{} (through the server)", t.display()),
+            Some(t) => t.display(),
+        };
+        Ok(Hosts {
+            server: Host {
+                role: Role::Server,
+                address: server_target.display(),
+                transport: Transport::Ssh(Box::new(server)),
+                sudo: p.server.sudo && p.server.user.as_str() != "root",
+            },
+            workstation: Host {
+                role: Role::Workstation,
+                address: workstation_address,
+                transport: workstation,
+                sudo: false,
+            },
+        })
+    }
+
+    fn gather(&mut self, templates: &Templates, lp: &LoadedProfile) -> Result<(Facts, Facts), RunError> {
+        let [(_, server_query), (_, workstation_query)] = desired::fact_queries(&lp.profile);
+        let (server, workstation) = (&mut self.server, &mut self.workstation);
+        std::thread::scope(|s| {
+            let server = s.spawn(|| server.gather(templates, &server_query));
+            let workstation = workstation.gather(templates, &workstation_query);
+            Ok((server.join().expect("facts thread")?, workstation?))
+        })
+    }
+}
+
+/// Addresses shown in an offline plan.
+fn offline_addresses(lp: &LoadedProfile) -> [(Role, String); 2] {
+    let (server, workstation) = targets(lp, false);
+    [
+        (Role::Server, server.display()),
+        (Role::Workstation, workstation.map_or("local".into(), |w| w.display())),
+    ]
+}
+
+fn compute(
+    lp: &LoadedProfile,
+    templates: &Templates,
+    facts: Option<(&Facts, &Facts)>,
+    addresses: [(Role, String); 2],
+    options: Options,
+) -> Result<Plan, RunError> {
+    let p = &lp.profile;
+    let world = World {
+        server: facts.map(|f| f.0),
+        workstation: facts.map(|f| f.1),
+    };
+    let desired = desired::build(p, world, templates, options)?;
+    Ok(plan::compute(
+        p.name.as_str(),
+        &p.method.to_string(),
+        &desired,
+        [(Role::Server, world.server), (Role::Workstation, world.workstation)],
+        addresses,
+    ))
+}
+
+pub fn plan_offline(lp: &LoadedProfile, templates: &Templates, options: Options) -> Result<Plan, RunError> {
+    compute(lp, templates, None, offline_addresses(lp), options)
+}
+
+pub fn plan_online(
+    lp: &LoadedProfile,
+    templates: &Templates,
+    hosts: &mut Hosts,
+    options: Options,
+) -> Result<Plan, RunError> {
+    let (server, workstation) = hosts.gather(templates, lp)?;
+    let addresses = [
+        (Role::Server, hosts.server.address.clone()),
+        (Role::Workstation, hosts.workstation.address.clone()),
+    ];
+    compute(lp, templates, Some((&server, &workstation)), addresses, options)
+}
+
+/// Rounds before giving up: key generation and certificates make content for later rounds.
+const MAX_ROUNDS: usize = 5;
+
+/// Apply until a fresh plan shows no changes. Prints the first plan and a line per host per round.
+pub fn apply(
+    lp: &LoadedProfile,
+    templates: &Templates,
+    hosts: &mut Hosts,
+    options: Options,
+    out: &mut dyn Write,
+) -> Result<Plan, RunError> {
+    let name = lp.profile.name.as_str();
+    for round in 1..=MAX_ROUNDS {
+        let plan = plan_online(lp, templates, hosts, options)?;
+        if round == 1 {
+            let _ = write!(out, "{plan}");
+        }
+        if !plan.has_changes() {
+            let _ = writeln!(out, "Applied: the hosts match the profile.");
+            return Ok(plan);
+        }
+        // Tunnels start only when nothing else is left, so they find their peer configured.
+        let others_left = plan.hosts.iter().any(|h| {
+            h.changes
+                .iter()
+                .any(|c| c.is_actionable() && !matches!(c, Change::StartTunnel { .. }))
+        });
+        let scripts = [Role::Server, Role::Workstation]
+            .map(|role| apply::script(templates, name, plan.host(role), !others_left));
+        let [server_script, workstation_script] = scripts;
+        let (server_script, workstation_script) = (server_script?, workstation_script?);
+        if server_script.is_none() && workstation_script.is_none() {
+            return Err(RunError::NotConverged {
+                rounds: round,
+                pending: pending_summary(&plan),
+            });
+        }
+        let (server, workstation) = (&mut hosts.server, &mut hosts.workstation);
+        let results = std::thread::scope(|s| {
+            let server = s.spawn(|| run_apply_script(server, server_script.as_deref()));
+            let workstation = run_apply_script(workstation, workstation_script.as_deref());
+            [server.join().expect("apply thread"), workstation]
+        });
+        for result in results {
+            if let Some(line) = result? {
+                let _ = writeln!(out, "round {round}: {line}");
+            }
+        }
+    }
+    let plan = plan_online(lp, templates, hosts, options)?;
+    if plan.has_changes() {
+        return Err(RunError::NotConverged {
+            rounds: MAX_ROUNDS,
+            pending: pending_summary(&plan),
+        });
+    }
+    Ok(plan)
+}
+
+fn run_apply_script(host: &mut Host, script: Option<&str>) -> Result<Option<String>, RunError> {
+    let Some(script) = script else { return Ok(None) };
+    let output = host.run(script)?;
+    let outcome = apply::parse_outcome(&output.stdout);
+    match outcome.failure {
+        Some(Failure::Invalid { program, output }) => Err(RunError::Invalid {
+            role: host.role,
+            program,
+            output,
+        }),
+        Some(Failure::Error(message)) => Err(RunError::Apply {
+            role: host.role,
+            message,
+        }),
+        None if !outcome.finished => Err(RunError::Apply {
+            role: host.role,
+            message: format!(
+                "the apply script stopped early (exit {}): {}",
+                output.status,
+                output.stderr.trim().chars().take(2000).collect::<String>()
+            ),
+        }),
+        None => Ok(Some(apply::describe(host.role, &outcome))),
+    }
+}
+
+fn pending_summary(plan: &Plan) -> String {
+    let mut text = String::new();
+    for host in &plan.hosts {
+        for change in &host.changes {
+            let what = match change {
+                Change::WriteFiles { files, .. } => files
+                    .iter()
+                    .map(|f| format!("{} ({})", f.path, f.reason))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                other => format!("{other:?}").chars().take(200).collect(),
+            };
+            text.push_str(&format!("  {}: {what}\n", host.role));
+        }
+    }
+    text
+}

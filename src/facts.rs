@@ -1,0 +1,178 @@
+//! Facts: what is on a host now, gathered in one remote exec.
+//!
+//! The query is derived from the profile alone (see `Layout`), so facts can be gathered before the desired
+//! state is known; the desired state then reads what it needs from them (a generated public key, whether a
+//! certificate exists, the content of a file jprov edits a line of).
+
+use crate::render::{RenderError, Templates};
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+/// What to look at on one host.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct FactQuery {
+    /// Managed files and links: type, mode, owner, group and content.
+    pub files: Vec<String>,
+    /// Files whose content is read through links (certificates); content may be secret.
+    pub reads: Vec<String>,
+    /// Accounts whose existence matters.
+    pub accounts: Vec<String>,
+    /// Private key paths: existence, and the content of PATH.pub.
+    pub keys: Vec<String>,
+    /// Certificates (fullchain paths) and whether they stay valid for 30 more days.
+    pub certificates: Vec<String>,
+    /// Pid files of tunnels jprov started.
+    pub tunnels: Vec<String>,
+}
+
+impl FactQuery {
+    pub fn add_file(&mut self, path: &str) {
+        if !self.files.iter().any(|p| p == path) {
+            self.files.push(path.to_string());
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum FileFact {
+    Missing,
+    File {
+        mode: u32,
+        owner: String,
+        group: String,
+        content: Vec<u8>,
+    },
+    Symlink {
+        target: String,
+    },
+    /// A directory or something else where a file should be.
+    Other(String),
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TunnelFact {
+    pub running: bool,
+    /// The SHA-1 of the argv the running tunnel was started with.
+    pub argv_digest: String,
+}
+
+/// Everything known about one host.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Facts {
+    pub uid: u32,
+    pub home: String,
+    /// systemd is PID 1 (services are reloaded with systemctl, not signals).
+    pub systemd: bool,
+    pub files: BTreeMap<String, FileFact>,
+    pub reads: BTreeMap<String, Vec<u8>>,
+    pub accounts: BTreeMap<String, bool>,
+    /// Private key path -> public key line, for keys that exist.
+    pub keys: BTreeMap<String, String>,
+    /// Fullchain path -> valid for 30 more days.
+    pub certificates: BTreeMap<String, bool>,
+    pub tunnels: BTreeMap<String, TunnelFact>,
+    /// The host key jprov verified when it connected ("ssh-ed25519 AAAA..."), if it connected over SSH.
+    pub host_key: Option<String>,
+}
+
+impl Facts {
+    pub fn file(&self, path: &str) -> &FileFact {
+        self.files.get(path).unwrap_or(&FileFact::Missing)
+    }
+
+    pub fn public_key(&self, private_key: &str) -> Option<&str> {
+        self.keys.get(private_key).map(String::as_str)
+    }
+
+    pub fn read(&self, path: &str) -> Option<&[u8]> {
+        self.reads.get(path).map(Vec::as_slice)
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum FactsError {
+    #[error("unexpected facts output from the host (line {line}: {text:?}); is /bin/sh a POSIX shell?")]
+    Malformed { line: usize, text: String },
+    #[error("the facts script did not finish (no end marker); the host said: {0}")]
+    Truncated(String),
+}
+
+/// The shell script that gathers a query's facts; runs with `sh -s`.
+pub fn script(templates: &Templates, query: &FactQuery) -> Result<String, RenderError> {
+    templates.render("facts.sh", query)
+}
+
+/// Parse the facts script's output. Every record is one line of space-separated fields; paths and contents
+/// are hex-encoded so no byte of a file can break the format.
+pub fn parse(output: &str, stderr: &str) -> Result<Facts, FactsError> {
+    let mut facts = Facts::default();
+    let mut ended = false;
+    for (index, line) in output.lines().enumerate() {
+        let bad = || FactsError::Malformed {
+            line: index + 1,
+            text: line.chars().take(120).collect(),
+        };
+        let fields: Vec<&str> = line.split(' ').collect();
+        let hexstr = |s: &str| hex::decode(s).ok().and_then(|b| String::from_utf8(b).ok());
+        match fields.as_slice() {
+            ["jprov-facts", "1"] => {}
+            ["uid", uid] => facts.uid = uid.parse().map_err(|_| bad())?,
+            ["home", home] => facts.home = hexstr(home).ok_or_else(bad)?,
+            ["systemd", yes] => facts.systemd = *yes == "yes",
+            ["file", path, "missing"] => {
+                facts.files.insert(hexstr(path).ok_or_else(bad)?, FileFact::Missing);
+            }
+            ["file", path, "link", target] => {
+                let target = hexstr(target).ok_or_else(bad)?;
+                facts.files.insert(hexstr(path).ok_or_else(bad)?, FileFact::Symlink { target });
+            }
+            ["file", path, "other", kind] => {
+                facts.files.insert(hexstr(path).ok_or_else(bad)?, FileFact::Other(kind.to_string()));
+            }
+            ["file", path, "file", mode, owner, group, content] => {
+                let fact = FileFact::File {
+                    mode: u32::from_str_radix(mode, 8).map_err(|_| bad())?,
+                    owner: owner.to_string(),
+                    group: group.to_string(),
+                    content: hex::decode(content).map_err(|_| bad())?,
+                };
+                facts.files.insert(hexstr(path).ok_or_else(bad)?, fact);
+            }
+            ["read", path, content] => {
+                let content = hex::decode(content).map_err(|_| bad())?;
+                facts.reads.insert(hexstr(path).ok_or_else(bad)?, content);
+            }
+            ["account", name, present] => {
+                facts.accounts.insert(name.to_string(), *present == "yes");
+            }
+            ["key", path, public] => {
+                let public = hexstr(public).ok_or_else(bad)?.trim().to_string();
+                facts.keys.insert(hexstr(path).ok_or_else(bad)?, public);
+            }
+            ["certificate", path, fresh] => {
+                facts.certificates.insert(hexstr(path).ok_or_else(bad)?, *fresh == "fresh");
+            }
+            ["tunnel", path, state, digest] => {
+                let fact = TunnelFact {
+                    running: *state == "running",
+                    argv_digest: digest.to_string(),
+                };
+                facts.tunnels.insert(hexstr(path).ok_or_else(bad)?, fact);
+            }
+            ["end"] => ended = true,
+            [""] => {}
+            _ => return Err(bad()),
+        }
+    }
+    if !ended {
+        return Err(FactsError::Truncated(stderr.trim().chars().take(500).collect()));
+    }
+    Ok(facts)
+}
+
+/// Decode hex-encoded text from a host script (lossy: it is only shown to people).
+pub fn hex_text(hexed: &str) -> String {
+    hex::decode(hexed.trim())
+        .map(|b| String::from_utf8_lossy(&b).into_owned())
+        .unwrap_or_else(|_| hexed.to_string())
+}

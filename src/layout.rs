@@ -1,0 +1,102 @@
+//! Where everything jprov manages lives on the hosts, derived from the profile alone.
+
+use crate::profile::{Method, Profile, Tls, WorkstationHost};
+
+/// Paths and names on both hosts. One place, so the fact query, the desired state and the docs agree.
+#[derive(Clone, Debug)]
+pub struct Layout {
+    pub profile: String,
+    // Server.
+    /// Read early: for sshd the first value obtained for a keyword wins, so a drop-in read after another
+    /// (cloud images ship 50-cloud-init.conf) can be silently shadowed.
+    pub sshd_dropin: String,
+    /// Root-owned authorized keys of the tunnel account: the account cannot change its own keys.
+    pub tunnel_authorized_keys: String,
+    pub tunnel_home: String,
+    pub server_tunnel_key: String,
+    pub server_known_hosts: String,
+    pub server_tunnel_pid: String,
+    pub nginx_available: String,
+    pub nginx_enabled: String,
+    pub acme_webroot: String,
+    pub letsencrypt_fullchain: String,
+    pub letsencrypt_privkey: String,
+    // Workstation.
+    pub home: String,
+    pub jupyter_config: String,
+    pub workstation_tunnel_key: String,
+    pub workstation_known_hosts: String,
+    pub workstation_authorized_keys: String,
+    pub workstation_tunnel_pid: String,
+    pub workstation_fullchain: String,
+    pub workstation_privkey: String,
+}
+
+impl Layout {
+    pub fn new(p: &Profile) -> Layout {
+        let name = p.name.as_str();
+        let account = p.tunnel.account.as_str();
+        let user = p.workstation.user.as_str();
+        let home = match &p.workstation.home {
+            Some(home) => home.to_string(),
+            None if user == "root" => "/root".to_string(),
+            None => format!("/home/{user}"),
+        };
+        let tunnel_home = format!("/var/lib/{account}");
+        let live = format!("/etc/letsencrypt/live/{}", p.domain);
+        let tls_dir = format!("{home}/.local/share/jprov/{name}");
+        Layout {
+            profile: name.to_string(),
+            sshd_dropin: format!("/etc/ssh/sshd_config.d/01-jprov-{name}.conf"),
+            tunnel_authorized_keys: format!("/etc/ssh/jprov/{account}.keys"),
+            server_tunnel_key: format!("{tunnel_home}/.ssh/id_ed25519"),
+            server_known_hosts: format!("{tunnel_home}/.ssh/known_hosts"),
+            server_tunnel_pid: format!("{tunnel_home}/jprov-{name}-tunnel.pid"),
+            tunnel_home,
+            nginx_available: format!("/etc/nginx/sites-available/jprov-{name}"),
+            nginx_enabled: format!("/etc/nginx/sites-enabled/jprov-{name}"),
+            acme_webroot: format!("/var/lib/jprov/acme/{name}"),
+            letsencrypt_fullchain: format!("{live}/fullchain.pem"),
+            letsencrypt_privkey: format!("{live}/privkey.pem"),
+            jupyter_config: format!("{home}/.jupyter/jupyter_server_config.py"),
+            workstation_tunnel_key: format!("{home}/.ssh/jprov-{name}-tunnel"),
+            workstation_known_hosts: format!("{home}/.ssh/jprov-{name}-known_hosts"),
+            workstation_authorized_keys: format!("{home}/.ssh/authorized_keys"),
+            workstation_tunnel_pid: format!("{home}/.local/state/jprov/{name}-tunnel.pid"),
+            workstation_fullchain: format!("{tls_dir}/fullchain.pem"),
+            workstation_privkey: format!("{tls_dir}/privkey.pem"),
+            home,
+        }
+    }
+
+    /// The certificate and key files the TLS-terminating process reads.
+    pub fn tls_files(&self, p: &Profile) -> (String, String) {
+        match (&p.tls, p.method) {
+            (Tls::Files { cert, key }, _) => (cert.to_string(), key.to_string()),
+            (Tls::Letsencrypt { .. }, Method::NginxProxy) => {
+                (self.letsencrypt_fullchain.clone(), self.letsencrypt_privkey.clone())
+            }
+            (Tls::Letsencrypt { .. }, Method::ReverseForward) => {
+                (self.workstation_fullchain.clone(), self.workstation_privkey.clone())
+            }
+        }
+    }
+
+    /// The `HostKeyAlias` a tunnel uses, so its pinned known_hosts file does not depend on how the peer's
+    /// address is spelled.
+    pub fn host_key_alias(&self, peer: &str) -> String {
+        format!("jprov-{}-{peer}", self.profile)
+    }
+}
+
+/// The address the tunnel's opener uses to reach its peer.
+pub fn peer_address(p: &Profile) -> (String, u16) {
+    match p.method {
+        Method::ReverseForward => (p.server.host.to_string(), p.server.port.get()),
+        Method::NginxProxy => match &p.workstation.host {
+            WorkstationHost::Remote(h) => (h.to_string(), p.workstation.port.get()),
+            // Rejected by profile validation; kept total for safety.
+            WorkstationHost::Local => ("localhost".into(), p.workstation.port.get()),
+        },
+    }
+}

@@ -1,0 +1,414 @@
+//! The plan: every change jprov would make, per host, with the reason. A value that can be shown as text,
+//! printed as versioned JSON (secrets redacted), and applied.
+
+use crate::desired::{DesiredState, HostState};
+use crate::diff;
+use crate::facts::{Facts, FileFact};
+use crate::resource::*;
+use serde::Serialize;
+use std::fmt;
+
+/// Bumped when the JSON form changes incompatibly.
+pub const FORMAT_VERSION: u32 = 1;
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Plan {
+    pub format_version: u32,
+    pub profile: String,
+    pub method: String,
+    /// Planned against "nothing there yet", without contacting hosts.
+    pub offline: bool,
+    pub hosts: Vec<HostPlan>,
+    /// The tunnel, as its opener runs it.
+    pub tunnel: TunnelSummary,
+    /// How to start Jupyter on the workstation.
+    pub jupyter_command: String,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct TunnelSummary {
+    pub opened_by: Role,
+    pub user: String,
+    pub command: String,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct HostPlan {
+    pub role: Role,
+    /// user@host:port, or "local".
+    pub address: String,
+    pub changes: Vec<Change>,
+    pub notes: Vec<String>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum Change {
+    CreateAccount {
+        name: String,
+        home: String,
+        #[serde(skip)]
+        create_home: bool,
+    },
+    GenerateKey {
+        path: String,
+        owner: String,
+        #[serde(skip)]
+        comment: String,
+    },
+    WriteFiles {
+        label: String,
+        files: Vec<FileChange>,
+        links: Vec<LinkChange>,
+        validate: Option<Validation>,
+        reload: Option<Service>,
+    },
+    RunCertbot {
+        domain: String,
+        command: String,
+        reason: String,
+        #[serde(skip)]
+        argv: Vec<String>,
+    },
+    StartTunnel {
+        user: String,
+        command: String,
+        reason: String,
+        #[serde(skip)]
+        argv: Vec<String>,
+        #[serde(skip)]
+        pid_file: String,
+    },
+}
+
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum FileAction {
+    Create,
+    Update,
+    /// Mode or owner only.
+    Fix,
+    /// Will be written once another step has made its content.
+    Pending,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct FileChange {
+    pub path: String,
+    pub action: FileAction,
+    pub reason: String,
+    pub mode: String,
+    pub owner: String,
+    /// Unified diff, secrets masked.
+    pub diff: String,
+    #[serde(skip)]
+    pub file: ManagedFile,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct LinkChange {
+    pub path: String,
+    pub target: String,
+    pub reason: String,
+}
+
+impl Change {
+    /// Whether apply can do this change now (its content is known).
+    pub fn is_actionable(&self) -> bool {
+        match self {
+            Change::WriteFiles { files, links, .. } => {
+                !links.is_empty() || files.iter().any(|f| !matches!(f.action, FileAction::Pending))
+            }
+            _ => true,
+        }
+    }
+}
+
+impl Plan {
+    pub fn change_count(&self) -> usize {
+        self.hosts.iter().map(|h| h.changes.len()).sum()
+    }
+
+    pub fn has_changes(&self) -> bool {
+        self.change_count() > 0
+    }
+
+    pub fn host(&self, role: Role) -> &HostPlan {
+        self.hosts.iter().find(|h| h.role == role).expect("both roles are always planned")
+    }
+}
+
+/// Compare the desired state with the facts. `facts` is `None` offline ("nothing there yet").
+pub fn compute(
+    profile: &str,
+    method: &str,
+    desired: &DesiredState,
+    facts: [(Role, Option<&Facts>); 2],
+    addresses: [(Role, String); 2],
+) -> Plan {
+    let empty = Facts::default();
+    let hosts = desired
+        .hosts
+        .iter()
+        .map(|host| {
+            let host_facts = facts.iter().find(|(r, _)| *r == host.role).and_then(|(_, f)| *f);
+            let address = addresses
+                .iter()
+                .find(|(r, _)| *r == host.role)
+                .map(|(_, a)| a.clone())
+                .unwrap_or_default();
+            plan_host(host, host_facts.unwrap_or(&empty), address)
+        })
+        .collect();
+    Plan {
+        format_version: FORMAT_VERSION,
+        profile: profile.to_string(),
+        method: method.to_string(),
+        offline: facts.iter().all(|(_, f)| f.is_none()),
+        hosts,
+        tunnel: TunnelSummary {
+            opened_by: desired.tunnel_opener,
+            user: desired.tunnel.user.clone(),
+            command: shell_words(&desired.tunnel.argv),
+        },
+        jupyter_command: shell_words(&desired.jupyter_command),
+    }
+}
+
+pub fn shell_words(argv: &[String]) -> String {
+    shlex::try_join(argv.iter().map(String::as_str)).unwrap_or_else(|_| argv.join(" "))
+}
+
+fn plan_host(host: &HostState, facts: &Facts, address: String) -> HostPlan {
+    let mut changes = vec![];
+    for item in &host.items {
+        match item {
+            Item::Account(a) => {
+                if facts.accounts.get(&a.name) != Some(&true) {
+                    changes.push(Change::CreateAccount {
+                        name: a.name.clone(),
+                        home: a.home.clone(),
+                        create_home: a.create_home,
+                    });
+                }
+            }
+            Item::KeyPair(k) => {
+                if facts.public_key(&k.path).is_none() {
+                    changes.push(Change::GenerateKey {
+                        path: k.path.clone(),
+                        owner: k.owner.clone(),
+                        comment: k.comment.clone(),
+                    });
+                }
+            }
+            Item::Files(group) => {
+                let files: Vec<FileChange> = group.files.iter().filter_map(|f| file_change(f, facts)).collect();
+                let links: Vec<LinkChange> = group.links.iter().filter_map(|l| link_change(l, facts)).collect();
+                if !files.is_empty() || !links.is_empty() {
+                    changes.push(Change::WriteFiles {
+                        label: group.label.clone(),
+                        files,
+                        links,
+                        validate: group.validate,
+                        reload: group.reload,
+                    });
+                }
+            }
+            Item::Certificate(c) => changes.push(Change::RunCertbot {
+                domain: c.domain.clone(),
+                command: shell_words(&c.command),
+                reason: match facts.certificates.get(&c.fullchain) {
+                    Some(_) => "the certificate expires within 30 days".into(),
+                    None => format!("no certificate for {} yet", c.domain),
+                },
+                argv: c.command.clone(),
+            }),
+            Item::Tunnel(t) if t.start => {
+                let digest = argv_digest(&t.argv);
+                let reason = match facts.tunnels.get(&t.pid_file) {
+                    Some(f) if f.running && f.argv_digest == digest => continue,
+                    Some(f) if f.running => "the tunnel command changed: restart it",
+                    _ => "the tunnel is not running",
+                };
+                changes.push(Change::StartTunnel {
+                    user: t.user.clone(),
+                    command: shell_words(&t.argv),
+                    reason: reason.into(),
+                    argv: t.argv.clone(),
+                    pid_file: t.pid_file.clone(),
+                });
+            }
+            Item::Tunnel(_) => {}
+        }
+    }
+    HostPlan {
+        role: host.role,
+        address,
+        changes,
+        notes: host.notes.clone(),
+    }
+}
+
+/// Identifies a tunnel's command line in its pid file, so a changed command is restarted.
+pub fn argv_digest(argv: &[String]) -> String {
+    use sha1::Digest;
+    let mut hasher = sha1::Sha1::new();
+    for arg in argv {
+        hasher.update(arg.as_bytes());
+        hasher.update([0]);
+    }
+    hex::encode(hasher.finalize())
+}
+
+fn file_change(f: &ManagedFile, facts: &Facts) -> Option<FileChange> {
+    let mode = format!("{:04o}", f.mode);
+    let owner = if f.group.is_empty() {
+        f.owner.clone()
+    } else {
+        format!("{}:{}", f.owner, f.group)
+    };
+    let change = |action, reason: String, diff: String| FileChange {
+        path: f.path.clone(),
+        action,
+        reason,
+        mode: mode.clone(),
+        owner: owner.clone(),
+        diff,
+        file: f.clone(),
+    };
+    let current = facts.file(&f.path);
+    let Content::Known(new) = &f.content else {
+        let Content::Pending(what) = &f.content else { unreachable!() };
+        return Some(change(FileAction::Pending, format!("written once jprov has {what}"), String::new()));
+    };
+    match current {
+        FileFact::Missing => Some(change(
+            FileAction::Create,
+            "missing".into(),
+            diff::unified(&f.path, None, new, f.secrecy),
+        )),
+        FileFact::Symlink { .. } | FileFact::Other(_) => Some(change(
+            FileAction::Update,
+            "something other than a regular file is there; it will be replaced".into(),
+            diff::unified(&f.path, None, new, f.secrecy),
+        )),
+        FileFact::File {
+            mode: have_mode,
+            owner: have_owner,
+            group: have_group,
+            content,
+        } => {
+            let old = String::from_utf8_lossy(content);
+            if old != new.as_str() {
+                return Some(change(
+                    FileAction::Update,
+                    "content differs".into(),
+                    diff::unified(&f.path, Some(&old), new, f.secrecy),
+                ));
+            }
+            let mut wrong = vec![];
+            if *have_mode != f.mode {
+                wrong.push(format!("mode {have_mode:04o} -> {:04o}", f.mode));
+            }
+            if *have_owner != f.owner || (!f.group.is_empty() && *have_group != f.group) {
+                wrong.push(format!("owner {have_owner}:{have_group} -> {owner}"));
+            }
+            (!wrong.is_empty()).then(|| change(FileAction::Fix, wrong.join(", "), String::new()))
+        }
+    }
+}
+
+fn link_change(l: &Symlink, facts: &Facts) -> Option<LinkChange> {
+    let reason = match facts.file(&l.path) {
+        FileFact::Symlink { target } if *target == l.target => return None,
+        FileFact::Symlink { target } => format!("points to {target}"),
+        FileFact::Missing => "missing".into(),
+        _ => "something other than a link is there".into(),
+    };
+    Some(LinkChange {
+        path: l.path.clone(),
+        target: l.target.clone(),
+        reason,
+    })
+}
+
+impl fmt::Display for Plan {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mode = if self.offline { " (offline: against hosts with nothing on them yet)" } else { "" };
+        writeln!(f, "Plan for profile {} ({}){mode}", self.profile, self.method)?;
+        for host in &self.hosts {
+            writeln!(f)?;
+            writeln!(f, "{} {}", host.role, host.address)?;
+            if host.changes.is_empty() {
+                writeln!(f, "  no changes")?;
+            }
+            for change in &host.changes {
+                write_change(f, change)?;
+            }
+            for note in &host.notes {
+                writeln!(f, "  note: {note}")?;
+            }
+        }
+        writeln!(f)?;
+        writeln!(f, "Tunnel, opened by the {} as {}:", self.tunnel.opened_by, self.tunnel.user)?;
+        writeln!(f, "  {}", self.tunnel.command)?;
+        writeln!(f, "Jupyter on the workstation: {}", self.jupyter_command)?;
+        writeln!(f)?;
+        match self.change_count() {
+            0 => writeln!(f, "No changes: the hosts match the profile."),
+            n => writeln!(f, "{n} change{} to apply.", if n == 1 { "" } else { "s" }),
+        }
+    }
+}
+
+fn write_change(f: &mut fmt::Formatter<'_>, change: &Change) -> fmt::Result {
+    match change {
+        Change::CreateAccount { name, home, .. } => {
+            writeln!(f, "  + create account {name} (home {home}, no password, no login shell)")
+        }
+        Change::GenerateKey { path, owner, .. } => {
+            writeln!(f, "  + generate ed25519 key pair {path} (owner {owner}; the private key stays on this host)")
+        }
+        Change::WriteFiles {
+            label,
+            files,
+            links,
+            validate,
+            reload,
+        } => {
+            writeln!(f, "  ~ {label}:")?;
+            for file in files {
+                let sign = match file.action {
+                    FileAction::Create => "+ create",
+                    FileAction::Update => "~ update",
+                    FileAction::Fix => "~ fix",
+                    FileAction::Pending => "+ later",
+                };
+                writeln!(f, "    {sign} {} ({} {}): {}", file.path, file.mode, file.owner, file.reason)?;
+                f.write_str(&file.diff)?;
+            }
+            for link in links {
+                writeln!(f, "    + link {} -> {}: {}", link.path, link.target, link.reason)?;
+            }
+            if let Some(v) = validate {
+                let command = match v {
+                    Validation::Sshd => "sshd -t",
+                    Validation::Nginx => "nginx -t",
+                };
+                writeln!(f, "    then validate with `{command}` (the previous files are restored if it fails)")?;
+            }
+            if let Some(s) = reload {
+                writeln!(f, "    then reload {} (a reload, never a restart)", s.as_str())?;
+            }
+            Ok(())
+        }
+        Change::RunCertbot { command, reason, .. } => {
+            writeln!(f, "  ! run {command}")?;
+            writeln!(f, "    because {reason}")
+        }
+        Change::StartTunnel { user, command, reason, .. } => {
+            writeln!(f, "  ! start tunnel as {user}: {command}")?;
+            writeln!(f, "    because {reason}")
+        }
+    }
+}

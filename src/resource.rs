@@ -1,0 +1,142 @@
+//! What jprov manages on a host: the vocabulary shared by desired state, facts and plans.
+
+use serde::Serialize;
+
+/// Which host of a profile.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Role {
+    Server,
+    Workstation,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Server => "server",
+            Role::Workstation => "workstation",
+        }
+    }
+}
+
+impl std::fmt::Display for Role {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One thing jprov wants on a host, in the order it must be made.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Item {
+    Account(Account),
+    KeyPair(KeyPair),
+    Files(FileGroup),
+    Certificate(Certificate),
+    Tunnel(TunnelProcess),
+}
+
+/// A system account with no password and no login shell.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Account {
+    pub name: String,
+    pub home: String,
+    pub create_home: bool,
+}
+
+/// An ed25519 key pair generated on the host; the private key never leaves it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct KeyPair {
+    pub path: String,
+    pub owner: String,
+    pub comment: String,
+}
+
+/// Files that are written together, validated together and then make one service reload.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FileGroup {
+    /// What the files are, for people: "sshd drop-in", "nginx site".
+    pub label: String,
+    pub files: Vec<ManagedFile>,
+    pub links: Vec<Symlink>,
+    pub validate: Option<Validation>,
+    pub reload: Option<Service>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ManagedFile {
+    pub path: String,
+    pub content: Content,
+    pub mode: u32,
+    pub owner: String,
+    pub group: String,
+    /// Mode for parent directories jprov has to create.
+    pub dir_mode: u32,
+    pub secrecy: Secrecy,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Content {
+    Known(String),
+    /// Depends on something another step makes during apply (a generated key, a new certificate).
+    Pending(String),
+}
+
+/// How much of a file's content may be shown in plans.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Secrecy {
+    Public,
+    /// Lines containing one of these markers have everything after the marker masked.
+    MaskAfter(&'static [&'static str]),
+    /// Nothing of the content is ever shown (private keys).
+    Hidden,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Symlink {
+    pub path: String,
+    pub target: String,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Validation {
+    Sshd,
+    Nginx,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Service {
+    Ssh,
+    Nginx,
+}
+
+impl Service {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Service::Ssh => "ssh",
+            Service::Nginx => "nginx",
+        }
+    }
+}
+
+/// A certificate obtained with certbot on this host.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Certificate {
+    pub domain: String,
+    /// The full certbot command line (argv).
+    pub command: Vec<String>,
+    /// Paths certbot writes, for the plan and the facts.
+    pub fullchain: String,
+}
+
+/// An SSH tunnel process kept running by jprov (`apply --start-tunnel`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TunnelProcess {
+    /// Account that runs it.
+    pub user: String,
+    pub argv: Vec<String>,
+    pub pid_file: String,
+    /// Start it during apply (the user asked); otherwise only print it.
+    pub start: bool,
+}

@@ -1,0 +1,355 @@
+//! SSH connections with ssh2: OpenSSH's own view of the client config (`ssh -G`), host keys verified against
+//! known_hosts before anything is sent, and authentication with the agent or key files.
+
+use crate::known_hosts::{self, HostKey, Verdict};
+use crate::transport::{ExecOutput, TransportError};
+use ssh2::Session;
+use std::io::Read;
+use std::io::Write;
+use std::net::{TcpStream, ToSocketAddrs};
+use std::os::unix::net::UnixStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+/// Where and how to connect.
+#[derive(Clone, Debug)]
+pub struct Target {
+    /// The host as written in the profile (may be an ~/.ssh/config alias).
+    pub host: String,
+    pub port: u16,
+    pub user: String,
+    pub identity_file: Option<PathBuf>,
+    /// known_hosts files checked before the user's and the system's (the profile's pinned file).
+    pub pinned_known_hosts: Option<PathBuf>,
+    /// Record an unknown host's key in the pinned file (or the user's known_hosts) instead of refusing.
+    pub accept_new_host_key: bool,
+    /// Reach this host through another one (`ssh -W`).
+    pub jump: Option<Box<Target>>,
+}
+
+impl Target {
+    pub fn display(&self) -> String {
+        format!("{}@{}:{}", self.user, self.host, self.port)
+    }
+}
+
+pub struct SshConnection {
+    session: Session,
+    host_key: HostKey,
+    display: String,
+    /// The `ssh -W` process carrying a jumped connection.
+    jump: Option<Child>,
+}
+
+impl Drop for SshConnection {
+    fn drop(&mut self) {
+        if let Some(child) = &mut self.jump {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// What OpenSSH would use for a host, from `ssh -G` (honours ~/.ssh/config, Match blocks included).
+#[derive(Debug, Default)]
+struct ClientConfig {
+    hostname: Option<String>,
+    identity_files: Vec<PathBuf>,
+    known_hosts_files: Vec<PathBuf>,
+    host_key_alias: Option<String>,
+}
+
+fn client_config(target: &Target) -> ClientConfig {
+    let mut config = ClientConfig::default();
+    let Ok(ssh) = which::which("ssh") else {
+        let home = std::env::var_os("HOME").map(PathBuf::from).unwrap_or_default();
+        config.identity_files = ["id_ed25519", "id_ecdsa", "id_rsa"]
+            .iter()
+            .map(|f| home.join(".ssh").join(f))
+            .collect();
+        config.known_hosts_files = vec![home.join(".ssh/known_hosts"), "/etc/ssh/ssh_known_hosts".into()];
+        return config;
+    };
+    let output = Command::new(ssh)
+        .args(["-G", "-p", &target.port.to_string(), "-l", &target.user, &target.host])
+        .stdin(Stdio::null())
+        .output();
+    let Ok(output) = output else { return config };
+    let home = std::env::var("HOME").unwrap_or_default();
+    let expand = |p: &str| PathBuf::from(p.strip_prefix("~/").map_or(p.to_string(), |rest| format!("{home}/{rest}")));
+    for line in String::from_utf8_lossy(&output.stdout).lines() {
+        let Some((key, value)) = line.split_once(' ') else { continue };
+        match key {
+            "hostname" => config.hostname = Some(value.to_string()),
+            "identityfile" => config.identity_files.push(expand(value)),
+            "userknownhostsfile" | "globalknownhostsfile" => {
+                config.known_hosts_files.extend(value.split_whitespace().map(expand))
+            }
+            "hostkeyalias" if value != "none" => config.host_key_alias = Some(value.to_string()),
+            _ => {}
+        }
+    }
+    config
+}
+
+pub fn connect(target: &Target) -> Result<SshConnection, TransportError> {
+    let config = client_config(target);
+    let display = target.display();
+    let unreachable = |reason: String| TransportError::Unreachable {
+        target: display.clone(),
+        reason,
+    };
+    let hostname = config.hostname.clone().unwrap_or_else(|| target.host.clone());
+    let mut session = Session::new().map_err(|e| unreachable(e.to_string()))?;
+    let mut jump = None;
+    match &target.jump {
+        None => {
+            let address = (hostname.as_str(), target.port)
+                .to_socket_addrs()
+                .map_err(|e| unreachable(format!("cannot resolve {hostname}: {e}")))?
+                .next()
+                .ok_or_else(|| unreachable(format!("{hostname} has no address")))?;
+            let stream = TcpStream::connect_timeout(&address, Duration::from_secs(15))
+                .map_err(|e| unreachable(e.to_string()))?;
+            session.set_tcp_stream(stream);
+        }
+        Some(via) => {
+            let (stream, child) = jump_stream(via, &hostname, target.port).map_err(unreachable)?;
+            session.set_tcp_stream(stream);
+            jump = Some(child);
+        }
+    }
+
+    // Only ask for key types we can verify: libssh2 compares just the type it negotiated.
+    let mut known_files: Vec<PathBuf> = target.pinned_known_hosts.iter().cloned().collect();
+    known_files.extend(config.known_hosts_files.iter().cloned());
+    let names: Vec<String> = match &config.host_key_alias {
+        Some(alias) => vec![alias.clone()],
+        None => {
+            let mut names = vec![known_hosts::lookup_name(&target.host, target.port)];
+            if hostname != target.host {
+                names.push(known_hosts::lookup_name(&hostname, target.port));
+            }
+            names
+        }
+    };
+    let algorithms = known_hosts::known_algorithms(&known_files, &names);
+    if !algorithms.is_empty() {
+        let preference = algorithms
+            .iter()
+            .map(|a| match a.as_str() {
+                "ssh-rsa" => "rsa-sha2-512,rsa-sha2-256,ssh-rsa",
+                other => other,
+            })
+            .collect::<Vec<_>>()
+            .join(",");
+        let _ = session.method_pref(ssh2::MethodType::HostKey, &preference);
+    }
+    session.set_timeout(30_000);
+    session.handshake().map_err(|e| unreachable(format!("SSH handshake failed: {e}")))?;
+
+    let (blob, _) = session
+        .host_key()
+        .ok_or_else(|| unreachable("the server sent no host key".into()))?;
+    let host_key = HostKey {
+        algorithm: key_algorithm(blob),
+        blob: blob.to_vec(),
+    };
+    verify_host_key(target, &known_files, &names, &host_key)?;
+
+    authenticate(&session, target, &config)?;
+    // Scripts such as certbot may take minutes; the keepalive below notices a dead peer instead.
+    session.set_timeout(0);
+    session.set_keepalive(true, 30);
+    Ok(SshConnection {
+        session,
+        host_key,
+        display,
+        jump,
+    })
+}
+
+/// The algorithm name stored at the start of an SSH key blob.
+fn key_algorithm(blob: &[u8]) -> String {
+    let len = blob
+        .get(..4)
+        .map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]) as usize)
+        .unwrap_or(0);
+    blob.get(4..4 + len)
+        .map(|b| String::from_utf8_lossy(b).into_owned())
+        .unwrap_or_else(|| "unknown".into())
+}
+
+fn verify_host_key(
+    target: &Target,
+    files: &[PathBuf],
+    names: &[String],
+    key: &HostKey,
+) -> Result<(), TransportError> {
+    let name = &names[0];
+    match known_hosts::check(files, names, key) {
+        Verdict::Trusted { .. } => Ok(()),
+        Verdict::Revoked { file, line } => Err(TransportError::HostKey(format!(
+            "REFUSED: {} presented host key {} ({}), which is marked @revoked in {}:{line}. Nothing was sent.",
+            target.display(),
+            key.fingerprint(),
+            key.algorithm,
+            file.display()
+        ))),
+        Verdict::Changed { known } => {
+            let listed: Vec<String> = known
+                .iter()
+                .map(|(f, l, alg)| format!("{}:{l} ({alg})", f.display()))
+                .collect();
+            Err(TransportError::HostKey(format!(
+                "HOST KEY CHANGED for {name}: it presented {} ({}), but known_hosts lists another key at {}. \
+                 This may be an attack; nothing was sent. If the host was really re-keyed, remove the old entry \
+                 (ssh-keygen -R '{name}') and connect again.",
+                key.fingerprint(),
+                key.algorithm,
+                listed.join(", ")
+            )))
+        }
+        Verdict::Unknown if target.accept_new_host_key => {
+            let file = target.pinned_known_hosts.clone().unwrap_or_else(|| {
+                PathBuf::from(std::env::var("HOME").unwrap_or_default()).join(".ssh/known_hosts")
+            });
+            known_hosts::record(&file, name, key).map_err(|e| {
+                TransportError::HostKey(format!("cannot record the host key in {}: {e}", file.display()))
+            })?;
+            eprintln!(
+                "jprov: recorded new host key for {name} ({} {}) in {}",
+                key.algorithm,
+                key.fingerprint(),
+                file.display()
+            );
+            Ok(())
+        }
+        Verdict::Unknown => Err(TransportError::HostKey(format!(
+            "unknown host key for {name}: {} ({}). Nothing was sent. Check the fingerprint with the host's \
+             administrator, then add it to known_hosts{}, or run again with --accept-new-host-keys to record it.",
+            key.fingerprint(),
+            key.algorithm,
+            target
+                .pinned_known_hosts
+                .as_ref()
+                .map(|p| format!(" ({})", p.display()))
+                .unwrap_or_default()
+        ))),
+    }
+}
+
+fn authenticate(session: &Session, target: &Target, config: &ClientConfig) -> Result<(), TransportError> {
+    let user = target.user.as_str();
+    let mut tried = vec![];
+    if let Some(file) = &target.identity_file {
+        return match session.userauth_pubkey_file(user, None, file, None) {
+            Ok(()) if session.authenticated() => Ok(()),
+            Ok(()) => Err(auth_error(target, format!("key {} was not accepted", file.display()))),
+            Err(e) => Err(auth_error(target, key_error(file, &e))),
+        };
+    }
+    if std::env::var_os("SSH_AUTH_SOCK").is_some() {
+        if let Ok(mut agent) = session.agent() {
+            if agent.connect().is_ok() && agent.list_identities().is_ok() {
+                for identity in agent.identities().unwrap_or_default() {
+                    if agent.userauth(user, &identity).is_ok() && session.authenticated() {
+                        return Ok(());
+                    }
+                }
+                tried.push("the keys in ssh-agent".to_string());
+            }
+        }
+    }
+    for file in config.identity_files.iter().filter(|f| f.exists()) {
+        match session.userauth_pubkey_file(user, None, file, None) {
+            Ok(()) if session.authenticated() => return Ok(()),
+            Ok(()) => tried.push(file.display().to_string()),
+            Err(e) => tried.push(key_error(file, &e)),
+        }
+    }
+    Err(auth_error(
+        target,
+        if tried.is_empty() {
+            "no SSH key found: start ssh-agent with your key, or set identity_file in the profile".into()
+        } else {
+            format!("tried {}", tried.join("; "))
+        },
+    ))
+}
+
+fn auth_error(target: &Target, reason: String) -> TransportError {
+    TransportError::Auth {
+        target: target.display(),
+        reason,
+    }
+}
+
+fn key_error(file: &Path, e: &ssh2::Error) -> String {
+    let message = e.message();
+    // libssh2 reports a wrong or missing passphrase this way.
+    if message.contains("Unsupported private key") || message.contains("Wrong passphrase") || message.contains("decrypt") {
+        format!(
+            "{}: the key seems to be passphrase-protected; add it to ssh-agent (ssh-add {})",
+            file.display(),
+            file.display()
+        )
+    } else {
+        format!("{}: {message}", file.display())
+    }
+}
+
+/// A stream to `host:port` through `via`, carried by OpenSSH's `ssh -W` over a socketpair.
+fn jump_stream(via: &Target, host: &str, port: u16) -> Result<(UnixStream, Child), String> {
+    let ssh = which::which("ssh").map_err(|_| "reaching a host through a jump host needs OpenSSH's ssh".to_string())?;
+    let (ours, theirs) = UnixStream::pair().map_err(|e| e.to_string())?;
+    let theirs_out = theirs.try_clone().map_err(|e| e.to_string())?;
+    let mut command = Command::new(ssh);
+    command
+        .args(["-W", &format!("{host}:{port}"), "-p", &via.port.to_string(), "-l", &via.user])
+        .args(["-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=yes", "-o", "ClearAllForwardings=yes"]);
+    if let Some(pinned) = &via.pinned_known_hosts {
+        let mut files = vec![pinned.display().to_string()];
+        files.push("~/.ssh/known_hosts".into());
+        command.args(["-o", &format!("UserKnownHostsFile={}", files.join(" "))]);
+    }
+    if let Some(key) = &via.identity_file {
+        command.args(["-i", &key.display().to_string(), "-o", "IdentitiesOnly=yes"]);
+    }
+    let child = command
+        .arg(&via.host)
+        .stdin(Stdio::from(std::os::fd::OwnedFd::from(theirs)))
+        .stdout(Stdio::from(std::os::fd::OwnedFd::from(theirs_out)))
+        .stderr(Stdio::inherit())
+        .spawn()
+        .map_err(|e| format!("cannot start ssh -W through {}: {e}", via.display()))?;
+    Ok((ours, child))
+}
+
+impl SshConnection {
+    pub fn host_key(&self) -> &HostKey {
+        &self.host_key
+    }
+
+    pub fn exec(&mut self, command: &str, input: &[u8]) -> Result<ExecOutput, TransportError> {
+        let fail = |e: &dyn std::fmt::Display| TransportError::Exec {
+            target: self.display.clone(),
+            reason: e.to_string(),
+        };
+        let mut channel = self.session.channel_session().map_err(|e| fail(&e))?;
+        channel.exec(command).map_err(|e| fail(&e))?;
+        channel.write_all(input).map_err(|e| fail(&e))?;
+        channel.send_eof().map_err(|e| fail(&e))?;
+        let mut stdout = Vec::new();
+        channel.read_to_end(&mut stdout).map_err(|e| fail(&e))?;
+        let mut stderr = Vec::new();
+        channel.stderr().read_to_end(&mut stderr).map_err(|e| fail(&e))?;
+        channel.wait_close().map_err(|e| fail(&e))?;
+        Ok(ExecOutput {
+            status: channel.exit_status().map_err(|e| fail(&e))?,
+            stdout: String::from_utf8_lossy(&stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&stderr).into_owned(),
+        })
+    }
+}
