@@ -9,6 +9,7 @@ pub mod engine;
 pub mod facts;
 pub mod known_hosts;
 pub mod layout;
+pub mod password;
 pub mod plan;
 pub mod profile;
 pub mod render;
