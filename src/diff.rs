@@ -27,6 +27,7 @@ pub fn unified(path: &str, old: Option<&str>, new: &str, secrecy: Secrecy) -> St
     if secrecy == Secrecy::Hidden {
         return format!("    (secret content of {path} not shown)\n");
     }
+    let changed = old != Some(new);
     let old = redact(old.unwrap_or(""), secrecy);
     let new = redact(new, secrecy);
     let diff = similar::TextDiff::from_lines(&old, &new);
@@ -35,7 +36,7 @@ pub fn unified(path: &str, old: Option<&str>, new: &str, secrecy: Secrecy) -> St
         .context_radius(3)
         .header(if old.is_empty() { "/dev/null" } else { path }, path)
         .to_string();
-    if text.is_empty() && old != new {
+    if text.is_empty() && changed {
         return "    (only masked values changed)\n".to_string();
     }
     text.lines().map(|l| format!("    {l}\n")).collect()

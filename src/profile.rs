@@ -156,8 +156,9 @@ impl<'de> Deserialize<'de> for PlaintextPassword {
     }
 }
 
+/// How TLS is set up: exactly one of `letsencrypt:` or `files:`.
 #[derive(Clone, Debug, Deserialize, Serialize)]
-#[serde(rename_all = "snake_case", deny_unknown_fields)]
+#[serde(try_from = "TlsSection", into = "TlsSection")]
 pub enum Tls {
     /// Obtain a certificate with certbot on the server.
     Letsencrypt {
@@ -170,6 +171,69 @@ pub enum Tls {
     /// Certificate and key already on the host that terminates TLS (the server for nginx-proxy, the
     /// workstation for reverse-forward).
     Files { cert: AbsPath, key: AbsPath },
+}
+
+/// The YAML shape of `tls:` (serde_yaml would otherwise want `!letsencrypt` tags, which nobody guesses).
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsSection {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    letsencrypt: Option<LetsencryptSection>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    files: Option<FilesSection>,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+struct LetsencryptSection {
+    email: Email,
+    server: Option<HttpsUrl>,
+    ca_bundle: Option<AbsPath>,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+struct FilesSection {
+    cert: AbsPath,
+    key: AbsPath,
+}
+
+impl TryFrom<TlsSection> for Tls {
+    type Error = String;
+    fn try_from(s: TlsSection) -> Result<Tls, String> {
+        match (s.letsencrypt, s.files) {
+            (Some(l), None) => Ok(Tls::Letsencrypt {
+                email: l.email,
+                server: l.server,
+                ca_bundle: l.ca_bundle,
+            }),
+            (None, Some(f)) => Ok(Tls::Files { cert: f.cert, key: f.key }),
+            _ => Err("give exactly one of `letsencrypt:` (email, optional server) or `files:` (cert, key)".into()),
+        }
+    }
+}
+
+impl From<Tls> for TlsSection {
+    fn from(t: Tls) -> TlsSection {
+        match t {
+            Tls::Letsencrypt {
+                email,
+                server,
+                ca_bundle,
+            } => TlsSection {
+                letsencrypt: Some(LetsencryptSection {
+                    email,
+                    server,
+                    ca_bundle,
+                }),
+                files: None,
+            },
+            Tls::Files { cert, key } => TlsSection {
+                letsencrypt: None,
+                files: Some(FilesSection { cert, key }),
+            },
+        }
+    }
 }
 
 #[derive(Clone, Debug, Deserialize, Serialize)]
@@ -319,7 +383,10 @@ pub fn load(path: &Path) -> Result<LoadedProfile, ProfileError> {
 
 /// Parse and validate a profile's text; `file` is only used in errors.
 pub fn parse(source: &str, file: &Path) -> Result<Profile, ProfileError> {
-    let profile: Profile = serde_yaml::from_str(source).map_err(|e| yaml_error(&e, file))?;
+    // serde_path_to_error knows the exact field of every error, including our own validation errors, for
+    // which serde_yaml reports only the enclosing mapping.
+    let profile: Profile = serde_path_to_error::deserialize(serde_yaml::Deserializer::from_str(source))
+        .map_err(|e| yaml_error(source, &e, file))?;
     check_consistency(&profile).map_err(|(field, message)| {
         let (line, column) = locate(source, &field).unzip();
         ProfileError {
@@ -333,25 +400,35 @@ pub fn parse(source: &str, file: &Path) -> Result<Profile, ProfileError> {
     Ok(profile)
 }
 
-fn yaml_error(e: &serde_yaml::Error, file: &Path) -> ProfileError {
-    let location = e.location();
-    let mut message = e.to_string();
-    // serde_yaml appends " at line L column C"; we print the location up front instead.
-    if let Some(loc) = &location {
+fn yaml_error(source: &str, e: &serde_path_to_error::Error<serde_yaml::Error>, file: &Path) -> ProfileError {
+    let inner = e.inner();
+    let mut message = inner.to_string();
+    // serde_yaml appends " at line L column C" and may prefix a path; we print both up front instead.
+    if let Some(loc) = inner.location() {
         let suffix = format!(" at line {} column {}", loc.line(), loc.column());
         if let Some(stripped) = message.strip_suffix(&suffix) {
             message = stripped.to_string();
         }
     }
-    // serde_yaml prefixes the dotted path of the field ("server.port: ...").
-    let (field, message) = match message.split_once(": ") {
-        Some((path, rest)) if !path.contains(' ') && !path.is_empty() => (Some(path.to_string()), rest.to_string()),
-        _ => (None, message),
+    if let Some((prefix, rest)) = message.split_once(": ") {
+        if !prefix.contains(' ') && !prefix.is_empty() && !rest.is_empty() {
+            message = rest.to_string();
+        }
+    }
+    let path = e.path().to_string();
+    let field = (path != ".").then_some(path);
+    let located = field.as_deref().and_then(|f| locate(source, f));
+    let (line, column) = match (located, inner.location()) {
+        // An unknown key is reported where it stands, which serde_yaml knows and the path doesn't.
+        (_, Some(loc)) if message.starts_with("unknown field") => (Some(loc.line()), Some(loc.column())),
+        (Some((line, column)), _) => (Some(line), Some(column)),
+        (None, Some(loc)) => (Some(loc.line()), Some(loc.column())),
+        (None, None) => (None, None),
     };
     ProfileError {
         file: file.to_path_buf(),
-        line: location.as_ref().map(|l| l.line()),
-        column: location.as_ref().map(|l| l.column()),
+        line,
+        column,
         field,
         message,
     }

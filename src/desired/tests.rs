@@ -1,0 +1,265 @@
+use super::*;
+use crate::facts::{FileFact, TunnelFact};
+use crate::plan::{self, Change, FileAction};
+use crate::profile::parse;
+use std::path::Path;
+
+fn profile(name: &str) -> Profile {
+    let source = match name {
+        "rf" => include_str!("../../profiles/reverse-forward.yaml"),
+        _ => include_str!("../../profiles/nginx-proxy.yaml"),
+    };
+    parse(source, Path::new(name)).unwrap()
+}
+
+fn files_of(state: &HostState) -> Vec<&ManagedFile> {
+    state
+        .items
+        .iter()
+        .flat_map(|i| match i {
+            Item::Files(g) => g.files.iter().collect(),
+            _ => vec![],
+        })
+        .collect()
+}
+
+fn file<'a>(state: &'a HostState, path: &str) -> &'a ManagedFile {
+    files_of(state).into_iter().find(|f| f.path == path).unwrap_or_else(|| panic!("no {path}"))
+}
+
+fn known(f: &ManagedFile) -> &str {
+    match &f.content {
+        Content::Known(s) => s,
+        Content::Pending(why) => panic!("{} pending: {why}", f.path),
+    }
+}
+
+/// Facts describing hosts on which `desired` is already fully in place.
+fn converged_facts(desired: &DesiredState, role: Role, base: &Facts) -> Facts {
+    let mut facts = base.clone();
+    for item in &desired.host(role).items {
+        match item {
+            Item::Account(a) => {
+                facts.accounts.insert(a.name.clone(), true);
+            }
+            Item::KeyPair(k) => {
+                facts.keys.insert(k.path.clone(), "ssh-ed25519 AAAAKEY".into());
+            }
+            Item::Files(g) => {
+                for f in &g.files {
+                    if let Content::Known(text) = &f.content {
+                        let group = if f.group.is_empty() { f.owner.clone() } else { f.group.clone() };
+                        facts.files.insert(
+                            f.path.clone(),
+                            FileFact::File {
+                                mode: f.mode,
+                                owner: f.owner.clone(),
+                                group,
+                                content: text.clone().into_bytes(),
+                            },
+                        );
+                    }
+                }
+                for l in &g.links {
+                    facts.files.insert(l.path.clone(), FileFact::Symlink { target: l.target.clone() });
+                }
+            }
+            Item::Certificate(c) => {
+                facts.certificates.insert(c.fullchain.clone(), true);
+            }
+            Item::Tunnel(t) => {
+                facts.tunnels.insert(
+                    t.pid_file.clone(),
+                    TunnelFact {
+                        running: true,
+                        argv_digest: plan::argv_digest(&t.argv),
+                    },
+                );
+            }
+        }
+    }
+    facts
+}
+
+fn plan_for(p: &Profile, server: &Facts, workstation: &Facts, options: Options) -> plan::Plan {
+    let world = World {
+        server: Some(server),
+        workstation: Some(workstation),
+    };
+    let desired = build(p, world, &Templates::new(), options).unwrap();
+    plan::compute(
+        "t",
+        "m",
+        &desired,
+        [(Role::Server, Some(server)), (Role::Workstation, Some(workstation))],
+        [(Role::Server, "s".into()), (Role::Workstation, "w".into())],
+    )
+}
+
+/// Iterate "apply" on simulated hosts until the plan is empty: the desired state must reach a fixed point.
+fn converge(p: &Profile, options: Options) -> (Facts, Facts, usize) {
+    let t = Templates::new();
+    let mut server = Facts {
+        host_key: Some("ssh-ed25519 AAAASERVER".into()),
+        ..Facts::default()
+    };
+    let mut workstation = Facts {
+        host_key: Some("ssh-ed25519 AAAAWORKSTATION".into()),
+        ..Facts::default()
+    };
+    for round in 1..=5 {
+        if !plan_for(p, &server, &workstation, options).has_changes() {
+            return (server, workstation, round);
+        }
+        let world = World {
+            server: Some(&server),
+            workstation: Some(&workstation),
+        };
+        let desired = build(p, world, &t, options).unwrap();
+        let s = converged_facts(&desired, Role::Server, &server);
+        let w = converged_facts(&desired, Role::Workstation, &workstation);
+        // The certificate's files appear on the server once certbot ran.
+        let mut s = s;
+        let l = Layout::new(p);
+        if s.certificates.contains_key(&l.letsencrypt_fullchain) {
+            s.reads.insert(l.letsencrypt_fullchain.clone(), b"CHAIN".to_vec());
+            s.reads.insert(l.letsencrypt_privkey.clone(), b"KEY".to_vec());
+        }
+        server = s;
+        workstation = w;
+    }
+    panic!("no fixed point after 5 rounds");
+}
+
+#[test]
+fn offline_state_is_complete_with_pending_cross_host_content() {
+    let p = profile("rf");
+    let d = build(&p, World::default(), &Templates::new(), Options::default()).unwrap();
+    let l = Layout::new(&p);
+    let server = d.host(Role::Server);
+    assert!(matches!(file(server, &l.tunnel_authorized_keys).content, Content::Pending(_)));
+    assert!(matches!(file(server, &l.sshd_dropin).content, Content::Known(_)));
+    let ws = d.host(Role::Workstation);
+    let config = file(ws, &l.jupyter_config);
+    assert_eq!(config.mode, 0o600);
+    assert_eq!(config.owner, "alice");
+    assert!(server.items.iter().any(|i| matches!(i, Item::Certificate(c) if c.command.contains(&"--standalone".to_string()))));
+    assert!(d.tunnel.argv.contains(&"-R".to_string()));
+    assert!(d.tunnel.argv.contains(&":8888:localhost:8888".to_string()));
+    assert!(d.tunnel.argv.contains(&"jprov-tunnel@gateway.example.org".to_string()));
+}
+
+#[test]
+fn facts_fill_in_keys_host_keys_and_certificates() {
+    let p = profile("rf");
+    let l = Layout::new(&p);
+    let mut ws = Facts::default();
+    ws.keys.insert(l.workstation_tunnel_key.clone(), "ssh-ed25519 AAAAWS jprov:x".into());
+    let mut server = Facts {
+        host_key: Some("ssh-ed25519 AAAASRV".into()),
+        ..Facts::default()
+    };
+    server.reads.insert(l.letsencrypt_privkey.clone(), b"PRIVATE".to_vec());
+    server.reads.insert(l.letsencrypt_fullchain.clone(), b"CHAIN".to_vec());
+    server.certificates.insert(l.letsencrypt_fullchain.clone(), true);
+    let world = World {
+        server: Some(&server),
+        workstation: Some(&ws),
+    };
+    let d = build(&p, world, &Templates::new(), Options::default()).unwrap();
+    let keys = known(file(d.host(Role::Server), &l.tunnel_authorized_keys));
+    assert!(keys.contains("ssh-ed25519 AAAAWS"), "{keys}");
+    let pinned = known(file(d.host(Role::Workstation), &l.workstation_known_hosts));
+    assert_eq!(pinned, "jprov-lab-reverse-server ssh-ed25519 AAAASRV\n");
+    let privkey = file(d.host(Role::Workstation), &l.workstation_privkey);
+    assert_eq!((known(privkey), privkey.mode, privkey.secrecy), ("PRIVATE", 0o600, Secrecy::Hidden));
+    // A fresh certificate means no certbot run.
+    assert!(!d.host(Role::Server).items.iter().any(|i| matches!(i, Item::Certificate(_))));
+}
+
+#[test]
+fn authorized_keys_keeps_the_users_other_lines() {
+    let p = profile("np");
+    let l = Layout::new(&p);
+    let mut server = Facts::default();
+    server.keys.insert(l.server_tunnel_key.clone(), "ssh-ed25519 NEWKEY jprov:lab-proxy".into());
+    let mut ws = Facts::default();
+    let existing = "ssh-ed25519 AAAAUSER alice@laptop\nrestrict ssh-ed25519 OLDKEY jprov:lab-proxy\n# comment\n";
+    ws.files.insert(
+        l.workstation_authorized_keys.clone(),
+        FileFact::File {
+            mode: 0o600,
+            owner: "alice".into(),
+            group: "alice".into(),
+            content: existing.as_bytes().to_vec(),
+        },
+    );
+    let world = World {
+        server: Some(&server),
+        workstation: Some(&ws),
+    };
+    let d = build(&p, world, &Templates::new(), Options::default()).unwrap();
+    let text = known(file(d.host(Role::Workstation), &l.workstation_authorized_keys));
+    assert!(text.starts_with("ssh-ed25519 AAAAUSER alice@laptop\n"), "{text}");
+    assert!(text.contains("# comment\n"), "{text}");
+    assert!(!text.contains("OLDKEY"), "{text}");
+    assert_eq!(text.matches("jprov:lab-proxy").count(), 1, "{text}");
+    assert!(text.contains("permitopen=\"localhost:8888\""), "{text}");
+}
+
+#[test]
+fn nginx_site_waits_for_the_certificate() {
+    let p = profile("np");
+    let l = Layout::new(&p);
+    let d = build(&p, World::default(), &Templates::new(), Options::default()).unwrap();
+    let server = d.host(Role::Server);
+    let positions: Vec<&str> = server
+        .items
+        .iter()
+        .map(|i| match i {
+            Item::Files(g) => g.label.as_str(),
+            Item::Certificate(_) => "certificate",
+            _ => "",
+        })
+        .filter(|s| !s.is_empty())
+        .collect();
+    let site = positions.iter().position(|s| *s == "nginx site").unwrap();
+    let cert = positions.iter().position(|s| *s == "certificate").unwrap();
+    assert!(site < cert, "the ACME site is served before certbot runs: {positions:?}");
+    assert!(!server.notes.is_empty());
+    let cert_item = server.items.iter().find_map(|i| match i {
+        Item::Certificate(c) => Some(c),
+        _ => None,
+    });
+    let command = &cert_item.unwrap().command;
+    assert!(command.windows(2).any(|w| w[0] == "-w" && w[1] == l.acme_webroot), "{command:?}");
+}
+
+#[test]
+fn both_methods_reach_a_fixed_point() {
+    for name in ["rf", "np"] {
+        for start_tunnel in [false, true] {
+            let p = profile(name);
+            let (server, ws, rounds) = converge(&p, Options { start_tunnel });
+            assert!(rounds <= 4, "{name}: {rounds} rounds");
+            let again = plan_for(&p, &server, &ws, Options { start_tunnel });
+            assert_eq!(again.change_count(), 0, "{name}: {again}");
+        }
+    }
+}
+
+#[test]
+fn drifted_mode_is_fixed_without_rewriting_content() {
+    let p = profile("rf");
+    let (server, mut ws, _) = converge(&p, Options::default());
+    let l = Layout::new(&p);
+    if let Some(FileFact::File { mode, .. }) = ws.files.get_mut(&l.jupyter_config) {
+        *mode = 0o644;
+    }
+    let plan = plan_for(&p, &server, &ws, Options::default());
+    let changes = &plan.host(Role::Workstation).changes;
+    assert_eq!(changes.len(), 1, "{plan}");
+    let Change::WriteFiles { files, .. } = &changes[0] else { panic!("{plan}") };
+    assert!(matches!(files[0].action, FileAction::Fix), "{plan}");
+    assert!(files[0].reason.contains("0644 -> 0600"), "{plan}");
+}

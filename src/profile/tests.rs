@@ -1,0 +1,84 @@
+use super::*;
+
+const GOOD: &str = include_str!("../../profiles/reverse-forward.yaml");
+
+fn error(source: &str) -> ProfileError {
+    parse(source, Path::new("p.yaml")).expect_err("the profile should be refused")
+}
+
+#[test]
+fn shipped_examples_parse() {
+    parse(GOOD, Path::new("rf.yaml")).unwrap();
+    parse(include_str!("../../profiles/nginx-proxy.yaml"), Path::new("np.yaml")).unwrap();
+}
+
+#[test]
+fn unknown_keys_name_file_line_and_field() {
+    let e = error(&GOOD.replace("  sudo: true", "  sudo: true\n  hots: x"));
+    assert_eq!(e.line, Some(11), "{e}");
+    assert_eq!(e.field.as_deref(), Some("server.hots"), "{e}");
+    assert!(e.message.contains("unknown field `hots`"), "{e}");
+    assert!(e.to_string().starts_with("p.yaml:11:3: server.hots: unknown field `hots`"), "{e}");
+}
+
+#[test]
+fn wrong_types_and_values() {
+    let e = error(&GOOD.replace("  port: 22\n", "  port: twenty\n"));
+    assert_eq!((e.line, e.field.as_deref()), (Some(8), Some("server.port")), "{e}");
+    let e = error(&GOOD.replace("  port: 22\n", "  port: 0\n"));
+    assert!(e.message.contains("1 to 65535"), "{e}");
+}
+
+#[test]
+fn dangerous_domains_are_rejected_with_their_line() {
+    for bad in ["\"x.org; rm -rf /\"", "\"x.org\\nserver { }\"", "\"x.org}\""] {
+        let e = error(&GOOD.replace("domain: jupyter.example.org", &format!("domain: {bad}")));
+        assert_eq!((e.line, e.field.as_deref()), (Some(5), Some("domain")), "{e}");
+        assert!(!e.to_string().contains('\n'), "control characters are escaped: {e}");
+    }
+}
+
+#[test]
+fn plaintext_passwords_are_refused_without_echo() {
+    let source = GOOD.replace("  password_hash:", "  password: hunter2secret\n  password_hash:");
+    let e = error(&source);
+    assert_eq!(e.field.as_deref(), Some("jupyter.password"), "{e}");
+    assert!(e.message.contains("jprov hash-password"), "{e}");
+    assert!(!e.to_string().contains("hunter2secret"), "{e}");
+
+    let e = error(&GOOD.replace(
+        "\"sha1:0e112c3ddfce:a68df677475c2b47b6e86d0467eec97ac5f4b85a\"",
+        "hunter2secret",
+    ));
+    assert_eq!(e.field.as_deref(), Some("jupyter.password_hash"), "{e}");
+    assert!(!e.to_string().contains("hunter2secret"), "{e}");
+}
+
+#[test]
+fn cross_field_rules_point_at_the_field() {
+    let e = error(&GOOD.replace("account: jprov-tunnel", "account: admin"));
+    assert_eq!((e.line, e.field.as_deref()), (Some(24), Some("tunnel.account")), "{e}");
+    let e = error(&GOOD.replace("  port: 8888                         # public", "  port: 443 # public"));
+    assert_eq!(e.field.as_deref(), Some("tunnel.port"), "{e}");
+    assert!(e.message.contains("1024"), "{e}");
+    let e = error(&format!("{GOOD}nginx:\n  https_port: 443\n"));
+    assert_eq!((e.line, e.field.as_deref()), (Some(27), Some("nginx")), "{e}");
+}
+
+#[test]
+fn tls_needs_exactly_one_kind() {
+    let e = error(&GOOD.replace(
+        "tls:\n",
+        "tls:\n  files:\n    cert: /etc/c.pem\n    key: /etc/k.pem\n",
+    ));
+    assert_eq!(e.field.as_deref(), Some("tls"), "{e}");
+    assert!(e.message.contains("exactly one"), "{e}");
+}
+
+#[test]
+fn locate_finds_nested_keys() {
+    let src = "a:\n  b: 1\nc:\n  # note\n  b: 2\n  d:\n    e: 3\n";
+    assert_eq!(locate(src, "c.b"), Some((5, 3)));
+    assert_eq!(locate(src, "c.d.e"), Some((7, 5)));
+    assert_eq!(locate(src, "a.d"), None);
+}
