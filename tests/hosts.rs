@@ -1,0 +1,239 @@
+//! `jprov plan` and `apply` against real OpenSSH servers on loopback, each host in its own mount namespace
+//! (see tests/support/test_host.rs). Every successful apply is followed by a plan that must show no changes.
+
+mod support;
+
+use std::path::PathBuf;
+use std::process::Output;
+use support::test_host::TestHost;
+
+const HASH: &str = "sha1:0e112c3ddfce:a68df677475c2b47b6e86d0467eec97ac5f4b85a";
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+/// A server and a workstation, a profile for them, and the jprov binary.
+struct Setup {
+    server: TestHost,
+    workstation: TestHost,
+    dir: tempfile::TempDir,
+    profile: PathBuf,
+    tunnel_port: u16,
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum Method {
+    ReverseForward,
+    NginxProxy,
+}
+
+impl Setup {
+    fn new(method: Method) -> Option<Setup> {
+        let server = TestHost::start("server")?;
+        let workstation = TestHost::start("workstation")?;
+        workstation.add_user("alice");
+        // The admin is not root: every privileged step goes through `sudo -n`.
+        server.add_user("admin");
+        server.exec_ok("echo 'admin ALL=(ALL) NOPASSWD: ALL' > /etc/sudoers.d/admin && chmod 0440 /etc/sudoers.d/admin");
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("known_hosts"),
+            format!("{}\n{}\n", server.known_hosts_line(), workstation.known_hosts_line()),
+        )
+        .unwrap();
+        let tls_host = if method == Method::ReverseForward { &workstation } else { &server };
+        tls_host.exec_ok(
+            "mkdir -p /etc/jprov-test && openssl req -x509 -noenc -days 30 -newkey rsa:2048 -subj /CN=jupyter.test \
+             -addext subjectAltName=DNS:jupyter.test -keyout /etc/jprov-test/key.pem -out /etc/jprov-test/cert.pem 2>/dev/null \
+             && chmod 644 /etc/jprov-test/key.pem",
+        );
+        let tunnel_port = free_port();
+        let (method_name, nginx) = match method {
+            Method::ReverseForward => ("reverse-forward", String::new()),
+            Method::NginxProxy => (
+                "nginx-proxy",
+                format!("nginx:\n  https_port: {}\n  http_port: {}\n", free_port(), free_port()),
+            ),
+        };
+        let profile = format!(
+            "name: t-{method_name}\nmethod: {method_name}\ndomain: jupyter.test\n\
+             server:\n  host: 127.0.0.1\n  port: {sp}\n  user: admin\n  sudo: true\n  identity_file: {key}\n\
+             workstation:\n  host: 127.0.0.1\n  port: {wp}\n  user: alice\n  identity_file: {key}\n\
+             jupyter:\n  port: {jp}\n  password_hash: \"{HASH}\"\n\
+             tls:\n  files:\n    cert: /etc/jprov-test/cert.pem\n    key: /etc/jprov-test/key.pem\n\
+             tunnel:\n  port: {tunnel_port}\n{nginx}known_hosts: known_hosts\n",
+            sp = server.port(),
+            wp = workstation.port(),
+            key = server.client_key().display(),
+            jp = free_port(),
+        );
+        let path = dir.path().join("profile.yaml");
+        std::fs::write(&path, profile).unwrap();
+        Some(Setup {
+            server,
+            workstation,
+            dir,
+            profile: path,
+            tunnel_port,
+        })
+    }
+
+    fn jprov(&self, args: &[&str]) -> Output {
+        let mut command = std::process::Command::new(support::jprov_bin());
+        command.args(args).arg(&self.profile);
+        // No agent: authentication must come from the profile's identity_file.
+        command.env_remove("SSH_AUTH_SOCK");
+        command.output().unwrap()
+    }
+
+    /// Apply, require success, then re-plan: a converged host must show zero changes (exit 0).
+    fn apply(&self, args: &[&str]) -> String {
+        let mut all = vec!["apply"];
+        all.extend_from_slice(args);
+        let out = self.jprov(&all);
+        let stdout = text(&out.stdout);
+        assert_eq!(out.status.code(), Some(0), "apply failed:\n{stdout}\n{}", text(&out.stderr));
+        let mut plan_args = vec!["plan"];
+        if args.contains(&"--start-tunnel") {
+            plan_args.push("--start-tunnel");
+        }
+        let plan = self.jprov(&plan_args);
+        assert_eq!(
+            plan.status.code(),
+            Some(0),
+            "a plan right after apply must show no changes:\n{}{}",
+            text(&plan.stdout),
+            text(&plan.stderr)
+        );
+        stdout
+    }
+
+    fn sshd_setting(&self, user: &str, key: &str) -> String {
+        let out = self
+            .server
+            .exec_ok(&format!("sshd -T -C user={user},host=laptop,addr=192.0.2.1 | grep -i '^{key} '"));
+        out.trim().to_string()
+    }
+}
+
+#[test]
+fn reverse_forward_plans_applies_converges_and_reapplies_nothing() {
+    let Some(s) = Setup::new(Method::ReverseForward) else { return };
+    let plan = s.jprov(&["plan"]);
+    assert_eq!(plan.status.code(), Some(2), "{}{}", text(&plan.stdout), text(&plan.stderr));
+    let planned = text(&plan.stdout);
+    assert!(planned.contains("+ create account jprov-tunnel"), "{planned}");
+    assert!(planned.contains("+++ /etc/ssh/sshd_config.d/01-jprov-t-reverse-forward.conf"), "{planned}");
+    assert!(!planned.contains("a68df677475c2b47b6e86d0467eec97ac5f4b85a"), "{planned}");
+    assert!(s.server.read_file("/etc/ssh/sshd_config.d/01-jprov-t-reverse-forward.conf").is_none(), "plan changed nothing");
+
+    let reloads_before = s.server.sshd_reload_count();
+    let applied = s.apply(&["--start-tunnel"]);
+    assert!(applied.contains("reloaded ssh"), "{applied}");
+    assert_eq!(s.server.sshd_reload_count(), reloads_before + 1, "exactly one sshd reload");
+
+    // The effective sshd settings, not just the file: scoped to the tunnel account.
+    assert_eq!(s.sshd_setting("jprov-tunnel", "gatewayports"), "gatewayports clientspecified");
+    assert_eq!(s.sshd_setting("jprov-tunnel", "permittty"), "permittty no");
+    assert_eq!(s.sshd_setting("admin", "gatewayports"), "gatewayports no");
+    // The tunnel is up, and because of GatewayPorts clientspecified sshd listens on all interfaces.
+    let listening = s.server.exec_ok("ss -ltnH");
+    assert!(listening.contains(&format!("0.0.0.0:{}", s.tunnel_port)), "{listening}");
+    let config = s.workstation.exec_ok("stat -c '%a %U' /home/alice/.jupyter/jupyter_server_config.py");
+    assert_eq!(config.trim(), "600 alice");
+    let keys = s.server.exec_ok("stat -c '%a %U' /etc/ssh/jprov/jprov-tunnel.keys; cat /etc/ssh/jprov/jprov-tunnel.keys");
+    assert!(keys.starts_with("644 root\nrestrict,port-forwarding,permitlisten="), "{keys}");
+    let tunnel_pid = s.workstation.exec_ok("head -n1 /home/alice/.local/state/jprov/t-reverse-forward-tunnel.pid");
+
+    // Second apply: nothing to do, nothing reloaded, the tunnel untouched.
+    let again = s.apply(&["--start-tunnel"]);
+    assert!(again.contains("No changes"), "{again}");
+    assert!(!again.contains("round 1"), "{again}");
+    assert_eq!(s.server.sshd_reload_count(), reloads_before + 1, "a second apply must not reload");
+    let tunnel_pid_again = s.workstation.exec_ok("head -n1 /home/alice/.local/state/jprov/t-reverse-forward-tunnel.pid");
+    assert_eq!(tunnel_pid, tunnel_pid_again);
+}
+
+#[test]
+fn nginx_proxy_enables_a_validated_site_and_opens_the_tunnel() {
+    let Some(s) = Setup::new(Method::NginxProxy) else { return };
+    s.server.start_nginx();
+    let master = s.server.nginx_master_pid();
+    let applied = s.apply(&["--start-tunnel"]);
+    assert!(applied.contains("reloaded nginx"), "{applied}");
+    let link = s.server.exec_ok("readlink /etc/nginx/sites-enabled/jprov-t-nginx-proxy");
+    assert_eq!(link.trim(), "/etc/nginx/sites-available/jprov-t-nginx-proxy");
+    assert_eq!(s.server.nginx_master_pid(), master, "nginx was reloaded, not restarted");
+    // The authorized_keys line on the workstation is restricted to opening Jupyter's port.
+    let keys = s.workstation.exec_ok("cat /home/alice/.ssh/authorized_keys");
+    assert!(keys.lines().any(|l| l.starts_with("restrict,port-forwarding,permitopen=\"localhost:") && l.ends_with("jprov:t-nginx-proxy")), "{keys}");
+    assert!(keys.lines().count() >= 2, "the user's own key is kept: {keys}");
+    // The tunnel runs as the locked-down account and listens on the server's loopback only.
+    let listening = s.server.exec_ok("ss -ltnpH");
+    assert!(listening.contains(&format!("127.0.0.1:{}", s.tunnel_port)), "{listening}");
+    let owner = s.server.exec_ok(&format!("ps -o user= -p $(head -n1 /var/lib/jprov-tunnel/jprov-t-nginx-proxy-tunnel.pid)"));
+    assert_eq!(owner.trim(), "jprov-tunnel");
+    let shell = s.server.exec_ok("getent passwd jprov-tunnel | cut -d: -f7");
+    assert_eq!(shell.trim(), "/usr/sbin/nologin");
+
+    let again = s.apply(&["--start-tunnel"]);
+    assert!(again.contains("No changes"), "{again}");
+}
+
+#[test]
+fn failed_validation_restores_the_previous_files_and_reloads_nothing() {
+    let Some(s) = Setup::new(Method::ReverseForward) else { return };
+    s.apply(&[]);
+    let dropin = "/etc/ssh/sshd_config.d/01-jprov-t-reverse-forward.conf";
+    let before = s.server.read_file(dropin).unwrap();
+    let reloads = s.server.sshd_reload_count();
+    // Change the profile (new tunnel port) while another file makes `sshd -t` fail.
+    let profile = std::fs::read_to_string(&s.profile).unwrap();
+    std::fs::write(&s.profile, profile.replace(&format!("port: {}", s.tunnel_port), "port: 40123")).unwrap();
+    s.server.write_file("/etc/ssh/sshd_config.d/99-broken.conf", b"ThisIsNotAnOption yes\n", 0o644);
+    let out = s.jprov(&["apply"]);
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{}{stderr}", text(&out.stdout));
+    assert!(stderr.contains("`sshd -t` rejected") && stderr.contains("ThisIsNotAnOption"), "{stderr}");
+    assert_eq!(s.server.read_file(dropin).unwrap(), before, "the previous drop-in is restored");
+    assert_eq!(s.server.sshd_reload_count(), reloads, "nothing reloaded");
+    // The old version is also kept as a backup on the host.
+    let backups = s.server.exec_ok("ls /var/lib/jprov/backup/t-reverse-forward/");
+    assert!(backups.contains("01-jprov-t-reverse-forward.conf"), "{backups}");
+}
+
+#[test]
+fn host_keys_are_verified_before_anything_is_sent() {
+    let Some(s) = Setup::new(Method::ReverseForward) else { return };
+    // A changed key is refused.
+    s.server.rotate_host_key();
+    let out = s.jprov(&["apply"]);
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(4), "{stderr}");
+    assert!(stderr.contains("HOST KEY CHANGED") && stderr.contains("SHA256:"), "{stderr}");
+    assert!(s.server.read_file("/etc/ssh/sshd_config.d/01-jprov-t-reverse-forward.conf").is_none());
+    assert!(!s.server.sshd_log().contains("Accepted publickey"), "no login happened:\n{}", s.server.sshd_log());
+
+    // An unknown key is refused too, unless the user asks to record it; even then a changed key is not.
+    let pinned = s.dir.path().join("known_hosts");
+    std::fs::write(&pinned, format!("{}\n", s.workstation.known_hosts_line())).unwrap();
+    let out = s.jprov(&["plan"]);
+    assert_eq!(out.status.code(), Some(4));
+    assert!(text(&out.stderr).contains("unknown host key"), "{}", text(&out.stderr));
+    let out = s.jprov(&["plan", "--accept-new-host-keys"]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    assert!(std::fs::read_to_string(&pinned).unwrap().contains(&format!("[127.0.0.1]:{}", s.server.port())));
+
+    // @revoked wins over a matching entry.
+    let line = s.server.known_hosts_line();
+    let key = line.split_once(' ').unwrap().1;
+    std::fs::write(&pinned, format!("{line}\n@revoked * {key}\n{}\n", s.workstation.known_hosts_line())).unwrap();
+    let out = s.jprov(&["plan"]);
+    assert_eq!(out.status.code(), Some(4));
+    assert!(text(&out.stderr).contains("@revoked"), "{}", text(&out.stderr));
+}
