@@ -135,6 +135,7 @@ fn reverse_forward_plans_applies_converges_and_reapplies_nothing() {
     let reloads_before = s.server.sshd_reload_count();
     let applied = s.apply(&["--start-tunnel"]);
     assert!(applied.contains("reloaded ssh"), "{applied}");
+    s.server.wait_sshd_reloads(reloads_before + 1);
     assert_eq!(s.server.sshd_reload_count(), reloads_before + 1, "exactly one sshd reload");
 
     // The effective sshd settings, not just the file: scoped to the tunnel account.
