@@ -63,13 +63,14 @@ impl Setup {
         let profile = format!(
             "name: t-{method_name}\nmethod: {method_name}\ndomain: jupyter.test\n\
              server:\n  host: 127.0.0.1\n  port: {sp}\n  user: admin\n  sudo: true\n  identity_file: {key}\n\
-             workstation:\n  host: 127.0.0.1\n  port: {wp}\n  user: alice\n  identity_file: {key}\n\
+             workstation:\n  host: 127.0.0.1\n  port: {wp}\n  user: alice\n  identity_file: {wkey}\n\
              jupyter:\n  port: {jp}\n  password_hash: \"{HASH}\"\n\
              tls:\n  files:\n    cert: /etc/jprov-test/cert.pem\n    key: /etc/jprov-test/key.pem\n\
              tunnel:\n  port: {tunnel_port}\n{nginx}known_hosts: known_hosts\n",
             sp = server.port(),
             wp = workstation.port(),
             key = server.client_key().display(),
+            wkey = workstation.client_key().display(),
             jp = free_port(),
         );
         let path = dir.path().join("profile.yaml");
