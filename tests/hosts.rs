@@ -210,6 +210,22 @@ fn failed_validation_restores_the_previous_files_and_reloads_nothing() {
 }
 
 #[test]
+fn a_workstation_behind_the_server_is_reached_through_it() {
+    let Some(s) = Setup::new(Method::ReverseForward) else { return };
+    let profile = std::fs::read_to_string(&s.profile).unwrap();
+    std::fs::write(&s.profile, profile.replace("  user: alice\n", "  user: alice\n  jump: server\n")).unwrap();
+    let out = s.jprov(&["plan"]);
+    let stdout = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(2), "{stdout}{}", text(&out.stderr));
+    assert!(stdout.contains("(through the server)"), "{stdout}");
+    // The server carried the connection: besides jprov's own session, a second admin login (the `ssh -W`
+    // carrier) that opened no session.
+    let log = s.server.sshd_log();
+    assert_eq!(log.matches("Accepted publickey for admin").count(), 2, "{log}");
+    assert_eq!(log.matches("Starting session").count(), 1, "{log}");
+}
+
+#[test]
 fn host_keys_are_verified_before_anything_is_sent() {
     let Some(s) = Setup::new(Method::ReverseForward) else { return };
     // A changed key is refused.
