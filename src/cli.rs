@@ -50,6 +50,13 @@ enum Command {
         #[arg(long)]
         start_tunnel: bool,
     },
+    /// Fetch the hosts' SSH keys, show their fingerprints and pin them in the profile's known_hosts file
+    /// (`known_hosts` next to the profile unless the profile names another). Never prompts; a host whose
+    /// pinned key differs fails.
+    Trust {
+        /// The profile (YAML).
+        profile: PathBuf,
+    },
     /// Hash a Jupyter password for a profile's jupyter.password_hash. Prompts twice without echo, or reads
     /// one line from standard input when it is not a terminal.
     HashPassword {
@@ -139,6 +146,11 @@ fn dispatch(cli: Cli) -> Result<u8, CliError> {
                 );
             }
             let _ = writeln!(stdout, "Start Jupyter on the workstation:\n  {}", plan.jupyter_command);
+            Ok(exit::OK)
+        }
+        Command::Trust { profile } => {
+            let lp = profile::load(&profile).map_err(RunError::from)?;
+            crate::trust::trust(&lp, stdout)?;
             Ok(exit::OK)
         }
         Command::HashPassword { sha1 } => {

@@ -88,9 +88,9 @@ pub struct Hosts {
     pub workstation: Host,
 }
 
-fn targets(lp: &LoadedProfile, accept_new_host_keys: bool) -> (Target, Option<Target>) {
+pub fn targets(lp: &LoadedProfile, accept_new_host_keys: bool) -> (Target, Option<Target>) {
     let p = &lp.profile;
-    let pinned = p.known_hosts.as_ref().map(|k| lp.resolve(k));
+    let pinned = Some(lp.pinned_known_hosts());
     let server = Target {
         host: p.server.host.to_string(),
         port: p.server.port.get(),

@@ -16,6 +16,7 @@ pub mod render;
 pub mod resource;
 pub mod ssh;
 pub mod transport;
+pub mod trust;
 pub mod value;
 
 pub fn run() -> std::process::ExitCode {

@@ -24,7 +24,7 @@ pub struct Profile {
     pub tunnel: Tunnel,
     /// Only for nginx-proxy.
     pub nginx: Option<Nginx>,
-    /// A known_hosts file pinned next to the profile (relative to the profile's directory).
+    /// The pinned known_hosts file (relative to the profile's directory); default `known_hosts` there.
     pub known_hosts: Option<PathBuf>,
 }
 
@@ -341,6 +341,11 @@ impl LoadedProfile {
     /// A path from the profile, relative to the profile's directory.
     pub fn resolve(&self, path: &Path) -> PathBuf {
         resolve_local_path(&self.path, path)
+    }
+
+    /// The pinned known_hosts file: the profile's `known_hosts`, by default `known_hosts` next to it.
+    pub fn pinned_known_hosts(&self) -> PathBuf {
+        self.resolve(self.profile.known_hosts.as_deref().unwrap_or(Path::new("known_hosts")))
     }
 }
 

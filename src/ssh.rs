@@ -93,38 +93,70 @@ fn client_config(target: &Target) -> ClientConfig {
     config
 }
 
-pub fn connect(target: &Target) -> Result<SshConnection, TransportError> {
-    let config = client_config(target);
-    let display = target.display();
-    let unreachable = |reason: String| TransportError::Unreachable {
-        target: display.clone(),
-        reason,
-    };
-    let hostname = config.hostname.clone().unwrap_or_else(|| target.host.clone());
-    let mut session = Session::new().map_err(|e| unreachable(e.to_string()))?;
+/// A TCP (or jumped) transport to the target, not yet speaking SSH.
+fn open_session(target: &Target, hostname: &str) -> Result<(Session, Option<Child>), String> {
+    let mut session = Session::new().map_err(|e| e.to_string())?;
     let mut jump = None;
     match &target.jump {
         None => {
-            let address = (hostname.as_str(), target.port)
+            let address = (hostname, target.port)
                 .to_socket_addrs()
-                .map_err(|e| unreachable(format!("cannot resolve {hostname}: {e}")))?
+                .map_err(|e| format!("cannot resolve {hostname}: {e}"))?
                 .next()
-                .ok_or_else(|| unreachable(format!("{hostname} has no address")))?;
-            let stream = TcpStream::connect_timeout(&address, Duration::from_secs(15))
-                .map_err(|e| unreachable(e.to_string()))?;
+                .ok_or_else(|| format!("{hostname} has no address"))?;
+            let stream = TcpStream::connect_timeout(&address, Duration::from_secs(15)).map_err(|e| e.to_string())?;
             session.set_tcp_stream(stream);
         }
         Some(via) => {
-            let (stream, child) = jump_stream(via, &hostname, target.port).map_err(unreachable)?;
+            let (stream, child) = jump_stream(via, hostname, target.port)?;
             session.set_tcp_stream(stream);
             jump = Some(child);
         }
     }
+    session.set_timeout(30_000);
+    Ok((session, jump))
+}
 
-    // Only ask for key types we can verify: libssh2 compares just the type it negotiated.
-    let mut known_files: Vec<PathBuf> = target.pinned_known_hosts.iter().cloned().collect();
-    known_files.extend(config.known_hosts_files.iter().cloned());
-    let names: Vec<String> = match &config.host_key_alias {
+/// Every host key the target offers (one handshake per key type), without logging in.
+pub fn fetch_host_keys(target: &Target) -> Result<Vec<HostKey>, TransportError> {
+    let config = client_config(target);
+    let hostname = config.hostname.clone().unwrap_or_else(|| target.host.clone());
+    let unreachable = |reason: String| TransportError::Unreachable {
+        target: target.display(),
+        reason,
+    };
+    let mut keys = vec![];
+    for algorithm in ["ssh-ed25519", "ecdsa-sha2-nistp256", "ecdsa-sha2-nistp384", "ecdsa-sha2-nistp521", "rsa-sha2-512"] {
+        let (mut session, mut jump) = open_session(target, &hostname).map_err(unreachable)?;
+        let _ = session.method_pref(ssh2::MethodType::HostKey, algorithm);
+        if session.handshake().is_ok() {
+            if let Some((blob, _)) = session.host_key() {
+                keys.push(HostKey {
+                    algorithm: key_algorithm(blob),
+                    blob: blob.to_vec(),
+                });
+            }
+        }
+        if let Some(child) = &mut jump {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+    if keys.is_empty() {
+        return Err(unreachable("no SSH handshake succeeded".into()));
+    }
+    Ok(keys)
+}
+
+/// The names a target's host key is listed under in known_hosts, most specific first.
+pub fn known_hosts_names(target: &Target) -> Vec<String> {
+    let config = client_config(target);
+    names_for(target, &config)
+}
+
+fn names_for(target: &Target, config: &ClientConfig) -> Vec<String> {
+    let hostname = config.hostname.clone().unwrap_or_else(|| target.host.clone());
+    match &config.host_key_alias {
         Some(alias) => vec![alias.clone()],
         None => {
             let mut names = vec![known_hosts::lookup_name(&target.host, target.port)];
@@ -133,7 +165,23 @@ pub fn connect(target: &Target) -> Result<SshConnection, TransportError> {
             }
             names
         }
+    }
+}
+
+pub fn connect(target: &Target) -> Result<SshConnection, TransportError> {
+    let config = client_config(target);
+    let display = target.display();
+    let unreachable = |reason: String| TransportError::Unreachable {
+        target: display.clone(),
+        reason,
     };
+    let hostname = config.hostname.clone().unwrap_or_else(|| target.host.clone());
+    let (mut session, jump) = open_session(target, &hostname).map_err(unreachable)?;
+
+    // Only ask for key types we can verify: libssh2 compares just the type it negotiated.
+    let mut known_files: Vec<PathBuf> = target.pinned_known_hosts.iter().cloned().collect();
+    known_files.extend(config.known_hosts_files.iter().cloned());
+    let names = names_for(target, &config);
     let algorithms = known_hosts::known_algorithms(&known_files, &names);
     if !algorithms.is_empty() {
         let preference = algorithms
@@ -146,7 +194,6 @@ pub fn connect(target: &Target) -> Result<SshConnection, TransportError> {
             .join(",");
         let _ = session.method_pref(ssh2::MethodType::HostKey, &preference);
     }
-    session.set_timeout(30_000);
     session.handshake().map_err(|e| unreachable(format!("SSH handshake failed: {e}")))?;
 
     let (blob, _) = session

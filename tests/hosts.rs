@@ -255,3 +255,30 @@ fn host_keys_are_verified_before_anything_is_sent() {
     assert_eq!(out.status.code(), Some(4));
     assert!(text(&out.stderr).contains("@revoked"), "{}", text(&out.stderr));
 }
+
+#[test]
+fn trust_pins_host_keys_next_to_the_profile_and_fails_closed_on_change() {
+    let Some(s) = Setup::new(Method::ReverseForward) else { return };
+    let pinned = s.dir.path().join("known_hosts");
+    std::fs::write(&pinned, "").unwrap();
+    let out = s.jprov(&["trust"]);
+    let stdout = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}{}", text(&out.stderr));
+    assert_eq!(stdout.matches("pinned in").count(), 2, "{stdout}");
+    assert!(stdout.contains("SHA256:"), "{stdout}");
+    let pins = std::fs::read_to_string(&pinned).unwrap();
+    assert!(pins.contains(&s.server.known_hosts_line()), "{pins}");
+    assert!(pins.contains(&s.workstation.known_hosts_line()), "{pins}");
+    // With the pins, plan works without any prompt or flag.
+    assert_eq!(s.jprov(&["plan"]).status.code(), Some(2));
+    // Trusting again changes nothing.
+    let again = text(&s.jprov(&["trust"]).stdout);
+    assert_eq!(again.matches("already pinned").count(), 2, "{again}");
+    assert_eq!(std::fs::read_to_string(&pinned).unwrap(), pins);
+    // A re-keyed host is refused and nothing is recorded.
+    s.server.rotate_host_key();
+    let out = s.jprov(&["trust"]);
+    assert_eq!(out.status.code(), Some(4), "{}", text(&out.stdout));
+    assert!(text(&out.stderr).contains("HOST KEY CHANGED"), "{}", text(&out.stderr));
+    assert_eq!(std::fs::read_to_string(&pinned).unwrap(), pins);
+}

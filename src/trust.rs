@@ -1,0 +1,65 @@
+//! `jprov trust`: fetch the hosts' keys, show their fingerprints, pin them in the profile's known_hosts file.
+
+use crate::engine::{targets, RunError};
+use crate::known_hosts::{self, Verdict};
+use crate::profile::LoadedProfile;
+use crate::resource::Role;
+use crate::ssh;
+use crate::transport::TransportError;
+use std::io::Write;
+
+/// Pin every host key of both hosts. Keys already pinned are left alone; a host whose pinned key differs
+/// from what it presents fails closed, with both fingerprints shown.
+pub fn trust(lp: &LoadedProfile, out: &mut dyn Write) -> Result<usize, RunError> {
+    let pinned = lp.pinned_known_hosts();
+    let (server, workstation) = targets(lp, false);
+    let mut recorded = 0;
+    // The server first: a workstation reached through it is verified with the server's pinned key.
+    for (role, target) in [(Role::Server, Some(server)), (Role::Workstation, workstation)] {
+        let Some(target) = target else { continue };
+        let fail = |source| RunError::Transport { role, source };
+        let keys = ssh::fetch_host_keys(&target).map_err(fail)?;
+        let names = ssh::known_hosts_names(&target);
+        let files = [pinned.clone()];
+        let _ = writeln!(out, "{role} {} ({}):", target.display(), names[0]);
+        for key in &keys {
+            let status = match known_hosts::check(&files, &names, key) {
+                Verdict::Trusted { .. } => "already pinned".to_string(),
+                Verdict::Unknown => {
+                    known_hosts::record(&pinned, &names[0], key).map_err(|e| {
+                        fail(TransportError::HostKey(format!("cannot write {}: {e}", pinned.display())))
+                    })?;
+                    recorded += 1;
+                    format!("pinned in {}", pinned.display())
+                }
+                Verdict::Revoked { file, line } => {
+                    return Err(fail(TransportError::HostKey(format!(
+                        "{role} presents {} {}, which is @revoked in {}:{line}",
+                        key.algorithm,
+                        key.fingerprint(),
+                        file.display()
+                    ))))
+                }
+                Verdict::Changed { known } => {
+                    let listed: Vec<String> = known.iter().map(|(f, l, _)| format!("{}:{l}", f.display())).collect();
+                    return Err(fail(TransportError::HostKey(format!(
+                        "HOST KEY CHANGED for {}: it presents {} {}, but {} pins another {} key. Nothing was \
+                         recorded. If the host was really re-keyed, delete that line and run `jprov trust` again.",
+                        names[0],
+                        key.algorithm,
+                        key.fingerprint(),
+                        listed.join(", "),
+                        key.algorithm
+                    ))));
+                }
+            };
+            let _ = writeln!(out, "  {} {}  {status}", key.algorithm, key.fingerprint());
+        }
+    }
+    let _ = writeln!(
+        out,
+        "Compare these fingerprints with the hosts' own (ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub), then commit {}.",
+        pinned.display()
+    );
+    Ok(recorded)
+}
