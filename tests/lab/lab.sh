@@ -23,6 +23,22 @@ log() { printf '[lab %s] %s\n' "$(date +%T)" "$*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
 need_root() { [[ $(id -u) == 0 ]] || die "must run as root"; }
 
+# ---------------------------------------------------------------- deps ----
+# Tools the lab needs on the machine (command -> Debian package); missing ones are installed.
+declare -A DEPS=([debootstrap]=debootstrap [systemd-nspawn]=systemd-container [pebble]=pebble
+    [ssh]=openssh-client [ssh-keygen]=openssh-client [ip]=iproute2 [openssl]=openssl [curl]=curl
+    [nsenter]=util-linux [setsid]=util-linux [flock]=util-linux)
+ensure_deps() {
+    local c missing=()
+    for c in "${!DEPS[@]}"; do command -v "$c" >/dev/null || missing+=("${DEPS[$c]}"); done
+    if ((${#missing[@]})); then
+        log "installing missing tools: ${missing[*]}"
+        apt-get update -qq >&2
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
+    fi
+    python3 -c 'import tornado' 2>/dev/null || log "warning: python3 lacks tornado: laptop_check.py needs it (pip install tornado)"
+}
+
 # ---------------------------------------------------------------- base ----
 mirror() {
     if [[ -n ${LAB_MIRROR:-} ]]; then echo "$LAB_MIRROR"; return; fi
@@ -51,7 +67,8 @@ build_base() { # $1 = temp dir to fill: rootfs/ and wheels/
     mount -t proc proc "$r/proc"
     mount --bind /dev "$r/dev"
     local rc=0
-    chroot "$r" /bin/sh -ec 'python3 -m venv /opt/jupyter
+    chroot "$r" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LANG=C.UTF-8 \
+        /bin/sh -ec 'python3 -m venv /opt/jupyter
         /opt/jupyter/bin/pip install -q --no-index --find-links /tmp/wheels '"$PY_PACKAGES"'
         /opt/jupyter/bin/jupyter server --version' >"$t/venv.log" 2>&1 || rc=$?
     umount "$r/dev" "$r/proc" "$r/tmp/wheels"
@@ -77,16 +94,29 @@ base_key() {
 
 cmd_base() {
     need_root
+    ensure_deps
     local key dir
     key=$(base_key); dir=$CACHE_ROOT/$key
     if [[ -f $dir/complete ]]; then log "base cached: $dir"; echo "$dir"; return; fi
     mkdir -p "$CACHE_ROOT"
+    # One build at a time; under the lock, any .build-* left is from a killed build.
+    exec 9>"$CACHE_ROOT/.lock"
+    flock 9
+    if [[ -f $dir/complete ]]; then log "base cached: $dir"; echo "$dir"; exec 9>&-; return; fi
+    local old
+    for old in "$CACHE_ROOT"/.build-*; do
+        [[ -e $old ]] || continue
+        log "removing half-built $old"
+        awk '{print $2}' /proc/mounts | grep "^$old/" | sort -r | xargs -r -n1 umount -l || true
+        rm -rf --one-file-system "$old"
+    done
     local t; t=$(mktemp -d "$CACHE_ROOT/.build-$key.XXXXXX")
     local start=$SECONDS
     build_base "$t"
     date -u +%FT%TZ >"$t/complete"
     rm -rf "$dir"   # a leftover without `complete` (cannot happen via rename, but be safe)
     mv -T "$t" "$dir"
+    exec 9>&-
     log "base built in $((SECONDS - start)) s: $dir"
     echo "$dir"
 }
@@ -312,22 +342,23 @@ write_env() {
 
 # ---------------------------------------------------------------- down ----
 pid_alive() { [[ -n ${1:-} ]] && kill -0 "$1" 2>/dev/null; }
-kill_wait() { # PID SECONDS
-    local p=$1 n=$(( $2 * 5 ))
-    pid_alive "$p" || return 0
-    kill -TERM "$p" 2>/dev/null || true
-    while pid_alive "$p" && (( n-- > 0 )); do sleep 0.2; done
-    pid_alive "$p" && kill -KILL "$p" 2>/dev/null || true
-}
 
 cmd_down() {
     need_root
     [[ $# == 1 ]] || die "usage: lab.sh down DIR"
     local dir=$1 h p c
     [[ -f $dir/lab-name ]] && LAB=$(cat "$dir/lab-name")
-    for h in $MACHINES; do
-        # SIGTERM to nspawn = clean poweroff of the container.
-        kill_wait "$(cat "$dir/pids/$h.nspawn" 2>/dev/null || true)" 20
+    # SIGTERM to nspawn = clean poweroff of the container; all at once, then wait.
+    local pids=() n=100
+    for p in $MACHINES pebble; do
+        p=$(cat "$dir/pids/$p.nspawn" 2>/dev/null || cat "$dir/pids/$p" 2>/dev/null || true)
+        pid_alive "$p" && { kill -TERM "$p" 2>/dev/null || true; pids+=("$p"); }
+    done
+    for p in "${pids[@]}"; do
+        while pid_alive "$p" && (( n-- > 0 )); do sleep 0.1; done
+        pid_alive "$p" && kill -KILL "$p" 2>/dev/null || true
+    done
+    for h in $MACHINES; do   # whatever is left in the machines' cgroups
         for c in $(cg_dirs "$h"); do
             [[ -d $c ]] || continue
             for p in $(find "$c" -name cgroup.procs -exec cat {} + 2>/dev/null); do kill -KILL "$p" 2>/dev/null || true; done
@@ -340,7 +371,6 @@ cmd_down() {
             done
         done
     done
-    kill_wait "$(cat "$dir/pids/pebble" 2>/dev/null || true)" 5
     for h in $MACHINES $PLAIN br; do   # anything else still running in our namespaces
         for p in $(ip netns pids "$(ns "$h")" 2>/dev/null); do kill -KILL "$p" 2>/dev/null || true; done
     done
@@ -382,7 +412,8 @@ cmd_acme_root() {
 # ---------------------------------------------------------------- main ----
 usage() {
     cat <<'U'
-usage: lab.sh base                 build or reuse the cached base rootfs, print its path
+usage: lab.sh deps                 install missing machine tools (apt-get)
+       lab.sh base                 build or reuse the cached base rootfs, print its path
        lab.sh up DIR               start the lab, state in DIR (DIR/env)
        lab.sh down DIR             stop it (idempotent)
        lab.sh exec HOST CMD...     run CMD in server|workstation (nsenter) or acme|laptop|ctl (netns)
@@ -394,6 +425,7 @@ main() {
     local c=${1:-}; shift || true
     case $c in
         base) cmd_base "$@" ;;
+        deps) need_root; ensure_deps ;;
         up) cmd_up "$@" ;;
         down) cmd_down "$@" ;;
         exec) cmd_exec "$@" ;;
