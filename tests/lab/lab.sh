@@ -244,8 +244,10 @@ cmd_up() {
     mkdir -p "$dir/logs" "$dir/pids" "$dir/keys" "$dir/acme"
     echo "$LAB" >"$dir/lab-name"
     mkdir -p /run/jprov-lab; echo "$dir" >"/run/jprov-lab/$LAB"
-    trap 'log "up failed; tearing down (logs stay in '"$dir"'/logs)"; cmd_down "'"$dir"'" || true' ERR
-    set -E
+    # Any failure (error, die, timeout, signal) tears the half-built lab down again.
+    UP_DIR=$dir UP_OK=0
+    trap 'up_exit' EXIT
+    trap 'exit 130' INT TERM HUP
 
     rm -f "$dir/keys/admin" "$dir/keys/admin.pub"
     ssh-keygen -q -t ed25519 -N '' -C jprov-lab-admin -f "$dir/keys/admin"
@@ -301,8 +303,16 @@ cmd_up() {
         done
     done
     write_env "$dir" "$base"
-    trap - ERR
+    UP_OK=1
     log "lab '$LAB' up in $((SECONDS - t0)) s; source $dir/env"
+}
+
+up_exit() {
+    local rc=$?
+    if [[ $UP_OK != 1 ]]; then
+        log "up failed (exit $rc); tearing down (logs stay in $UP_DIR/logs)"
+        [[ ${LAB_KEEP_FAILED:-0} == 1 ]] || cmd_down "$UP_DIR" || true
+    fi
 }
 
 write_env() {
@@ -347,7 +357,9 @@ cmd_down() {
     need_root
     [[ $# == 1 ]] || die "usage: lab.sh down DIR"
     local dir=$1 h p c
-    [[ -f $dir/lab-name ]] && LAB=$(cat "$dir/lab-name")
+    # Only what this DIR's `up` created: without DIR/lab-name it created nothing.
+    [[ -f $dir/lab-name ]] || { log "no lab in $dir: nothing to do"; return 0; }
+    LAB=$(cat "$dir/lab-name")
     # SIGTERM to nspawn = clean poweroff of the container; all at once, then wait.
     local pids=() n=100
     for p in $MACHINES pebble; do
