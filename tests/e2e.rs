@@ -58,11 +58,18 @@ impl Lab {
             .prefix(&format!("jprov-{name}-"))
             .tempdir()
             .expect("temp dir");
-        let lab = Lab { name: name.to_string(), dir: Some(dir) };
+        let lab = Lab {
+            name: name.to_string(),
+            dir: Some(dir),
+        };
         let t0 = std::time::Instant::now();
         let out = lab.lab(&["up", lab.path().to_str().unwrap()]);
         assert!(out.status.success(), "{}", show("lab.sh up", &out));
-        eprintln!("lab {name} up in {:.1} s at {}", t0.elapsed().as_secs_f64(), lab.path().display());
+        eprintln!(
+            "lab {name} up in {:.1} s at {}",
+            t0.elapsed().as_secs_f64(),
+            lab.path().display()
+        );
         lab
     }
 
