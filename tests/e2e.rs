@@ -9,6 +9,11 @@ use std::process::{Command, Output};
 
 const LAB_SH: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/lab/lab.sh");
 const SELFTEST_SH: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/lab/selftest.sh");
+const LAPTOP_CHECK_PY: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/lab/laptop_check.py");
+const LAPTOP_CHECK_LOCAL_SH: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/tests/lab/laptop_check_local.sh"
+);
 
 fn is_root() -> bool {
     Command::new("id")
@@ -77,6 +82,46 @@ impl Lab {
         self.dir.as_ref().unwrap().path()
     }
 
+    /// A value from DIR/env (e.g. "LAB_SSH_KEY", "LAB_NS_CTL", "LAB_KNOWN_HOSTS").
+    fn env(&self, key: &str) -> String {
+        let text = std::fs::read_to_string(self.path().join("env")).expect("DIR/env");
+        text.lines()
+            .find_map(|l| l.strip_prefix(&format!("{key}=")))
+            .map(|v| {
+                v.split_whitespace()
+                    .next()
+                    .unwrap_or("")
+                    .trim_matches('\'')
+                    .to_string()
+            })
+            .unwrap_or_else(|| panic!("{key} not in DIR/env"))
+    }
+
+    /// A command running in one of the lab's hosts: server|workstation (as root, nsenter)
+    /// or acme|laptop|ctl (ip netns exec, with the lab's /etc/hosts).
+    fn cmd_in(&self, host: &str, program: &str) -> Command {
+        let mut c = Command::new("bash");
+        c.arg(LAB_SH)
+            .args(["exec", host, program])
+            .env("LAB_NAME", &self.name)
+            .env("LAB_DIR", self.path())
+            .stdin(std::process::Stdio::null());
+        c
+    }
+
+    /// laptop_check.py from the laptop against URL, trusting pebble's current root.
+    fn laptop_check(&self, url: &str, password: &str) -> Output {
+        let out = self.lab(&["acme-root", self.path().to_str().unwrap()]);
+        assert!(out.status.success(), "{}", show("lab.sh acme-root", &out));
+        let root = self.path().join("acme-root.pem");
+        self.cmd_in("laptop", "python3")
+            .arg(LAPTOP_CHECK_PY)
+            .args(["--url", url, "--password", password, "--cafile"])
+            .arg(root)
+            .output()
+            .expect("run laptop_check.py")
+    }
+
     fn lab(&self, args: &[&str]) -> Output {
         Command::new("bash")
             .arg(LAB_SH)
@@ -120,4 +165,46 @@ fn lab_selftest() {
         .expect("run selftest.sh");
     println!("{}", String::from_utf8_lossy(&out.stdout));
     assert!(out.status.success(), "{}", show("selftest.sh", &out));
+
+    // The helpers later jprov tests use: selftest left a reverse tunnel on :8888.
+    assert_eq!(lab.env("LAB_JUPYTER_NAME"), "jupyter.lab");
+    let st = lab
+        .cmd_in("server", "systemctl")
+        .arg("is-system-running")
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&st.stdout).trim(), "running");
+    let out = lab.laptop_check("https://jupyter.lab:8888/", "mypassword");
+    println!("{}", String::from_utf8_lossy(&out.stdout));
+    assert!(out.status.success(), "{}", show("laptop_check.py", &out));
+}
+
+/// The checker itself: passes against a local jupyter_server, fails at the right step with a
+/// wrong CA, a wrong password, and behind a proxy that breaks websockets. No root needed.
+#[test]
+fn laptop_check_proves_itself() {
+    if std::env::var_os("JPROV_SKIP_E2E").is_some() {
+        println!("skipped: JPROV_SKIP_E2E is set");
+        return;
+    }
+    let have = Command::new("python3")
+        .args(["-c", "import jupyter_server, ipykernel, tornado"])
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false);
+    if !have {
+        println!("skipped: python3 lacks jupyter_server/ipykernel/tornado");
+        return;
+    }
+    let out = Command::new("bash")
+        .arg(LAPTOP_CHECK_LOCAL_SH)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("run laptop_check_local.sh");
+    println!("{}", String::from_utf8_lossy(&out.stdout));
+    assert!(
+        out.status.success(),
+        "{}",
+        show("laptop_check_local.sh", &out)
+    );
 }
