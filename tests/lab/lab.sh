@@ -125,8 +125,14 @@ cmd_base() {
 ns() { echo "$LAB-$1"; }
 nsx() { local n=$1; shift; ip netns exec "$(ns "$n")" "$@"; }   # gets /etc/netns/NAME/hosts
 is_machine() { [[ " $MACHINES " == *" $1 "* ]]; }
-cg_dirs() { local h=$1 d; for d in /sys/fs/cgroup/systemd /sys/fs/cgroup/unified; do
-    [[ -d $d ]] && echo "$d/$LAB-lab-$h"; done; }
+cg_dirs() { # the machine's own cgroups: hybrid hosts (this machine, CI) have both v1 name=systemd
+    # and v2 at unified/; a pure v2 host (untested) has v2 at the root.
+    local h=$1 d found=0
+    for d in /sys/fs/cgroup/systemd /sys/fs/cgroup/unified; do
+        [[ -d $d ]] && { echo "$d/$LAB-lab-$h"; found=1; }
+    done
+    if [[ $found == 0 && -f /sys/fs/cgroup/cgroup.controllers ]]; then echo "/sys/fs/cgroup/$LAB-lab-$h"; fi
+}
 
 hosts_file() {
     cat <<H
