@@ -1,0 +1,84 @@
+#!/usr/bin/env bash
+# Proves laptop_check.py itself: against a real jupyter_server on 127.0.0.1 (password,
+# self-signed TLS, nothing in front) it must pass; behind an nginx proxy that drops the
+# websocket upgrade headers it must fail at `execute`. Needs python3 with jupyter_server
+# and ipykernel; nginx for the negative case (skipped if absent). No root needed.
+set -euo pipefail
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+PY=${PYTHON:-python3}
+T=$(mktemp -d)
+PIDS=()
+cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$T"; }
+trap cleanup EXIT
+free_port() { "$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+openssl req -x509 -noenc -days 2 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -subj /CN=localhost \
+    -addext "subjectAltName=DNS:localhost,IP:127.0.0.1" -keyout "$T/key.pem" -out "$T/cert.pem" 2>/dev/null
+JPORT=$(free_port)
+mkdir -p "$T/cfg" "$T/nb" "$T/rt"
+cat >"$T/cfg/jupyter_server_config.py" <<C
+c.ServerApp.ip = "127.0.0.1"
+c.ServerApp.port = $JPORT
+c.ServerApp.port_retries = 0
+c.ServerApp.open_browser = False
+c.ServerApp.certfile = "$T/cert.pem"
+c.ServerApp.keyfile = "$T/key.pem"
+c.ServerApp.root_dir = "$T/nb"
+c.PasswordIdentityProvider.hashed_password = "sha1:0e112c3ddfce:a68df677475c2b47b6e86d0467eec97ac5f4b85a"
+c.PasswordIdentityProvider.password_required = True
+c.PasswordIdentityProvider.allow_password_change = False
+C
+ROOTFLAG=(); [[ $(id -u) == 0 ]] && ROOTFLAG=(--allow-root)
+JUPYTER_CONFIG_DIR=$T/cfg JUPYTER_RUNTIME_DIR=$T/rt "$PY" -m jupyter_server "${ROOTFLAG[@]}" >"$T/jupyter.log" 2>&1 &
+PIDS+=($!)
+for _ in $(seq 100); do kill -0 "${PIDS[0]}" 2>/dev/null || { cat "$T/jupyter.log"; exit 1; }; "$PY" - "$JPORT" <<'P' 2>/dev/null && break || sleep 0.2
+import socket, sys; socket.create_connection(("127.0.0.1", int(sys.argv[1])), 1)
+P
+done
+
+echo "== direct: https://localhost:$JPORT/ (must pass)"
+"$PY" "$HERE/laptop_check.py" --url "https://localhost:$JPORT/" --cafile "$T/cert.pem" --password mypassword \
+    || { cat "$T/jupyter.log"; exit 1; }
+
+echo "== wrong CA (must fail at tls)"
+openssl req -x509 -noenc -days 2 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -subj /CN=other \
+    -keyout "$T/okey.pem" -out "$T/other.pem" 2>/dev/null
+if out=$("$PY" "$HERE/laptop_check.py" --url "https://localhost:$JPORT/" --cafile "$T/other.pem" --password mypassword); then
+    echo "$out"; echo "laptop_check passed with a wrong CA"; exit 1; fi
+echo "$out"; grep -q '^FAIL tls' <<<"$out"
+
+echo "== wrong password given as the right one (must fail at login)"
+if out=$("$PY" "$HERE/laptop_check.py" --url "https://localhost:$JPORT/" --cafile "$T/cert.pem" --password nope); then
+    echo "$out"; echo "laptop_check passed with a wrong password"; exit 1; fi
+echo "$out"; grep -q '^FAIL login' <<<"$out"
+
+if ! command -v nginx >/dev/null; then echo "nginx missing: broken-proxy case skipped"; exit 0; fi
+PPORT=$(free_port)
+mkdir -p "$T/ngx/logs"
+cat >"$T/ngx/nginx.conf" <<N
+daemon off;
+pid $T/ngx/nginx.pid;
+error_log $T/ngx/logs/error.log;
+events {}
+http {
+  access_log off;
+  client_body_temp_path $T/ngx; proxy_temp_path $T/ngx; fastcgi_temp_path $T/ngx; uwsgi_temp_path $T/ngx; scgi_temp_path $T/ngx;
+  server {
+    listen 127.0.0.1:$PPORT ssl;
+    ssl_certificate $T/cert.pem; ssl_certificate_key $T/key.pem;
+    location / {
+      # Broken on purpose: no proxy_http_version 1.1 / Upgrade / Connection headers.
+      proxy_pass https://127.0.0.1:$JPORT;
+      proxy_set_header Host \$http_host;
+    }
+  }
+}
+N
+nginx -p "$T/ngx" -c "$T/ngx/nginx.conf" 2>/dev/null &
+PIDS+=($!)
+sleep 0.5
+echo "== behind nginx without websocket headers: https://localhost:$PPORT/ (must fail at execute)"
+if out=$("$PY" "$HERE/laptop_check.py" --url "https://localhost:$PPORT/" --cafile "$T/cert.pem" --password mypassword --timeout 10); then
+    echo "$out"; echo "laptop_check passed through a proxy that breaks websockets"; exit 1; fi
+echo "$out"; grep -q '^FAIL execute' <<<"$out"
+echo "laptop_check_local: 4 passed, 0 failed"
