@@ -75,6 +75,13 @@ fn op(change: &Change) -> Value {
                 .collect();
             json!({"op": "files", "files": files, "links": links, "validate": validate, "reload": reload})
         }
+        Change::Reload { service, .. } => {
+            let validate = match service {
+                crate::resource::Service::Ssh => "sshd",
+                crate::resource::Service::Nginx => "nginx",
+            };
+            json!({"op": "reload", "validate": validate, "reload": service})
+        }
         Change::RunCertbot { argv, .. } => {
             let webroot = argv.iter().position(|a| a == "-w").and_then(|i| argv.get(i + 1));
             json!({"op": "certbot", "argv": argv, "webroot": webroot})

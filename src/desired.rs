@@ -54,8 +54,14 @@ const JUPYTER_SECRETS: &[&str] = &["hashed_password"];
 /// What to gather from each host before `build` can run.
 pub fn fact_queries(p: &Profile) -> [(Role, FactQuery); 2] {
     let l = Layout::new(p);
-    let mut server = FactQuery::default();
-    let mut workstation = FactQuery::default();
+    let mut server = FactQuery {
+        journal: Some(p.name.to_string()),
+        ..FactQuery::default()
+    };
+    let mut workstation = FactQuery {
+        journal: Some(p.name.to_string()),
+        ..FactQuery::default()
+    };
     server.accounts.push(p.tunnel.account.to_string());
     workstation.add_file(&l.jupyter_config);
     match p.method {

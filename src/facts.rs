@@ -23,6 +23,8 @@ pub struct FactQuery {
     pub certificates: Vec<String>,
     /// Pid files of tunnels jprov started.
     pub tunnels: Vec<String>,
+    /// The profile whose apply journal to read (reloads left pending by an interrupted apply).
+    pub journal: Option<String>,
 }
 
 impl FactQuery {
@@ -71,6 +73,8 @@ pub struct Facts {
     /// Fullchain path -> valid for 30 more days.
     pub certificates: BTreeMap<String, bool>,
     pub tunnels: BTreeMap<String, TunnelFact>,
+    /// Reloads an interrupted apply left pending (from the on-host journal).
+    pub pending_reloads: Vec<String>,
     /// The host key jprov verified when it connected ("ssh-ed25519 AAAA..."), if it connected over SSH.
     pub host_key: Option<String>,
 }
@@ -159,6 +163,7 @@ pub fn parse(output: &str, stderr: &str) -> Result<Facts, FactsError> {
                 };
                 facts.tunnels.insert(hexstr(path).ok_or_else(bad)?, fact);
             }
+            ["pending", "reload", service] => facts.pending_reloads.push(service.to_string()),
             ["end"] => ended = true,
             [""] => {}
             _ => return Err(bad()),

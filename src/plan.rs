@@ -70,6 +70,11 @@ pub enum Change {
         #[serde(skip)]
         argv: Vec<String>,
     },
+    /// A reload an interrupted apply left pending (recorded in the on-host journal).
+    Reload {
+        service: Service,
+        reason: String,
+    },
     StartTunnel {
         user: String,
         command: String,
@@ -241,6 +246,19 @@ fn plan_host(host: &HostState, facts: &Facts, address: String) -> HostPlan {
             Item::Tunnel(_) => {}
         }
     }
+    // Files written by an apply that stopped before its reload look converged; the journal remembers.
+    for service in [Service::Ssh, Service::Nginx] {
+        let pending = facts.pending_reloads.iter().any(|s| s == service.as_str());
+        let reloading = changes
+            .iter()
+            .any(|c| matches!(c, Change::WriteFiles { reload: Some(s), .. } if *s == service));
+        if pending && !reloading {
+            changes.push(Change::Reload {
+                service,
+                reason: "an earlier apply wrote its files but stopped before reloading".into(),
+            });
+        }
+    }
     HostPlan {
         role: host.role,
         address,
@@ -401,6 +419,10 @@ fn write_change(f: &mut fmt::Formatter<'_>, change: &Change) -> fmt::Result {
                 writeln!(f, "    then reload {} (a reload, never a restart)", s.as_str())?;
             }
             Ok(())
+        }
+        Change::Reload { service, reason } => {
+            writeln!(f, "  ! validate and reload {} (pending)", service.as_str())?;
+            writeln!(f, "    because {reason}")
         }
         Change::RunCertbot { command, reason, .. } => {
             writeln!(f, "  ! run {command}")?;

@@ -282,3 +282,23 @@ fn trust_pins_host_keys_next_to_the_profile_and_fails_closed_on_change() {
     assert!(text(&out.stderr).contains("HOST KEY CHANGED"), "{}", text(&out.stderr));
     assert_eq!(std::fs::read_to_string(&pinned).unwrap(), pins);
 }
+
+#[test]
+fn a_reload_left_pending_by_an_interrupted_apply_is_done_by_the_next_apply() {
+    let Some(s) = Setup::new(Method::ReverseForward) else { return };
+    s.apply(&[]);
+    // What an apply that died between writing the drop-in and reloading sshd leaves behind.
+    s.server.exec_ok("printf 'reload ssh\\n' > /var/lib/jprov/journal/t-reverse-forward");
+    let plan = s.jprov(&["plan"]);
+    let planned = text(&plan.stdout);
+    assert_eq!(plan.status.code(), Some(2), "{planned}");
+    assert!(planned.contains("validate and reload ssh (pending)"), "{planned}");
+    let reloads = s.server.sshd_reload_count();
+    let applied = s.apply(&[]);
+    assert!(applied.contains("reloaded ssh"), "{applied}");
+    s.server.wait_sshd_reloads(reloads + 1);
+    assert!(s.server.read_file("/var/lib/jprov/journal/t-reverse-forward").is_none());
+    // And a clean apply leaves no journal behind.
+    let again = s.apply(&[]);
+    assert!(again.contains("No changes"), "{again}");
+}
