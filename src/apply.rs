@@ -16,6 +16,7 @@ pub fn script(
     profile: &str,
     host: &HostPlan,
     with_tunnels: bool,
+    guard_seconds: u32,
 ) -> Result<Option<String>, RenderError> {
     let ops: Vec<Value> = host
         .changes
@@ -30,7 +31,12 @@ pub fn script(
     templates
         .render(
             "apply.sh",
-            json!({ "profile": profile, "role": host.role.as_str(), "ops": ops }),
+            json!({
+                "profile": profile,
+                "role": host.role.as_str(),
+                "ops": ops,
+                "guard_seconds": guard_seconds,
+            }),
         )
         .map(Some)
 }
@@ -98,6 +104,8 @@ pub struct Outcome {
     pub steps_done: usize,
     pub reloaded: Vec<String>,
     pub finished: bool,
+    /// The lockout guard is armed: sshd was reloaded with new files.
+    pub guard_armed: bool,
     pub failure: Option<Failure>,
 }
 
@@ -116,6 +124,7 @@ pub fn parse_outcome(stdout: &str) -> Outcome {
             (Some("jprov-done"), Some(n), None) => outcome.steps_done = n.parse().unwrap_or(outcome.steps_done),
             (Some("jprov-reloaded"), Some(service), None) => outcome.reloaded.push(service.to_string()),
             (Some("jprov-finished"), None, None) => outcome.finished = true,
+            (Some("jprov-guard-armed"), Some(_), None) => outcome.guard_armed = true,
             (Some("jprov-invalid"), Some(program), output) => {
                 outcome.failure = Some(Failure::Invalid {
                     program: program.to_string(),
@@ -137,4 +146,12 @@ pub fn describe(role: Role, outcome: &Outcome) -> String {
         format!("; reloaded {}", outcome.reloaded.join(", "))
     };
     format!("{role}: {} step(s) done{reloads}", outcome.steps_done)
+}
+
+/// The script that disarms (`fire == false`) or fires the lockout guard of `profile`.
+pub fn guard_script(templates: &Templates, profile: &str, fire: bool) -> Result<String, RenderError> {
+    templates.render(
+        "guard.sh",
+        json!({"profile": profile, "action": if fire { "fire" } else { "disarm" }}),
+    )
 }

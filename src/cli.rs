@@ -49,6 +49,10 @@ enum Command {
         /// Start the SSH tunnel in the background on the host that opens it (kept running until it exits).
         #[arg(long)]
         start_tunnel: bool,
+        /// Seconds after which the on-host lockout guard restores the previous sshd configuration if jprov
+        /// has not proven a fresh login by then (e.g. because its connection died).
+        #[arg(long, default_value_t = 120, value_name = "SECONDS")]
+        lockout_guard_seconds: u32,
     },
     /// Fetch the hosts' SSH keys, show their fingerprints and pin them in the profile's known_hosts file
     /// (`known_hosts` next to the profile unless the profile names another). Never prompts; a host whose
@@ -134,10 +138,15 @@ fn dispatch(cli: Cli) -> Result<u8, CliError> {
             profile,
             connect,
             start_tunnel,
+            lockout_guard_seconds,
         } => {
             let lp = profile::load(&profile).map_err(RunError::from)?;
             let mut hosts = Hosts::connect(&lp, connect.accept_new_host_keys)?;
-            let plan = engine::apply(&lp, &templates, &mut hosts, Options { start_tunnel }, stdout)?;
+            let settings = engine::ApplySettings {
+                options: Options { start_tunnel },
+                guard_seconds: lockout_guard_seconds.max(1),
+            };
+            let plan = engine::apply(&lp, &templates, &mut hosts, settings, stdout)?;
             if !start_tunnel {
                 let _ = writeln!(
                     stdout,

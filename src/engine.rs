@@ -33,6 +33,8 @@ pub enum RunError {
     Invalid { role: Role, program: String, output: String },
     #[error("{role}: apply failed: {message}")]
     Apply { role: Role, message: String },
+    #[error("{role}: after the sshd reload a fresh login as {user} failed ({reason}). jprov restored the previous sshd files and reloaded sshd; your access is as before. Nothing in the profile was applied to sshd.")]
+    LockoutPrevented { role: Role, user: String, reason: String },
     #[error("apply stopped after {rounds} rounds with changes still pending:\n{pending}")]
     NotConverged { rounds: usize, pending: String },
 }
@@ -86,7 +88,21 @@ impl Host {
 pub struct Hosts {
     pub server: Host,
     pub workstation: Host,
+    /// How the server was reached, to prove a fresh login after an sshd reload.
+    server_target: Target,
 }
+
+/// Apply settings beyond the desired state.
+#[derive(Clone, Copy, Debug)]
+pub struct ApplySettings {
+    pub options: Options,
+    /// Seconds after which the on-host lockout guard restores the previous sshd files unless disarmed.
+    pub guard_seconds: u32,
+}
+
+/// Fault injection for tests (`JPROV_FAULT`): `exit-after-sshd-reload` makes jprov exit right after sshd
+/// was reloaded, as if its connection had died, so the on-host lockout guard can be proven.
+const FAULT_ENV: &str = "JPROV_FAULT";
 
 pub fn targets(lp: &LoadedProfile, accept_new_host_keys: bool) -> (Target, Option<Target>) {
     let p = &lp.profile;
@@ -154,7 +170,20 @@ impl Hosts {
                 transport: workstation,
                 sudo: false,
             },
+            server_target,
         })
+    }
+
+    /// After an sshd reload: does a brand-new login (and `sudo -n`) still work with the same credentials?
+    fn prove_fresh_login(&self) -> Result<(), String> {
+        let mut connection = ssh::connect(&self.server_target).map_err(|e| e.to_string())?;
+        let command = if self.server.sudo { "sudo -n true" } else { "true" };
+        let output = connection.exec(command, b"").map_err(|e| e.to_string())?;
+        if output.status == 0 {
+            Ok(())
+        } else {
+            Err(format!("`{command}` exited {}: {}", output.status, output.stderr.trim()))
+        }
     }
 
     fn gather(&mut self, templates: &Templates, lp: &LoadedProfile) -> Result<(Facts, Facts), RunError> {
@@ -225,9 +254,10 @@ pub fn apply(
     lp: &LoadedProfile,
     templates: &Templates,
     hosts: &mut Hosts,
-    options: Options,
+    settings: ApplySettings,
     out: &mut dyn Write,
 ) -> Result<Plan, RunError> {
+    let options = settings.options;
     let name = lp.profile.name.as_str();
     for round in 1..=MAX_ROUNDS {
         let plan = plan_online(lp, templates, hosts, options)?;
@@ -245,7 +275,7 @@ pub fn apply(
                 .any(|c| c.is_actionable() && !matches!(c, Change::StartTunnel { .. }))
         });
         let scripts = [Role::Server, Role::Workstation]
-            .map(|role| apply::script(templates, name, plan.host(role), !others_left));
+            .map(|role| apply::script(templates, name, plan.host(role), !others_left, settings.guard_seconds));
         let [server_script, workstation_script] = scripts;
         let (server_script, workstation_script) = (server_script?, workstation_script?);
         if server_script.is_none() && workstation_script.is_none() {
@@ -260,9 +290,16 @@ pub fn apply(
             let workstation = run_apply_script(workstation, workstation_script.as_deref());
             [server.join().expect("apply thread"), workstation]
         });
-        for result in results {
-            if let Some(line) = result? {
-                let _ = writeln!(out, "round {round}: {line}");
+        let [server_result, workstation_result] = results;
+        let server_outcome = server_result?;
+        if let Some(outcome) = &server_outcome {
+            if outcome.guard_armed {
+                guard_lockout(lp, templates, hosts, out)?;
+            }
+        }
+        for (role, outcome) in [(Role::Server, server_outcome), (Role::Workstation, workstation_result?)] {
+            if let Some(outcome) = outcome {
+                let _ = writeln!(out, "round {round}: {}", apply::describe(role, &outcome));
             }
         }
     }
@@ -276,7 +313,39 @@ pub fn apply(
     Ok(plan)
 }
 
-fn run_apply_script(host: &mut Host, script: Option<&str>) -> Result<Option<String>, RunError> {
+/// sshd was just reloaded with new files: prove a fresh login works, else restore; then disarm the guard.
+fn guard_lockout(lp: &LoadedProfile, templates: &Templates, hosts: &mut Hosts, out: &mut dyn Write) -> Result<(), RunError> {
+    if std::env::var(FAULT_ENV).as_deref() == Ok("exit-after-sshd-reload") {
+        let _ = writeln!(out, "{FAULT_ENV}: exiting right after the sshd reload");
+        let _ = out.flush();
+        std::process::exit(9);
+    }
+    let name = lp.profile.name.as_str();
+    let proof = hosts.prove_fresh_login();
+    let script = apply::guard_script(templates, name, proof.is_err())?;
+    let output = hosts.server.run(&script)?;
+    match proof {
+        Ok(()) => {
+            let _ = writeln!(out, "server: a fresh login works after the sshd reload; lockout guard disarmed");
+            Ok(())
+        }
+        Err(reason) if output.stdout.contains("jprov-guard-fired") => Err(RunError::LockoutPrevented {
+            role: Role::Server,
+            user: hosts.server_target.user.clone(),
+            reason,
+        }),
+        Err(reason) => Err(RunError::Apply {
+            role: Role::Server,
+            message: format!(
+                "a fresh login failed after the sshd reload ({reason}) and restoring the previous files failed too: {}. \
+                 The on-host guard will try again; keep this session open.",
+                output.stderr.trim()
+            ),
+        }),
+    }
+}
+
+fn run_apply_script(host: &mut Host, script: Option<&str>) -> Result<Option<apply::Outcome>, RunError> {
     let Some(script) = script else { return Ok(None) };
     let output = host.run(script)?;
     let outcome = apply::parse_outcome(&output.stdout);
@@ -298,7 +367,7 @@ fn run_apply_script(host: &mut Host, script: Option<&str>) -> Result<Option<Stri
                 output.stderr.trim().chars().take(2000).collect::<String>()
             ),
         }),
-        None => Ok(Some(apply::describe(host.role, &outcome))),
+        None => Ok(Some(outcome)),
     }
 }
 

@@ -25,7 +25,12 @@ const TEMPLATES: &[(&str, &str)] = &[
     ),
     ("facts.sh", include_str!("../templates/facts.sh.j2")),
     ("apply.sh", include_str!("../templates/apply.sh.j2")),
+    ("guard.sh", include_str!("../templates/guard.sh.j2")),
 ];
+
+/// Environment variable naming a directory whose `NAME.j2` files replace the built-in templates. For tests
+/// that need a deliberately harmful configuration (proving the lockout guard) and for debugging.
+pub const TEMPLATE_DIR_ENV: &str = "JPROV_TEMPLATE_DIR";
 
 #[derive(Debug, thiserror::Error)]
 #[error("rendering template {name}: {source}")]
@@ -55,9 +60,19 @@ impl Templates {
         env.set_trim_blocks(true);
         env.set_lstrip_blocks(true);
         env.add_filter("shell_quote", shell_quote);
+        let overrides = std::env::var_os(TEMPLATE_DIR_ENV).map(std::path::PathBuf::from);
         for (name, source) in TEMPLATES {
-            env.add_template(name, source)
-                .unwrap_or_else(|e| panic!("template {name} does not parse: {e}"));
+            let replaced = overrides
+                .as_ref()
+                .and_then(|dir| std::fs::read_to_string(dir.join(format!("{name}.j2"))).ok());
+            match replaced {
+                Some(text) => env
+                    .add_template_owned(name.to_string(), text)
+                    .unwrap_or_else(|e| panic!("overriding template {name} does not parse: {e}")),
+                None => env
+                    .add_template(name, source)
+                    .unwrap_or_else(|e| panic!("template {name} does not parse: {e}")),
+            }
         }
         Templates { env }
     }

@@ -85,8 +85,13 @@ impl Setup {
     }
 
     fn jprov(&self, args: &[&str]) -> Output {
+        self.jprov_with(args, &[])
+    }
+
+    fn jprov_with(&self, args: &[&str], env: &[(&str, &std::ffi::OsStr)]) -> Output {
         let mut command = std::process::Command::new(support::jprov_bin());
         command.args(args).arg(&self.profile);
+        command.envs(env.iter().copied());
         // No agent: authentication must come from the profile's identity_file.
         command.env_remove("SSH_AUTH_SOCK");
         command.output().unwrap()
@@ -301,4 +306,59 @@ fn a_reload_left_pending_by_an_interrupted_apply_is_done_by_the_next_apply() {
     // And a clean apply leaves no journal behind.
     let again = s.apply(&[]);
     assert!(again.contains("No changes"), "{again}");
+}
+
+/// A deliberately harmful sshd drop-in: valid for `sshd -t`, but it locks the admin out.
+fn lockout_templates(dir: &std::path::Path) -> PathBuf {
+    let templates = dir.join("templates");
+    std::fs::create_dir_all(&templates).unwrap();
+    std::fs::write(templates.join("sshd_dropin.conf.j2"), "DenyUsers admin\n").unwrap();
+    templates
+}
+
+fn admin_can_log_in(s: &Setup) -> bool {
+    s.server.ssh("admin").arg("true").status().unwrap().success()
+}
+
+#[test]
+fn a_change_that_would_lock_the_admin_out_is_rolled_back() {
+    let Some(s) = Setup::new(Method::ReverseForward) else { return };
+    let templates = lockout_templates(s.dir.path());
+    let out = s.jprov_with(&["apply"], &[("JPROV_TEMPLATE_DIR", templates.as_os_str())]);
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{}{stderr}", text(&out.stdout));
+    assert!(stderr.contains("a fresh login as admin failed") && stderr.contains("restored the previous sshd files"), "{stderr}");
+    assert!(admin_can_log_in(&s), "the admin must still get in");
+    assert!(s.server.read_file("/etc/ssh/sshd_config.d/01-jprov-t-reverse-forward.conf").is_none());
+    // With the real templates the same profile applies, and a fresh login is proven.
+    let applied = s.apply(&[]);
+    assert!(applied.contains("a fresh login works after the sshd reload"), "{applied}");
+}
+
+#[test]
+fn the_on_host_guard_restores_sshd_when_jprov_dies_mid_change() {
+    let Some(s) = Setup::new(Method::ReverseForward) else { return };
+    let templates = lockout_templates(s.dir.path());
+    let started = std::time::Instant::now();
+    let out = s.jprov_with(
+        &["apply", "--lockout-guard-seconds", "4"],
+        &[
+            ("JPROV_TEMPLATE_DIR", templates.as_os_str()),
+            ("JPROV_FAULT", std::ffi::OsStr::new("exit-after-sshd-reload")),
+        ],
+    );
+    assert_eq!(out.status.code(), Some(9), "{}{}", text(&out.stdout), text(&out.stderr));
+    assert!(!admin_can_log_in(&s), "right after the harmful reload the admin is locked out");
+    // No one touches the host: the guard restores the previous files and reloads sshd by itself.
+    let deadline = started + std::time::Duration::from_secs(30);
+    while !admin_can_log_in(&s) {
+        assert!(std::time::Instant::now() < deadline, "the guard did not restore access:\n{}", s.server.sshd_log());
+        std::thread::sleep(std::time::Duration::from_millis(500));
+    }
+    let waited = started.elapsed().as_secs_f64();
+    assert!(waited >= 3.5, "restored after {waited:.1} s, before the guard's delay");
+    assert!(s.server.read_file("/etc/ssh/sshd_config.d/01-jprov-t-reverse-forward.conf").is_none());
+    // The guard cleaned up after itself, and a normal apply still converges.
+    assert!(s.server.read_file("/var/lib/jprov/guard-t-reverse-forward.pid").is_none());
+    s.apply(&[]);
 }
