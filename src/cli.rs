@@ -15,7 +15,8 @@ use std::path::PathBuf;
     version,
     about = "Provision secure remote access to Jupyter through an SSH forwarding server, from one YAML profile.",
     after_help = "Exit codes: 0 success / no changes, 1 error, 2 changes pending (plan), \
-                  3 validation (sshd -t / nginx -t) failed, 4 host unreachable or host key refused."
+                  3 validation failed (sshd -t / nginx -t, or sshd's effective settings), \
+                  4 host unreachable, host key refused or login failed."
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -132,7 +133,13 @@ fn dispatch(cli: Cli) -> Result<u8, CliError> {
             } else {
                 let _ = write!(stdout, "{plan}");
             }
-            Ok(if plan.has_changes() { exit::CHANGES } else { exit::OK })
+            Ok(if plan.has_problems() {
+                exit::INVALID
+            } else if plan.has_changes() {
+                exit::CHANGES
+            } else {
+                exit::OK
+            })
         }
         Command::Apply {
             profile,

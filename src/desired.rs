@@ -28,6 +28,8 @@ pub struct Options {
 pub struct HostState {
     pub role: Role,
     pub items: Vec<Item>,
+    /// What sshd must effectively do once the files are in place.
+    pub sshd_intent: Vec<SshdExpectation>,
     /// What will follow once pending content is known, for the plan's reader.
     pub notes: Vec<String>,
 }
@@ -66,6 +68,8 @@ pub fn fact_queries(p: &Profile) -> [(Role, FactQuery); 2] {
     workstation.add_file(&l.jupyter_config);
     match p.method {
         Method::ReverseForward => {
+            server.sshd_users = vec![p.tunnel.account.to_string(), p.server.user.to_string()];
+            server.sshd_keywords = SSHD_KEYWORDS;
             server.add_file(&l.tunnel_authorized_keys);
             server.add_file(&l.sshd_dropin);
             workstation.keys.push(l.workstation_tunnel_key.clone());
@@ -330,9 +334,27 @@ impl Builder<'_> {
             reload: Some(Service::Ssh),
         }));
         items.extend(self.certificate(None));
+        let account = p.tunnel.account.to_string();
+        let expect = |user: &str, keyword, want: &str| SshdExpectation {
+            user: user.to_string(),
+            keyword,
+            want: want.to_string(),
+        };
+        let sshd_intent = vec![
+            expect(&account, "gatewayports", "clientspecified"),
+            expect(&account, "allowtcpforwarding", "remote"),
+            expect(&account, "permitlisten", &p.tunnel.port.to_string()),
+            expect(&account, "permittty", "no"),
+            expect(&account, "x11forwarding", "no"),
+            expect(&account, "allowagentforwarding", "no"),
+            expect(&account, "authorizedkeysfile", &l.tunnel_authorized_keys),
+            // Everyone else keeps remote forwards on loopback.
+            expect(p.server.user.as_str(), "gatewayports", "no"),
+        ];
         Ok(HostState {
             role: Role::Server,
             items,
+            sshd_intent,
             notes: vec![],
         })
     }
@@ -374,6 +396,7 @@ impl Builder<'_> {
         Ok(HostState {
             role: Role::Workstation,
             items,
+            sshd_intent: vec![],
             notes: vec![],
         })
     }
@@ -454,6 +477,7 @@ impl Builder<'_> {
         Ok(HostState {
             role: Role::Server,
             items,
+            sshd_intent: vec![],
             notes,
         })
     }
@@ -481,6 +505,7 @@ impl Builder<'_> {
         Ok(HostState {
             role: Role::Workstation,
             items: vec![plain_group("Jupyter configuration and the tunnel's authorized key", files)],
+            sshd_intent: vec![],
             notes: vec![],
         })
     }

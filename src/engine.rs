@@ -35,6 +35,8 @@ pub enum RunError {
     Apply { role: Role, message: String },
     #[error("{role}: after the sshd reload a fresh login as {user} failed ({reason}). jprov restored the previous sshd files and reloaded sshd; your access is as before. Nothing in the profile was applied to sshd.")]
     LockoutPrevented { role: Role, user: String, reason: String },
+    #[error("the plan has problems; nothing was changed:\n{0}")]
+    PlanProblems(String),
     #[error("apply stopped after {rounds} rounds with changes still pending:\n{pending}")]
     NotConverged { rounds: usize, pending: String },
 }
@@ -51,7 +53,7 @@ pub mod exit {
 impl RunError {
     pub fn exit_code(&self) -> u8 {
         match self {
-            RunError::Invalid { .. } => exit::INVALID,
+            RunError::Invalid { .. } | RunError::PlanProblems(_) => exit::INVALID,
             RunError::Transport { source, .. } if source.is_unreachable() => exit::UNREACHABLE,
             _ => exit::ERROR,
         }
@@ -101,7 +103,9 @@ pub struct ApplySettings {
 }
 
 /// Fault injection for tests (`JPROV_FAULT`): `exit-after-sshd-reload` makes jprov exit right after sshd
-/// was reloaded, as if its connection had died, so the on-host lockout guard can be proven.
+/// was reloaded, as if its connection had died, so the on-host lockout guard can be proven;
+/// `skip-plan-validation` skips the plan-time check of candidates, as if the host had changed between that
+/// check and the write, so apply's own validate-and-restore can be proven.
 const FAULT_ENV: &str = "JPROV_FAULT";
 
 pub fn targets(lp: &LoadedProfile, accept_new_host_keys: bool) -> (Target, Option<Target>) {
@@ -243,7 +247,82 @@ pub fn plan_online(
         (Role::Server, hosts.server.address.clone()),
         (Role::Workstation, hosts.workstation.address.clone()),
     ];
-    compute(lp, templates, Some((&server, &workstation)), addresses, options)
+    let mut plan = compute(lp, templates, Some((&server, &workstation)), addresses, options)?;
+    for host in [&mut hosts.server, &mut hosts.workstation] {
+        let host_plan = plan.hosts.iter_mut().find(|h| h.role == host.role).expect("planned");
+        check_candidates(templates, host, host_plan)?;
+    }
+    Ok(plan)
+}
+
+/// Validate the plan's candidate files on the host, in a scratch copy of its configuration: the live files
+/// are not touched. Adds what was checked and any problem to the host's plan.
+fn check_candidates(templates: &Templates, host: &mut Host, host_plan: &mut plan::HostPlan) -> Result<(), RunError> {
+    use crate::resource::{Content, Validation};
+    let mut candidates: [Vec<serde_json::Value>; 2] = [vec![], vec![]];
+    for change in &host_plan.changes {
+        let Change::WriteFiles {
+            files,
+            validate: Some(validation),
+            ..
+        } = change
+        else {
+            continue;
+        };
+        let slot = match validation {
+            Validation::Sshd => 0,
+            Validation::Nginx => 1,
+        };
+        for file in files {
+            if let Content::Known(content) = &file.file.content {
+                candidates[slot].push(serde_json::json!({"path": file.path, "content": content}));
+            }
+        }
+    }
+    if candidates.iter().all(Vec::is_empty) || std::env::var(FAULT_ENV).as_deref() == Ok("skip-plan-validation") {
+        return Ok(());
+    }
+    let [sshd, nginx] = candidates;
+    let mut users: Vec<&str> = host_plan.sshd_intent.iter().map(|e| e.user.as_str()).collect();
+    users.dedup();
+    let script = templates.render(
+        "check.sh",
+        serde_json::json!({
+            "sshd": sshd,
+            "nginx": nginx,
+            "sshd_users": users,
+            "sshd_keywords": crate::resource::SSHD_KEYWORDS,
+        }),
+    )?;
+    let output = host.run(&script)?;
+    let report = facts::parse_check(&output.stdout);
+    if !report.complete {
+        host_plan.problems.push(format!(
+            "validating the new files on the host did not finish: {}",
+            output.stderr.trim()
+        ));
+        return Ok(());
+    }
+    for (program, failure) in &report.validations {
+        match failure {
+            None => host_plan
+                .checks
+                .push(format!("`{program} -t` passes with the new files (staged; live files untouched)")),
+            Some(out) => host_plan
+                .problems
+                .push(format!("`{program} -t` rejects the configuration with the new files:\n{}", out.trim())),
+        }
+    }
+    if !sshd.is_empty() {
+        let problems = plan::sshd_problems(&host_plan.sshd_intent, &report.sshd);
+        if problems.is_empty() && !host_plan.sshd_intent.is_empty() {
+            host_plan
+                .checks
+                .push("sshd's effective settings (sshd -T) with the new files match the intent".into());
+        }
+        host_plan.problems.extend(problems);
+    }
+    Ok(())
 }
 
 /// Rounds before giving up: key generation and certificates make content for later rounds.
@@ -263,6 +342,9 @@ pub fn apply(
         let plan = plan_online(lp, templates, hosts, options)?;
         if round == 1 {
             let _ = write!(out, "{plan}");
+        }
+        if plan.has_problems() {
+            return Err(RunError::PlanProblems(problem_summary(&plan)));
         }
         if !plan.has_changes() {
             let _ = writeln!(out, "Applied: the hosts match the profile.");
@@ -369,6 +451,13 @@ fn run_apply_script(host: &mut Host, script: Option<&str>) -> Result<Option<appl
         }),
         None => Ok(Some(outcome)),
     }
+}
+
+fn problem_summary(plan: &Plan) -> String {
+    plan.hosts
+        .iter()
+        .flat_map(|h| h.problems.iter().map(move |p| format!("  {}: {p}\n", h.role)))
+        .collect()
 }
 
 fn pending_summary(plan: &Plan) -> String {

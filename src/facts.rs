@@ -23,6 +23,10 @@ pub struct FactQuery {
     pub certificates: Vec<String>,
     /// Pid files of tunnels jprov started.
     pub tunnels: Vec<String>,
+    /// Users for whom to read sshd's effective settings (`sshd -T -C user=...`).
+    pub sshd_users: Vec<String>,
+    /// The sshd keywords to read, as an extended regex alternation.
+    pub sshd_keywords: &'static str,
     /// The profile whose apply journal to read (reloads left pending by an interrupted apply).
     pub journal: Option<String>,
 }
@@ -58,6 +62,40 @@ pub struct TunnelFact {
     pub argv_digest: String,
 }
 
+/// sshd's effective settings per user and the config lines that set the keywords, as sshd sees them
+/// (`sshd -T -C`): what the files mean, not what they say.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SshdView {
+    /// (user, keyword) -> value.
+    pub effective: BTreeMap<(String, String), String>,
+    /// `file:line:text` of every line setting one of the keywords, in sshd's reading order.
+    pub sources: Vec<String>,
+}
+
+impl SshdView {
+    /// Take an `effective USER KEY HEXVALUE` or `source HEXLINE` record; false if malformed.
+    pub fn read(&mut self, fields: &[&str]) -> bool {
+        match fields {
+            ["effective", user, key, value] => match hex::decode(value).ok().and_then(|v| String::from_utf8(v).ok()) {
+                Some(value) => {
+                    self.effective.insert((user.to_string(), key.to_string()), value);
+                    true
+                }
+                None => false,
+            },
+            ["effective", user, key] => {
+                self.effective.insert((user.to_string(), key.to_string()), String::new());
+                true
+            }
+            ["source", line] => {
+                self.sources.push(hex_text(line));
+                true
+            }
+            _ => false,
+        }
+    }
+}
+
 /// Everything known about one host.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Facts {
@@ -75,6 +113,7 @@ pub struct Facts {
     pub tunnels: BTreeMap<String, TunnelFact>,
     /// Reloads an interrupted apply left pending (from the on-host journal).
     pub pending_reloads: Vec<String>,
+    pub sshd: SshdView,
     /// The host key jprov verified when it connected ("ssh-ed25519 AAAA..."), if it connected over SSH.
     pub host_key: Option<String>,
 }
@@ -164,6 +203,11 @@ pub fn parse(output: &str, stderr: &str) -> Result<Facts, FactsError> {
                 facts.tunnels.insert(hexstr(path).ok_or_else(bad)?, fact);
             }
             ["pending", "reload", service] => facts.pending_reloads.push(service.to_string()),
+            ["effective", ..] | ["source", _] => {
+                if !facts.sshd.read(&fields) {
+                    return Err(bad());
+                }
+            }
             ["end"] => ended = true,
             [""] => {}
             _ => return Err(bad()),
@@ -180,4 +224,31 @@ pub fn hex_text(hexed: &str) -> String {
     hex::decode(hexed.trim())
         .map(|b| String::from_utf8_lossy(&b).into_owned())
         .unwrap_or_else(|_| hexed.to_string())
+}
+
+/// What the check script (validation of staged candidates) reported.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct CheckReport {
+    /// (program, None if valid / Some(output) if not).
+    pub validations: Vec<(String, Option<String>)>,
+    pub sshd: SshdView,
+    pub complete: bool,
+}
+
+pub fn parse_check(output: &str) -> CheckReport {
+    let mut report = CheckReport::default();
+    for line in output.lines() {
+        let fields: Vec<&str> = line.split(' ').collect();
+        match fields.as_slice() {
+            ["check", program, "ok"] => report.validations.push((program.to_string(), None)),
+            ["check", program, "invalid", out] => report.validations.push((program.to_string(), Some(hex_text(out)))),
+            ["check", program, "invalid"] => report.validations.push((program.to_string(), Some(String::new()))),
+            ["check", "end"] => report.complete = true,
+            ["effective", ..] | ["source", _] => {
+                report.sshd.read(&fields);
+            }
+            _ => {}
+        }
+    }
+    report
 }

@@ -39,6 +39,12 @@ pub struct HostPlan {
     pub address: String,
     pub changes: Vec<Change>,
     pub notes: Vec<String>,
+    /// Validations done on the host during plan ("`sshd -t` passes with the new files").
+    pub checks: Vec<String>,
+    /// Why the result would not be what the profile wants (invalid candidates, shadowed settings).
+    pub problems: Vec<String>,
+    #[serde(skip)]
+    pub sshd_intent: Vec<SshdExpectation>,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -136,6 +142,10 @@ impl Plan {
 
     pub fn has_changes(&self) -> bool {
         self.change_count() > 0
+    }
+
+    pub fn has_problems(&self) -> bool {
+        self.hosts.iter().any(|h| !h.problems.is_empty())
     }
 
     pub fn host(&self, role: Role) -> &HostPlan {
@@ -259,12 +269,61 @@ fn plan_host(host: &HostState, facts: &Facts, address: String) -> HostPlan {
             });
         }
     }
+    // With sshd's files unchanged, what sshd does now is what it will do: check it against the intent.
+    let sshd_changes = changes
+        .iter()
+        .any(|c| matches!(c, Change::WriteFiles { validate: Some(Validation::Sshd), .. }));
+    let problems = if sshd_changes || facts.sshd.effective.is_empty() {
+        vec![]
+    } else {
+        sshd_problems(&host.sshd_intent, &facts.sshd)
+    };
     HostPlan {
         role: host.role,
         address,
         changes,
         notes: host.notes.clone(),
+        checks: vec![],
+        problems,
+        sshd_intent: host.sshd_intent.clone(),
     }
+}
+
+/// Where sshd's effective settings differ from the intent, and which config lines are responsible.
+pub fn sshd_problems(intent: &[SshdExpectation], view: &crate::facts::SshdView) -> Vec<String> {
+    intent
+        .iter()
+        .filter_map(|e| {
+            let have = view.effective.get(&(e.user.clone(), e.keyword.to_string()))?;
+            if e.is_met_by(have) {
+                return None;
+            }
+            let setters: Vec<&str> = view
+                .sources
+                .iter()
+                .filter(|line| {
+                    let text = line.splitn(3, ':').nth(2).unwrap_or("");
+                    text.trim_start().to_ascii_lowercase().starts_with(e.keyword)
+                })
+                .map(String::as_str)
+                .collect();
+            let hint = match setters.first() {
+                Some(_) => format!(
+                    " Lines setting {}, in the order sshd reads them: {}. Among Match blocks that apply to {}, \
+                     the first value read wins: remove the earlier one or make its Match exclude {}.",
+                    e.keyword,
+                    setters.join(" | "),
+                    e.user,
+                    e.user
+                ),
+                None => String::new(),
+            };
+            Some(format!(
+                "sshd gives {} `{} {}`, but jprov needs `{} {}`.{hint}",
+                e.user, e.keyword, have, e.keyword, e.want
+            ))
+        })
+        .collect()
 }
 
 /// Identifies a tunnel's command line in its pid file, so a changed command is restarted.
@@ -366,12 +425,21 @@ impl fmt::Display for Plan {
             for note in &host.notes {
                 writeln!(f, "  note: {note}")?;
             }
+            for check in &host.checks {
+                writeln!(f, "  checked: {check}")?;
+            }
+            for problem in &host.problems {
+                writeln!(f, "  PROBLEM: {problem}")?;
+            }
         }
         writeln!(f)?;
         writeln!(f, "Tunnel, opened by the {} as {}:", self.tunnel.opened_by, self.tunnel.user)?;
         writeln!(f, "  {}", self.tunnel.command)?;
         writeln!(f, "Jupyter on the workstation: {}", self.jupyter_command)?;
         writeln!(f)?;
+        if self.has_problems() {
+            writeln!(f, "The plan has problems (above): apply would not give the intended result.")?;
+        }
         match self.change_count() {
             0 => writeln!(f, "No changes: the hosts match the profile."),
             n => writeln!(f, "{n} change{} to apply.", if n == 1 { "" } else { "s" }),

@@ -26,6 +26,7 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("facts.sh", include_str!("../templates/facts.sh.j2")),
     ("apply.sh", include_str!("../templates/apply.sh.j2")),
     ("guard.sh", include_str!("../templates/guard.sh.j2")),
+    ("check.sh", include_str!("../templates/check.sh.j2")),
 ];
 
 /// Environment variable naming a directory whose `NAME.j2` files replace the built-in templates. For tests

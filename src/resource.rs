@@ -140,3 +140,27 @@ pub struct TunnelProcess {
     /// Start it during apply (the user asked); otherwise only print it.
     pub start: bool,
 }
+
+/// What sshd must effectively do for a user once jprov's files are in place (checked with `sshd -T -C`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SshdExpectation {
+    pub user: String,
+    pub keyword: &'static str,
+    pub want: String,
+}
+
+impl SshdExpectation {
+    /// Whether sshd's printed value means what we want (`sshd -T` prints `PermitListen 8888` as `*:8888`).
+    pub fn is_met_by(&self, have: &str) -> bool {
+        let normalize = |v: &str| -> Vec<String> {
+            v.split_whitespace()
+                .map(|t| t.trim_start_matches("*:").to_ascii_lowercase())
+                .collect()
+        };
+        normalize(have) == normalize(&self.want)
+    }
+}
+
+/// The sshd keywords jprov reads back, as an extended regex alternation.
+pub const SSHD_KEYWORDS: &str =
+    "gatewayports|allowtcpforwarding|permitlisten|permittty|x11forwarding|allowagentforwarding|authorizedkeysfile";

@@ -193,25 +193,66 @@ fn nginx_proxy_enables_a_validated_site_and_opens_the_tunnel() {
 }
 
 #[test]
-fn failed_validation_restores_the_previous_files_and_reloads_nothing() {
+fn plan_validates_candidates_on_the_host_and_refuses_what_sshd_would_reject() {
+    let Some(s) = Setup::new(Method::ReverseForward) else { return };
+    let plan = s.jprov(&["plan"]);
+    assert!(text(&plan.stdout).contains("`sshd -t` passes with the new files"), "{}", text(&plan.stdout));
+    assert!(text(&plan.stdout).contains("effective settings (sshd -T) with the new files match"), "{}", text(&plan.stdout));
+    s.server.write_file("/etc/ssh/sshd_config.d/99-broken.conf", b"ThisIsNotAnOption yes\n", 0o644);
+    let plan = s.jprov(&["plan"]);
+    let stdout = text(&plan.stdout);
+    assert_eq!(plan.status.code(), Some(3), "{stdout}{}", text(&plan.stderr));
+    assert!(stdout.contains("PROBLEM: `sshd -t` rejects") && stdout.contains("ThisIsNotAnOption"), "{stdout}");
+    // apply runs the same check first and changes nothing.
+    let reloads = s.server.sshd_reload_count();
+    let out = s.jprov(&["apply"]);
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("nothing was changed"), "{}", text(&out.stderr));
+    assert!(s.server.read_file("/etc/ssh/sshd_config.d/01-jprov-t-reverse-forward.conf").is_none());
+    assert!(s.server.exec("getent passwd jprov-tunnel").stdout.is_empty(), "no account created");
+    assert_eq!(s.server.sshd_reload_count(), reloads);
+    // The scratch copy is gone.
+    assert_eq!(s.server.exec_ok("ls /tmp | grep -c jprov-check || true").trim(), "0");
+}
+
+#[test]
+fn failed_validation_during_apply_restores_the_previous_files_and_reloads_nothing() {
     let Some(s) = Setup::new(Method::ReverseForward) else { return };
     s.apply(&[]);
     let dropin = "/etc/ssh/sshd_config.d/01-jprov-t-reverse-forward.conf";
     let before = s.server.read_file(dropin).unwrap();
     let reloads = s.server.sshd_reload_count();
-    // Change the profile (new tunnel port) while another file makes `sshd -t` fail.
+    // Change the profile (new tunnel port) while another file makes `sshd -t` fail, and let apply meet it
+    // (as if the file had appeared between the plan-time check and the write).
     let profile = std::fs::read_to_string(&s.profile).unwrap();
     std::fs::write(&s.profile, profile.replace(&format!("port: {}", s.tunnel_port), "port: 40123")).unwrap();
     s.server.write_file("/etc/ssh/sshd_config.d/99-broken.conf", b"ThisIsNotAnOption yes\n", 0o644);
-    let out = s.jprov(&["apply"]);
+    let out = s.jprov_with(&["apply"], &[("JPROV_FAULT", std::ffi::OsStr::new("skip-plan-validation"))]);
     let stderr = text(&out.stderr);
     assert_eq!(out.status.code(), Some(3), "{}{stderr}", text(&out.stdout));
     assert!(stderr.contains("`sshd -t` rejected") && stderr.contains("ThisIsNotAnOption"), "{stderr}");
+    assert!(stderr.contains("previous files were restored"), "{stderr}");
     assert_eq!(s.server.read_file(dropin).unwrap(), before, "the previous drop-in is restored");
     assert_eq!(s.server.sshd_reload_count(), reloads, "nothing reloaded");
-    // The old version is also kept as a backup on the host.
+    // The old version is also kept as a backup on the host, and no reload is left pending.
     let backups = s.server.exec_ok("ls /var/lib/jprov/backup/t-reverse-forward/");
     assert!(backups.contains("01-jprov-t-reverse-forward.conf"), "{backups}");
+    assert!(s.server.read_file("/var/lib/jprov/journal/t-reverse-forward").is_none());
+}
+
+#[test]
+fn a_shadowed_sshd_setting_is_reported_with_the_file_that_wins() {
+    let Some(s) = Setup::new(Method::ReverseForward) else { return };
+    s.apply(&[]);
+    // A Match block read before jprov's also applies to the tunnel account: sshd keeps its value.
+    // (A plain global `GatewayPorts no` would not shadow jprov's Match block; this does.)
+    s.server.write_file("/etc/ssh/sshd_config.d/00-site.conf", b"Match all\n\tGatewayPorts no\n", 0o644);
+    let plan = s.jprov(&["plan"]);
+    let stdout = text(&plan.stdout);
+    assert_eq!(plan.status.code(), Some(3), "{stdout}{}", text(&plan.stderr));
+    assert!(stdout.contains("sshd gives jprov-tunnel `gatewayports no`, but jprov needs `gatewayports clientspecified`"), "{stdout}");
+    assert!(stdout.contains("/etc/ssh/sshd_config.d/00-site.conf:2:"), "{stdout}");
+    assert!(!stdout.contains("No changes: the hosts match"), "a shadowed setting is not success: {stdout}");
 }
 
 #[test]
@@ -224,10 +265,19 @@ fn a_workstation_behind_the_server_is_reached_through_it() {
     assert_eq!(out.status.code(), Some(2), "{stdout}{}", text(&out.stderr));
     assert!(stdout.contains("(through the server)"), "{stdout}");
     // The server carried the connection: besides jprov's own session, a second admin login (the `ssh -W`
-    // carrier) that opened no session.
+    // carrier) that never started a session.
     let log = s.server.sshd_log();
-    assert_eq!(log.matches("Accepted publickey for admin").count(), 2, "{log}");
-    assert_eq!(log.matches("Starting session").count(), 1, "{log}");
+    let ports: Vec<&str> = log
+        .lines()
+        .filter_map(|l| l.strip_prefix("Accepted publickey for admin from 127.0.0.1 port "))
+        .filter_map(|rest| rest.split(' ').next())
+        .collect();
+    assert_eq!(ports.len(), 2, "{log}");
+    let sessionless = ports
+        .iter()
+        .filter(|port| !log.contains(&format!("Starting session: command for admin from 127.0.0.1 port {port} ")))
+        .count();
+    assert_eq!(sessionless, 1, "{log}");
 }
 
 #[test]
@@ -312,7 +362,9 @@ fn a_reload_left_pending_by_an_interrupted_apply_is_done_by_the_next_apply() {
 fn lockout_templates(dir: &std::path::Path) -> PathBuf {
     let templates = dir.join("templates");
     std::fs::create_dir_all(&templates).unwrap();
-    std::fs::write(templates.join("sshd_dropin.conf.j2"), "DenyUsers admin\n").unwrap();
+    // The real drop-in (so the tunnel account's settings are as intended) plus one line that shuts the admin out.
+    let real = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/templates/sshd_dropin.conf.j2")).unwrap();
+    std::fs::write(templates.join("sshd_dropin.conf.j2"), format!("DenyUsers admin\n{real}")).unwrap();
     templates
 }
 
