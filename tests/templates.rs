@@ -1,0 +1,1183 @@
+//! The templates, checked by the programs that read them: sshd, nginx, jupyter_server (and curl,
+//! openssl, ssh-keygen around them). Nothing is mocked; everything runs on loopback in temp dirs.
+//!
+//! Missing programs are failures, not skips: the suite's setup installs them.
+
+use std::fs;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use jprov::render::Templates;
+use serde_json::{json, Value};
+
+// ---------------------------------------------------------------------------------------------
+// Helpers
+
+/// Path of `program`, or a failure naming the package that provides it.
+fn require(program: &str, package: &str) -> PathBuf {
+    if let Ok(path) = which::which(program) {
+        return path;
+    }
+    for dir in ["/usr/sbin", "/sbin", "/usr/local/sbin"] {
+        let path = Path::new(dir).join(program);
+        if path.is_file() {
+            return path;
+        }
+    }
+    panic!("`{program}` not found: install the `{package}` package (the test suite's setup does)");
+}
+
+fn python() -> String {
+    std::env::var("JPROV_TEST_PYTHON").unwrap_or_else(|_| "python3".to_string())
+}
+
+/// The interpreter, checked to have jupyter_server and traitlets.
+fn require_python() -> String {
+    let py = python();
+    let out = Command::new(&py)
+        .args(["-c", "import jupyter_server, traitlets"])
+        .output()
+        .unwrap_or_else(|e| {
+            panic!("cannot run `{py}` ({e}): install python3 or set JPROV_TEST_PYTHON")
+        });
+    assert!(
+        out.status.success(),
+        "`{py}` lacks jupyter_server: `pip install jupyter_server` (or set JPROV_TEST_PYTHON)\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    py
+}
+
+fn run(cmd: &mut Command) -> Output {
+    cmd.output()
+        .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"))
+}
+
+fn text(out: &Output) -> String {
+    format!(
+        "status: {}\nstdout:\n{}\nstderr:\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+fn run_ok(cmd: &mut Command) -> Output {
+    let out = run(cmd);
+    assert!(out.status.success(), "{cmd:?} failed\n{}", text(&out));
+    out
+}
+
+fn render(name: &str, ctx: Value) -> String {
+    Templates::new()
+        .render(name, ctx)
+        .unwrap_or_else(|e| panic!("{e:#?}"))
+}
+
+fn assert_header(rendered: &str, profile: Option<&str>) {
+    let first = rendered.lines().next().unwrap_or_default();
+    let expected = match profile {
+        Some(p) => format!("# Managed by jprov for profile {p}; edits will be overwritten."),
+        None => "# Managed by jprov; edits will be overwritten.".to_string(),
+    };
+    assert_eq!(first, expected);
+    assert!(rendered.ends_with('\n'));
+}
+
+/// A world-readable temp dir (nginx workers and sshd may not run as root).
+fn tempdir() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    dir
+}
+
+/// A loopback port free right now.
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Kills and reaps the child when dropped, also when an assertion fails first.
+struct KillOnDrop {
+    child: Child,
+    what: &'static str,
+    log: Option<PathBuf>,
+}
+
+impl KillOnDrop {
+    fn spawn(cmd: &mut Command, what: &'static str, log: Option<PathBuf>) -> Self {
+        let child = cmd
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {what} ({cmd:?}): {e}"));
+        KillOnDrop { child, what, log }
+    }
+
+    /// Fails if the process has exited (showing its log).
+    fn assert_running(&mut self) {
+        if let Ok(Some(status)) = self.child.try_wait() {
+            let log = self
+                .log
+                .as_ref()
+                .and_then(|p| fs::read_to_string(p).ok())
+                .unwrap_or_default();
+            panic!("{} exited early with {status}\n{log}", self.what);
+        }
+    }
+}
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Self-signed certificate for `domain`; returns (cert, key).
+fn self_signed(dir: &Path, domain: &str) -> (PathBuf, PathBuf) {
+    let openssl = require("openssl", "openssl");
+    let cert = dir.join("cert.pem");
+    let key = dir.join("key.pem");
+    run_ok(
+        Command::new(openssl)
+            .args(["req", "-x509", "-noenc", "-days", "2", "-newkey", "ec"])
+            .args(["-pkeyopt", "ec_paramgen_curve:P-256", "-keyout"])
+            .arg(&key)
+            .arg("-out")
+            .arg(&cert)
+            .args(["-subj", &format!("/CN={domain}")])
+            .args(["-addext", &format!("subjectAltName=DNS:{domain}")]),
+    );
+    (cert, key)
+}
+
+fn curl() -> Command {
+    let mut cmd = Command::new(require("curl", "curl"));
+    cmd.args(["-sS", "--max-time", "5", "--noproxy", "*"]);
+    cmd
+}
+
+// ---------------------------------------------------------------------------------------------
+// authorized_keys line
+
+const PUBKEY: &str =
+    "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHbQ3vCkaVXtxMP6yFbnBeq1wHlOQ7rqQAhWLdGyUpWq";
+
+#[test]
+fn authorized_key_reverse_forward() {
+    let line = render(
+        "authorized_key",
+        json!({"method": "reverse-forward", "profile": "lab", "port": 8888, "public_key": PUBKEY}),
+    );
+    assert_eq!(
+        line,
+        format!("restrict,port-forwarding,permitlisten=\"8888\" {PUBKEY} jprov:lab\n")
+    );
+}
+
+#[test]
+fn authorized_key_nginx_proxy() {
+    let line = render(
+        "authorized_key",
+        json!({"method": "nginx-proxy", "profile": "gpu-box", "port": 8889, "public_key": PUBKEY}),
+    );
+    assert_eq!(
+        line,
+        format!("restrict,port-forwarding,permitopen=\"localhost:8889\" {PUBKEY} jprov:gpu-box\n")
+    );
+}
+
+#[test]
+fn authorized_key_rejects_unknown_method() {
+    let err = Templates::new().render(
+        "authorized_key",
+        json!({"method": "ngrok", "profile": "x", "port": 1, "public_key": PUBKEY}),
+    );
+    assert!(err.is_err(), "rendered {err:?}");
+}
+
+#[test]
+fn authorized_key_is_accepted_by_ssh_keygen() {
+    // ssh-keygen -l reads authorized_keys lines, options included.
+    let keygen = require("ssh-keygen", "openssh-client");
+    let dir = tempdir();
+    run_ok(
+        Command::new(&keygen)
+            .args(["-q", "-t", "ed25519", "-N", "", "-f"])
+            .arg(dir.path().join("id")),
+    );
+    let public = fs::read_to_string(dir.path().join("id.pub")).unwrap();
+    let public: Vec<&str> = public.split_whitespace().take(2).collect();
+    for method in ["reverse-forward", "nginx-proxy"] {
+        let line = render(
+            "authorized_key",
+            json!({"method": method, "profile": "lab", "port": 8888, "public_key": public.join(" ")}),
+        );
+        let file = dir.path().join("authorized_keys");
+        fs::write(&file, &line).unwrap();
+        let out = run_ok(Command::new(&keygen).arg("-lf").arg(&file));
+        assert!(
+            String::from_utf8_lossy(&out.stdout).contains("jprov:lab (ED25519)"),
+            "{}",
+            text(&out)
+        );
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// sshd drop-in
+
+const TUNNEL: &str = "jprov-tunnel";
+
+struct SshdSetup {
+    dir: tempfile::TempDir,
+    sshd: PathBuf,
+}
+
+impl SshdSetup {
+    /// A Debian-like main config: the drop-in directory is included first, then the
+    /// distribution's own global settings (some of which the Match block must override, and
+    /// some of which are not allowed inside Match, so a leaking Match block would fail).
+    fn new(dropin: &str) -> Self {
+        let sshd = require("sshd", "openssh-server");
+        let keygen = require("ssh-keygen", "openssh-client");
+        // sshd -t/-T refuse to run without it; Debian's ssh.service creates it at start.
+        if !Path::new("/run/sshd").is_dir() {
+            fs::create_dir_all("/run/sshd").unwrap_or_else(|e| {
+                panic!(
+                    "sshd needs /run/sshd (privilege separation dir) and it cannot be created: {e}"
+                )
+            });
+        }
+        let dir = tempdir();
+        let d = dir.path();
+        run_ok(
+            Command::new(keygen)
+                .args(["-q", "-t", "ed25519", "-N", "", "-f"])
+                .arg(d.join("host_ed25519")),
+        );
+        fs::create_dir(d.join("sshd_config.d")).unwrap();
+        fs::write(d.join("sshd_config.d/50-jprov-lab.conf"), dropin).unwrap();
+        let main = format!(
+            "Include {d}/sshd_config.d/*.conf\n\
+             HostKey {d}/host_ed25519\n\
+             PidFile {d}/sshd.pid\n\
+             KbdInteractiveAuthentication no\n\
+             UsePAM yes\n\
+             X11Forwarding yes\n\
+             PrintMotd no\n\
+             AcceptEnv LANG LC_*\n\
+             Subsystem sftp /usr/lib/openssh/sftp-server\n",
+            d = d.display()
+        );
+        fs::write(d.join("sshd_config"), main).unwrap();
+        SshdSetup { dir, sshd }
+    }
+
+    fn test(&self) -> Output {
+        run(Command::new(&self.sshd)
+            .arg("-t")
+            .arg("-f")
+            .arg(self.dir.path().join("sshd_config")))
+    }
+
+    /// The effective configuration for a connection by `user`, as "keyword value" lines.
+    fn effective(&self, user: &str) -> Vec<String> {
+        let out = run_ok(
+            Command::new(&self.sshd)
+                .arg("-T")
+                .arg("-f")
+                .arg(self.dir.path().join("sshd_config"))
+                .arg("-C")
+                .arg(format!("user={user},host=client.example,addr=127.0.0.1")),
+        );
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .map(str::to_string)
+            .collect()
+    }
+}
+
+fn sshd_context() -> Value {
+    json!({
+        "profile": "lab",
+        "tunnel_account": TUNNEL,
+        "tunnel_port": 8888,
+        "authorized_keys_file": "/etc/ssh/jprov/jprov-tunnel.keys",
+    })
+}
+
+fn assert_has(lines: &[String], expected: &str) {
+    assert!(
+        lines.iter().any(|l| l == expected),
+        "missing `{expected}` in sshd -T output:\n{}",
+        lines.join("\n")
+    );
+}
+
+#[test]
+fn sshd_dropin_is_valid_and_scoped_to_the_tunnel_account() {
+    let dropin = render("sshd_dropin.conf", sshd_context());
+    assert_header(&dropin, Some("lab"));
+    // Nothing outside the Match block: every non-comment line before it is blank.
+    let before_match = dropin
+        .split(&format!("Match User {TUNNEL}\n"))
+        .next()
+        .unwrap();
+    assert_ne!(before_match, dropin, "no Match block:\n{dropin}");
+    assert!(
+        before_match
+            .lines()
+            .all(|l| l.is_empty() || l.starts_with('#')),
+        "settings outside the Match block:\n{dropin}"
+    );
+    // One Match block, no second one that would re-open the global section.
+    assert_eq!(
+        dropin.lines().filter(|l| l.starts_with("Match ")).count(),
+        1,
+        "{dropin}"
+    );
+
+    let setup = SshdSetup::new(&dropin);
+    let out = setup.test();
+    assert!(
+        out.status.success(),
+        "sshd -t rejects\n{dropin}\n{}",
+        text(&out)
+    );
+
+    let tunnel = setup.effective(TUNNEL);
+    for expected in [
+        "gatewayports clientspecified",
+        "permitlisten *:8888", // port only means any listen address
+        "allowtcpforwarding remote",
+        "allowstreamlocalforwarding no",
+        "permitopen none",
+        "permittty no",
+        "x11forwarding no",
+        "allowagentforwarding no",
+        "passwordauthentication no",
+        "kbdinteractiveauthentication no",
+        "authenticationmethods publickey",
+        "clientaliveinterval 30",
+        "clientalivecountmax 3",
+        "authorizedkeysfile /etc/ssh/jprov/jprov-tunnel.keys",
+        "forcecommand /bin/false",
+    ] {
+        assert_has(&tunnel, expected);
+    }
+
+    // Everyone else keeps the main configuration.
+    let other = setup.effective("someoneelse");
+    for expected in [
+        "gatewayports no",
+        "permitlisten any",
+        "allowtcpforwarding yes",
+        "permittty yes",
+        "x11forwarding yes",
+        "authorizedkeysfile .ssh/authorized_keys .ssh/authorized_keys2",
+    ] {
+        assert_has(&other, expected);
+    }
+    assert_has(&other, "forcecommand none");
+}
+
+#[test]
+fn sshd_rejects_a_broken_dropin() {
+    // The check above can fail: sshd -t notices bad keywords and keywords not allowed in Match.
+    let dropin = render("sshd_dropin.conf", sshd_context());
+    for (bad, complaint) in [
+        (
+            "\tGatewayPorts sometimes\n",
+            "unsupported option \"sometimes\"",
+        ),
+        (
+            "\tPort 2222\n",
+            "Directive 'Port' is not allowed within a Match block",
+        ),
+        (
+            "\tNoSuchKeyword yes\n",
+            "Bad configuration option: NoSuchKeyword",
+        ),
+    ] {
+        let setup = SshdSetup::new(&format!("{dropin}{bad}"));
+        let out = setup.test();
+        assert!(
+            !out.status.success(),
+            "sshd -t accepted a drop-in ending with {bad:?}\n{}",
+            text(&out)
+        );
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains(complaint),
+            "{}",
+            text(&out)
+        );
+    }
+}
+
+/// Listening TCP sockets on `port` from /proc/net/tcp{,6}, as hex local addresses.
+fn listeners(port: u16) -> Vec<String> {
+    let mut found = Vec::new();
+    for file in ["/proc/net/tcp", "/proc/net/tcp6"] {
+        for line in fs::read_to_string(file).unwrap_or_default().lines().skip(1) {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            if fields.len() > 3 && fields[3] == "0A" {
+                if let Some((addr, p)) = fields[1].split_once(':') {
+                    if u16::from_str_radix(p, 16) == Ok(port) {
+                        found.push(addr.to_string());
+                    }
+                }
+            }
+        }
+    }
+    found
+}
+
+#[test]
+fn sshd_dropin_and_key_carry_a_real_tunnel() {
+    // A real sshd with the drop-in and the authorized_keys line, and a real `ssh -N -R`.
+    // The tunnel account must exist: `nobody` stands in for it. sshd must run as root.
+    let ssh = require("ssh", "openssh-client");
+    let keygen = require("ssh-keygen", "openssh-client");
+    let tunnel_port = free_port();
+    let ssh_port = free_port();
+    let target = echo_upstream();
+    let dropin = render(
+        "sshd_dropin.conf",
+        json!({
+            "profile": "lab",
+            "tunnel_account": "nobody",
+            "tunnel_port": tunnel_port,
+            "authorized_keys_file": "/will/be/replaced",
+        }),
+    );
+    let setup = SshdSetup::new("");
+    let d = setup.dir.path();
+    let keys = d.join("tunnel.keys");
+    fs::write(
+        d.join("sshd_config.d/50-jprov-lab.conf"),
+        dropin.replace("/will/be/replaced", &keys.display().to_string()),
+    )
+    .unwrap();
+    // Test-only additions: a loopback port, no PAM, and StrictModes off because the temp dir
+    // lives under the world-writable /tmp (jprov's real keys file is under root-owned /etc/ssh).
+    let main = fs::read_to_string(d.join("sshd_config")).unwrap();
+    let main = main.replace("UsePAM yes\n", "UsePAM no\nStrictModes no\n");
+    fs::write(
+        d.join("sshd_config"),
+        format!("Port {ssh_port}\nListenAddress 127.0.0.1\n{main}"),
+    )
+    .unwrap();
+    run_ok(
+        Command::new(keygen)
+            .args(["-q", "-t", "ed25519", "-N", "", "-f"])
+            .arg(d.join("id")),
+    );
+    let public = fs::read_to_string(d.join("id.pub")).unwrap();
+    let public: Vec<&str> = public.split_whitespace().take(2).collect();
+    let line = render(
+        "authorized_key",
+        json!({"method": "reverse-forward", "profile": "lab", "port": tunnel_port,
+               "public_key": public.join(" ")}),
+    );
+    fs::write(&keys, line).unwrap();
+
+    let mut sshd = KillOnDrop::spawn(
+        Command::new(&setup.sshd)
+            .args(["-D", "-e", "-f"])
+            .arg(d.join("sshd_config"))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(fs::File::create(d.join("sshd.log")).unwrap()),
+        "sshd",
+        Some(d.join("sshd.log")),
+    );
+    wait_for_port(ssh_port, &mut sshd);
+
+    let client = |forward: &str, extra: &[&str]| {
+        let mut cmd = Command::new(&ssh);
+        cmd.args(["-F", "/dev/null", "-i"])
+            .arg(d.join("id"))
+            .args(["-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=no"])
+            .args([
+                "-o",
+                "UserKnownHostsFile=/dev/null",
+                "-o",
+                "ExitOnForwardFailure=yes",
+            ])
+            .args(["-o", "LogLevel=ERROR", "-p", &ssh_port.to_string()])
+            .args(extra)
+            .args(["-R", forward, "nobody@127.0.0.1"])
+            .stdin(Stdio::null());
+        cmd
+    };
+    let log = d.join("ssh.log");
+    let mut tunnel = KillOnDrop::spawn(
+        client(&format!(":{tunnel_port}:127.0.0.1:{target}"), &["-N"])
+            .stdout(Stdio::null())
+            .stderr(fs::File::create(&log).unwrap()),
+        "ssh -R",
+        Some(log),
+    );
+    wait_for_port(tunnel_port, &mut tunnel);
+    // GatewayPorts clientspecified + `-R :PORT`: bound on all interfaces, not loopback only.
+    let bound = listeners(tunnel_port);
+    assert!(
+        bound
+            .iter()
+            .any(|a| a == "00000000" || a == "00000000000000000000000000000000"),
+        "tunnel port bound only on {bound:?}"
+    );
+    let mut conn = TcpStream::connect(("127.0.0.1", tunnel_port)).unwrap();
+    conn.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    write!(conn, "GET /through-the-tunnel HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+    let mut resp = String::new();
+    let _ = conn.read_to_string(&mut resp);
+    assert!(resp.starts_with("HTTP/1.1 200"), "{resp}");
+    assert_eq!(
+        header(&resp, "X-Seen-Path"),
+        Some("/through-the-tunnel"),
+        "{resp}"
+    );
+
+    // Any other listen port is refused, and so is running a command.
+    let other = format!(":{}:127.0.0.1:{target}", free_port());
+    let out = run(client(&other, &["-N"]).arg("-o").arg("ConnectTimeout=5"));
+    assert!(!out.status.success(), "second port allowed\n{}", text(&out));
+    let out = run(client(&other, &[]).arg("id"));
+    assert!(!out.status.success(), "command ran\n{}", text(&out));
+    tunnel.assert_running();
+    sshd.assert_running();
+}
+
+// ---------------------------------------------------------------------------------------------
+// nginx site
+
+struct NginxSetup {
+    dir: tempfile::TempDir,
+    nginx: PathBuf,
+}
+
+impl NginxSetup {
+    /// A prefix dir with an nginx.conf that includes the given sites at http level, like
+    /// Debian's (which also sets obsolete ssl_protocols at http level).
+    fn new(sites: &[String]) -> Self {
+        let nginx = require("nginx", "nginx");
+        let dir = tempdir();
+        let d = dir.path();
+        let mut includes = String::new();
+        for (i, site) in sites.iter().enumerate() {
+            fs::write(d.join(format!("site{i}.conf")), site).unwrap();
+            includes.push_str(&format!("    include {}/site{i}.conf;\n", d.display()));
+        }
+        let conf = format!(
+            "error_log {d}/error.log;\n\
+             pid {d}/nginx.pid;\n\
+             worker_processes 1;\n\
+             events {{ worker_connections 64; }}\n\
+             http {{\n\
+             \x20   access_log {d}/access.log;\n\
+             \x20   client_body_temp_path {d}/client_body;\n\
+             \x20   proxy_temp_path {d}/proxy;\n\
+             \x20   fastcgi_temp_path {d}/fastcgi;\n\
+             \x20   uwsgi_temp_path {d}/uwsgi;\n\
+             \x20   scgi_temp_path {d}/scgi;\n\
+             \x20   ssl_protocols TLSv1 TLSv1.1 TLSv1.2 TLSv1.3;\n\
+             \x20   ssl_prefer_server_ciphers on;\n\
+             {includes}}}\n",
+            d = d.display()
+        );
+        fs::write(d.join("nginx.conf"), conf).unwrap();
+        NginxSetup { dir, nginx }
+    }
+
+    fn command(&self) -> Command {
+        let d = self.dir.path();
+        let mut cmd = Command::new(&self.nginx);
+        cmd.arg("-p")
+            .arg(d)
+            .arg("-e")
+            .arg(d.join("error.log"))
+            .arg("-c")
+            .arg(d.join("nginx.conf"));
+        cmd
+    }
+
+    fn test(&self) -> Output {
+        run(self.command().arg("-t"))
+    }
+
+    fn assert_valid(&self) {
+        let out = self.test();
+        let d = self.dir.path();
+        let mut sites = String::new();
+        for entry in fs::read_dir(d).unwrap().flatten() {
+            if entry.file_name().to_string_lossy().starts_with("site") {
+                sites.push_str(&fs::read_to_string(entry.path()).unwrap());
+            }
+        }
+        assert!(
+            out.status.success(),
+            "nginx -t failed\n{}\n{sites}",
+            text(&out)
+        );
+    }
+}
+
+fn nginx_context(dir: &Path, profile: &str, domain: &str, tls_ready: bool) -> Value {
+    json!({
+        "profile": profile,
+        "domain": domain,
+        "https_port": 443,
+        "http_port": 80,
+        "upstream_port": 18888,
+        "base_url": "/",
+        "tls_ready": tls_ready,
+        "cert_file": dir.join("cert.pem"),
+        "key_file": dir.join("key.pem"),
+        "acme_webroot": dir.join("acme"),
+        "client_max_body_size": "512m",
+    })
+}
+
+#[test]
+fn nginx_site_before_certificate_serves_only_acme() {
+    let certs = tempdir(); // empty: no certificate exists yet
+    let site = render(
+        "nginx_site.conf",
+        nginx_context(certs.path(), "lab", "jupyter.example.org", false),
+    );
+    assert_header(&site, Some("lab"));
+    assert!(
+        !site.contains("ssl"),
+        "TLS settings before a certificate:\n{site}"
+    );
+    assert!(!site.contains("proxy_pass"), "{site}");
+    assert!(
+        site.contains("location ^~ /.well-known/acme-challenge/"),
+        "{site}"
+    );
+    NginxSetup::new(&[site]).assert_valid();
+}
+
+#[test]
+fn nginx_site_with_tls_is_valid() {
+    let dir = tempdir();
+    self_signed(dir.path(), "jupyter.example.org");
+    let mut ctx = nginx_context(dir.path(), "lab", "jupyter.example.org", true);
+    ctx["base_url"] = json!("/jupyter/");
+    let site = render("nginx_site.conf", ctx);
+    assert_header(&site, Some("lab"));
+    for expected in [
+        "ssl_protocols TLSv1.2 TLSv1.3;",
+        "ssl_prefer_server_ciphers off;",
+        "ssl_session_tickets off;",
+        "add_header Strict-Transport-Security \"max-age=63072000\" always;",
+        "map $http_upgrade $jprov_lab_connection_upgrade {",
+        "proxy_set_header Connection $jprov_lab_connection_upgrade;",
+        "proxy_set_header Host $http_host;",
+        "location /jupyter/ {",
+        "proxy_pass http://127.0.0.1:18888;",
+        "client_max_body_size 512m;",
+        "return 301 https://jupyter.example.org$request_uri;",
+    ] {
+        assert!(site.contains(expected), "missing `{expected}`:\n{site}");
+    }
+    assert!(!site.contains("ssl_stapling"), "{site}");
+    // Every TLS directive is inside a server block (not at http level).
+    let before_server = site.split("server {").next().unwrap();
+    assert!(!before_server.contains("ssl_"), "{site}");
+    NginxSetup::new(&[site]).assert_valid();
+}
+
+#[test]
+fn nginx_two_profiles_coexist() {
+    let dir = tempdir();
+    self_signed(dir.path(), "a.example.org");
+    let a = render(
+        "nginx_site.conf",
+        nginx_context(dir.path(), "lab-a", "a.example.org", true),
+    );
+    let b = render(
+        "nginx_site.conf",
+        nginx_context(dir.path(), "lab-b", "b.example.org", true),
+    );
+    let c = render(
+        "nginx_site.conf",
+        nginx_context(dir.path(), "lab-c", "c.example.org", false),
+    );
+    assert!(a.contains("$jprov_lab_a_connection_upgrade"));
+    assert!(b.contains("$jprov_lab_b_connection_upgrade"));
+    NginxSetup::new(&[a.clone(), b, c]).assert_valid();
+
+    // nginx does not reject a map variable declared twice (the last map silently wins), so a
+    // shared name would let one site's map change another's: the names must differ by profile.
+}
+
+/// A tiny HTTP upstream that answers every request with the request's headers echoed as
+/// `X-Seen-<name>` response headers; an Upgrade request gets `101 Switching Protocols`.
+fn echo_upstream() -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            thread::spawn(move || {
+                let _ = echo_one(stream);
+            });
+        }
+    });
+    port
+}
+
+fn echo_one(stream: TcpStream) -> std::io::Result<()> {
+    stream.set_read_timeout(Some(Duration::from_secs(5)))?;
+    let mut reader = BufReader::new(stream.try_clone()?);
+    let mut request_line = String::new();
+    reader.read_line(&mut request_line)?;
+    let mut seen = String::new();
+    let mut upgrade = false;
+    loop {
+        let mut line = String::new();
+        if reader.read_line(&mut line)? == 0 {
+            break;
+        }
+        let line = line.trim_end();
+        if line.is_empty() {
+            break;
+        }
+        if let Some((name, value)) = line.split_once(':') {
+            if name.eq_ignore_ascii_case("upgrade") {
+                upgrade = true;
+            }
+            seen.push_str(&format!("X-Seen-{}: {}\r\n", name.trim(), value.trim()));
+        }
+    }
+    let path = request_line.split_whitespace().nth(1).unwrap_or("");
+    seen.push_str(&format!("X-Seen-Path: {path}\r\n"));
+    let mut stream = stream;
+    if upgrade {
+        write!(
+            stream,
+            "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n{seen}\r\n"
+        )?;
+        // Act as an echoing tunnel until the client goes away.
+        let mut buf = [0u8; 1024];
+        loop {
+            let n = reader.read(&mut buf)?;
+            if n == 0 {
+                return Ok(());
+            }
+            stream.write_all(&buf[..n])?;
+        }
+    }
+    write!(
+        stream,
+        "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n{seen}\r\nok"
+    )?;
+    Ok(())
+}
+
+fn wait_for_port(port: u16, guard: &mut KillOnDrop) {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while Instant::now() < deadline {
+        guard.assert_running();
+        if TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return;
+        }
+        thread::sleep(Duration::from_millis(50));
+    }
+    panic!("{} did not listen on port {port}", guard.what);
+}
+
+fn header<'a>(response: &'a str, name: &str) -> Option<&'a str> {
+    response.lines().find_map(|l| {
+        let (n, v) = l.split_once(':')?;
+        n.eq_ignore_ascii_case(name).then(|| v.trim())
+    })
+}
+
+#[test]
+fn nginx_site_proxies_http_and_websockets() {
+    let domain = "jupyter.example.org";
+    let dir = tempdir();
+    let (cert, _) = self_signed(dir.path(), domain);
+    let upstream = echo_upstream();
+    let (http_port, https_port) = (free_port(), free_port());
+    let mut ctx = nginx_context(dir.path(), "lab", domain, true);
+    ctx["http_port"] = json!(http_port);
+    ctx["https_port"] = json!(https_port);
+    ctx["upstream_port"] = json!(upstream);
+    ctx["base_url"] = json!("/jupyter/");
+    let site = render("nginx_site.conf", ctx);
+    let setup = NginxSetup::new(&[site]);
+    setup.assert_valid();
+    let challenge = dir.path().join("acme/.well-known/acme-challenge");
+    fs::create_dir_all(&challenge).unwrap();
+    fs::write(challenge.join("tok123"), "tok123.thumb").unwrap();
+
+    let mut nginx = KillOnDrop::spawn(
+        // One process (no master/worker split), so killing it leaves nothing behind.
+        setup
+            .command()
+            .args(["-g", "daemon off; master_process off;"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null()),
+        "nginx",
+        Some(setup.dir.path().join("error.log")),
+    );
+    wait_for_port(https_port, &mut nginx);
+    wait_for_port(http_port, &mut nginx);
+
+    let resolve = [
+        "--resolve".to_string(),
+        format!("{domain}:{https_port}:127.0.0.1"),
+        "--resolve".to_string(),
+        format!("{domain}:{http_port}:127.0.0.1"),
+    ];
+    let https = format!("https://{domain}:{https_port}");
+
+    // Port 80: ACME challenge served, everything else redirected to https with the port kept.
+    let out = run_ok(curl().args(&resolve).arg(format!(
+        "http://{domain}:{http_port}/.well-known/acme-challenge/tok123"
+    )));
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "tok123.thumb");
+    let out = run_ok(
+        curl()
+            .args(&resolve)
+            .args(["-o", "/dev/null", "-w", "%{http_code} %{redirect_url}"])
+            .arg(format!("http://{domain}:{http_port}/jupyter/tree?x=1")),
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        format!("301 {https}/jupyter/tree?x=1")
+    );
+
+    // Plain request: reaches the upstream with the forwarding headers; HSTS on the response.
+    let out = run_ok(
+        curl()
+            .args(&resolve)
+            .arg("--cacert")
+            .arg(&cert)
+            .args(["-D", "-", "-o", "/dev/null"])
+            .arg(format!("{https}/jupyter/api/status")),
+    );
+    let resp = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(resp.starts_with("HTTP/1.1 200"), "{resp}");
+    assert_eq!(
+        header(&resp, "Strict-Transport-Security"),
+        Some("max-age=63072000"),
+        "{resp}"
+    );
+    assert_eq!(
+        header(&resp, "X-Seen-Host"),
+        Some(format!("{domain}:{https_port}").as_str()),
+        "{resp}"
+    );
+    assert_eq!(
+        header(&resp, "X-Seen-X-Forwarded-Proto"),
+        Some("https"),
+        "{resp}"
+    );
+    assert_eq!(header(&resp, "X-Seen-X-Scheme"), Some("https"), "{resp}");
+    assert_eq!(
+        header(&resp, "X-Seen-X-Real-IP"),
+        Some("127.0.0.1"),
+        "{resp}"
+    );
+    assert_eq!(header(&resp, "X-Seen-Connection"), Some("close"), "{resp}");
+    assert_eq!(
+        header(&resp, "X-Seen-Path"),
+        Some("/jupyter/api/status"),
+        "{resp}"
+    );
+
+    // Outside base_url: nothing is proxied; / redirects to base_url.
+    let out = run_ok(
+        curl()
+            .args(&resolve)
+            .arg("--cacert")
+            .arg(&cert)
+            .args(["-o", "/dev/null", "-w", "%{http_code} %{redirect_url}"])
+            .arg(format!("{https}/")),
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        format!("302 {https}/jupyter/")
+    );
+    let out = run_ok(
+        curl()
+            .args(&resolve)
+            .arg("--cacert")
+            .arg(&cert)
+            .args(["-o", "/dev/null", "-w", "%{http_code}"])
+            .arg(format!("{https}/etc/passwd")),
+    );
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "404");
+
+    // TLS 1.1 is refused even though the http level (like Debian's) enables it.
+    let out = run(curl()
+        .args(&resolve)
+        .arg("--cacert")
+        .arg(&cert)
+        .args(["--tlsv1.1", "--tls-max", "1.1", "-o", "/dev/null"])
+        .arg(format!("{https}/jupyter/")));
+    assert!(!out.status.success(), "TLS 1.1 accepted\n{}", text(&out));
+
+    // Websocket upgrade: 101 from the upstream, which saw Upgrade/Connection/Host intact.
+    // curl does not speak websocket here: it prints the 101 headers and the time limit ends it.
+    let out = run(curl()
+        .args(&resolve)
+        .arg("--cacert")
+        .arg(&cert)
+        .args(["--http1.1", "-D", "-", "-o", "/dev/null", "--max-time", "2"])
+        .args(["-H", "Upgrade: websocket", "-H", "Connection: Upgrade"])
+        .args(["-H", "Sec-WebSocket-Version: 13"])
+        .args(["-H", "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ=="])
+        .arg(format!("{https}/jupyter/api/kernels/k1/channels")));
+    let resp = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(resp.starts_with("HTTP/1.1 101"), "{}", text(&out));
+    assert_eq!(header(&resp, "X-Seen-Upgrade"), Some("websocket"), "{resp}");
+    assert_eq!(
+        header(&resp, "X-Seen-Connection"),
+        Some("upgrade"),
+        "{resp}"
+    );
+    assert_eq!(
+        header(&resp, "X-Seen-Host"),
+        Some(format!("{domain}:{https_port}").as_str()),
+        "{resp}"
+    );
+    assert_eq!(
+        header(&resp, "X-Seen-Sec-WebSocket-Key"),
+        Some("dGhlIHNhbXBsZSBub25jZQ=="),
+        "{resp}"
+    );
+    nginx.assert_running();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Jupyter server config
+
+const HASH: &str = "sha1:0e112c3ddfce:a68df677475c2b47b6e86d0467eec97ac5f4b85a"; // "mypassword"
+const DOMAIN: &str = "jupyter.example.org";
+
+fn jupyter_context(method: &str, port: u16, certs: &Path) -> Value {
+    let (certfile, keyfile) = if method == "reverse-forward" {
+        (json!(certs.join("cert.pem")), json!(certs.join("key.pem")))
+    } else {
+        (Value::Null, Value::Null)
+    };
+    json!({
+        "method": method,
+        "port": port,
+        "base_url": "/",
+        "password_hash": HASH,
+        "domain": DOMAIN,
+        "public_port": 8443,
+        "certfile": certfile,
+        "keyfile": keyfile,
+    })
+}
+
+/// The config as traitlets loads it, as JSON: {"Class": {"trait": value}}.
+fn load_with_traitlets(py: &str, file: &Path) -> Value {
+    let script = r#"
+import json, sys, os
+from traitlets.config.loader import PyFileConfigLoader
+path = sys.argv[1]
+cfg = PyFileConfigLoader(os.path.basename(path), path=os.path.dirname(path)).load_config()
+print(json.dumps({k: dict(v) for k, v in cfg.items()}))
+"#;
+    let out = run_ok(Command::new(py).arg("-c").arg(script).arg(file));
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+#[test]
+fn jupyter_config_loads_with_traitlets() {
+    let py = require_python();
+    let dir = tempdir();
+    for method in ["reverse-forward", "nginx-proxy"] {
+        let config = render(
+            "jupyter_server_config.py",
+            jupyter_context(method, 8888, dir.path()),
+        );
+        assert_header(&config, None);
+        assert!(!config.contains("allow_origin"), "{config}");
+        assert!(!config.contains("allow_remote_access"), "{config}");
+        let file = dir.path().join("jupyter_server_config.py");
+        fs::write(&file, &config).unwrap();
+        let c = load_with_traitlets(&py, &file);
+        let s = &c["ServerApp"];
+        assert_eq!(s["ip"], "127.0.0.1");
+        assert_eq!(s["port"], 8888);
+        assert_eq!(s["port_retries"], 0);
+        assert_eq!(s["open_browser"], false);
+        assert_eq!(s["base_url"], "/");
+        assert_eq!(s["local_hostnames"], json!(["localhost", DOMAIN]));
+        assert_eq!(s["custom_display_url"], format!("https://{DOMAIN}:8443/"));
+        let p = &c["PasswordIdentityProvider"];
+        assert_eq!(p["hashed_password"], HASH);
+        assert_eq!(p["password_required"], true);
+        assert_eq!(p["allow_password_change"], false);
+        assert_eq!(c["IdentityProvider"]["token"], "");
+        if method == "reverse-forward" {
+            assert_eq!(s["certfile"], json!(dir.path().join("cert.pem")));
+            assert_eq!(s["keyfile"], json!(dir.path().join("key.pem")));
+            assert!(s.get("trust_xheaders").is_none(), "{c}");
+        } else {
+            assert_eq!(s["trust_xheaders"], true);
+            assert!(s.get("certfile").is_none(), "{c}");
+            assert!(s.get("keyfile").is_none(), "{c}");
+        }
+    }
+}
+
+#[test]
+fn jupyter_config_header_names_the_profile_when_given() {
+    let dir = tempdir();
+    let mut ctx = jupyter_context("nginx-proxy", 8888, dir.path());
+    ctx["profile"] = json!("lab");
+    ctx["public_port"] = json!(443);
+    ctx["base_url"] = json!("/jupyter/");
+    let config = render("jupyter_server_config.py", ctx);
+    assert_header(&config, Some("lab"));
+    assert!(config.contains(&format!("custom_display_url = 'https://{DOMAIN}/jupyter/'")));
+}
+
+#[test]
+fn jupyter_server_accepts_the_public_name_only() {
+    let py = require_python();
+    let dir = tempdir();
+    let d = dir.path();
+    let (cert, _) = self_signed(d, DOMAIN);
+    let port = free_port();
+    let config_dir = d.join("config");
+    fs::create_dir(&config_dir).unwrap();
+    let config = render(
+        "jupyter_server_config.py",
+        jupyter_context("reverse-forward", port, d),
+    );
+    fs::write(config_dir.join("jupyter_server_config.py"), config).unwrap();
+    fs::create_dir(d.join("notebooks")).unwrap();
+    let log = d.join("jupyter.log");
+
+    let mut server = KillOnDrop::spawn(
+        Command::new(&py)
+            .args(["-m", "jupyter_server"])
+            // Only for the test (this machine runs it as root); not part of the template.
+            .arg("--allow-root")
+            .current_dir(d.join("notebooks"))
+            .env("JUPYTER_CONFIG_DIR", &config_dir)
+            .env("JUPYTER_DATA_DIR", d.join("data"))
+            .env("JUPYTER_RUNTIME_DIR", d.join("runtime"))
+            .env("JUPYTER_PLATFORM_DIRS", "1")
+            .env_remove("JUPYTER_TOKEN")
+            .env_remove("JUPYTER_TOKEN_FILE")
+            .stdin(Stdio::null())
+            .stdout(fs::File::create(&log).unwrap())
+            .stderr(fs::File::create(d.join("jupyter.err")).unwrap()),
+        "jupyter_server",
+        Some(d.join("jupyter.err")),
+    );
+    wait_for_port(port, &mut server);
+
+    // The tunnel delivers the browser's bytes unchanged: TLS for DOMAIN, Host DOMAIN:public_port.
+    let base = format!("https://{DOMAIN}:{port}");
+    let request = |host: &str, path: &str, extra: &[&str]| -> (String, String) {
+        let out = run_ok(
+            curl()
+                .arg("--resolve")
+                .arg(format!("{DOMAIN}:{port}:127.0.0.1"))
+                .arg("--cacert")
+                .arg(&cert)
+                .args(["-H", &format!("Host: {host}")])
+                .args(extra)
+                .args(["-D", "-", "-o", "/dev/null"])
+                .arg(format!("{base}{path}")),
+        );
+        let resp = String::from_utf8_lossy(&out.stdout).to_string();
+        let status = resp.split_whitespace().nth(1).unwrap_or("").to_string();
+        (status, resp)
+    };
+
+    let public = format!("{DOMAIN}:8443");
+    let (status, resp) = request(&public, "/login", &[]);
+    assert_eq!(status, "200", "{resp}");
+    let (status, resp) = request(DOMAIN, "/login", &[]);
+    assert_eq!(status, "200", "{resp}");
+    // The API wants a login: no token grants access.
+    let (status, resp) = request(&public, "/api/contents", &[]);
+    assert_eq!(status, "403", "{resp}");
+
+    // An unrelated name (DNS rebinding) is refused.
+    for host in [
+        "attacker.example.net:8443",
+        "attacker.example.net",
+        "jupyter.example.org.evil.net",
+    ] {
+        let (status, resp) = request(host, "/login", &[]);
+        assert_eq!(status, "403", "Host {host} accepted\n{resp}");
+    }
+
+    // And the password logs in: cookie jar, _xsrf from the login page, POST with the Origin a
+    // browser would send.
+    let jar = d.join("cookies");
+    let page = run_ok(
+        curl()
+            .arg("--resolve")
+            .arg(format!("{DOMAIN}:{port}:127.0.0.1"))
+            .arg("--cacert")
+            .arg(&cert)
+            .args(["-H", &format!("Host: {public}"), "-c"])
+            .arg(&jar)
+            .arg(format!("{base}/login")),
+    );
+    let page = String::from_utf8_lossy(&page.stdout).to_string();
+    assert!(
+        page.contains("type=\"password\""),
+        "no password field:\n{page}"
+    );
+    let xsrf = fs::read_to_string(&jar)
+        .unwrap()
+        .lines()
+        .find_map(|l| {
+            let f: Vec<&str> = l.split('\t').collect();
+            (f.len() == 7 && f[5] == "_xsrf").then(|| f[6].to_string())
+        })
+        .expect("no _xsrf cookie");
+    let login = |password: &str| {
+        let out = run_ok(
+            curl()
+                .arg("--resolve")
+                .arg(format!("{DOMAIN}:{port}:127.0.0.1"))
+                .arg("--cacert")
+                .arg(&cert)
+                .args(["-H", &format!("Host: {public}")])
+                .args(["-H", &format!("Origin: https://{public}")])
+                .arg("-b")
+                .arg(&jar)
+                .args(["--data-urlencode", &format!("password={password}")])
+                .args(["--data-urlencode", &format!("_xsrf={xsrf}")])
+                .args(["-D", "-", "-o", "/dev/null"])
+                .arg(format!("{base}/login?next=%2F")),
+        );
+        String::from_utf8_lossy(&out.stdout).to_string()
+    };
+    let wrong = login("not-my-password");
+    assert!(!wrong.contains("Set-Cookie: username-"), "{wrong}");
+    let right = login("mypassword");
+    assert!(right.starts_with("HTTP/1.1 302"), "{right}");
+    assert!(right.contains("Set-Cookie: username-"), "{right}");
+    server.assert_running();
+}
