@@ -48,7 +48,11 @@ fn op(change: &Change) -> Value {
             home,
             create_home,
         } => json!({"op": "account", "name": name, "home": home, "create_home": create_home}),
-        Change::GenerateKey { path, owner, comment } => {
+        Change::GenerateKey {
+            path,
+            owner,
+            comment,
+        } => {
             json!({"op": "keypair", "path": path, "owner": owner, "comment": comment})
         }
         Change::WriteFiles {
@@ -89,12 +93,20 @@ fn op(change: &Change) -> Value {
             json!({"op": "reload", "validate": validate, "reload": service})
         }
         Change::RunCertbot { argv, .. } => {
-            let webroot = argv.iter().position(|a| a == "-w").and_then(|i| argv.get(i + 1));
+            let webroot = argv
+                .iter()
+                .position(|a| a == "-w")
+                .and_then(|i| argv.get(i + 1));
             json!({"op": "certbot", "argv": argv, "webroot": webroot})
         }
         Change::StartTunnel {
-            user, argv, pid_file, ..
-        } => json!({"op": "tunnel", "user": user, "argv": argv, "pid_file": pid_file, "digest": argv_digest(argv)}),
+            user,
+            argv,
+            pid_file,
+            ..
+        } => {
+            json!({"op": "tunnel", "user": user, "argv": argv, "pid_file": pid_file, "digest": argv_digest(argv)})
+        }
     }
 }
 
@@ -112,7 +124,10 @@ pub struct Outcome {
 #[derive(Debug, PartialEq, Eq)]
 pub enum Failure {
     /// `sshd -t` or `nginx -t` refused the new files; they were restored.
-    Invalid { program: String, output: String },
+    Invalid {
+        program: String,
+        output: String,
+    },
     Error(String),
 }
 
@@ -121,8 +136,12 @@ pub fn parse_outcome(stdout: &str) -> Outcome {
     for line in stdout.lines() {
         let mut words = line.splitn(3, ' ');
         match (words.next(), words.next(), words.next()) {
-            (Some("jprov-done"), Some(n), None) => outcome.steps_done = n.parse().unwrap_or(outcome.steps_done),
-            (Some("jprov-reloaded"), Some(service), None) => outcome.reloaded.push(service.to_string()),
+            (Some("jprov-done"), Some(n), None) => {
+                outcome.steps_done = n.parse().unwrap_or(outcome.steps_done)
+            }
+            (Some("jprov-reloaded"), Some(service), None) => {
+                outcome.reloaded.push(service.to_string())
+            }
             (Some("jprov-finished"), None, None) => outcome.finished = true,
             (Some("jprov-guard-armed"), Some(_), None) => outcome.guard_armed = true,
             (Some("jprov-invalid"), Some(program), output) => {
@@ -131,7 +150,9 @@ pub fn parse_outcome(stdout: &str) -> Outcome {
                     output: hex_text(output.unwrap_or("")),
                 })
             }
-            (Some("jprov-error"), Some(message), None) => outcome.failure = Some(Failure::Error(hex_text(message))),
+            (Some("jprov-error"), Some(message), None) => {
+                outcome.failure = Some(Failure::Error(hex_text(message)))
+            }
             _ => {}
         }
     }
@@ -149,7 +170,11 @@ pub fn describe(role: Role, outcome: &Outcome) -> String {
 }
 
 /// The script that disarms (`fire == false`) or fires the lockout guard of `profile`.
-pub fn guard_script(templates: &Templates, profile: &str, fire: bool) -> Result<String, RenderError> {
+pub fn guard_script(
+    templates: &Templates,
+    profile: &str,
+    fire: bool,
+) -> Result<String, RenderError> {
     templates.render(
         "guard.sh",
         json!({"profile": profile, "action": if fire { "fire" } else { "disarm" }}),

@@ -161,7 +161,11 @@ fn dispatch(cli: Cli) -> Result<u8, CliError> {
                     plan.tunnel.opened_by, plan.tunnel.user, plan.tunnel.command
                 );
             }
-            let _ = writeln!(stdout, "Start Jupyter on the workstation:\n  {}", plan.jupyter_command);
+            let _ = writeln!(
+                stdout,
+                "Start Jupyter on the workstation:\n  {}",
+                plan.jupyter_command
+            );
             Ok(exit::OK)
         }
         Command::Trust { profile } => {
@@ -170,7 +174,11 @@ fn dispatch(cli: Cli) -> Result<u8, CliError> {
             Ok(exit::OK)
         }
         Command::HashPassword { sha1 } => {
-            let scheme = if sha1 { HashScheme::Sha1 } else { HashScheme::Argon2 };
+            let scheme = if sha1 {
+                HashScheme::Sha1
+            } else {
+                HashScheme::Argon2
+            };
             let password = password::read_new_password()?;
             let hash = password::hash_password(&password, scheme)?;
             let _ = writeln!(stdout, "{hash}");

@@ -47,7 +47,10 @@ pub struct DesiredState {
 
 impl DesiredState {
     pub fn host(&self, role: Role) -> &HostState {
-        self.hosts.iter().find(|h| h.role == role).expect("both roles are always present")
+        self.hosts
+            .iter()
+            .find(|h| h.role == role)
+            .expect("both roles are always present")
     }
 }
 
@@ -98,12 +101,25 @@ pub fn fact_queries(p: &Profile) -> [(Role, FactQuery); 2] {
     [(Role::Server, server), (Role::Workstation, workstation)]
 }
 
-pub fn build(p: &Profile, world: World, templates: &Templates, options: Options) -> Result<DesiredState, RenderError> {
+pub fn build(
+    p: &Profile,
+    world: World,
+    templates: &Templates,
+    options: Options,
+) -> Result<DesiredState, RenderError> {
     let l = Layout::new(p);
-    let b = Builder { p, l: &l, world, templates };
+    let b = Builder {
+        p,
+        l: &l,
+        world,
+        templates,
+    };
     let tunnel = b.tunnel(options);
     let (server, workstation) = match p.method {
-        Method::ReverseForward => (b.reverse_forward_server()?, b.reverse_forward_workstation(&tunnel)?),
+        Method::ReverseForward => (
+            b.reverse_forward_server()?,
+            b.reverse_forward_workstation(&tunnel)?,
+        ),
         Method::NginxProxy => (b.nginx_proxy_server(&tunnel)?, b.nginx_proxy_workstation()?),
     };
     let tunnel_opener = match p.method {
@@ -171,7 +187,10 @@ impl Builder<'_> {
                 &l.workstation_tunnel_key,
                 &l.workstation_known_hosts,
                 l.host_key_alias("server"),
-                vec!["-R".to_string(), format!(":{}:localhost:{}", p.tunnel.port, p.jupyter.port)],
+                vec![
+                    "-R".to_string(),
+                    format!(":{}:localhost:{}", p.tunnel.port, p.jupyter.port),
+                ],
                 &l.workstation_tunnel_pid,
                 p.tunnel.account.to_string(),
             ),
@@ -202,7 +221,12 @@ impl Builder<'_> {
             argv.push("-o".into());
             argv.push(option);
         }
-        argv.extend(["-i".to_string(), key.clone(), "-p".to_string(), peer_port.to_string()]);
+        argv.extend([
+            "-i".to_string(),
+            key.clone(),
+            "-p".to_string(),
+            peer_port.to_string(),
+        ]);
         argv.extend(forward);
         argv.push(format!("{login}@{peer_host}"));
         TunnelProcess {
@@ -245,29 +269,50 @@ impl Builder<'_> {
     /// known_hosts for the tunnel: the peer's host key as jprov verified it, under the tunnel's alias.
     fn pinned_known_hosts(&self, peer: Option<&Facts>, peer_role: Role) -> Content {
         match peer.and_then(|f| f.host_key.as_deref()) {
-            Some(key) => Content::Known(format!("{} {key}\n", self.l.host_key_alias(peer_role.as_str()))),
-            None => Content::Pending(format!("the {peer_role}'s host key, read when jprov connects to it")),
+            Some(key) => Content::Known(format!(
+                "{} {key}\n",
+                self.l.host_key_alias(peer_role.as_str())
+            )),
+            None => Content::Pending(format!(
+                "the {peer_role}'s host key, read when jprov connects to it"
+            )),
         }
     }
 
-    fn authorized_key(&self, public_key: Option<&str>, port: u16, from: Role) -> Result<Content, RenderError> {
+    fn authorized_key(
+        &self,
+        public_key: Option<&str>,
+        port: u16,
+        from: Role,
+    ) -> Result<Content, RenderError> {
         Ok(match public_key {
-            Some(key) => Content::Known(self.templates.render(
-                "authorized_key",
-                json!({
-                    "method": self.p.method.to_string(),
-                    "profile": self.p.name,
-                    "port": port,
-                    "public_key": key,
-                }),
-            )?),
-            None => Content::Pending(format!("the tunnel's public key, generated on the {from} during apply")),
+            Some(key) => {
+                // Type and blob only: the key file's own comment would duplicate the jprov tag.
+                let key = key.split_whitespace().take(2).collect::<Vec<_>>().join(" ");
+                Content::Known(self.templates.render(
+                    "authorized_key",
+                    json!({
+                        "method": self.p.method.to_string(),
+                        "profile": self.p.name,
+                        "port": port,
+                        "public_key": key,
+                    }),
+                )?)
+            }
+            None => Content::Pending(format!(
+                "the tunnel's public key, generated on the {from} during apply"
+            )),
         })
     }
 
     fn certificate(&self, webroot: Option<&str>) -> Option<Item> {
         let (p, l) = (self.p, self.l);
-        let Tls::Letsencrypt { email, server, ca_bundle } = &p.tls else {
+        let Tls::Letsencrypt {
+            email,
+            server,
+            ca_bundle,
+        } = &p.tls
+        else {
             return None;
         };
         let fresh = self
@@ -283,12 +328,25 @@ impl Builder<'_> {
             command.extend(["env".to_string(), format!("REQUESTS_CA_BUNDLE={bundle}")]);
         }
         command.extend(
-            ["certbot", "certonly", "--non-interactive", "--agree-tos", "--keep-until-expiring"]
-                .map(String::from),
+            [
+                "certbot",
+                "certonly",
+                "--non-interactive",
+                "--agree-tos",
+                "--keep-until-expiring",
+            ]
+            .map(String::from),
         );
-        command.extend(["-m".to_string(), email.to_string(), "-d".to_string(), p.domain.to_string()]);
+        command.extend([
+            "-m".to_string(),
+            email.to_string(),
+            "-d".to_string(),
+            p.domain.to_string(),
+        ]);
         match webroot {
-            Some(dir) => command.extend(["--webroot".to_string(), "-w".to_string(), dir.to_string()]),
+            Some(dir) => {
+                command.extend(["--webroot".to_string(), "-w".to_string(), dir.to_string()])
+            }
             None => command.push("--standalone".to_string()),
         }
         if let Some(url) = server {
@@ -308,7 +366,10 @@ impl Builder<'_> {
             home: "/nonexistent".into(),
             create_home: false,
         })];
-        let workstation_key = self.world.workstation.and_then(|f| f.public_key(&l.workstation_tunnel_key));
+        let workstation_key = self
+            .world
+            .workstation
+            .and_then(|f| f.public_key(&l.workstation_tunnel_key));
         items.push(plain_group(
             "tunnel account's authorized key",
             vec![root_file(
@@ -359,7 +420,10 @@ impl Builder<'_> {
         })
     }
 
-    fn reverse_forward_workstation(&self, tunnel: &TunnelProcess) -> Result<HostState, RenderError> {
+    fn reverse_forward_workstation(
+        &self,
+        tunnel: &TunnelProcess,
+    ) -> Result<HostState, RenderError> {
         let (p, l) = (self.p, self.l);
         let mut items = vec![Item::KeyPair(KeyPair {
             path: l.workstation_tunnel_key.clone(),
@@ -485,26 +549,47 @@ impl Builder<'_> {
     fn nginx_proxy_workstation(&self) -> Result<HostState, RenderError> {
         let (p, l) = (self.p, self.l);
         let nginx = p.nginx.clone().unwrap_or_default();
-        let server_key = self.world.server.and_then(|f| f.public_key(&l.server_tunnel_key));
+        let server_key = self
+            .world
+            .server
+            .and_then(|f| f.public_key(&l.server_tunnel_key));
         let line = self.authorized_key(server_key, p.jupyter.port.get(), Role::Server)?;
         // authorized_keys is the user's file: jprov owns only the line tagged with its profile.
         let content = match line {
             Content::Known(line) => {
-                let existing = match self.world.workstation.map(|f| f.file(&l.workstation_authorized_keys)) {
-                    Some(FileFact::File { content, .. }) => String::from_utf8_lossy(content).into_owned(),
+                let existing = match self
+                    .world
+                    .workstation
+                    .map(|f| f.file(&l.workstation_authorized_keys))
+                {
+                    Some(FileFact::File { content, .. }) => {
+                        String::from_utf8_lossy(content).into_owned()
+                    }
                     _ => String::new(),
                 };
-                Content::Known(with_tagged_line(&existing, &format!("jprov:{}", p.name), &line))
+                Content::Known(with_tagged_line(
+                    &existing,
+                    &format!("jprov:{}", p.name),
+                    &line,
+                ))
             }
             pending => pending,
         };
         let files = vec![
-            self.user_file(&l.workstation_authorized_keys, content, 0o600, Secrecy::Public),
+            self.user_file(
+                &l.workstation_authorized_keys,
+                content,
+                0o600,
+                Secrecy::Public,
+            ),
             self.jupyter_config(nginx.https_port.get())?,
         ];
         Ok(HostState {
             role: Role::Workstation,
-            items: vec![plain_group("Jupyter configuration and the tunnel's authorized key", files)],
+            items: vec![plain_group(
+                "Jupyter configuration and the tunnel's authorized key",
+                files,
+            )],
             sshd_intent: vec![],
             notes: vec![],
         })

@@ -11,12 +11,17 @@ pub fn redact(text: &str, secrecy: Secrecy) -> String {
         Secrecy::Hidden => String::new(),
         Secrecy::MaskAfter(markers) => text
             .split_inclusive('\n')
-            .map(|line| match markers.iter().find_map(|m| line.find(m).map(|i| i + m.len())) {
-                Some(end) => {
-                    let newline = if line.ends_with('\n') { "\n" } else { "" };
-                    format!("{} {MASK}{newline}", line[..end].trim_end())
+            .map(|line| {
+                match markers
+                    .iter()
+                    .find_map(|m| line.find(m).map(|i| i + m.len()))
+                {
+                    Some(end) => {
+                        let newline = if line.ends_with('\n') { "\n" } else { "" };
+                        format!("{} {MASK}{newline}", line[..end].trim_end())
+                    }
+                    None => line.to_string(),
                 }
-                None => line.to_string(),
             })
             .collect(),
     }
@@ -60,13 +65,23 @@ mod tests {
 
     #[test]
     fn a_changed_secret_alone_is_reported_without_content() {
-        let d = unified("/x", Some("hashed_password = 'a'\n"), "hashed_password = 'b'\n", HASHED);
+        let d = unified(
+            "/x",
+            Some("hashed_password = 'a'\n"),
+            "hashed_password = 'b'\n",
+            HASHED,
+        );
         assert_eq!(d, "    (only masked values changed)\n");
     }
 
     #[test]
     fn hidden_files_show_nothing() {
-        let d = unified("/k", None, "-----BEGIN PRIVATE KEY-----\nabc\n", Secrecy::Hidden);
+        let d = unified(
+            "/k",
+            None,
+            "-----BEGIN PRIVATE KEY-----\nabc\n",
+            Secrecy::Hidden,
+        );
         assert!(!d.contains("abc") && !d.contains("BEGIN"), "{d}");
     }
 

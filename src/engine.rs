@@ -30,11 +30,19 @@ pub enum RunError {
         source: FactsError,
     },
     #[error("{role}: `{program} -t` rejected the new configuration; the previous files were restored and nothing was reloaded. It said:\n{output}")]
-    Invalid { role: Role, program: String, output: String },
+    Invalid {
+        role: Role,
+        program: String,
+        output: String,
+    },
     #[error("{role}: apply failed: {message}")]
     Apply { role: Role, message: String },
     #[error("{role}: after the sshd reload a fresh login as {user} failed ({reason}). jprov restored the previous sshd files and reloaded sshd; your access is as before. Nothing in the profile was applied to sshd.")]
-    LockoutPrevented { role: Role, user: String, reason: String },
+    LockoutPrevented {
+        role: Role,
+        user: String,
+        reason: String,
+    },
     #[error("the plan has problems; nothing was changed:\n{0}")]
     PlanProblems(String),
     #[error("apply stopped after {rounds} rounds with changes still pending:\n{pending}")]
@@ -72,16 +80,24 @@ impl Host {
     fn run(&mut self, script: &str) -> Result<crate::transport::ExecOutput, RunError> {
         self.transport
             .run_script(script, self.sudo)
-            .map_err(|source| RunError::Transport { role: self.role, source })
+            .map_err(|source| RunError::Transport {
+                role: self.role,
+                source,
+            })
     }
 
-    fn gather(&mut self, templates: &Templates, query: &facts::FactQuery) -> Result<Facts, RunError> {
+    fn gather(
+        &mut self,
+        templates: &Templates,
+        query: &facts::FactQuery,
+    ) -> Result<Facts, RunError> {
         let script = facts::script(templates, query)?;
         let output = self.run(&script)?;
-        let mut facts = facts::parse(&output.stdout, &output.stderr).map_err(|source| RunError::Facts {
-            role: self.role,
-            source,
-        })?;
+        let mut facts =
+            facts::parse(&output.stdout, &output.stderr).map_err(|source| RunError::Facts {
+                role: self.role,
+                source,
+            })?;
         facts.host_key = self.transport.host_key().map(|k| k.to_line());
         Ok(facts)
     }
@@ -142,7 +158,7 @@ impl Hosts {
         let p = &lp.profile;
         let (server, workstation) = std::thread::scope(|s| {
             let server = s.spawn(|| ssh::connect(&server_target));
-            let workstation = workstation_target.as_ref().map(|t| ssh::connect(t));
+            let workstation = workstation_target.as_ref().map(ssh::connect);
             (server.join().expect("connect thread"), workstation)
         });
         let server = server.map_err(|source| RunError::Transport {
@@ -180,17 +196,40 @@ impl Hosts {
 
     /// After an sshd reload: does a brand-new login (and `sudo -n`) still work with the same credentials?
     fn prove_fresh_login(&self) -> Result<(), String> {
-        let mut connection = ssh::connect(&self.server_target).map_err(|e| e.to_string())?;
-        let command = if self.server.sudo { "sudo -n true" } else { "true" };
+        // sshd re-executes itself on SIGHUP and refuses connections for a moment: retry an unreachable port
+        // for a while, never a refused login.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+        let mut connection = loop {
+            match ssh::connect(&self.server_target) {
+                Ok(connection) => break connection,
+                Err(TransportError::Unreachable { .. }) if std::time::Instant::now() < deadline => {
+                    std::thread::sleep(std::time::Duration::from_millis(200));
+                }
+                Err(e) => return Err(e.to_string()),
+            }
+        };
+        let command = if self.server.sudo {
+            "sudo -n true"
+        } else {
+            "true"
+        };
         let output = connection.exec(command, b"").map_err(|e| e.to_string())?;
         if output.status == 0 {
             Ok(())
         } else {
-            Err(format!("`{command}` exited {}: {}", output.status, output.stderr.trim()))
+            Err(format!(
+                "`{command}` exited {}: {}",
+                output.status,
+                output.stderr.trim()
+            ))
         }
     }
 
-    fn gather(&mut self, templates: &Templates, lp: &LoadedProfile) -> Result<(Facts, Facts), RunError> {
+    fn gather(
+        &mut self,
+        templates: &Templates,
+        lp: &LoadedProfile,
+    ) -> Result<(Facts, Facts), RunError> {
         let [(_, server_query), (_, workstation_query)] = desired::fact_queries(&lp.profile);
         let (server, workstation) = (&mut self.server, &mut self.workstation);
         std::thread::scope(|s| {
@@ -206,7 +245,10 @@ fn offline_addresses(lp: &LoadedProfile) -> [(Role, String); 2] {
     let (server, workstation) = targets(lp, false);
     [
         (Role::Server, server.display()),
-        (Role::Workstation, workstation.map_or("local".into(), |w| w.display())),
+        (
+            Role::Workstation,
+            workstation.map_or("local".into(), |w| w.display()),
+        ),
     ]
 }
 
@@ -227,12 +269,19 @@ fn compute(
         p.name.as_str(),
         &p.method.to_string(),
         &desired,
-        [(Role::Server, world.server), (Role::Workstation, world.workstation)],
+        [
+            (Role::Server, world.server),
+            (Role::Workstation, world.workstation),
+        ],
         addresses,
     ))
 }
 
-pub fn plan_offline(lp: &LoadedProfile, templates: &Templates, options: Options) -> Result<Plan, RunError> {
+pub fn plan_offline(
+    lp: &LoadedProfile,
+    templates: &Templates,
+    options: Options,
+) -> Result<Plan, RunError> {
     compute(lp, templates, None, offline_addresses(lp), options)
 }
 
@@ -247,9 +296,19 @@ pub fn plan_online(
         (Role::Server, hosts.server.address.clone()),
         (Role::Workstation, hosts.workstation.address.clone()),
     ];
-    let mut plan = compute(lp, templates, Some((&server, &workstation)), addresses, options)?;
+    let mut plan = compute(
+        lp,
+        templates,
+        Some((&server, &workstation)),
+        addresses,
+        options,
+    )?;
     for host in [&mut hosts.server, &mut hosts.workstation] {
-        let host_plan = plan.hosts.iter_mut().find(|h| h.role == host.role).expect("planned");
+        let host_plan = plan
+            .hosts
+            .iter_mut()
+            .find(|h| h.role == host.role)
+            .expect("planned");
         check_candidates(templates, host, host_plan)?;
     }
     Ok(plan)
@@ -257,7 +316,11 @@ pub fn plan_online(
 
 /// Validate the plan's candidate files on the host, in a scratch copy of its configuration: the live files
 /// are not touched. Adds what was checked and any problem to the host's plan.
-fn check_candidates(templates: &Templates, host: &mut Host, host_plan: &mut plan::HostPlan) -> Result<(), RunError> {
+fn check_candidates(
+    templates: &Templates,
+    host: &mut Host,
+    host_plan: &mut plan::HostPlan,
+) -> Result<(), RunError> {
     use crate::resource::{Content, Validation};
     let mut candidates: [Vec<serde_json::Value>; 2] = [vec![], vec![]];
     for change in &host_plan.changes {
@@ -279,11 +342,17 @@ fn check_candidates(templates: &Templates, host: &mut Host, host_plan: &mut plan
             }
         }
     }
-    if candidates.iter().all(Vec::is_empty) || std::env::var(FAULT_ENV).as_deref() == Ok("skip-plan-validation") {
+    if candidates.iter().all(Vec::is_empty)
+        || std::env::var(FAULT_ENV).as_deref() == Ok("skip-plan-validation")
+    {
         return Ok(());
     }
     let [sshd, nginx] = candidates;
-    let mut users: Vec<&str> = host_plan.sshd_intent.iter().map(|e| e.user.as_str()).collect();
+    let mut users: Vec<&str> = host_plan
+        .sshd_intent
+        .iter()
+        .map(|e| e.user.as_str())
+        .collect();
     users.dedup();
     let script = templates.render(
         "check.sh",
@@ -305,20 +374,21 @@ fn check_candidates(templates: &Templates, host: &mut Host, host_plan: &mut plan
     }
     for (program, failure) in &report.validations {
         match failure {
-            None => host_plan
-                .checks
-                .push(format!("`{program} -t` passes with the new files (staged; live files untouched)")),
-            Some(out) => host_plan
-                .problems
-                .push(format!("`{program} -t` rejects the configuration with the new files:\n{}", out.trim())),
+            None => host_plan.checks.push(format!(
+                "`{program} -t` passes with the new files (staged; live files untouched)"
+            )),
+            Some(out) => host_plan.problems.push(format!(
+                "`{program} -t` rejects the configuration with the new files:\n{}",
+                out.trim()
+            )),
         }
     }
     if !sshd.is_empty() {
         let problems = plan::sshd_problems(&host_plan.sshd_intent, &report.sshd);
         if problems.is_empty() && !host_plan.sshd_intent.is_empty() {
-            host_plan
-                .checks
-                .push("sshd's effective settings (sshd -T) with the new files match the intent".into());
+            host_plan.checks.push(
+                "sshd's effective settings (sshd -T) with the new files match the intent".into(),
+            );
         }
         host_plan.problems.extend(problems);
     }
@@ -356,8 +426,15 @@ pub fn apply(
                 .iter()
                 .any(|c| c.is_actionable() && !matches!(c, Change::StartTunnel { .. }))
         });
-        let scripts = [Role::Server, Role::Workstation]
-            .map(|role| apply::script(templates, name, plan.host(role), !others_left, settings.guard_seconds));
+        let scripts = [Role::Server, Role::Workstation].map(|role| {
+            apply::script(
+                templates,
+                name,
+                plan.host(role),
+                !others_left,
+                settings.guard_seconds,
+            )
+        });
         let [server_script, workstation_script] = scripts;
         let (server_script, workstation_script) = (server_script?, workstation_script?);
         if server_script.is_none() && workstation_script.is_none() {
@@ -379,7 +456,10 @@ pub fn apply(
                 guard_lockout(lp, templates, hosts, out)?;
             }
         }
-        for (role, outcome) in [(Role::Server, server_outcome), (Role::Workstation, workstation_result?)] {
+        for (role, outcome) in [
+            (Role::Server, server_outcome),
+            (Role::Workstation, workstation_result?),
+        ] {
             if let Some(outcome) = outcome {
                 let _ = writeln!(out, "round {round}: {}", apply::describe(role, &outcome));
             }
@@ -396,7 +476,12 @@ pub fn apply(
 }
 
 /// sshd was just reloaded with new files: prove a fresh login works, else restore; then disarm the guard.
-fn guard_lockout(lp: &LoadedProfile, templates: &Templates, hosts: &mut Hosts, out: &mut dyn Write) -> Result<(), RunError> {
+fn guard_lockout(
+    lp: &LoadedProfile,
+    templates: &Templates,
+    hosts: &mut Hosts,
+    out: &mut dyn Write,
+) -> Result<(), RunError> {
     if std::env::var(FAULT_ENV).as_deref() == Ok("exit-after-sshd-reload") {
         let _ = writeln!(out, "{FAULT_ENV}: exiting right after the sshd reload");
         let _ = out.flush();
@@ -427,8 +512,13 @@ fn guard_lockout(lp: &LoadedProfile, templates: &Templates, hosts: &mut Hosts, o
     }
 }
 
-fn run_apply_script(host: &mut Host, script: Option<&str>) -> Result<Option<apply::Outcome>, RunError> {
-    let Some(script) = script else { return Ok(None) };
+fn run_apply_script(
+    host: &mut Host,
+    script: Option<&str>,
+) -> Result<Option<apply::Outcome>, RunError> {
+    let Some(script) = script else {
+        return Ok(None);
+    };
     let output = host.run(script)?;
     let outcome = apply::parse_outcome(&output.stdout);
     match outcome.failure {
@@ -456,7 +546,11 @@ fn run_apply_script(host: &mut Host, script: Option<&str>) -> Result<Option<appl
 fn problem_summary(plan: &Plan) -> String {
     plan.hosts
         .iter()
-        .flat_map(|h| h.problems.iter().map(move |p| format!("  {}: {p}\n", h.role)))
+        .flat_map(|h| {
+            h.problems
+                .iter()
+                .map(move |p| format!("  {}: {p}\n", h.role))
+        })
         .collect()
 }
 

@@ -76,15 +76,20 @@ impl SshdView {
     /// Take an `effective USER KEY HEXVALUE` or `source HEXLINE` record; false if malformed.
     pub fn read(&mut self, fields: &[&str]) -> bool {
         match fields {
-            ["effective", user, key, value] => match hex::decode(value).ok().and_then(|v| String::from_utf8(v).ok()) {
+            ["effective", user, key, value] => match hex::decode(value)
+                .ok()
+                .and_then(|v| String::from_utf8(v).ok())
+            {
                 Some(value) => {
-                    self.effective.insert((user.to_string(), key.to_string()), value);
+                    self.effective
+                        .insert((user.to_string(), key.to_string()), value);
                     true
                 }
                 None => false,
             },
             ["effective", user, key] => {
-                self.effective.insert((user.to_string(), key.to_string()), String::new());
+                self.effective
+                    .insert((user.to_string(), key.to_string()), String::new());
                 true
             }
             ["source", line] => {
@@ -134,7 +139,9 @@ impl Facts {
 
 #[derive(Debug, thiserror::Error)]
 pub enum FactsError {
-    #[error("unexpected facts output from the host (line {line}: {text:?}); is /bin/sh a POSIX shell?")]
+    #[error(
+        "unexpected facts output from the host (line {line}: {text:?}); is /bin/sh a POSIX shell?"
+    )]
     Malformed { line: usize, text: String },
     #[error("the facts script did not finish (no end marker); the host said: {0}")]
     Truncated(String),
@@ -163,14 +170,21 @@ pub fn parse(output: &str, stderr: &str) -> Result<Facts, FactsError> {
             ["home", home] => facts.home = hexstr(home).ok_or_else(bad)?,
             ["systemd", yes] => facts.systemd = *yes == "yes",
             ["file", path, "missing"] => {
-                facts.files.insert(hexstr(path).ok_or_else(bad)?, FileFact::Missing);
+                facts
+                    .files
+                    .insert(hexstr(path).ok_or_else(bad)?, FileFact::Missing);
             }
             ["file", path, "link", target] => {
                 let target = hexstr(target).ok_or_else(bad)?;
-                facts.files.insert(hexstr(path).ok_or_else(bad)?, FileFact::Symlink { target });
+                facts
+                    .files
+                    .insert(hexstr(path).ok_or_else(bad)?, FileFact::Symlink { target });
             }
             ["file", path, "other", kind] => {
-                facts.files.insert(hexstr(path).ok_or_else(bad)?, FileFact::Other(kind.to_string()));
+                facts.files.insert(
+                    hexstr(path).ok_or_else(bad)?,
+                    FileFact::Other(kind.to_string()),
+                );
             }
             ["file", path, "file", mode, owner, group, content] => {
                 let fact = FileFact::File {
@@ -193,7 +207,9 @@ pub fn parse(output: &str, stderr: &str) -> Result<Facts, FactsError> {
                 facts.keys.insert(hexstr(path).ok_or_else(bad)?, public);
             }
             ["certificate", path, fresh] => {
-                facts.certificates.insert(hexstr(path).ok_or_else(bad)?, *fresh == "fresh");
+                facts
+                    .certificates
+                    .insert(hexstr(path).ok_or_else(bad)?, *fresh == "fresh");
             }
             ["tunnel", path, state, digest] => {
                 let fact = TunnelFact {
@@ -214,7 +230,9 @@ pub fn parse(output: &str, stderr: &str) -> Result<Facts, FactsError> {
         }
     }
     if !ended {
-        return Err(FactsError::Truncated(stderr.trim().chars().take(500).collect()));
+        return Err(FactsError::Truncated(
+            stderr.trim().chars().take(500).collect(),
+        ));
     }
     Ok(facts)
 }
@@ -241,8 +259,12 @@ pub fn parse_check(output: &str) -> CheckReport {
         let fields: Vec<&str> = line.split(' ').collect();
         match fields.as_slice() {
             ["check", program, "ok"] => report.validations.push((program.to_string(), None)),
-            ["check", program, "invalid", out] => report.validations.push((program.to_string(), Some(hex_text(out)))),
-            ["check", program, "invalid"] => report.validations.push((program.to_string(), Some(String::new()))),
+            ["check", program, "invalid", out] => report
+                .validations
+                .push((program.to_string(), Some(hex_text(out)))),
+            ["check", program, "invalid"] => report
+                .validations
+                .push((program.to_string(), Some(String::new()))),
             ["check", "end"] => report.complete = true,
             ["effective", ..] | ["source", _] => {
                 report.sshd.read(&fields);

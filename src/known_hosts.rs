@@ -23,17 +23,28 @@ impl HostKey {
     pub fn fingerprint(&self) -> String {
         use sha2::Digest;
         let digest = sha2::Sha256::digest(&self.blob);
-        format!("SHA256:{}", base64::engine::general_purpose::STANDARD_NO_PAD.encode(digest))
+        format!(
+            "SHA256:{}",
+            base64::engine::general_purpose::STANDARD_NO_PAD.encode(digest)
+        )
     }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Verdict {
-    Trusted { file: PathBuf, line: usize },
+    Trusted {
+        file: PathBuf,
+        line: usize,
+    },
     /// The key is listed as @revoked.
-    Revoked { file: PathBuf, line: usize },
+    Revoked {
+        file: PathBuf,
+        line: usize,
+    },
     /// The host is known with other keys: possibly a man-in-the-middle.
-    Changed { known: Vec<(PathBuf, usize, String)> },
+    Changed {
+        known: Vec<(PathBuf, usize, String)>,
+    },
     Unknown,
 }
 
@@ -50,7 +61,10 @@ pub fn lookup_name(host: &str, port: u16) -> String {
 pub fn known_algorithms(files: &[PathBuf], names: &[String]) -> Vec<String> {
     let mut algorithms = vec![];
     for entry in files.iter().flat_map(|f| entries(f)) {
-        if entry.marker.is_none() && names.iter().any(|n| host_matches(&entry.hosts, n)) && !algorithms.contains(&entry.algorithm) {
+        if entry.marker.is_none()
+            && names.iter().any(|n| host_matches(&entry.hosts, n))
+            && !algorithms.contains(&entry.algorithm)
+        {
             algorithms.push(entry.algorithm.clone());
         }
     }
@@ -86,7 +100,9 @@ pub fn check(files: &[PathBuf], names: &[String], key: &HostKey) -> Verdict {
         Some((file, line)) => Verdict::Trusted { file, line },
         // Same rule as OpenSSH: a known host presenting a key of a type it has no entry for is "unknown",
         // one presenting a different key of a listed type is "changed".
-        None if others.iter().any(|(_, _, alg)| *alg == key.algorithm) => Verdict::Changed { known: others },
+        None if others.iter().any(|(_, _, alg)| *alg == key.algorithm) => {
+            Verdict::Changed { known: others }
+        }
         None => Verdict::Unknown,
     }
 }
@@ -97,7 +113,10 @@ pub fn record(file: &Path, name: &str, key: &HostKey) -> std::io::Result<()> {
     if let Some(dir) = file.parent() {
         std::fs::create_dir_all(dir)?;
     }
-    let mut f = std::fs::OpenOptions::new().create(true).append(true).open(file)?;
+    let mut f = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(file)?;
     writeln!(f, "{name} {}", key.to_line())
 }
 
@@ -206,20 +225,43 @@ mod tests {
         let k = key(1);
         let names = vec![lookup_name("server.lab", 2222)];
         let (_d, files) = file(&format!("# c\n[server.lab]:2222 {}\n", k.to_line()));
-        assert!(matches!(check(&files, &names, &k), Verdict::Trusted { line: 2, .. }));
-        assert!(matches!(check(&files, &names, &key(2)), Verdict::Changed { .. }));
-        assert_eq!(check(&files, &[lookup_name("other", 22)], &k), Verdict::Unknown);
+        assert!(matches!(
+            check(&files, &names, &k),
+            Verdict::Trusted { line: 2, .. }
+        ));
+        assert!(matches!(
+            check(&files, &names, &key(2)),
+            Verdict::Changed { .. }
+        ));
+        assert_eq!(
+            check(&files, &[lookup_name("other", 22)], &k),
+            Verdict::Unknown
+        );
 
-        let (_d, files) = file(&format!("[server.lab]:2222 {}\n@revoked * {}\n", k.to_line(), k.to_line()));
-        assert!(matches!(check(&files, &names, &k), Verdict::Revoked { line: 2, .. }));
+        let (_d, files) = file(&format!(
+            "[server.lab]:2222 {}\n@revoked * {}\n",
+            k.to_line(),
+            k.to_line()
+        ));
+        assert!(matches!(
+            check(&files, &names, &k),
+            Verdict::Revoked { line: 2, .. }
+        ));
 
         // `ssh-keygen -H` form for "server.lab" with a fixed salt, computed independently.
         let salt = [7u8; 20];
         let mut mac = Hmac::<sha1::Sha1>::new_from_slice(&salt).unwrap();
         mac.update(b"server.lab");
-        let hashed = format!("|1|{}|{}", BASE64.encode(salt), BASE64.encode(mac.finalize().into_bytes()));
+        let hashed = format!(
+            "|1|{}|{}",
+            BASE64.encode(salt),
+            BASE64.encode(mac.finalize().into_bytes())
+        );
         let (_d, files) = file(&format!("{hashed} {}\n", k.to_line()));
-        assert!(matches!(check(&files, &["server.lab".into()], &k), Verdict::Trusted { .. }));
+        assert!(matches!(
+            check(&files, &["server.lab".into()], &k),
+            Verdict::Trusted { .. }
+        ));
         assert_eq!(check(&files, &["server.lab2".into()], &k), Verdict::Unknown);
     }
 

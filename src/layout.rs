@@ -73,12 +73,14 @@ impl Layout {
     pub fn tls_files(&self, p: &Profile) -> (String, String) {
         match (&p.tls, p.method) {
             (Tls::Files { cert, key }, _) => (cert.to_string(), key.to_string()),
-            (Tls::Letsencrypt { .. }, Method::NginxProxy) => {
-                (self.letsencrypt_fullchain.clone(), self.letsencrypt_privkey.clone())
-            }
-            (Tls::Letsencrypt { .. }, Method::ReverseForward) => {
-                (self.workstation_fullchain.clone(), self.workstation_privkey.clone())
-            }
+            (Tls::Letsencrypt { .. }, Method::NginxProxy) => (
+                self.letsencrypt_fullchain.clone(),
+                self.letsencrypt_privkey.clone(),
+            ),
+            (Tls::Letsencrypt { .. }, Method::ReverseForward) => (
+                self.workstation_fullchain.clone(),
+                self.workstation_privkey.clone(),
+            ),
         }
     }
 

@@ -77,10 +77,7 @@ pub enum Change {
         argv: Vec<String>,
     },
     /// A reload an interrupted apply left pending (recorded in the on-host journal).
-    Reload {
-        service: Service,
-        reason: String,
-    },
+    Reload { service: Service, reason: String },
     StartTunnel {
         user: String,
         command: String,
@@ -128,7 +125,10 @@ impl Change {
     pub fn is_actionable(&self) -> bool {
         match self {
             Change::WriteFiles { files, links, .. } => {
-                !links.is_empty() || files.iter().any(|f| !matches!(f.action, FileAction::Pending))
+                !links.is_empty()
+                    || files
+                        .iter()
+                        .any(|f| !matches!(f.action, FileAction::Pending))
             }
             _ => true,
         }
@@ -149,7 +149,10 @@ impl Plan {
     }
 
     pub fn host(&self, role: Role) -> &HostPlan {
-        self.hosts.iter().find(|h| h.role == role).expect("both roles are always planned")
+        self.hosts
+            .iter()
+            .find(|h| h.role == role)
+            .expect("both roles are always planned")
     }
 }
 
@@ -166,7 +169,10 @@ pub fn compute(
         .hosts
         .iter()
         .map(|host| {
-            let host_facts = facts.iter().find(|(r, _)| *r == host.role).and_then(|(_, f)| *f);
+            let host_facts = facts
+                .iter()
+                .find(|(r, _)| *r == host.role)
+                .and_then(|(_, f)| *f);
             let address = addresses
                 .iter()
                 .find(|(r, _)| *r == host.role)
@@ -217,8 +223,16 @@ fn plan_host(host: &HostState, facts: &Facts, address: String) -> HostPlan {
                 }
             }
             Item::Files(group) => {
-                let files: Vec<FileChange> = group.files.iter().filter_map(|f| file_change(f, facts)).collect();
-                let links: Vec<LinkChange> = group.links.iter().filter_map(|l| link_change(l, facts)).collect();
+                let files: Vec<FileChange> = group
+                    .files
+                    .iter()
+                    .filter_map(|f| file_change(f, facts))
+                    .collect();
+                let links: Vec<LinkChange> = group
+                    .links
+                    .iter()
+                    .filter_map(|l| link_change(l, facts))
+                    .collect();
                 if !files.is_empty() || !links.is_empty() {
                     changes.push(Change::WriteFiles {
                         label: group.label.clone(),
@@ -270,9 +284,15 @@ fn plan_host(host: &HostState, facts: &Facts, address: String) -> HostPlan {
         }
     }
     // With sshd's files unchanged, what sshd does now is what it will do: check it against the intent.
-    let sshd_changes = changes
-        .iter()
-        .any(|c| matches!(c, Change::WriteFiles { validate: Some(Validation::Sshd), .. }));
+    let sshd_changes = changes.iter().any(|c| {
+        matches!(
+            c,
+            Change::WriteFiles {
+                validate: Some(Validation::Sshd),
+                ..
+            }
+        )
+    });
     let problems = if sshd_changes || facts.sshd.effective.is_empty() {
         vec![]
     } else {
@@ -355,8 +375,14 @@ fn file_change(f: &ManagedFile, facts: &Facts) -> Option<FileChange> {
     };
     let current = facts.file(&f.path);
     let Content::Known(new) = &f.content else {
-        let Content::Pending(what) = &f.content else { unreachable!() };
-        return Some(change(FileAction::Pending, format!("written once jprov has {what}"), String::new()));
+        let Content::Pending(what) = &f.content else {
+            unreachable!()
+        };
+        return Some(change(
+            FileAction::Pending,
+            format!("written once jprov has {what}"),
+            String::new(),
+        ));
     };
     match current {
         FileFact::Missing => Some(change(
@@ -411,8 +437,16 @@ fn link_change(l: &Symlink, facts: &Facts) -> Option<LinkChange> {
 
 impl fmt::Display for Plan {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mode = if self.offline { " (offline: against hosts with nothing on them yet)" } else { "" };
-        writeln!(f, "Plan for profile {} ({}){mode}", self.profile, self.method)?;
+        let mode = if self.offline {
+            " (offline: against hosts with nothing on them yet)"
+        } else {
+            ""
+        };
+        writeln!(
+            f,
+            "Plan for profile {} ({}){mode}",
+            self.profile, self.method
+        )?;
         for host in &self.hosts {
             writeln!(f)?;
             writeln!(f, "{} {}", host.role, host.address)?;
@@ -433,14 +467,25 @@ impl fmt::Display for Plan {
             }
         }
         writeln!(f)?;
-        writeln!(f, "Tunnel, opened by the {} as {}:", self.tunnel.opened_by, self.tunnel.user)?;
+        writeln!(
+            f,
+            "Tunnel, opened by the {} as {}:",
+            self.tunnel.opened_by, self.tunnel.user
+        )?;
         writeln!(f, "  {}", self.tunnel.command)?;
         writeln!(f, "Jupyter on the workstation: {}", self.jupyter_command)?;
         writeln!(f)?;
         if self.has_problems() {
-            writeln!(f, "The plan has problems (above): apply would not give the intended result.")?;
+            writeln!(
+                f,
+                "The plan has problems (PROBLEM above): apply would not give the intended result."
+            )?;
         }
         match self.change_count() {
+            0 if self.has_problems() => writeln!(
+                f,
+                "No changes to files, but the hosts do not do what the profile wants."
+            ),
             0 => writeln!(f, "No changes: the hosts match the profile."),
             n => writeln!(f, "{n} change{} to apply.", if n == 1 { "" } else { "s" }),
         }
@@ -450,7 +495,10 @@ impl fmt::Display for Plan {
 fn write_change(f: &mut fmt::Formatter<'_>, change: &Change) -> fmt::Result {
     match change {
         Change::CreateAccount { name, home, .. } => {
-            writeln!(f, "  + create account {name} (home {home}, no password, no login shell)")
+            writeln!(
+                f,
+                "  + create account {name} (home {home}, no password, no login shell)"
+            )
         }
         Change::GenerateKey { path, owner, .. } => {
             writeln!(f, "  + generate ed25519 key pair {path} (owner {owner}; the private key stays on this host)")
@@ -470,11 +518,19 @@ fn write_change(f: &mut fmt::Formatter<'_>, change: &Change) -> fmt::Result {
                     FileAction::Fix => "~ fix",
                     FileAction::Pending => "+ later",
                 };
-                writeln!(f, "    {sign} {} ({} {}): {}", file.path, file.mode, file.owner, file.reason)?;
+                writeln!(
+                    f,
+                    "    {sign} {} ({} {}): {}",
+                    file.path, file.mode, file.owner, file.reason
+                )?;
                 f.write_str(&file.diff)?;
             }
             for link in links {
-                writeln!(f, "    + link {} -> {}: {}", link.path, link.target, link.reason)?;
+                writeln!(
+                    f,
+                    "    + link {} -> {}: {}",
+                    link.path, link.target, link.reason
+                )?;
             }
             if let Some(v) = validate {
                 let command = match v {
@@ -484,7 +540,11 @@ fn write_change(f: &mut fmt::Formatter<'_>, change: &Change) -> fmt::Result {
                 writeln!(f, "    then validate with `{command}` (the previous files are restored if it fails)")?;
             }
             if let Some(s) = reload {
-                writeln!(f, "    then reload {} (a reload, never a restart)", s.as_str())?;
+                writeln!(
+                    f,
+                    "    then reload {} (a reload, never a restart)",
+                    s.as_str()
+                )?;
             }
             Ok(())
         }
@@ -492,11 +552,18 @@ fn write_change(f: &mut fmt::Formatter<'_>, change: &Change) -> fmt::Result {
             writeln!(f, "  ! validate and reload {} (pending)", service.as_str())?;
             writeln!(f, "    because {reason}")
         }
-        Change::RunCertbot { command, reason, .. } => {
+        Change::RunCertbot {
+            command, reason, ..
+        } => {
             writeln!(f, "  ! run {command}")?;
             writeln!(f, "    because {reason}")
         }
-        Change::StartTunnel { user, command, reason, .. } => {
+        Change::StartTunnel {
+            user,
+            command,
+            reason,
+            ..
+        } => {
             writeln!(f, "  ! start tunnel as {user}: {command}")?;
             writeln!(f, "    because {reason}")
         }

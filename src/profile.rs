@@ -4,7 +4,8 @@
 //! cheap). Every error names the file, the line and the field.
 
 use crate::value::{
-    AbsPath, BaseUrl, Domain, Email, HostName, HttpsUrl, PasswordHash, Port, ProfileName, Size, UserName,
+    AbsPath, BaseUrl, Domain, Email, HostName, HttpsUrl, PasswordHash, Port, ProfileName, Size,
+    UserName,
 };
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -345,7 +346,12 @@ impl LoadedProfile {
 
     /// The pinned known_hosts file: the profile's `known_hosts`, by default `known_hosts` next to it.
     pub fn pinned_known_hosts(&self) -> PathBuf {
-        self.resolve(self.profile.known_hosts.as_deref().unwrap_or(Path::new("known_hosts")))
+        self.resolve(
+            self.profile
+                .known_hosts
+                .as_deref()
+                .unwrap_or(Path::new("known_hosts")),
+        )
     }
 }
 
@@ -390,8 +396,9 @@ pub fn load(path: &Path) -> Result<LoadedProfile, ProfileError> {
 pub fn parse(source: &str, file: &Path) -> Result<Profile, ProfileError> {
     // serde_path_to_error knows the exact field of every error, including our own validation errors, for
     // which serde_yaml reports only the enclosing mapping.
-    let profile: Profile = serde_path_to_error::deserialize(serde_yaml::Deserializer::from_str(source))
-        .map_err(|e| yaml_error(source, &e, file))?;
+    let profile: Profile =
+        serde_path_to_error::deserialize(serde_yaml::Deserializer::from_str(source))
+            .map_err(|e| yaml_error(source, &e, file))?;
     check_consistency(&profile).map_err(|(field, message)| {
         let (line, column) = locate(source, &field).unzip();
         ProfileError {
@@ -405,7 +412,11 @@ pub fn parse(source: &str, file: &Path) -> Result<Profile, ProfileError> {
     Ok(profile)
 }
 
-fn yaml_error(source: &str, e: &serde_path_to_error::Error<serde_yaml::Error>, file: &Path) -> ProfileError {
+fn yaml_error(
+    source: &str,
+    e: &serde_path_to_error::Error<serde_yaml::Error>,
+    file: &Path,
+) -> ProfileError {
     let inner = e.inner();
     let mut message = inner.to_string();
     // serde_yaml appends " at line L column C" and may prefix a path; we print both up front instead.
@@ -425,7 +436,9 @@ fn yaml_error(source: &str, e: &serde_path_to_error::Error<serde_yaml::Error>, f
     let located = field.as_deref().and_then(|f| locate(source, f));
     let (line, column) = match (located, inner.location()) {
         // An unknown key is reported where it stands, which serde_yaml knows and the path doesn't.
-        (_, Some(loc)) if message.starts_with("unknown field") => (Some(loc.line()), Some(loc.column())),
+        (_, Some(loc)) if message.starts_with("unknown field") => {
+            (Some(loc.line()), Some(loc.column()))
+        }
         (Some((line, column)), _) => (Some(line), Some(column)),
         (None, Some(loc)) => (Some(loc.line()), Some(loc.column())),
         (None, None) => (None, None),
@@ -452,15 +465,24 @@ fn check_consistency(p: &Profile) -> Result<(), (String, String)> {
         );
     }
     if p.tunnel.account.as_str() == "root" {
-        return err("tunnel.account", "the tunnel account must not be root".into());
+        return err(
+            "tunnel.account",
+            "the tunnel account must not be root".into(),
+        );
     }
     if p.workstation.host == WorkstationHost::Local && p.workstation.jump.is_some() {
-        return err("workstation.jump", "a local workstation is not reached through a jump host".into());
+        return err(
+            "workstation.jump",
+            "a local workstation is not reached through a jump host".into(),
+        );
     }
     match p.method {
         Method::ReverseForward => {
             if p.nginx.is_some() {
-                return err("nginx", "nginx settings apply only to method nginx-proxy".into());
+                return err(
+                    "nginx",
+                    "nginx settings apply only to method nginx-proxy".into(),
+                );
             }
             if p.tunnel.port.get() < 1024 {
                 return err(
@@ -480,11 +502,17 @@ fn check_consistency(p: &Profile) -> Result<(), (String, String)> {
             if p.tunnel.port == nginx.https_port || p.tunnel.port == nginx.http_port {
                 return err(
                     "tunnel.port",
-                    format!("port {} is taken by nginx on the server; choose another loopback port", p.tunnel.port),
+                    format!(
+                        "port {} is taken by nginx on the server; choose another loopback port",
+                        p.tunnel.port
+                    ),
                 );
             }
             if nginx.https_port == nginx.http_port {
-                return err("nginx.http_port", "nginx needs different ports for http and https".into());
+                return err(
+                    "nginx.http_port",
+                    "nginx needs different ports for http and https".into(),
+                );
             }
         }
     }

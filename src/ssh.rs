@@ -63,29 +63,48 @@ struct ClientConfig {
 fn client_config(target: &Target) -> ClientConfig {
     let mut config = ClientConfig::default();
     let Ok(ssh) = which::which("ssh") else {
-        let home = std::env::var_os("HOME").map(PathBuf::from).unwrap_or_default();
+        let home = std::env::var_os("HOME")
+            .map(PathBuf::from)
+            .unwrap_or_default();
         config.identity_files = ["id_ed25519", "id_ecdsa", "id_rsa"]
             .iter()
             .map(|f| home.join(".ssh").join(f))
             .collect();
-        config.known_hosts_files = vec![home.join(".ssh/known_hosts"), "/etc/ssh/ssh_known_hosts".into()];
+        config.known_hosts_files = vec![
+            home.join(".ssh/known_hosts"),
+            "/etc/ssh/ssh_known_hosts".into(),
+        ];
         return config;
     };
     let output = Command::new(ssh)
-        .args(["-G", "-p", &target.port.to_string(), "-l", &target.user, &target.host])
+        .args([
+            "-G",
+            "-p",
+            &target.port.to_string(),
+            "-l",
+            &target.user,
+            &target.host,
+        ])
         .stdin(Stdio::null())
         .output();
     let Ok(output) = output else { return config };
     let home = std::env::var("HOME").unwrap_or_default();
-    let expand = |p: &str| PathBuf::from(p.strip_prefix("~/").map_or(p.to_string(), |rest| format!("{home}/{rest}")));
+    let expand = |p: &str| {
+        PathBuf::from(
+            p.strip_prefix("~/")
+                .map_or(p.to_string(), |rest| format!("{home}/{rest}")),
+        )
+    };
     for line in String::from_utf8_lossy(&output.stdout).lines() {
-        let Some((key, value)) = line.split_once(' ') else { continue };
+        let Some((key, value)) = line.split_once(' ') else {
+            continue;
+        };
         match key {
             "hostname" => config.hostname = Some(value.to_string()),
             "identityfile" => config.identity_files.push(expand(value)),
-            "userknownhostsfile" | "globalknownhostsfile" => {
-                config.known_hosts_files.extend(value.split_whitespace().map(expand))
-            }
+            "userknownhostsfile" | "globalknownhostsfile" => config
+                .known_hosts_files
+                .extend(value.split_whitespace().map(expand)),
             "hostkeyalias" if value != "none" => config.host_key_alias = Some(value.to_string()),
             _ => {}
         }
@@ -104,7 +123,8 @@ fn open_session(target: &Target, hostname: &str) -> Result<(Session, Option<Chil
                 .map_err(|e| format!("cannot resolve {hostname}: {e}"))?
                 .next()
                 .ok_or_else(|| format!("{hostname} has no address"))?;
-            let stream = TcpStream::connect_timeout(&address, Duration::from_secs(15)).map_err(|e| e.to_string())?;
+            let stream = TcpStream::connect_timeout(&address, Duration::from_secs(15))
+                .map_err(|e| e.to_string())?;
             session.set_tcp_stream(stream);
         }
         Some(via) => {
@@ -120,13 +140,22 @@ fn open_session(target: &Target, hostname: &str) -> Result<(Session, Option<Chil
 /// Every host key the target offers (one handshake per key type), without logging in.
 pub fn fetch_host_keys(target: &Target) -> Result<Vec<HostKey>, TransportError> {
     let config = client_config(target);
-    let hostname = config.hostname.clone().unwrap_or_else(|| target.host.clone());
+    let hostname = config
+        .hostname
+        .clone()
+        .unwrap_or_else(|| target.host.clone());
     let unreachable = |reason: String| TransportError::Unreachable {
         target: target.display(),
         reason,
     };
     let mut keys = vec![];
-    for algorithm in ["ssh-ed25519", "ecdsa-sha2-nistp256", "ecdsa-sha2-nistp384", "ecdsa-sha2-nistp521", "rsa-sha2-512"] {
+    for algorithm in [
+        "ssh-ed25519",
+        "ecdsa-sha2-nistp256",
+        "ecdsa-sha2-nistp384",
+        "ecdsa-sha2-nistp521",
+        "rsa-sha2-512",
+    ] {
         let (mut session, mut jump) = open_session(target, &hostname).map_err(unreachable)?;
         let _ = session.method_pref(ssh2::MethodType::HostKey, algorithm);
         if session.handshake().is_ok() {
@@ -155,7 +184,10 @@ pub fn known_hosts_names(target: &Target) -> Vec<String> {
 }
 
 fn names_for(target: &Target, config: &ClientConfig) -> Vec<String> {
-    let hostname = config.hostname.clone().unwrap_or_else(|| target.host.clone());
+    let hostname = config
+        .hostname
+        .clone()
+        .unwrap_or_else(|| target.host.clone());
     match &config.host_key_alias {
         Some(alias) => vec![alias.clone()],
         None => {
@@ -175,7 +207,10 @@ pub fn connect(target: &Target) -> Result<SshConnection, TransportError> {
         target: display.clone(),
         reason,
     };
-    let hostname = config.hostname.clone().unwrap_or_else(|| target.host.clone());
+    let hostname = config
+        .hostname
+        .clone()
+        .unwrap_or_else(|| target.host.clone());
     let (mut session, jump) = open_session(target, &hostname).map_err(unreachable)?;
 
     // Only ask for key types we can verify: libssh2 compares just the type it negotiated.
@@ -194,7 +229,9 @@ pub fn connect(target: &Target) -> Result<SshConnection, TransportError> {
             .join(",");
         let _ = session.method_pref(ssh2::MethodType::HostKey, &preference);
     }
-    session.handshake().map_err(|e| unreachable(format!("SSH handshake failed: {e}")))?;
+    session
+        .handshake()
+        .map_err(|e| unreachable(format!("SSH handshake failed: {e}")))?;
 
     let (blob, _) = session
         .host_key()
@@ -287,13 +324,20 @@ fn verify_host_key(
     }
 }
 
-fn authenticate(session: &Session, target: &Target, config: &ClientConfig) -> Result<(), TransportError> {
+fn authenticate(
+    session: &Session,
+    target: &Target,
+    config: &ClientConfig,
+) -> Result<(), TransportError> {
     let user = target.user.as_str();
     let mut tried = vec![];
     if let Some(file) = &target.identity_file {
         return match session.userauth_pubkey_file(user, None, file, None) {
             Ok(()) if session.authenticated() => Ok(()),
-            Ok(()) => Err(auth_error(target, format!("key {} was not accepted", file.display()))),
+            Ok(()) => Err(auth_error(
+                target,
+                format!("key {} was not accepted", file.display()),
+            )),
             Err(e) => Err(auth_error(target, key_error(file, &e))),
         };
     }
@@ -319,7 +363,8 @@ fn authenticate(session: &Session, target: &Target, config: &ClientConfig) -> Re
     Err(auth_error(
         target,
         if tried.is_empty() {
-            "no SSH key found: start ssh-agent with your key, or set identity_file in the profile".into()
+            "no SSH key found: start ssh-agent with your key, or set identity_file in the profile"
+                .into()
         } else {
             format!("tried {}", tried.join("; "))
         },
@@ -336,7 +381,10 @@ fn auth_error(target: &Target, reason: String) -> TransportError {
 fn key_error(file: &Path, e: &ssh2::Error) -> String {
     let message = e.message();
     // libssh2 reports a wrong or missing passphrase this way.
-    if message.contains("Unsupported private key") || message.contains("Wrong passphrase") || message.contains("decrypt") {
+    if message.contains("Unsupported private key")
+        || message.contains("Wrong passphrase")
+        || message.contains("decrypt")
+    {
         format!(
             "{}: the key seems to be passphrase-protected; add it to ssh-agent (ssh-add {})",
             file.display(),
@@ -349,13 +397,28 @@ fn key_error(file: &Path, e: &ssh2::Error) -> String {
 
 /// A stream to `host:port` through `via`, carried by OpenSSH's `ssh -W` over a socketpair.
 fn jump_stream(via: &Target, host: &str, port: u16) -> Result<(UnixStream, Child), String> {
-    let ssh = which::which("ssh").map_err(|_| "reaching a host through a jump host needs OpenSSH's ssh".to_string())?;
+    let ssh = which::which("ssh")
+        .map_err(|_| "reaching a host through a jump host needs OpenSSH's ssh".to_string())?;
     let (ours, theirs) = UnixStream::pair().map_err(|e| e.to_string())?;
     let theirs_out = theirs.try_clone().map_err(|e| e.to_string())?;
     let mut command = Command::new(ssh);
     command
-        .args(["-W", &format!("{host}:{port}"), "-p", &via.port.to_string(), "-l", &via.user])
-        .args(["-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=yes", "-o", "ClearAllForwardings=yes"]);
+        .args([
+            "-W",
+            &format!("{host}:{port}"),
+            "-p",
+            &via.port.to_string(),
+            "-l",
+            &via.user,
+        ])
+        .args([
+            "-o",
+            "BatchMode=yes",
+            "-o",
+            "StrictHostKeyChecking=yes",
+            "-o",
+            "ClearAllForwardings=yes",
+        ]);
     if let Some(pinned) = &via.pinned_known_hosts {
         let mut files = vec![pinned.display().to_string()];
         files.push("~/.ssh/known_hosts".into());
@@ -391,7 +454,10 @@ impl SshConnection {
         let mut stdout = Vec::new();
         channel.read_to_end(&mut stdout).map_err(|e| fail(&e))?;
         let mut stderr = Vec::new();
-        channel.stderr().read_to_end(&mut stderr).map_err(|e| fail(&e))?;
+        channel
+            .stderr()
+            .read_to_end(&mut stderr)
+            .map_err(|e| fail(&e))?;
         channel.wait_close().map_err(|e| fail(&e))?;
         Ok(ExecOutput {
             status: channel.exit_status().map_err(|e| fail(&e))?,

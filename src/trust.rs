@@ -15,7 +15,10 @@ pub fn trust(lp: &LoadedProfile, out: &mut dyn Write) -> Result<usize, RunError>
     let (server, workstation) = targets(lp, false);
     let mut recorded = 0;
     // The server first: a workstation reached through it is verified with the server's pinned key.
-    for (role, target) in [(Role::Server, Some(server)), (Role::Workstation, workstation)] {
+    for (role, target) in [
+        (Role::Server, Some(server)),
+        (Role::Workstation, workstation),
+    ] {
         let Some(target) = target else { continue };
         let fail = |source| RunError::Transport { role, source };
         let keys = ssh::fetch_host_keys(&target).map_err(fail)?;
@@ -27,7 +30,10 @@ pub fn trust(lp: &LoadedProfile, out: &mut dyn Write) -> Result<usize, RunError>
                 Verdict::Trusted { .. } => "already pinned".to_string(),
                 Verdict::Unknown => {
                     known_hosts::record(&pinned, &names[0], key).map_err(|e| {
-                        fail(TransportError::HostKey(format!("cannot write {}: {e}", pinned.display())))
+                        fail(TransportError::HostKey(format!(
+                            "cannot write {}: {e}",
+                            pinned.display()
+                        )))
                     })?;
                     recorded += 1;
                     format!("pinned in {}", pinned.display())
@@ -41,7 +47,10 @@ pub fn trust(lp: &LoadedProfile, out: &mut dyn Write) -> Result<usize, RunError>
                     ))))
                 }
                 Verdict::Changed { known } => {
-                    let listed: Vec<String> = known.iter().map(|(f, l, _)| format!("{}:{l}", f.display())).collect();
+                    let listed: Vec<String> = known
+                        .iter()
+                        .map(|(f, l, _)| format!("{}:{l}", f.display()))
+                        .collect();
                     return Err(fail(TransportError::HostKey(format!(
                         "HOST KEY CHANGED for {}: it presents {} {}, but {} pins another {} key. Nothing was \
                          recorded. If the host was really re-keyed, delete that line and run `jprov trust` again.",

@@ -95,8 +95,11 @@ validated_string!(
 
 fn check_profile_name(s: &str) -> Result<(), String> {
     let ok = (1..=32).contains(&s.len())
-        && s.chars().next().is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
-        && s.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        && s.chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+        && s.chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
         && !s.ends_with('-');
     ok.then_some(()).ok_or_else(|| {
         format!("invalid profile name {s:?}: use 1-32 lowercase letters, digits and hyphens, e.g. \"lab-jupyter\"")
@@ -127,7 +130,8 @@ fn check_domain(s: &str) -> Result<(), String> {
 fn check_host_name(s: &str) -> Result<(), String> {
     let is_alias = !s.is_empty()
         && s.len() <= 253
-        && s.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'))
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'))
         && !s.starts_with('-');
     if is_alias || s.parse::<std::net::IpAddr>().is_ok() {
         Ok(())
@@ -141,8 +145,11 @@ fn check_host_name(s: &str) -> Result<(), String> {
 
 fn check_user_name(s: &str) -> Result<(), String> {
     let ok = (1..=32).contains(&s.len())
-        && s.chars().next().is_some_and(|c| c.is_ascii_lowercase() || c == '_')
-        && s.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-');
+        && s.chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_lowercase() || c == '_')
+        && s.chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-');
     ok.then_some(()).ok_or_else(|| {
         format!(
             "invalid user name {:?}: use lowercase letters, digits, '_' and '-', starting with a letter",
@@ -154,7 +161,8 @@ fn check_user_name(s: &str) -> Result<(), String> {
 fn check_abs_path(s: &str) -> Result<(), String> {
     let ok = s.starts_with('/')
         && s.len() <= 1024
-        && s.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '/' | '.' | '_' | '-' | '+' | '@'))
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '/' | '.' | '_' | '-' | '+' | '@'))
         && !s.contains("//")
         && s.split('/').all(|part| part != ".." && part != ".");
     ok.then_some(()).ok_or_else(|| {
@@ -169,7 +177,8 @@ fn check_base_url(s: &str) -> Result<(), String> {
     let ok = s.starts_with('/')
         && s.ends_with('/')
         && !s.contains("//")
-        && s.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '/' | '.' | '_' | '-' | '~'))
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '/' | '.' | '_' | '-' | '~'))
         && s.split('/').all(|part| part != ".." && part != ".");
     ok.then_some(()).ok_or_else(|| {
         format!(
@@ -184,7 +193,9 @@ fn check_email(s: &str) -> Result<(), String> {
         Some((local, domain)) => {
             !local.is_empty()
                 && local.len() <= 64
-                && local.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '+'))
+                && local
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '+'))
                 && dns_labels_ok(domain)
                 && domain.contains('.')
         }
@@ -223,9 +234,16 @@ fn check_password_hash(s: &str) -> Result<(), String> {
 
 fn check_size(s: &str) -> Result<(), String> {
     let digits = s.trim_end_matches(['k', 'm', 'g']);
-    let ok = !digits.is_empty() && digits.len() <= 6 && digits.chars().all(|c| c.is_ascii_digit()) && s.len() - digits.len() <= 1;
-    ok.then_some(())
-        .ok_or_else(|| format!("invalid size {:?}: use a number with an optional k, m or g suffix, e.g. \"512m\"", printable(s)))
+    let ok = !digits.is_empty()
+        && digits.len() <= 6
+        && digits.chars().all(|c| c.is_ascii_digit())
+        && s.len() - digits.len() <= 1;
+    ok.then_some(()).ok_or_else(|| {
+        format!(
+            "invalid size {:?}: use a number with an optional k, m or g suffix, e.g. \"512m\"",
+            printable(s)
+        )
+    })
 }
 
 /// Shows control characters visibly in error messages.
@@ -243,7 +261,9 @@ impl TryFrom<u32> for Port {
     fn try_from(value: u32) -> Result<Self, String> {
         match u16::try_from(value) {
             Ok(p) if p > 0 => Ok(Port(p)),
-            _ => Err(format!("invalid port {value}: use a number from 1 to 65535")),
+            _ => Err(format!(
+                "invalid port {value}: use a number from 1 to 65535"
+            )),
         }
     }
 }
@@ -275,7 +295,16 @@ mod tests {
 
     #[test]
     fn domains_with_shell_or_config_syntax_are_rejected() {
-        for bad in ["x.org; rm -rf /", "x.org\nevil", "x.org}", "X.org", "", "-x.org", "x..org", "x.org "] {
+        for bad in [
+            "x.org; rm -rf /",
+            "x.org\nevil",
+            "x.org}",
+            "X.org",
+            "",
+            "-x.org",
+            "x..org",
+            "x.org ",
+        ] {
             assert!(check_domain(bad).is_err(), "{bad:?} accepted");
         }
         for good in ["jupyter.example.org", "localhost", "a-b.c0.de"] {

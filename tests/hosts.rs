@@ -10,7 +10,11 @@ use support::test_host::TestHost;
 const HASH: &str = "sha1:0e112c3ddfce:a68df677475c2b47b6e86d0467eec97ac5f4b85a";
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 fn text(b: &[u8]) -> String {
@@ -43,10 +47,18 @@ impl Setup {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(
             dir.path().join("known_hosts"),
-            format!("{}\n{}\n", server.known_hosts_line(), workstation.known_hosts_line()),
+            format!(
+                "{}\n{}\n",
+                server.known_hosts_line(),
+                workstation.known_hosts_line()
+            ),
         )
         .unwrap();
-        let tls_host = if method == Method::ReverseForward { &workstation } else { &server };
+        let tls_host = if method == Method::ReverseForward {
+            &workstation
+        } else {
+            &server
+        };
         tls_host.exec_ok(
             "mkdir -p /etc/jprov-test && openssl req -x509 -noenc -days 30 -newkey rsa:2048 -subj /CN=jupyter.test \
              -addext subjectAltName=DNS:jupyter.test -keyout /etc/jprov-test/key.pem -out /etc/jprov-test/cert.pem 2>/dev/null \
@@ -57,7 +69,11 @@ impl Setup {
             Method::ReverseForward => ("reverse-forward", String::new()),
             Method::NginxProxy => (
                 "nginx-proxy",
-                format!("nginx:\n  https_port: {}\n  http_port: {}\n", free_port(), free_port()),
+                format!(
+                    "nginx:\n  https_port: {}\n  http_port: {}\n",
+                    free_port(),
+                    free_port()
+                ),
             ),
         };
         let profile = format!(
@@ -103,7 +119,12 @@ impl Setup {
         all.extend_from_slice(args);
         let out = self.jprov(&all);
         let stdout = text(&out.stdout);
-        assert_eq!(out.status.code(), Some(0), "apply failed:\n{stdout}\n{}", text(&out.stderr));
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "apply failed:\n{stdout}\n{}",
+            text(&out.stderr)
+        );
         let mut plan_args = vec!["plan"];
         if args.contains(&"--start-tunnel") {
             plan_args.push("--start-tunnel");
@@ -120,70 +141,144 @@ impl Setup {
     }
 
     fn sshd_setting(&self, user: &str, key: &str) -> String {
-        let out = self
-            .server
-            .exec_ok(&format!("sshd -T -C user={user},host=laptop,addr=192.0.2.1 | grep -i '^{key} '"));
+        let out = self.server.exec_ok(&format!(
+            "sshd -T -C user={user},host=laptop,addr=192.0.2.1 | grep -i '^{key} '"
+        ));
         out.trim().to_string()
     }
 }
 
 #[test]
 fn reverse_forward_plans_applies_converges_and_reapplies_nothing() {
-    let Some(s) = Setup::new(Method::ReverseForward) else { return };
+    let Some(s) = Setup::new(Method::ReverseForward) else {
+        return;
+    };
     let plan = s.jprov(&["plan"]);
-    assert_eq!(plan.status.code(), Some(2), "{}{}", text(&plan.stdout), text(&plan.stderr));
+    assert_eq!(
+        plan.status.code(),
+        Some(2),
+        "{}{}",
+        text(&plan.stdout),
+        text(&plan.stderr)
+    );
     let planned = text(&plan.stdout);
-    assert!(planned.contains("+ create account jprov-tunnel"), "{planned}");
-    assert!(planned.contains("+++ /etc/ssh/sshd_config.d/01-jprov-t-reverse-forward.conf"), "{planned}");
-    assert!(!planned.contains("a68df677475c2b47b6e86d0467eec97ac5f4b85a"), "{planned}");
-    assert!(s.server.read_file("/etc/ssh/sshd_config.d/01-jprov-t-reverse-forward.conf").is_none(), "plan changed nothing");
+    assert!(
+        planned.contains("+ create account jprov-tunnel"),
+        "{planned}"
+    );
+    assert!(
+        planned.contains("+++ /etc/ssh/sshd_config.d/01-jprov-t-reverse-forward.conf"),
+        "{planned}"
+    );
+    assert!(
+        !planned.contains("a68df677475c2b47b6e86d0467eec97ac5f4b85a"),
+        "{planned}"
+    );
+    assert!(
+        s.server
+            .read_file("/etc/ssh/sshd_config.d/01-jprov-t-reverse-forward.conf")
+            .is_none(),
+        "plan changed nothing"
+    );
 
     let reloads_before = s.server.sshd_reload_count();
     let applied = s.apply(&["--start-tunnel"]);
     assert!(applied.contains("reloaded ssh"), "{applied}");
     s.server.wait_sshd_reloads(reloads_before + 1);
-    assert_eq!(s.server.sshd_reload_count(), reloads_before + 1, "exactly one sshd reload");
+    assert_eq!(
+        s.server.sshd_reload_count(),
+        reloads_before + 1,
+        "exactly one sshd reload"
+    );
 
     // The effective sshd settings, not just the file: scoped to the tunnel account.
-    assert_eq!(s.sshd_setting("jprov-tunnel", "gatewayports"), "gatewayports clientspecified");
+    assert_eq!(
+        s.sshd_setting("jprov-tunnel", "gatewayports"),
+        "gatewayports clientspecified"
+    );
     assert_eq!(s.sshd_setting("jprov-tunnel", "permittty"), "permittty no");
     assert_eq!(s.sshd_setting("admin", "gatewayports"), "gatewayports no");
     // The tunnel is up, and because of GatewayPorts clientspecified sshd listens on all interfaces.
     let listening = s.server.exec_ok("ss -ltnH");
-    assert!(listening.contains(&format!("0.0.0.0:{}", s.tunnel_port)), "{listening}");
-    let config = s.workstation.exec_ok("stat -c '%a %U' /home/alice/.jupyter/jupyter_server_config.py");
+    assert!(
+        listening.contains(&format!("0.0.0.0:{}", s.tunnel_port)),
+        "{listening}"
+    );
+    let config = s
+        .workstation
+        .exec_ok("stat -c '%a %U' /home/alice/.jupyter/jupyter_server_config.py");
     assert_eq!(config.trim(), "600 alice");
-    let keys = s.server.exec_ok("stat -c '%a %U' /etc/ssh/jprov/jprov-tunnel.keys; cat /etc/ssh/jprov/jprov-tunnel.keys");
-    assert!(keys.starts_with("644 root\nrestrict,port-forwarding,permitlisten="), "{keys}");
-    let tunnel_pid = s.workstation.exec_ok("head -n1 /home/alice/.local/state/jprov/t-reverse-forward-tunnel.pid");
+    let keys = s.server.exec_ok(
+        "stat -c '%a %U' /etc/ssh/jprov/jprov-tunnel.keys; cat /etc/ssh/jprov/jprov-tunnel.keys",
+    );
+    assert!(
+        keys.starts_with("644 root\nrestrict,port-forwarding,permitlisten="),
+        "{keys}"
+    );
+    let tunnel_pid = s
+        .workstation
+        .exec_ok("head -n1 /home/alice/.local/state/jprov/t-reverse-forward-tunnel.pid");
 
     // Second apply: nothing to do, nothing reloaded, the tunnel untouched.
     let again = s.apply(&["--start-tunnel"]);
     assert!(again.contains("No changes"), "{again}");
     assert!(!again.contains("round 1"), "{again}");
-    assert_eq!(s.server.sshd_reload_count(), reloads_before + 1, "a second apply must not reload");
-    let tunnel_pid_again = s.workstation.exec_ok("head -n1 /home/alice/.local/state/jprov/t-reverse-forward-tunnel.pid");
+    assert_eq!(
+        s.server.sshd_reload_count(),
+        reloads_before + 1,
+        "a second apply must not reload"
+    );
+    let tunnel_pid_again = s
+        .workstation
+        .exec_ok("head -n1 /home/alice/.local/state/jprov/t-reverse-forward-tunnel.pid");
     assert_eq!(tunnel_pid, tunnel_pid_again);
 }
 
 #[test]
 fn nginx_proxy_enables_a_validated_site_and_opens_the_tunnel() {
-    let Some(s) = Setup::new(Method::NginxProxy) else { return };
+    let Some(s) = Setup::new(Method::NginxProxy) else {
+        return;
+    };
     s.server.start_nginx();
     let master = s.server.nginx_master_pid();
     let applied = s.apply(&["--start-tunnel"]);
     assert!(applied.contains("reloaded nginx"), "{applied}");
-    let link = s.server.exec_ok("readlink /etc/nginx/sites-enabled/jprov-t-nginx-proxy");
-    assert_eq!(link.trim(), "/etc/nginx/sites-available/jprov-t-nginx-proxy");
-    assert_eq!(s.server.nginx_master_pid(), master, "nginx was reloaded, not restarted");
+    let link = s
+        .server
+        .exec_ok("readlink /etc/nginx/sites-enabled/jprov-t-nginx-proxy");
+    assert_eq!(
+        link.trim(),
+        "/etc/nginx/sites-available/jprov-t-nginx-proxy"
+    );
+    assert_eq!(
+        s.server.nginx_master_pid(),
+        master,
+        "nginx was reloaded, not restarted"
+    );
     // The authorized_keys line on the workstation is restricted to opening Jupyter's port.
-    let keys = s.workstation.exec_ok("cat /home/alice/.ssh/authorized_keys");
-    assert!(keys.lines().any(|l| l.starts_with("restrict,port-forwarding,permitopen=\"localhost:") && l.ends_with("jprov:t-nginx-proxy")), "{keys}");
-    assert!(keys.lines().count() >= 2, "the user's own key is kept: {keys}");
+    let keys = s
+        .workstation
+        .exec_ok("cat /home/alice/.ssh/authorized_keys");
+    assert!(
+        keys.lines().any(
+            |l| l.starts_with("restrict,port-forwarding,permitopen=\"localhost:")
+                && l.ends_with("jprov:t-nginx-proxy")
+        ),
+        "{keys}"
+    );
+    assert!(
+        keys.lines().count() >= 2,
+        "the user's own key is kept: {keys}"
+    );
     // The tunnel runs as the locked-down account and listens on the server's loopback only.
     let listening = s.server.exec_ok("ss -ltnpH");
-    assert!(listening.contains(&format!("127.0.0.1:{}", s.tunnel_port)), "{listening}");
-    let owner = s.server.exec_ok(&format!("ps -o user= -p $(head -n1 /var/lib/jprov-tunnel/jprov-t-nginx-proxy-tunnel.pid)"));
+    assert!(
+        listening.contains(&format!("127.0.0.1:{}", s.tunnel_port)),
+        "{listening}"
+    );
+    let owner = s
+        .server
+        .exec_ok("ps -o user= -p $(head -n1 /var/lib/jprov-tunnel/jprov-t-nginx-proxy-tunnel.pid)");
     assert_eq!(owner.trim(), "jprov-tunnel");
     let shell = s.server.exec_ok("getent passwd jprov-tunnel | cut -d: -f7");
     assert_eq!(shell.trim(), "/usr/sbin/nologin");
@@ -194,30 +289,72 @@ fn nginx_proxy_enables_a_validated_site_and_opens_the_tunnel() {
 
 #[test]
 fn plan_validates_candidates_on_the_host_and_refuses_what_sshd_would_reject() {
-    let Some(s) = Setup::new(Method::ReverseForward) else { return };
+    let Some(s) = Setup::new(Method::ReverseForward) else {
+        return;
+    };
     let plan = s.jprov(&["plan"]);
-    assert!(text(&plan.stdout).contains("`sshd -t` passes with the new files"), "{}", text(&plan.stdout));
-    assert!(text(&plan.stdout).contains("effective settings (sshd -T) with the new files match"), "{}", text(&plan.stdout));
-    s.server.write_file("/etc/ssh/sshd_config.d/99-broken.conf", b"ThisIsNotAnOption yes\n", 0o644);
+    assert!(
+        text(&plan.stdout).contains("`sshd -t` passes with the new files"),
+        "{}",
+        text(&plan.stdout)
+    );
+    assert!(
+        text(&plan.stdout).contains("effective settings (sshd -T) with the new files match"),
+        "{}",
+        text(&plan.stdout)
+    );
+    s.server.write_file(
+        "/etc/ssh/sshd_config.d/99-broken.conf",
+        b"ThisIsNotAnOption yes\n",
+        0o644,
+    );
     let plan = s.jprov(&["plan"]);
     let stdout = text(&plan.stdout);
-    assert_eq!(plan.status.code(), Some(3), "{stdout}{}", text(&plan.stderr));
-    assert!(stdout.contains("PROBLEM: `sshd -t` rejects") && stdout.contains("ThisIsNotAnOption"), "{stdout}");
+    assert_eq!(
+        plan.status.code(),
+        Some(3),
+        "{stdout}{}",
+        text(&plan.stderr)
+    );
+    assert!(
+        stdout.contains("PROBLEM: `sshd -t` rejects") && stdout.contains("ThisIsNotAnOption"),
+        "{stdout}"
+    );
     // apply runs the same check first and changes nothing.
     let reloads = s.server.sshd_reload_count();
     let out = s.jprov(&["apply"]);
     assert_eq!(out.status.code(), Some(3), "{}", text(&out.stderr));
-    assert!(text(&out.stderr).contains("nothing was changed"), "{}", text(&out.stderr));
-    assert!(s.server.read_file("/etc/ssh/sshd_config.d/01-jprov-t-reverse-forward.conf").is_none());
-    assert!(s.server.exec("getent passwd jprov-tunnel").stdout.is_empty(), "no account created");
+    assert!(
+        text(&out.stderr).contains("nothing was changed"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(s
+        .server
+        .read_file("/etc/ssh/sshd_config.d/01-jprov-t-reverse-forward.conf")
+        .is_none());
+    assert!(
+        s.server
+            .exec("getent passwd jprov-tunnel")
+            .stdout
+            .is_empty(),
+        "no account created"
+    );
     assert_eq!(s.server.sshd_reload_count(), reloads);
     // The scratch copy is gone.
-    assert_eq!(s.server.exec_ok("ls /tmp | grep -c jprov-check || true").trim(), "0");
+    assert_eq!(
+        s.server
+            .exec_ok("ls /tmp | grep -c jprov-check || true")
+            .trim(),
+        "0"
+    );
 }
 
 #[test]
 fn failed_validation_during_apply_restores_the_previous_files_and_reloads_nothing() {
-    let Some(s) = Setup::new(Method::ReverseForward) else { return };
+    let Some(s) = Setup::new(Method::ReverseForward) else {
+        return;
+    };
     s.apply(&[]);
     let dropin = "/etc/ssh/sshd_config.d/01-jprov-t-reverse-forward.conf";
     let before = s.server.read_file(dropin).unwrap();
@@ -225,41 +362,90 @@ fn failed_validation_during_apply_restores_the_previous_files_and_reloads_nothin
     // Change the profile (new tunnel port) while another file makes `sshd -t` fail, and let apply meet it
     // (as if the file had appeared between the plan-time check and the write).
     let profile = std::fs::read_to_string(&s.profile).unwrap();
-    std::fs::write(&s.profile, profile.replace(&format!("port: {}", s.tunnel_port), "port: 40123")).unwrap();
-    s.server.write_file("/etc/ssh/sshd_config.d/99-broken.conf", b"ThisIsNotAnOption yes\n", 0o644);
-    let out = s.jprov_with(&["apply"], &[("JPROV_FAULT", std::ffi::OsStr::new("skip-plan-validation"))]);
+    std::fs::write(
+        &s.profile,
+        profile.replace(&format!("port: {}", s.tunnel_port), "port: 40123"),
+    )
+    .unwrap();
+    s.server.write_file(
+        "/etc/ssh/sshd_config.d/99-broken.conf",
+        b"ThisIsNotAnOption yes\n",
+        0o644,
+    );
+    let out = s.jprov_with(
+        &["apply"],
+        &[("JPROV_FAULT", std::ffi::OsStr::new("skip-plan-validation"))],
+    );
     let stderr = text(&out.stderr);
     assert_eq!(out.status.code(), Some(3), "{}{stderr}", text(&out.stdout));
-    assert!(stderr.contains("`sshd -t` rejected") && stderr.contains("ThisIsNotAnOption"), "{stderr}");
+    assert!(
+        stderr.contains("`sshd -t` rejected") && stderr.contains("ThisIsNotAnOption"),
+        "{stderr}"
+    );
     assert!(stderr.contains("previous files were restored"), "{stderr}");
-    assert_eq!(s.server.read_file(dropin).unwrap(), before, "the previous drop-in is restored");
+    assert_eq!(
+        s.server.read_file(dropin).unwrap(),
+        before,
+        "the previous drop-in is restored"
+    );
     assert_eq!(s.server.sshd_reload_count(), reloads, "nothing reloaded");
     // The old version is also kept as a backup on the host, and no reload is left pending.
-    let backups = s.server.exec_ok("ls /var/lib/jprov/backup/t-reverse-forward/");
-    assert!(backups.contains("01-jprov-t-reverse-forward.conf"), "{backups}");
-    assert!(s.server.read_file("/var/lib/jprov/journal/t-reverse-forward").is_none());
+    let backups = s
+        .server
+        .exec_ok("ls /var/lib/jprov/backup/t-reverse-forward/");
+    assert!(
+        backups.contains("01-jprov-t-reverse-forward.conf"),
+        "{backups}"
+    );
+    assert!(s
+        .server
+        .read_file("/var/lib/jprov/journal/t-reverse-forward")
+        .is_none());
 }
 
 #[test]
 fn a_shadowed_sshd_setting_is_reported_with_the_file_that_wins() {
-    let Some(s) = Setup::new(Method::ReverseForward) else { return };
+    let Some(s) = Setup::new(Method::ReverseForward) else {
+        return;
+    };
     s.apply(&[]);
     // A Match block read before jprov's also applies to the tunnel account: sshd keeps its value.
     // (A plain global `GatewayPorts no` would not shadow jprov's Match block; this does.)
-    s.server.write_file("/etc/ssh/sshd_config.d/00-site.conf", b"Match all\n\tGatewayPorts no\n", 0o644);
+    s.server.write_file(
+        "/etc/ssh/sshd_config.d/00-site.conf",
+        b"Match all\n\tGatewayPorts no\n",
+        0o644,
+    );
     let plan = s.jprov(&["plan"]);
     let stdout = text(&plan.stdout);
-    assert_eq!(plan.status.code(), Some(3), "{stdout}{}", text(&plan.stderr));
+    assert_eq!(
+        plan.status.code(),
+        Some(3),
+        "{stdout}{}",
+        text(&plan.stderr)
+    );
     assert!(stdout.contains("sshd gives jprov-tunnel `gatewayports no`, but jprov needs `gatewayports clientspecified`"), "{stdout}");
-    assert!(stdout.contains("/etc/ssh/sshd_config.d/00-site.conf:2:"), "{stdout}");
-    assert!(!stdout.contains("No changes: the hosts match"), "a shadowed setting is not success: {stdout}");
+    assert!(
+        stdout.contains("/etc/ssh/sshd_config.d/00-site.conf:2:"),
+        "{stdout}"
+    );
+    assert!(
+        !stdout.contains("No changes: the hosts match"),
+        "a shadowed setting is not success: {stdout}"
+    );
 }
 
 #[test]
 fn a_workstation_behind_the_server_is_reached_through_it() {
-    let Some(s) = Setup::new(Method::ReverseForward) else { return };
+    let Some(s) = Setup::new(Method::ReverseForward) else {
+        return;
+    };
     let profile = std::fs::read_to_string(&s.profile).unwrap();
-    std::fs::write(&s.profile, profile.replace("  user: alice\n", "  user: alice\n  jump: server\n")).unwrap();
+    std::fs::write(
+        &s.profile,
+        profile.replace("  user: alice\n", "  user: alice\n  jump: server\n"),
+    )
+    .unwrap();
     let out = s.jprov(&["plan"]);
     let stdout = text(&out.stdout);
     assert_eq!(out.status.code(), Some(2), "{stdout}{}", text(&out.stderr));
@@ -275,45 +461,80 @@ fn a_workstation_behind_the_server_is_reached_through_it() {
     assert_eq!(ports.len(), 2, "{log}");
     let sessionless = ports
         .iter()
-        .filter(|port| !log.contains(&format!("Starting session: command for admin from 127.0.0.1 port {port} ")))
+        .filter(|port| {
+            !log.contains(&format!(
+                "Starting session: command for admin from 127.0.0.1 port {port} "
+            ))
+        })
         .count();
     assert_eq!(sessionless, 1, "{log}");
 }
 
 #[test]
 fn host_keys_are_verified_before_anything_is_sent() {
-    let Some(s) = Setup::new(Method::ReverseForward) else { return };
+    let Some(s) = Setup::new(Method::ReverseForward) else {
+        return;
+    };
     // A changed key is refused.
     s.server.rotate_host_key();
     let out = s.jprov(&["apply"]);
     let stderr = text(&out.stderr);
     assert_eq!(out.status.code(), Some(4), "{stderr}");
-    assert!(stderr.contains("HOST KEY CHANGED") && stderr.contains("SHA256:"), "{stderr}");
-    assert!(s.server.read_file("/etc/ssh/sshd_config.d/01-jprov-t-reverse-forward.conf").is_none());
-    assert!(!s.server.sshd_log().contains("Accepted publickey"), "no login happened:\n{}", s.server.sshd_log());
+    assert!(
+        stderr.contains("HOST KEY CHANGED") && stderr.contains("SHA256:"),
+        "{stderr}"
+    );
+    assert!(s
+        .server
+        .read_file("/etc/ssh/sshd_config.d/01-jprov-t-reverse-forward.conf")
+        .is_none());
+    assert!(
+        !s.server.sshd_log().contains("Accepted publickey"),
+        "no login happened:\n{}",
+        s.server.sshd_log()
+    );
 
     // An unknown key is refused too, unless the user asks to record it; even then a changed key is not.
     let pinned = s.dir.path().join("known_hosts");
     std::fs::write(&pinned, format!("{}\n", s.workstation.known_hosts_line())).unwrap();
     let out = s.jprov(&["plan"]);
     assert_eq!(out.status.code(), Some(4));
-    assert!(text(&out.stderr).contains("unknown host key"), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("unknown host key"),
+        "{}",
+        text(&out.stderr)
+    );
     let out = s.jprov(&["plan", "--accept-new-host-keys"]);
     assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
-    assert!(std::fs::read_to_string(&pinned).unwrap().contains(&format!("[127.0.0.1]:{}", s.server.port())));
+    assert!(std::fs::read_to_string(&pinned)
+        .unwrap()
+        .contains(&format!("[127.0.0.1]:{}", s.server.port())));
 
     // @revoked wins over a matching entry.
     let line = s.server.known_hosts_line();
     let key = line.split_once(' ').unwrap().1;
-    std::fs::write(&pinned, format!("{line}\n@revoked * {key}\n{}\n", s.workstation.known_hosts_line())).unwrap();
+    std::fs::write(
+        &pinned,
+        format!(
+            "{line}\n@revoked * {key}\n{}\n",
+            s.workstation.known_hosts_line()
+        ),
+    )
+    .unwrap();
     let out = s.jprov(&["plan"]);
     assert_eq!(out.status.code(), Some(4));
-    assert!(text(&out.stderr).contains("@revoked"), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("@revoked"),
+        "{}",
+        text(&out.stderr)
+    );
 }
 
 #[test]
 fn trust_pins_host_keys_next_to_the_profile_and_fails_closed_on_change() {
-    let Some(s) = Setup::new(Method::ReverseForward) else { return };
+    let Some(s) = Setup::new(Method::ReverseForward) else {
+        return;
+    };
     let pinned = s.dir.path().join("known_hosts");
     std::fs::write(&pinned, "").unwrap();
     let out = s.jprov(&["trust"]);
@@ -334,25 +555,38 @@ fn trust_pins_host_keys_next_to_the_profile_and_fails_closed_on_change() {
     s.server.rotate_host_key();
     let out = s.jprov(&["trust"]);
     assert_eq!(out.status.code(), Some(4), "{}", text(&out.stdout));
-    assert!(text(&out.stderr).contains("HOST KEY CHANGED"), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("HOST KEY CHANGED"),
+        "{}",
+        text(&out.stderr)
+    );
     assert_eq!(std::fs::read_to_string(&pinned).unwrap(), pins);
 }
 
 #[test]
 fn a_reload_left_pending_by_an_interrupted_apply_is_done_by_the_next_apply() {
-    let Some(s) = Setup::new(Method::ReverseForward) else { return };
+    let Some(s) = Setup::new(Method::ReverseForward) else {
+        return;
+    };
     s.apply(&[]);
     // What an apply that died between writing the drop-in and reloading sshd leaves behind.
-    s.server.exec_ok("printf 'reload ssh\\n' > /var/lib/jprov/journal/t-reverse-forward");
+    s.server
+        .exec_ok("printf 'reload ssh\\n' > /var/lib/jprov/journal/t-reverse-forward");
     let plan = s.jprov(&["plan"]);
     let planned = text(&plan.stdout);
     assert_eq!(plan.status.code(), Some(2), "{planned}");
-    assert!(planned.contains("validate and reload ssh (pending)"), "{planned}");
+    assert!(
+        planned.contains("validate and reload ssh (pending)"),
+        "{planned}"
+    );
     let reloads = s.server.sshd_reload_count();
     let applied = s.apply(&[]);
     assert!(applied.contains("reloaded ssh"), "{applied}");
     s.server.wait_sshd_reloads(reloads + 1);
-    assert!(s.server.read_file("/var/lib/jprov/journal/t-reverse-forward").is_none());
+    assert!(s
+        .server
+        .read_file("/var/lib/jprov/journal/t-reverse-forward")
+        .is_none());
     // And a clean apply leaves no journal behind.
     let again = s.apply(&[]);
     assert!(again.contains("No changes"), "{again}");
@@ -363,54 +597,106 @@ fn lockout_templates(dir: &std::path::Path) -> PathBuf {
     let templates = dir.join("templates");
     std::fs::create_dir_all(&templates).unwrap();
     // The real drop-in (so the tunnel account's settings are as intended) plus one line that shuts the admin out.
-    let real = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/templates/sshd_dropin.conf.j2")).unwrap();
-    std::fs::write(templates.join("sshd_dropin.conf.j2"), format!("DenyUsers admin\n{real}")).unwrap();
+    let real = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/templates/sshd_dropin.conf.j2"
+    ))
+    .unwrap();
+    std::fs::write(
+        templates.join("sshd_dropin.conf.j2"),
+        format!("DenyUsers admin\n{real}"),
+    )
+    .unwrap();
     templates
 }
 
 fn admin_can_log_in(s: &Setup) -> bool {
-    s.server.ssh("admin").arg("true").status().unwrap().success()
+    s.server
+        .ssh("admin")
+        .arg("true")
+        .status()
+        .unwrap()
+        .success()
 }
 
 #[test]
 fn a_change_that_would_lock_the_admin_out_is_rolled_back() {
-    let Some(s) = Setup::new(Method::ReverseForward) else { return };
+    let Some(s) = Setup::new(Method::ReverseForward) else {
+        return;
+    };
     let templates = lockout_templates(s.dir.path());
     let out = s.jprov_with(&["apply"], &[("JPROV_TEMPLATE_DIR", templates.as_os_str())]);
     let stderr = text(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{}{stderr}", text(&out.stdout));
-    assert!(stderr.contains("a fresh login as admin failed") && stderr.contains("restored the previous sshd files"), "{stderr}");
+    assert!(
+        stderr.contains("a fresh login as admin failed")
+            && stderr.contains("restored the previous sshd files"),
+        "{stderr}"
+    );
     assert!(admin_can_log_in(&s), "the admin must still get in");
-    assert!(s.server.read_file("/etc/ssh/sshd_config.d/01-jprov-t-reverse-forward.conf").is_none());
+    assert!(s
+        .server
+        .read_file("/etc/ssh/sshd_config.d/01-jprov-t-reverse-forward.conf")
+        .is_none());
     // With the real templates the same profile applies, and a fresh login is proven.
     let applied = s.apply(&[]);
-    assert!(applied.contains("a fresh login works after the sshd reload"), "{applied}");
+    assert!(
+        applied.contains("a fresh login works after the sshd reload"),
+        "{applied}"
+    );
 }
 
 #[test]
 fn the_on_host_guard_restores_sshd_when_jprov_dies_mid_change() {
-    let Some(s) = Setup::new(Method::ReverseForward) else { return };
+    let Some(s) = Setup::new(Method::ReverseForward) else {
+        return;
+    };
     let templates = lockout_templates(s.dir.path());
     let started = std::time::Instant::now();
     let out = s.jprov_with(
         &["apply", "--lockout-guard-seconds", "4"],
         &[
             ("JPROV_TEMPLATE_DIR", templates.as_os_str()),
-            ("JPROV_FAULT", std::ffi::OsStr::new("exit-after-sshd-reload")),
+            (
+                "JPROV_FAULT",
+                std::ffi::OsStr::new("exit-after-sshd-reload"),
+            ),
         ],
     );
-    assert_eq!(out.status.code(), Some(9), "{}{}", text(&out.stdout), text(&out.stderr));
-    assert!(!admin_can_log_in(&s), "right after the harmful reload the admin is locked out");
+    assert_eq!(
+        out.status.code(),
+        Some(9),
+        "{}{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    assert!(
+        !admin_can_log_in(&s),
+        "right after the harmful reload the admin is locked out"
+    );
     // No one touches the host: the guard restores the previous files and reloads sshd by itself.
     let deadline = started + std::time::Duration::from_secs(30);
     while !admin_can_log_in(&s) {
-        assert!(std::time::Instant::now() < deadline, "the guard did not restore access:\n{}", s.server.sshd_log());
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the guard did not restore access:\n{}",
+            s.server.sshd_log()
+        );
         std::thread::sleep(std::time::Duration::from_millis(500));
     }
     let waited = started.elapsed().as_secs_f64();
-    assert!(waited >= 3.5, "restored after {waited:.1} s, before the guard's delay");
-    assert!(s.server.read_file("/etc/ssh/sshd_config.d/01-jprov-t-reverse-forward.conf").is_none());
+    assert!(
+        waited >= 3.5,
+        "restored after {waited:.1} s, before the guard's delay"
+    );
+    assert!(s
+        .server
+        .read_file("/etc/ssh/sshd_config.d/01-jprov-t-reverse-forward.conf")
+        .is_none());
     // The guard cleaned up after itself, and a normal apply still converges.
-    assert!(s.server.read_file("/var/lib/jprov/guard-t-reverse-forward.pid").is_none());
+    assert!(s
+        .server
+        .read_file("/var/lib/jprov/guard-t-reverse-forward.pid")
+        .is_none());
     s.apply(&[]);
 }

@@ -13,14 +13,21 @@ fn jprov(args: &[&str], stdin: Option<&str>) -> Output {
         .spawn()
         .unwrap();
     if let Some(input) = stdin {
-        child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(input.as_bytes())
+            .unwrap();
     }
     drop(child.stdin.take());
     child.wait_with_output().unwrap()
 }
 
 fn example(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("profiles").join(name)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("profiles")
+        .join(name)
 }
 
 fn text(b: &[u8]) -> String {
@@ -32,27 +39,62 @@ fn offline_plans_of_the_examples_show_every_file_and_exit_2() {
     for (name, must_show) in [
         (
             "reverse-forward.yaml",
-            &["sshd_config.d/01-jprov-lab-reverse.conf", "GatewayPorts clientspecified", "jupyter_server_config.py", "-R :8888:localhost:8888", "--standalone"][..],
+            &[
+                "sshd_config.d/01-jprov-lab-reverse.conf",
+                "GatewayPorts clientspecified",
+                "jupyter_server_config.py",
+                "-R :8888:localhost:8888",
+                "--standalone",
+            ][..],
         ),
         (
             "nginx-proxy.yaml",
-            &["sites-available/jprov-lab-proxy", "sites-enabled/jprov-lab-proxy", "acme-challenge", "trust_xheaders", "--webroot", "-L 127.0.0.1:8889:localhost:8888"][..],
+            &[
+                "sites-available/jprov-lab-proxy",
+                "sites-enabled/jprov-lab-proxy",
+                "acme-challenge",
+                "trust_xheaders",
+                "--webroot",
+                "-L 127.0.0.1:8889:localhost:8888",
+            ][..],
         ),
     ] {
-        let out = jprov(&["plan", "--offline", example(name).to_str().unwrap()], None);
+        let out = jprov(
+            &["plan", "--offline", example(name).to_str().unwrap()],
+            None,
+        );
         let stdout = text(&out.stdout);
-        assert_eq!(out.status.code(), Some(2), "{name}: {stdout}{}", text(&out.stderr));
+        assert_eq!(
+            out.status.code(),
+            Some(2),
+            "{name}: {stdout}{}",
+            text(&out.stderr)
+        );
         for needle in must_show {
-            assert!(stdout.contains(needle), "{name}: plan lacks {needle:?}:\n{stdout}");
+            assert!(
+                stdout.contains(needle),
+                "{name}: plan lacks {needle:?}:\n{stdout}"
+            );
         }
-        assert!(!stdout.contains("a68df677475c2b47b6e86d0467eec97ac5f4b85a"), "the password hash leaked:\n{stdout}");
+        assert!(
+            !stdout.contains("a68df677475c2b47b6e86d0467eec97ac5f4b85a"),
+            "the password hash leaked:\n{stdout}"
+        );
         assert!(stdout.contains("hashed_password ********"), "{stdout}");
     }
 }
 
 #[test]
 fn json_plan_is_versioned_and_redacted() {
-    let out = jprov(&["plan", "--offline", "--json", example("nginx-proxy.yaml").to_str().unwrap()], None);
+    let out = jprov(
+        &[
+            "plan",
+            "--offline",
+            "--json",
+            example("nginx-proxy.yaml").to_str().unwrap(),
+        ],
+        None,
+    );
     assert_eq!(out.status.code(), Some(2));
     let stdout = text(&out.stdout);
     let plan: serde_json::Value = serde_json::from_str(&stdout).unwrap();
@@ -67,25 +109,52 @@ fn bad_profiles_name_file_line_and_field() {
     let dir = tempfile::tempdir().unwrap();
     let good = std::fs::read_to_string(example("reverse-forward.yaml")).unwrap();
     for (edit, expect) in [
-        (good.replace("domain: jupyter.example.org", "domain: \"x.org; rm -rf /\""), ":5:1: domain: invalid domain"),
-        (good.replace("  sudo: true", "  sudo: true\n  hots: x"), ":11:3: server.hots: unknown field `hots`"),
-        (good.replace("  port: 22\n", "  port: [22]\n"), ":8:3: server.port: invalid type"),
-        (good.replace("  password_hash:", "  password: s3cret-typed-here\n  password_hash:"), "jupyter.password: plaintext passwords are refused"),
+        (
+            good.replace("domain: jupyter.example.org", "domain: \"x.org; rm -rf /\""),
+            ":5:1: domain: invalid domain",
+        ),
+        (
+            good.replace("  sudo: true", "  sudo: true\n  hots: x"),
+            ":11:3: server.hots: unknown field `hots`",
+        ),
+        (
+            good.replace("  port: 22\n", "  port: [22]\n"),
+            ":8:3: server.port: invalid type",
+        ),
+        (
+            good.replace(
+                "  password_hash:",
+                "  password: s3cret-typed-here\n  password_hash:",
+            ),
+            ":19:3: jupyter.password: plaintext passwords are refused",
+        ),
     ] {
         let path = dir.path().join("bad.yaml");
         std::fs::write(&path, &edit).unwrap();
         let out = jprov(&["plan", "--offline", path.to_str().unwrap()], None);
         let stderr = text(&out.stderr);
         assert_eq!(out.status.code(), Some(1), "{stderr}");
-        assert!(stderr.contains(&format!("{}{expect}", path.display())), "expected {expect:?} in:\n{stderr}");
+        assert!(
+            stderr.contains(&format!("{}{expect}", path.display())),
+            "expected {expect:?} in:\n{stderr}"
+        );
         assert!(!stderr.contains("s3cret-typed-here"));
-        assert!(out.stdout.is_empty(), "nothing is planned from a bad profile");
+        assert!(
+            out.stdout.is_empty(),
+            "nothing is planned from a bad profile"
+        );
     }
 }
 
 #[test]
 fn hash_password_reads_stdin_and_the_hash_verifies() {
-    for (args, prefix) in [(&["hash-password"][..], "argon2:$argon2id$v=19$m=10240,t=10,p=8$"), (&["hash-password", "--sha1"][..], "sha1:")] {
+    for (args, prefix) in [
+        (
+            &["hash-password"][..],
+            "argon2:$argon2id$v=19$m=10240,t=10,p=8$",
+        ),
+        (&["hash-password", "--sha1"][..], "sha1:"),
+    ] {
         let out = jprov(args, Some("łe¶ŧ←↓→\n"));
         assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
         let hash = text(&out.stdout).trim().to_string();

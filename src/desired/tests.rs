@@ -24,7 +24,10 @@ fn files_of(state: &HostState) -> Vec<&ManagedFile> {
 }
 
 fn file<'a>(state: &'a HostState, path: &str) -> &'a ManagedFile {
-    files_of(state).into_iter().find(|f| f.path == path).unwrap_or_else(|| panic!("no {path}"))
+    files_of(state)
+        .into_iter()
+        .find(|f| f.path == path)
+        .unwrap_or_else(|| panic!("no {path}"))
 }
 
 fn known(f: &ManagedFile) -> &str {
@@ -43,12 +46,18 @@ fn converged_facts(desired: &DesiredState, role: Role, base: &Facts) -> Facts {
                 facts.accounts.insert(a.name.clone(), true);
             }
             Item::KeyPair(k) => {
-                facts.keys.insert(k.path.clone(), "ssh-ed25519 AAAAKEY".into());
+                facts
+                    .keys
+                    .insert(k.path.clone(), "ssh-ed25519 AAAAKEY".into());
             }
             Item::Files(g) => {
                 for f in &g.files {
                     if let Content::Known(text) = &f.content {
-                        let group = if f.group.is_empty() { f.owner.clone() } else { f.group.clone() };
+                        let group = if f.group.is_empty() {
+                            f.owner.clone()
+                        } else {
+                            f.group.clone()
+                        };
                         facts.files.insert(
                             f.path.clone(),
                             FileFact::File {
@@ -61,7 +70,12 @@ fn converged_facts(desired: &DesiredState, role: Role, base: &Facts) -> Facts {
                     }
                 }
                 for l in &g.links {
-                    facts.files.insert(l.path.clone(), FileFact::Symlink { target: l.target.clone() });
+                    facts.files.insert(
+                        l.path.clone(),
+                        FileFact::Symlink {
+                            target: l.target.clone(),
+                        },
+                    );
                 }
             }
             Item::Certificate(c) => {
@@ -91,7 +105,10 @@ fn plan_for(p: &Profile, server: &Facts, workstation: &Facts, options: Options) 
         "t",
         "m",
         &desired,
-        [(Role::Server, Some(server)), (Role::Workstation, Some(workstation))],
+        [
+            (Role::Server, Some(server)),
+            (Role::Workstation, Some(workstation)),
+        ],
         [(Role::Server, "s".into()), (Role::Workstation, "w".into())],
     )
 }
@@ -122,8 +139,10 @@ fn converge(p: &Profile, options: Options) -> (Facts, Facts, usize) {
         let mut s = s;
         let l = Layout::new(p);
         if s.certificates.contains_key(&l.letsencrypt_fullchain) {
-            s.reads.insert(l.letsencrypt_fullchain.clone(), b"CHAIN".to_vec());
-            s.reads.insert(l.letsencrypt_privkey.clone(), b"KEY".to_vec());
+            s.reads
+                .insert(l.letsencrypt_fullchain.clone(), b"CHAIN".to_vec());
+            s.reads
+                .insert(l.letsencrypt_privkey.clone(), b"KEY".to_vec());
         }
         server = s;
         workstation = w;
@@ -137,16 +156,27 @@ fn offline_state_is_complete_with_pending_cross_host_content() {
     let d = build(&p, World::default(), &Templates::new(), Options::default()).unwrap();
     let l = Layout::new(&p);
     let server = d.host(Role::Server);
-    assert!(matches!(file(server, &l.tunnel_authorized_keys).content, Content::Pending(_)));
-    assert!(matches!(file(server, &l.sshd_dropin).content, Content::Known(_)));
+    assert!(matches!(
+        file(server, &l.tunnel_authorized_keys).content,
+        Content::Pending(_)
+    ));
+    assert!(matches!(
+        file(server, &l.sshd_dropin).content,
+        Content::Known(_)
+    ));
     let ws = d.host(Role::Workstation);
     let config = file(ws, &l.jupyter_config);
     assert_eq!(config.mode, 0o600);
     assert_eq!(config.owner, "alice");
-    assert!(server.items.iter().any(|i| matches!(i, Item::Certificate(c) if c.command.contains(&"--standalone".to_string()))));
+    assert!(server.items.iter().any(
+        |i| matches!(i, Item::Certificate(c) if c.command.contains(&"--standalone".to_string()))
+    ));
     assert!(d.tunnel.argv.contains(&"-R".to_string()));
     assert!(d.tunnel.argv.contains(&":8888:localhost:8888".to_string()));
-    assert!(d.tunnel.argv.contains(&"jprov-tunnel@gateway.example.org".to_string()));
+    assert!(d
+        .tunnel
+        .argv
+        .contains(&"jprov-tunnel@gateway.example.org".to_string()));
 }
 
 #[test]
@@ -154,14 +184,23 @@ fn facts_fill_in_keys_host_keys_and_certificates() {
     let p = profile("rf");
     let l = Layout::new(&p);
     let mut ws = Facts::default();
-    ws.keys.insert(l.workstation_tunnel_key.clone(), "ssh-ed25519 AAAAWS jprov:x".into());
+    ws.keys.insert(
+        l.workstation_tunnel_key.clone(),
+        "ssh-ed25519 AAAAWS jprov:x".into(),
+    );
     let mut server = Facts {
         host_key: Some("ssh-ed25519 AAAASRV".into()),
         ..Facts::default()
     };
-    server.reads.insert(l.letsencrypt_privkey.clone(), b"PRIVATE".to_vec());
-    server.reads.insert(l.letsencrypt_fullchain.clone(), b"CHAIN".to_vec());
-    server.certificates.insert(l.letsencrypt_fullchain.clone(), true);
+    server
+        .reads
+        .insert(l.letsencrypt_privkey.clone(), b"PRIVATE".to_vec());
+    server
+        .reads
+        .insert(l.letsencrypt_fullchain.clone(), b"CHAIN".to_vec());
+    server
+        .certificates
+        .insert(l.letsencrypt_fullchain.clone(), true);
     let world = World {
         server: Some(&server),
         workstation: Some(&ws),
@@ -172,9 +211,16 @@ fn facts_fill_in_keys_host_keys_and_certificates() {
     let pinned = known(file(d.host(Role::Workstation), &l.workstation_known_hosts));
     assert_eq!(pinned, "jprov-lab-reverse-server ssh-ed25519 AAAASRV\n");
     let privkey = file(d.host(Role::Workstation), &l.workstation_privkey);
-    assert_eq!((known(privkey), privkey.mode, privkey.secrecy), ("PRIVATE", 0o600, Secrecy::Hidden));
+    assert_eq!(
+        (known(privkey), privkey.mode, privkey.secrecy),
+        ("PRIVATE", 0o600, Secrecy::Hidden)
+    );
     // A fresh certificate means no certbot run.
-    assert!(!d.host(Role::Server).items.iter().any(|i| matches!(i, Item::Certificate(_))));
+    assert!(!d
+        .host(Role::Server)
+        .items
+        .iter()
+        .any(|i| matches!(i, Item::Certificate(_))));
 }
 
 #[test]
@@ -182,7 +228,10 @@ fn authorized_keys_keeps_the_users_other_lines() {
     let p = profile("np");
     let l = Layout::new(&p);
     let mut server = Facts::default();
-    server.keys.insert(l.server_tunnel_key.clone(), "ssh-ed25519 NEWKEY jprov:lab-proxy".into());
+    server.keys.insert(
+        l.server_tunnel_key.clone(),
+        "ssh-ed25519 NEWKEY jprov:lab-proxy".into(),
+    );
     let mut ws = Facts::default();
     let existing = "ssh-ed25519 AAAAUSER alice@laptop\nrestrict ssh-ed25519 OLDKEY jprov:lab-proxy\n# comment\n";
     ws.files.insert(
@@ -199,8 +248,14 @@ fn authorized_keys_keeps_the_users_other_lines() {
         workstation: Some(&ws),
     };
     let d = build(&p, world, &Templates::new(), Options::default()).unwrap();
-    let text = known(file(d.host(Role::Workstation), &l.workstation_authorized_keys));
-    assert!(text.starts_with("ssh-ed25519 AAAAUSER alice@laptop\n"), "{text}");
+    let text = known(file(
+        d.host(Role::Workstation),
+        &l.workstation_authorized_keys,
+    ));
+    assert!(
+        text.starts_with("ssh-ed25519 AAAAUSER alice@laptop\n"),
+        "{text}"
+    );
     assert!(text.contains("# comment\n"), "{text}");
     assert!(!text.contains("OLDKEY"), "{text}");
     assert_eq!(text.matches("jprov:lab-proxy").count(), 1, "{text}");
@@ -225,14 +280,22 @@ fn nginx_site_waits_for_the_certificate() {
         .collect();
     let site = positions.iter().position(|s| *s == "nginx site").unwrap();
     let cert = positions.iter().position(|s| *s == "certificate").unwrap();
-    assert!(site < cert, "the ACME site is served before certbot runs: {positions:?}");
+    assert!(
+        site < cert,
+        "the ACME site is served before certbot runs: {positions:?}"
+    );
     assert!(!server.notes.is_empty());
     let cert_item = server.items.iter().find_map(|i| match i {
         Item::Certificate(c) => Some(c),
         _ => None,
     });
     let command = &cert_item.unwrap().command;
-    assert!(command.windows(2).any(|w| w[0] == "-w" && w[1] == l.acme_webroot), "{command:?}");
+    assert!(
+        command
+            .windows(2)
+            .any(|w| w[0] == "-w" && w[1] == l.acme_webroot),
+        "{command:?}"
+    );
 }
 
 #[test]
@@ -259,7 +322,9 @@ fn drifted_mode_is_fixed_without_rewriting_content() {
     let plan = plan_for(&p, &server, &ws, Options::default());
     let changes = &plan.host(Role::Workstation).changes;
     assert_eq!(changes.len(), 1, "{plan}");
-    let Change::WriteFiles { files, .. } = &changes[0] else { panic!("{plan}") };
+    let Change::WriteFiles { files, .. } = &changes[0] else {
+        panic!("{plan}")
+    };
     assert!(matches!(files[0].action, FileAction::Fix), "{plan}");
     assert!(files[0].reason.contains("0644 -> 0600"), "{plan}");
 }

@@ -9,7 +9,11 @@ fn error(source: &str) -> ProfileError {
 #[test]
 fn shipped_examples_parse() {
     parse(GOOD, Path::new("rf.yaml")).unwrap();
-    parse(include_str!("../../profiles/nginx-proxy.yaml"), Path::new("np.yaml")).unwrap();
+    parse(
+        include_str!("../../profiles/nginx-proxy.yaml"),
+        Path::new("np.yaml"),
+    )
+    .unwrap();
 }
 
 #[test]
@@ -18,29 +22,51 @@ fn unknown_keys_name_file_line_and_field() {
     assert_eq!(e.line, Some(11), "{e}");
     assert_eq!(e.field.as_deref(), Some("server.hots"), "{e}");
     assert!(e.message.contains("unknown field `hots`"), "{e}");
-    assert!(e.to_string().starts_with("p.yaml:11:3: server.hots: unknown field `hots`"), "{e}");
+    assert!(
+        e.to_string()
+            .starts_with("p.yaml:11:3: server.hots: unknown field `hots`"),
+        "{e}"
+    );
 }
 
 #[test]
 fn wrong_types_and_values() {
     let e = error(&GOOD.replace("  port: 22\n", "  port: twenty\n"));
-    assert_eq!((e.line, e.field.as_deref()), (Some(8), Some("server.port")), "{e}");
+    assert_eq!(
+        (e.line, e.field.as_deref()),
+        (Some(8), Some("server.port")),
+        "{e}"
+    );
     let e = error(&GOOD.replace("  port: 22\n", "  port: 0\n"));
     assert!(e.message.contains("1 to 65535"), "{e}");
 }
 
 #[test]
 fn dangerous_domains_are_rejected_with_their_line() {
-    for bad in ["\"x.org; rm -rf /\"", "\"x.org\\nserver { }\"", "\"x.org}\""] {
+    for bad in [
+        "\"x.org; rm -rf /\"",
+        "\"x.org\\nserver { }\"",
+        "\"x.org}\"",
+    ] {
         let e = error(&GOOD.replace("domain: jupyter.example.org", &format!("domain: {bad}")));
-        assert_eq!((e.line, e.field.as_deref()), (Some(5), Some("domain")), "{e}");
-        assert!(!e.to_string().contains('\n'), "control characters are escaped: {e}");
+        assert_eq!(
+            (e.line, e.field.as_deref()),
+            (Some(5), Some("domain")),
+            "{e}"
+        );
+        assert!(
+            !e.to_string().contains('\n'),
+            "control characters are escaped: {e}"
+        );
     }
 }
 
 #[test]
 fn plaintext_passwords_are_refused_without_echo() {
-    let source = GOOD.replace("  password_hash:", "  password: hunter2secret\n  password_hash:");
+    let source = GOOD.replace(
+        "  password_hash:",
+        "  password: hunter2secret\n  password_hash:",
+    );
     let e = error(&source);
     assert_eq!(e.field.as_deref(), Some("jupyter.password"), "{e}");
     assert!(e.message.contains("jprov hash-password"), "{e}");
@@ -57,12 +83,23 @@ fn plaintext_passwords_are_refused_without_echo() {
 #[test]
 fn cross_field_rules_point_at_the_field() {
     let e = error(&GOOD.replace("account: jprov-tunnel", "account: admin"));
-    assert_eq!((e.line, e.field.as_deref()), (Some(24), Some("tunnel.account")), "{e}");
-    let e = error(&GOOD.replace("  port: 8888                         # public", "  port: 443 # public"));
+    assert_eq!(
+        (e.line, e.field.as_deref()),
+        (Some(24), Some("tunnel.account")),
+        "{e}"
+    );
+    let e = error(&GOOD.replace(
+        "  port: 8888                         # public",
+        "  port: 443 # public",
+    ));
     assert_eq!(e.field.as_deref(), Some("tunnel.port"), "{e}");
     assert!(e.message.contains("1024"), "{e}");
     let e = error(&format!("{GOOD}nginx:\n  https_port: 443\n"));
-    assert_eq!((e.line, e.field.as_deref()), (Some(27), Some("nginx")), "{e}");
+    assert_eq!(
+        (e.line, e.field.as_deref()),
+        (Some(27), Some("nginx")),
+        "{e}"
+    );
 }
 
 #[test]
