@@ -40,10 +40,13 @@ enum Command {
         /// Include starting the tunnel, as `apply --start-tunnel` would.
         #[arg(long)]
         start_tunnel: bool,
+        /// Also save the plan to FILE, for `jprov apply FILE` (which applies it only if nothing changed).
+        #[arg(short = 'o', long = "out", value_name = "FILE")]
+        out: Option<PathBuf>,
     },
     /// Make the hosts match the profile, over SSH, idempotently.
     Apply {
-        /// The profile (YAML).
+        /// The profile (YAML), or a plan saved with `jprov plan -o FILE`.
         profile: PathBuf,
         #[command(flatten)]
         connect: ConnectArgs,
@@ -118,6 +121,7 @@ fn dispatch(cli: Cli) -> Result<u8, CliError> {
             json,
             connect,
             start_tunnel,
+            out,
         } => {
             let lp = profile::load(&profile).map_err(RunError::from)?;
             let options = Options { start_tunnel };
@@ -127,6 +131,10 @@ fn dispatch(cli: Cli) -> Result<u8, CliError> {
                 let mut hosts = Hosts::connect(&lp, connect.accept_new_host_keys)?;
                 engine::plan_online(&lp, &templates, &mut hosts, options)?
             };
+            if let Some(file) = &out {
+                crate::saved_plan::save(file, &profile, &lp.digest, &plan, start_tunnel)
+                    .map_err(RunError::from)?;
+            }
             if json {
                 let text = serde_json::to_string_pretty(&plan).expect("plans serialize");
                 let _ = writeln!(stdout, "{text}");
@@ -147,13 +155,31 @@ fn dispatch(cli: Cli) -> Result<u8, CliError> {
             start_tunnel,
             lockout_guard_seconds,
         } => {
-            let lp = profile::load(&profile).map_err(RunError::from)?;
+            let saved = crate::saved_plan::load(&profile);
+            let (lp, start_tunnel) = match &saved {
+                Some(saved) => {
+                    let lp = profile::load(&saved.profile).map_err(RunError::from)?;
+                    saved.check_profile(&lp.digest).map_err(RunError::from)?;
+                    (lp, saved.start_tunnel)
+                }
+                None => (
+                    profile::load(&profile).map_err(RunError::from)?,
+                    start_tunnel,
+                ),
+            };
             let mut hosts = Hosts::connect(&lp, connect.accept_new_host_keys)?;
             let settings = engine::ApplySettings {
                 options: Options { start_tunnel },
                 guard_seconds: lockout_guard_seconds.max(1),
             };
-            let plan = engine::apply(&lp, &templates, &mut hosts, settings, stdout)?;
+            let plan = engine::apply(
+                &lp,
+                &templates,
+                &mut hosts,
+                settings,
+                saved.as_ref(),
+                stdout,
+            )?;
             if !start_tunnel {
                 let _ = writeln!(
                     stdout,

@@ -43,6 +43,8 @@ pub enum RunError {
         user: String,
         reason: String,
     },
+    #[error(transparent)]
+    SavedPlan(#[from] crate::saved_plan::SavedPlanError),
     #[error("the plan has problems; nothing was changed:\n{0}")]
     PlanProblems(String),
     #[error("apply stopped after {rounds} rounds with changes still pending:\n{pending}")]
@@ -404,6 +406,7 @@ pub fn apply(
     templates: &Templates,
     hosts: &mut Hosts,
     settings: ApplySettings,
+    saved: Option<&crate::saved_plan::SavedPlan>,
     out: &mut dyn Write,
 ) -> Result<Plan, RunError> {
     let options = settings.options;
@@ -412,6 +415,13 @@ pub fn apply(
         let plan = plan_online(lp, templates, hosts, options)?;
         if round == 1 {
             let _ = write!(out, "{plan}");
+            if let Some(saved) = saved {
+                saved.check_plan(&plan)?;
+                let _ = writeln!(
+                    out,
+                    "The hosts and the changes are exactly those of the saved plan."
+                );
+            }
         }
         if plan.has_problems() {
             return Err(RunError::PlanProblems(problem_summary(&plan)));

@@ -124,6 +124,18 @@ pub struct Facts {
 }
 
 impl Facts {
+    /// A digest of everything jprov manages on the host (files, links, keys, accounts, pending reloads),
+    /// so a saved plan can tell whether the host changed since it was made.
+    pub fn managed_digest(&self) -> String {
+        use sha1::Digest;
+        let mut hasher = sha1::Sha1::new();
+        hasher.update(format!(
+            "{:?}|{:?}|{:?}|{:?}",
+            self.files, self.keys, self.accounts, self.pending_reloads
+        ));
+        hex::encode(hasher.finalize())
+    }
+
     pub fn file(&self, path: &str) -> &FileFact {
         self.files.get(path).unwrap_or(&FileFact::Missing)
     }

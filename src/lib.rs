@@ -14,6 +14,7 @@ pub mod plan;
 pub mod profile;
 pub mod render;
 pub mod resource;
+pub mod saved_plan;
 pub mod ssh;
 pub mod transport;
 pub mod trust;

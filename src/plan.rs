@@ -45,6 +45,8 @@ pub struct HostPlan {
     pub problems: Vec<String>,
     #[serde(skip)]
     pub sshd_intent: Vec<SshdExpectation>,
+    /// `Facts::managed_digest` of the host when planned; empty offline.
+    pub facts_digest: String,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -178,7 +180,9 @@ pub fn compute(
                 .find(|(r, _)| *r == host.role)
                 .map(|(_, a)| a.clone())
                 .unwrap_or_default();
-            plan_host(host, host_facts.unwrap_or(&empty), address)
+            let mut host_plan = plan_host(host, host_facts.unwrap_or(&empty), address);
+            host_plan.facts_digest = host_facts.map(Facts::managed_digest).unwrap_or_default();
+            host_plan
         })
         .collect();
     Plan {
@@ -306,6 +310,7 @@ fn plan_host(host: &HostState, facts: &Facts, address: String) -> HostPlan {
         checks: vec![],
         problems,
         sshd_intent: host.sshd_intent.clone(),
+        facts_digest: String::new(),
     }
 }
 

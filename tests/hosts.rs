@@ -104,6 +104,15 @@ impl Setup {
         self.jprov_with(args, &[])
     }
 
+    /// jprov with exactly these arguments (no profile appended).
+    fn jprov_raw(&self, args: &[&std::ffi::OsStr]) -> Output {
+        std::process::Command::new(support::jprov_bin())
+            .args(args)
+            .env_remove("SSH_AUTH_SOCK")
+            .output()
+            .unwrap()
+    }
+
     fn jprov_with(&self, args: &[&str], env: &[(&str, &std::ffi::OsStr)]) -> Output {
         let mut command = std::process::Command::new(support::jprov_bin());
         command.args(args).arg(&self.profile);
@@ -699,4 +708,66 @@ fn the_on_host_guard_restores_sshd_when_jprov_dies_mid_change() {
         .read_file("/var/lib/jprov/guard-t-reverse-forward.pid")
         .is_none());
     s.apply(&[]);
+}
+
+#[test]
+fn a_saved_plan_is_applied_exactly_or_not_at_all() {
+    use std::ffi::OsStr;
+    let Some(s) = Setup::new(Method::ReverseForward) else {
+        return;
+    };
+    let saved = s.dir.path().join("plan.json");
+    let dropin = "/etc/ssh/sshd_config.d/01-jprov-t-reverse-forward.conf";
+
+    // A host that changed after the plan was saved: refused, nothing applied.
+    let plan = s.jprov(&["plan", "-o", saved.to_str().unwrap()]);
+    assert_eq!(plan.status.code(), Some(2), "{}", text(&plan.stderr));
+    let file = std::fs::read_to_string(&saved).unwrap();
+    assert!(file.contains("\"jprov-saved-plan\""), "{file}");
+    assert!(
+        !file.contains("a68df677475c2b47b6e86d0467eec97ac5f4b85a"),
+        "no secrets in a saved plan"
+    );
+    s.workstation.exec_ok("mkdir -p /home/alice/.jupyter && echo '# mine' > /home/alice/.jupyter/jupyter_server_config.py && chown -R alice: /home/alice/.jupyter");
+    let out = s.jprov_raw(&[OsStr::new("apply"), saved.as_os_str()]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stdout));
+    assert!(
+        text(&out.stderr).contains("workstation's managed files changed since the plan was saved"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(s.server.read_file(dropin).is_none(), "nothing applied");
+
+    // A changed profile: refused.
+    let plan = s.jprov(&["plan", "-o", saved.to_str().unwrap()]);
+    assert_eq!(plan.status.code(), Some(2));
+    let profile = std::fs::read_to_string(&s.profile).unwrap();
+    std::fs::write(&s.profile, format!("{profile}# edited\n")).unwrap();
+    let out = s.jprov_raw(&[OsStr::new("apply"), saved.as_os_str()]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("changed since the plan was saved"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(s.server.read_file(dropin).is_none(), "nothing applied");
+
+    // Unchanged: applied, and the hosts converge.
+    let plan = s.jprov(&["plan", "-o", saved.to_str().unwrap()]);
+    assert_eq!(plan.status.code(), Some(2));
+    let out = s.jprov_raw(&[OsStr::new("apply"), saved.as_os_str()]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    assert!(
+        text(&out.stdout).contains("exactly those of the saved plan"),
+        "{}",
+        text(&out.stdout)
+    );
+    assert!(s.server.read_file(dropin).is_some());
+    assert_eq!(s.jprov(&["plan"]).status.code(), Some(0));
 }
