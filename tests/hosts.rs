@@ -4,158 +4,7 @@
 mod support;
 
 use std::path::PathBuf;
-use std::process::Output;
-use support::test_host::TestHost;
-
-const HASH: &str = "sha1:0e112c3ddfce:a68df677475c2b47b6e86d0467eec97ac5f4b85a";
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
-
-/// A server and a workstation, a profile for them, and the jprov binary.
-struct Setup {
-    server: TestHost,
-    workstation: TestHost,
-    dir: tempfile::TempDir,
-    profile: PathBuf,
-    tunnel_port: u16,
-}
-
-#[derive(Clone, Copy, PartialEq)]
-enum Method {
-    ReverseForward,
-    NginxProxy,
-}
-
-impl Setup {
-    fn new(method: Method) -> Option<Setup> {
-        let server = TestHost::start("server")?;
-        let workstation = TestHost::start("workstation")?;
-        workstation.add_user("alice");
-        // The admin is not root: every privileged step goes through `sudo -n`.
-        server.add_user("admin");
-        server.exec_ok("echo 'admin ALL=(ALL) NOPASSWD: ALL' > /etc/sudoers.d/admin && chmod 0440 /etc/sudoers.d/admin");
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::write(
-            dir.path().join("known_hosts"),
-            format!(
-                "{}\n{}\n",
-                server.known_hosts_line(),
-                workstation.known_hosts_line()
-            ),
-        )
-        .unwrap();
-        let tls_host = if method == Method::ReverseForward {
-            &workstation
-        } else {
-            &server
-        };
-        tls_host.exec_ok(
-            "mkdir -p /etc/jprov-test && openssl req -x509 -noenc -days 30 -newkey rsa:2048 -subj /CN=jupyter.test \
-             -addext subjectAltName=DNS:jupyter.test -keyout /etc/jprov-test/key.pem -out /etc/jprov-test/cert.pem 2>/dev/null \
-             && chmod 644 /etc/jprov-test/key.pem",
-        );
-        let tunnel_port = free_port();
-        let (method_name, nginx) = match method {
-            Method::ReverseForward => ("reverse-forward", String::new()),
-            Method::NginxProxy => (
-                "nginx-proxy",
-                format!(
-                    "nginx:\n  https_port: {}\n  http_port: {}\n",
-                    free_port(),
-                    free_port()
-                ),
-            ),
-        };
-        let profile = format!(
-            "name: t-{method_name}\nmethod: {method_name}\ndomain: jupyter.test\n\
-             server:\n  host: 127.0.0.1\n  port: {sp}\n  user: admin\n  sudo: true\n  identity_file: {key}\n\
-             workstation:\n  host: 127.0.0.1\n  port: {wp}\n  user: alice\n  identity_file: {wkey}\n\
-             jupyter:\n  port: {jp}\n  password_hash: \"{HASH}\"\n\
-             tls:\n  files:\n    cert: /etc/jprov-test/cert.pem\n    key: /etc/jprov-test/key.pem\n\
-             tunnel:\n  port: {tunnel_port}\n{nginx}known_hosts: known_hosts\n",
-            sp = server.port(),
-            wp = workstation.port(),
-            key = server.client_key().display(),
-            wkey = workstation.client_key().display(),
-            jp = free_port(),
-        );
-        let path = dir.path().join("profile.yaml");
-        std::fs::write(&path, profile).unwrap();
-        Some(Setup {
-            server,
-            workstation,
-            dir,
-            profile: path,
-            tunnel_port,
-        })
-    }
-
-    fn jprov(&self, args: &[&str]) -> Output {
-        self.jprov_with(args, &[])
-    }
-
-    /// jprov with exactly these arguments (no profile appended).
-    fn jprov_raw(&self, args: &[&std::ffi::OsStr]) -> Output {
-        std::process::Command::new(support::jprov_bin())
-            .args(args)
-            .env_remove("SSH_AUTH_SOCK")
-            .output()
-            .unwrap()
-    }
-
-    fn jprov_with(&self, args: &[&str], env: &[(&str, &std::ffi::OsStr)]) -> Output {
-        let mut command = std::process::Command::new(support::jprov_bin());
-        command.args(args).arg(&self.profile);
-        command.envs(env.iter().copied());
-        // No agent: authentication must come from the profile's identity_file.
-        command.env_remove("SSH_AUTH_SOCK");
-        command.output().unwrap()
-    }
-
-    /// Apply, require success, then re-plan: a converged host must show zero changes (exit 0).
-    fn apply(&self, args: &[&str]) -> String {
-        let mut all = vec!["apply"];
-        all.extend_from_slice(args);
-        let out = self.jprov(&all);
-        let stdout = text(&out.stdout);
-        assert_eq!(
-            out.status.code(),
-            Some(0),
-            "apply failed:\n{stdout}\n{}",
-            text(&out.stderr)
-        );
-        let mut plan_args = vec!["plan"];
-        if args.contains(&"--start-tunnel") {
-            plan_args.push("--start-tunnel");
-        }
-        let plan = self.jprov(&plan_args);
-        assert_eq!(
-            plan.status.code(),
-            Some(0),
-            "a plan right after apply must show no changes:\n{}{}",
-            text(&plan.stdout),
-            text(&plan.stderr)
-        );
-        stdout
-    }
-
-    fn sshd_setting(&self, user: &str, key: &str) -> String {
-        let out = self.server.exec_ok(&format!(
-            "sshd -T -C user={user},host=laptop,addr=192.0.2.1 | grep -i '^{key} '"
-        ));
-        out.trim().to_string()
-    }
-}
+use support::setup::{text, Method, Setup};
 
 #[test]
 fn reverse_forward_plans_applies_converges_and_reapplies_nothing() {
@@ -250,6 +99,15 @@ fn nginx_proxy_enables_a_validated_site_and_opens_the_tunnel() {
     };
     s.server.start_nginx();
     let master = s.server.nginx_master_pid();
+    let plan = text(&s.jprov(&["plan"]).stdout);
+    assert!(
+        plan.contains("`nginx -t` passes with the new files (staged; live files untouched)"),
+        "{plan}"
+    );
+    assert!(s
+        .server
+        .read_file("/etc/nginx/sites-available/jprov-t-nginx-proxy")
+        .is_none());
     let applied = s.apply(&["--start-tunnel"]);
     assert!(applied.contains("reloaded nginx"), "{applied}");
     let link = s
