@@ -14,25 +14,8 @@ use support::TestHost;
 
 /// `ssh -i KEY -o UserKnownHostsFile=KNOWN_HOSTS -o StrictHostKeyChecking=yes -p PORT USER@127.0.0.1 CMD`
 fn strict_ssh(host: &TestHost, known_hosts: &Path, user: &str, cmd: &str) -> Output {
-    Command::new("ssh")
-        .arg("-F")
-        .arg("/dev/null")
-        .arg("-i")
-        .arg(host.client_key())
-        .args(["-o", "IdentitiesOnly=yes", "-o", "BatchMode=yes"])
-        .args([
-            "-o",
-            "StrictHostKeyChecking=yes",
-            "-o",
-            "GlobalKnownHostsFile=/dev/null",
-        ])
-        .arg("-o")
-        .arg(format!("UserKnownHostsFile={}", known_hosts.display()))
-        .arg("-p")
-        .arg(host.port().to_string())
-        .arg(format!("{user}@127.0.0.1"))
+    host.ssh_with_known_hosts(user, known_hosts)
         .arg(cmd)
-        .stdin(Stdio::null())
         .output()
         .expect("run ssh")
 }

@@ -11,15 +11,7 @@ fn reverse_forward_plans_applies_converges_and_reapplies_nothing() {
     let Some(s) = Setup::new(Method::ReverseForward) else {
         return;
     };
-    let plan = s.jprov(&["plan"]);
-    assert_eq!(
-        plan.status.code(),
-        Some(2),
-        "{}{}",
-        text(&plan.stdout),
-        text(&plan.stderr)
-    );
-    let planned = text(&plan.stdout);
+    let planned = s.expect(&["plan"], 2);
     assert!(
         planned.contains("+ create account jprov-tunnel"),
         "{planned}"
@@ -175,14 +167,7 @@ fn plan_validates_candidates_on_the_host_and_refuses_what_sshd_would_reject() {
         b"ThisIsNotAnOption yes\n",
         0o644,
     );
-    let plan = s.jprov(&["plan"]);
-    let stdout = text(&plan.stdout);
-    assert_eq!(
-        plan.status.code(),
-        Some(3),
-        "{stdout}{}",
-        text(&plan.stderr)
-    );
+    let stdout = s.expect(&["plan"], 3);
     assert!(
         stdout.contains("PROBLEM: `sshd -t` rejects") && stdout.contains("ThisIsNotAnOption"),
         "{stdout}"
@@ -283,14 +268,7 @@ fn a_shadowed_sshd_setting_is_reported_with_the_file_that_wins() {
         b"Match all\n\tGatewayPorts no\n",
         0o644,
     );
-    let plan = s.jprov(&["plan"]);
-    let stdout = text(&plan.stdout);
-    assert_eq!(
-        plan.status.code(),
-        Some(3),
-        "{stdout}{}",
-        text(&plan.stderr)
-    );
+    let stdout = s.expect(&["plan"], 3);
     assert!(stdout.contains("sshd gives jprov-tunnel `gatewayports no`, but jprov needs `gatewayports clientspecified`"), "{stdout}");
     assert!(
         stdout.contains("/etc/ssh/sshd_config.d/00-site.conf:2:"),
@@ -313,9 +291,7 @@ fn a_workstation_behind_the_server_is_reached_through_it() {
         profile.replace("  user: alice\n", "  user: alice\n  jump: server\n"),
     )
     .unwrap();
-    let out = s.jprov(&["plan"]);
-    let stdout = text(&out.stdout);
-    assert_eq!(out.status.code(), Some(2), "{stdout}{}", text(&out.stderr));
+    let stdout = s.expect(&["plan"], 2);
     assert!(stdout.contains("(through the server)"), "{stdout}");
     // The server carried the connection: besides jprov's own session, a second admin login (the `ssh -W`
     // carrier) that never started a session.
@@ -404,9 +380,7 @@ fn trust_pins_host_keys_next_to_the_profile_and_fails_closed_on_change() {
     };
     let pinned = s.dir.path().join("known_hosts");
     std::fs::write(&pinned, "").unwrap();
-    let out = s.jprov(&["trust"]);
-    let stdout = text(&out.stdout);
-    assert_eq!(out.status.code(), Some(0), "{stdout}{}", text(&out.stderr));
+    let stdout = s.expect(&["trust"], 0);
     assert_eq!(stdout.matches("pinned in").count(), 2, "{stdout}");
     assert!(stdout.contains("SHA256:"), "{stdout}");
     let pins = std::fs::read_to_string(&pinned).unwrap();

@@ -102,6 +102,19 @@ impl Setup {
         self.jprov_with(args, &[])
     }
 
+    /// Run jprov (profile appended), require exit `code`, return stdout; on mismatch show both streams.
+    pub fn expect(&self, args: &[&str], code: i32) -> String {
+        let out = self.jprov(args);
+        let stdout = text(&out.stdout);
+        assert_eq!(
+            out.status.code(),
+            Some(code),
+            "jprov {args:?}:\n{stdout}{}",
+            text(&out.stderr)
+        );
+        stdout
+    }
+
     /// jprov with exactly these arguments (no profile appended).
     pub fn jprov_raw(&self, args: &[&std::ffi::OsStr]) -> Output {
         std::process::Command::new(super::jprov_bin())

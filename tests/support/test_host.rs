@@ -283,7 +283,11 @@ impl TestHost {
     /// (`<dir>/known_hosts`, see [`write_known_hosts`](Self::write_known_hosts); written at
     /// start), batch mode, ignoring the machine's ssh config. Append the remote command.
     pub fn ssh(&self, user: &str) -> Command {
-        let kh = self.dir().join("known_hosts");
+        self.ssh_with_known_hosts(user, &self.dir().join("known_hosts"))
+    }
+
+    /// Like [`ssh`](Self::ssh), checking the host key against `known_hosts` instead.
+    pub fn ssh_with_known_hosts(&self, user: &str, known_hosts: &Path) -> Command {
         let mut cmd = Command::new("ssh");
         cmd.arg("-F")
             .arg("/dev/null")
@@ -297,7 +301,7 @@ impl TestHost {
                 "GlobalKnownHostsFile=/dev/null",
             ])
             .arg("-o")
-            .arg(format!("UserKnownHostsFile={}", kh.display()))
+            .arg(format!("UserKnownHostsFile={}", known_hosts.display()))
             .args(["-o", "ConnectTimeout=10", "-p"])
             .arg(self.port.to_string())
             .arg(format!("{user}@127.0.0.1"))
