@@ -34,5 +34,5 @@ if ! "$venv/bin/python" -c 'import jupyter_server, ipykernel' 2>/dev/null; then
 fi
 export JPROV_TEST_PYTHON="$PWD/$venv/bin/python"
 
-cargo build --quiet --all-targets
-cargo test --all-targets "$@"
+cargo build --quiet --tests
+cargo test "$@"
