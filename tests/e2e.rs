@@ -719,6 +719,12 @@ fn lockout_guard_on_a_booted_systemd_server() {
         "right after the harmful reload the admin should be locked out\n{}",
         lab.host_logs(name)
     );
+    // Refused by the harmful drop-in, not by an sshd busy re-executing after the reload.
+    let denied = lab.sh_ok("server", "journalctl -u ssh --no-pager");
+    assert!(
+        denied.contains("admin from 10.77.0.50 not allowed because listed in DenyUsers"),
+        "{denied}"
+    );
     assert!(
         !dropin_absent(),
         "the harmful drop-in should be in place until the guard fires"
@@ -752,6 +758,21 @@ fn lockout_guard_on_a_booted_systemd_server() {
     assert!(dropin_absent(), "the guard left the harmful drop-in");
     let journal = lab.sh_ok("server", "journalctl -t jprov --no-pager");
     assert!(journal.contains("lockout guard: restored"), "{journal}");
+    // With the real templates the same profile applies, and jprov proves a fresh login itself.
+    let out = lab.jprov(&["apply"], &profile, &[]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        fail("apply (real templates)", &out)
+    );
+    assert!(
+        text(&out.stdout).contains("a fresh login works after the sshd reload"),
+        "{}",
+        fail("apply (real templates)", &out)
+    );
+    assert!(!dropin_absent(), "the real drop-in was not written");
+    assert!(lab.ssh_login_works("admin"));
     eprintln!(
         "e2e lockout: total before teardown {:.1} s",
         t_start.elapsed().as_secs_f64()
