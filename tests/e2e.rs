@@ -1,8 +1,10 @@
 //! End-to-end tests in the lab of tests/lab (real booted Debian hosts in network
 //! namespaces, real ACME). Needs root; skips itself otherwise. See tests/lab/README.md.
 //!
-//! Today: bring a lab up, prove it with tests/lab/selftest.sh, always bring it down.
-//! Later: `jprov apply` from the ctl namespace + tests/lab/laptop_check.py from the laptop.
+//! `lab_selftest` proves the lab with tests/lab/selftest.sh. The jprov tests each get a fresh lab
+//! (one lab at a time: LAB_LOCK), run `jprov plan`/`apply --start-tunnel` from the ctl namespace,
+//! start Jupyter as alice, and run tests/lab/laptop_check.py from the laptop; a third proves the
+//! lockout guard on a booted systemd server. The lab always comes down (Drop).
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
