@@ -55,7 +55,9 @@ impl Layout {
             tunnel_home,
             nginx_available: format!("/etc/nginx/sites-available/jprov-{name}"),
             nginx_enabled: format!("/etc/nginx/sites-enabled/jprov-{name}"),
-            acme_webroot: format!("/var/lib/jprov/acme/{name}"),
+            // Not under /var/lib/jprov: that is root-only (0700, it holds backups), and nginx's workers
+            // (www-data) must be able to read the challenge files certbot puts here.
+            acme_webroot: format!("/var/lib/jprov-acme/{name}"),
             letsencrypt_fullchain: format!("{live}/fullchain.pem"),
             letsencrypt_privkey: format!("{live}/privkey.pem"),
             jupyter_config: format!("{home}/.jupyter/jupyter_server_config.py"),

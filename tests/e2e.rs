@@ -1,8 +1,10 @@
 //! End-to-end tests in the lab of tests/lab (real booted Debian hosts in network
 //! namespaces, real ACME). Needs root; skips itself otherwise. See tests/lab/README.md.
 //!
-//! Today: bring a lab up, prove it with tests/lab/selftest.sh, always bring it down.
-//! Later: `jprov apply` from the ctl namespace + tests/lab/laptop_check.py from the laptop.
+//! `lab_selftest` proves the lab with tests/lab/selftest.sh. The jprov tests each get a fresh lab
+//! (one lab at a time: LAB_LOCK), run `jprov plan`/`apply --start-tunnel` from the ctl namespace,
+//! start Jupyter as alice, and run tests/lab/laptop_check.py from the laptop; a third proves the
+//! lockout guard on a booted systemd server. The lab always comes down (Drop).
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -114,7 +116,9 @@ impl Lab {
         let out = self.lab(&["acme-root", self.path().to_str().unwrap()]);
         assert!(out.status.success(), "{}", show("lab.sh acme-root", &out));
         let root = self.path().join("acme-root.pem");
-        self.cmd_in("laptop", "python3")
+        // tests/run.sh points JPROV_TEST_PYTHON at a venv with tornado/jupyter_server.
+        let python = std::env::var("JPROV_TEST_PYTHON").unwrap_or_else(|_| "python3".into());
+        self.cmd_in("laptop", &python)
             .arg(LAPTOP_CHECK_PY)
             .args(["--url", url, "--password", password, "--cafile"])
             .arg(root)
@@ -155,6 +159,7 @@ fn lab_selftest() {
         println!("skipped: {why}");
         return;
     }
+    let _turn = one_lab_at_a_time();
     let lab = Lab::up("jpe2e");
     let out = Command::new("bash")
         .arg(SELFTEST_SH)
@@ -206,5 +211,572 @@ fn laptop_check_proves_itself() {
         out.status.success(),
         "{}",
         show("laptop_check_local.sh", &out)
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// jprov in the lab: a laptop runs code in a kernel through what jprov set up.
+// ---------------------------------------------------------------------------------------------
+
+/// One lab at a time: each boots two systemd hosts, and the machine has 2 cores.
+static LAB_LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn one_lab_at_a_time() -> std::sync::MutexGuard<'static, ()> {
+    // A panicking test poisons the lock; the next test still gets its turn.
+    LAB_LOCK.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+const JPROV: &str = env!("CARGO_BIN_EXE_jprov");
+const PASSWORD: &str = "e2e-correct-horse";
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+#[derive(Clone, Copy, PartialEq, Debug)]
+enum Method {
+    ReverseForward,
+    NginxProxy,
+}
+
+impl Method {
+    fn name(self) -> &'static str {
+        match self {
+            Method::ReverseForward => "reverse-forward",
+            Method::NginxProxy => "nginx-proxy",
+        }
+    }
+}
+
+impl Lab {
+    /// `bash -c SCRIPT` in a host or namespace (see `cmd_in`).
+    fn sh(&self, host: &str, script: &str) -> Output {
+        self.cmd_in(host, "bash")
+            .args(["-c", script])
+            .output()
+            .expect("lab.sh exec")
+    }
+
+    /// Like `sh`, but the script must succeed; returns its trimmed stdout.
+    fn sh_ok(&self, host: &str, script: &str) -> String {
+        let out = self.sh(host, script);
+        assert!(
+            out.status.success(),
+            "{}",
+            show(&format!("{host}: {script}"), &out)
+        );
+        text(&out.stdout).trim().to_string()
+    }
+
+    /// jprov ARGS PROFILE from the ctl namespace, without an agent (keys come from the profile).
+    fn jprov(&self, args: &[&str], profile: &Path, env: &[(&str, &str)]) -> Output {
+        let mut c = self.cmd_in("ctl", JPROV);
+        c.args(args).arg(profile).env_remove("SSH_AUTH_SOCK");
+        for (k, v) in env {
+            c.env(k, v);
+        }
+        let t0 = std::time::Instant::now();
+        let out = c.output().expect("run jprov in ctl");
+        eprintln!(
+            "jprov {} -> {} in {:.1} s",
+            args.join(" "),
+            out.status,
+            t0.elapsed().as_secs_f64()
+        );
+        out
+    }
+
+    /// Can `user` log in to the server over SSH from ctl, right now, with the admin key?
+    fn ssh_login_works(&self, user: &str) -> bool {
+        let key = self.path().join("keys/admin");
+        let kh = self.path().join("known_hosts");
+        self.cmd_in("ctl", "ssh")
+            .args(["-i"])
+            .arg(key)
+            .arg("-o")
+            .arg(format!("UserKnownHostsFile={}", kh.display()))
+            .args([
+                "-o",
+                "StrictHostKeyChecking=yes",
+                "-o",
+                "BatchMode=yes",
+                "-o",
+                "IdentitiesOnly=yes",
+                "-o",
+                "ConnectTimeout=5",
+            ])
+            .arg(format!("{user}@server.lab"))
+            .arg("true")
+            .env_remove("SSH_AUTH_SOCK")
+            .output()
+            .map(|o| o.status.success())
+            .unwrap_or(false)
+    }
+
+    /// What to look at when a jprov step failed: the hosts' sshd/nginx logs and the tunnel's log.
+    fn host_logs(&self, profile_name: &str) -> String {
+        let mut s = String::new();
+        let server = format!(
+            "journalctl -u ssh -u nginx -u 'jprov-guard-*' --no-pager -n 80; \
+             for f in /var/lib/jprov-tunnel/jprov-{profile_name}-tunnel.log /var/log/letsencrypt/letsencrypt.log; do \
+               [ -f $f ] && {{ echo \"--- $f\"; tail -n 40 $f; }}; done; true"
+        );
+        let ws = format!(
+            "journalctl -u ssh -u jupyter-e2e --no-pager -n 60; \
+             f=/home/alice/.local/state/jprov/{profile_name}-tunnel.log; \
+             [ -f $f ] && {{ echo \"--- $f\"; tail -n 40 $f; }}; true"
+        );
+        for (host, script) in [("server", server), ("workstation", ws)] {
+            let out = self.sh(host, &script);
+            s.push_str(&format!(
+                "=== {host} logs\n{}{}",
+                text(&out.stdout),
+                text(&out.stderr)
+            ));
+        }
+        s
+    }
+
+    /// MainPID of a unit on a machine ("0" when it is not running).
+    fn main_pid(&self, host: &str, unit: &str) -> String {
+        self.sh_ok(host, &format!("systemctl show -p MainPID --value {unit}"))
+    }
+}
+
+/// `jprov hash-password` with the password on stdin (not a terminal: one line).
+fn hash_password(password: &str) -> String {
+    use std::io::Write;
+    let mut child = Command::new(JPROV)
+        .arg("hash-password")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("jprov hash-password");
+    writeln!(child.stdin.take().unwrap(), "{password}").unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        show("jprov hash-password", &out)
+    );
+    let hash = text(&out.stdout).trim().to_string();
+    assert!(
+        hash.starts_with("argon2:") || hash.starts_with("sha1:"),
+        "not a hash: {hash}"
+    );
+    hash
+}
+
+/// The issue's profile for the lab, written into the lab DIR.
+fn write_profile(lab: &Lab, name: &str, method: Method, tls: &str) -> PathBuf {
+    let dir = lab.path();
+    let port = match method {
+        Method::ReverseForward => 8888,
+        Method::NginxProxy => 8889,
+    };
+    let profile = format!(
+        "name: {name}\n\
+         method: {m}\n\
+         domain: jupyter.lab\n\
+         server:\n  host: server.lab\n  user: admin\n  sudo: true\n  identity_file: {key}\n\
+         workstation:\n  host: workstation.lab\n  user: alice\n  identity_file: {key}\n\
+         jupyter:\n  app: server\n  command: /opt/jupyter/bin/jupyter\n  port: 8888\n  password_hash: \"{hash}\"\n\
+         {tls}\
+         tunnel:\n  port: {port}\n\
+         known_hosts: {kh}\n",
+        m = method.name(),
+        key = dir.join("keys/admin").display(),
+        hash = hash_password(PASSWORD),
+        kh = dir.join("known_hosts").display(),
+    );
+    let path = dir.join(format!("{name}.yaml"));
+    std::fs::write(&path, profile).unwrap();
+    path
+}
+
+const LETSENCRYPT: &str = "tls:\n  letsencrypt:\n    email: admin@jupyter.lab\n    \
+                           server: https://acme.lab:14000/dir\n    ca_bundle: /etc/jprov-lab/pebble-ca.pem\n";
+
+/// Steps 1–7 of the issue for one method, in a lab of its own.
+fn laptop_runs_a_kernel_through(method: Method) {
+    if let Some(why) = skip_reason() {
+        println!("skipped: {why}");
+        return;
+    }
+    let _turn = one_lab_at_a_time();
+    let t_start = std::time::Instant::now();
+    let (lab_name, name, url) = match method {
+        Method::ReverseForward => ("jpe2erf", "e2e-rf", "https://jupyter.lab:8888/"),
+        Method::NginxProxy => ("jpe2enp", "e2e-np", "https://jupyter.lab/"),
+    };
+    let lab = Lab::up(lab_name);
+    let t_up = t_start.elapsed();
+
+    // The base image installs nginx, enabled, so it listens on the server's port 80. A reverse-forward
+    // server typically has no web server, and certbot --standalone needs port 80: stop it first.
+    let nginx_active = lab.sh("server", "systemctl is-active nginx");
+    let nginx_was_active = text(&nginx_active.stdout).trim() == "active";
+    eprintln!("server: nginx active in the base: {nginx_was_active}");
+    if method == Method::ReverseForward && nginx_was_active {
+        lab.sh_ok(
+            "server",
+            "systemctl stop nginx && ! systemctl is-active -q nginx",
+        );
+    }
+
+    let profile = write_profile(&lab, name, method, LETSENCRYPT);
+    let fail = |what: &str, out: &Output| -> String {
+        format!("{}\n{}", show(what, out), lab.host_logs(name))
+    };
+
+    // 2. plan, then apply --start-tunnel, from ctl.
+    let plan = lab.jprov(&["plan"], &profile, &[]);
+    assert_eq!(plan.status.code(), Some(2), "{}", fail("jprov plan", &plan));
+    let t_apply = std::time::Instant::now();
+    let apply = lab.jprov(&["apply", "--start-tunnel"], &profile, &[]);
+    let t_apply = t_apply.elapsed();
+    assert_eq!(
+        apply.status.code(),
+        Some(0),
+        "{}",
+        fail("jprov apply", &apply)
+    );
+    println!("{}", text(&apply.stdout));
+    // A real certificate from pebble through http-01, the way the method wants it.
+    let mode = match method {
+        Method::ReverseForward => "authenticator = standalone",
+        Method::NginxProxy => "authenticator = webroot",
+    };
+    let renewal = lab.sh_ok(
+        "server",
+        "cat /etc/letsencrypt/renewal/jupyter.lab.conf && \
+         openssl x509 -in /etc/letsencrypt/live/jupyter.lab/fullchain.pem -noout -issuer -ext subjectAltName",
+    );
+    assert!(renewal.contains(mode), "{renewal}");
+    assert!(renewal.contains("acme.lab:14000"), "{renewal}");
+    assert!(
+        renewal.contains("Pebble"),
+        "not issued by pebble: {renewal}"
+    );
+    assert!(renewal.contains("DNS:jupyter.lab"), "{renewal}");
+
+    // 3. Jupyter, started by alice the way a user would, reading the config jprov wrote.
+    lab.sh_ok(
+        "workstation",
+        "systemd-run --quiet --uid=alice --unit=jupyter-e2e -p WorkingDirectory=/home/alice \
+         /opt/jupyter/bin/jupyter server",
+    );
+    let listening = lab.sh(
+        "workstation",
+        "for i in $(seq 120); do (exec 3<>/dev/tcp/127.0.0.1/8888) 2>/dev/null && exit 0; sleep 0.5; done; exit 1",
+    );
+    assert!(
+        listening.status.success(),
+        "Jupyter never listened on 127.0.0.1:8888\n{}",
+        lab.host_logs(name)
+    );
+
+    // 4. The laptop: TLS against the ACME root, auth, wrong password, a kernel computing 42.
+    let t_check = std::time::Instant::now();
+    let check = lab.laptop_check(url, PASSWORD);
+    let t_check = t_check.elapsed();
+    println!("{}", text(&check.stdout));
+    assert!(
+        check.status.success(),
+        "{}",
+        fail("laptop_check.py", &check)
+    );
+    let out = text(&check.stdout);
+    for step in [
+        "tls",
+        "unauth",
+        "wrong-login",
+        "login",
+        "kernel-start",
+        "execute",
+        "kernel-stop",
+    ] {
+        assert!(
+            out.contains(&format!("ok   {step}:")),
+            "{step} missing:\n{out}"
+        );
+    }
+    assert!(out.contains("'42'"), "{out}");
+    // The same checker with a wrong password must fail, at login.
+    let wrong = lab.laptop_check(url, "not-the-e2e-password");
+    assert!(
+        !wrong.status.success(),
+        "{}",
+        show("laptop_check.py (wrong password)", &wrong)
+    );
+    assert!(
+        text(&wrong.stdout).contains("FAIL login"),
+        "{}",
+        show("laptop_check.py (wrong password)", &wrong)
+    );
+
+    // 5. A second apply changes nothing and restarts nothing.
+    let tunnel_host = match method {
+        Method::ReverseForward => "workstation",
+        Method::NginxProxy => "server",
+    };
+    let pid_file = match method {
+        Method::ReverseForward => format!("/home/alice/.local/state/jprov/{name}-tunnel.pid"),
+        Method::NginxProxy => format!("/var/lib/jprov-tunnel/jprov-{name}-tunnel.pid"),
+    };
+    let tunnel_pid = || -> String {
+        lab.sh_ok(
+            tunnel_host,
+            &format!("p=$(head -n1 {pid_file}) && [ \"$(cat /proc/$p/comm)\" = ssh ] && echo $p"),
+        )
+    };
+    let pids = || {
+        (
+            lab.main_pid("server", "ssh"),
+            lab.main_pid("server", "nginx"),
+            tunnel_pid(),
+        )
+    };
+    let before = pids();
+    assert_ne!(before.0, "0", "sshd not running on the server");
+    if method == Method::NginxProxy {
+        assert_ne!(before.1, "0", "nginx not running on the server");
+    }
+    let again = lab.jprov(&["apply", "--start-tunnel"], &profile, &[]);
+    assert_eq!(
+        again.status.code(),
+        Some(0),
+        "{}",
+        fail("second apply", &again)
+    );
+    assert!(
+        text(&again.stdout).contains("No changes"),
+        "{}",
+        fail("second apply", &again)
+    );
+    let after = pids();
+    assert_eq!(
+        before, after,
+        "(sshd, nginx, tunnel) PIDs changed by a no-op apply"
+    );
+    let plan = lab.jprov(&["plan", "--start-tunnel"], &profile, &[]);
+    assert_eq!(
+        plan.status.code(),
+        Some(0),
+        "{}",
+        fail("plan after apply", &plan)
+    );
+
+    // 6. Success went through the tunnel: the laptop cannot reach the workstation at all
+    //    (and, as a control, does reach the server).
+    let reach = |host: &str, port: u16| {
+        lab.sh(
+            "laptop",
+            &format!("timeout 5 bash -c 'exec 3<>/dev/tcp/{host}/{port}'"),
+        )
+        .status
+        .success()
+    };
+    assert!(
+        reach("server.lab", 22),
+        "control: the laptop must reach server.lab:22"
+    );
+    assert!(
+        !reach("workstation.lab", 22),
+        "the laptop reaches workstation.lab:22"
+    );
+    assert!(
+        !reach("workstation.lab", 8888),
+        "the laptop reaches workstation.lab:8888"
+    );
+
+    // 7. GatewayPorts only for the tunnel account.
+    if method == Method::ReverseForward {
+        let gw = |user: &str| {
+            lab.sh_ok(
+                "server",
+                &format!(
+                    "sshd -T -C user={user},host=x,addr=10.77.0.40 | grep -i '^gatewayports '"
+                ),
+            )
+        };
+        assert_eq!(gw("admin"), "gatewayports no");
+        assert_eq!(gw("jprov-tunnel"), "gatewayports clientspecified");
+    }
+
+    eprintln!(
+        "e2e {}: lab up {:.1} s, apply {:.1} s, laptop_check {:.1} s, total before teardown {:.1} s",
+        method.name(),
+        t_up.as_secs_f64(),
+        t_apply.as_secs_f64(),
+        t_check.as_secs_f64(),
+        t_start.elapsed().as_secs_f64()
+    );
+}
+
+#[test]
+fn laptop_runs_a_kernel_through_reverse_forward() {
+    laptop_runs_a_kernel_through(Method::ReverseForward);
+}
+
+#[test]
+fn laptop_runs_a_kernel_through_nginx_proxy() {
+    laptop_runs_a_kernel_through(Method::NginxProxy);
+}
+
+/// The lockout guard on a real systemd host: jprov's own fresh-login proof restores, and when jprov
+/// dies right after the reload, the systemd-run timer restores by itself.
+#[test]
+fn lockout_guard_on_a_booted_systemd_server() {
+    if let Some(why) = skip_reason() {
+        println!("skipped: {why}");
+        return;
+    }
+    let _turn = one_lab_at_a_time();
+    let t_start = std::time::Instant::now();
+    let lab = Lab::up("jpe2elo");
+    let name = "e2e-lockout";
+    // TLS files (no ACME needed): a self-signed certificate on the workstation, where Jupyter reads it.
+    lab.sh_ok(
+        "workstation",
+        "mkdir -p /etc/jprov-e2e && openssl req -x509 -noenc -days 3 -newkey rsa:2048 -subj /CN=jupyter.lab \
+         -keyout /etc/jprov-e2e/key.pem -out /etc/jprov-e2e/cert.pem 2>/dev/null && chmod 644 /etc/jprov-e2e/key.pem",
+    );
+    let profile = write_profile(
+        &lab,
+        name,
+        Method::ReverseForward,
+        "tls:\n  files:\n    cert: /etc/jprov-e2e/cert.pem\n    key: /etc/jprov-e2e/key.pem\n",
+    );
+    // The real drop-in with one line in front that shuts the admin out (valid for `sshd -t`).
+    let templates = lab.path().join("lockout-templates");
+    std::fs::create_dir_all(&templates).unwrap();
+    let real = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/templates/sshd_dropin.conf.j2"
+    ))
+    .unwrap();
+    std::fs::write(
+        templates.join("sshd_dropin.conf.j2"),
+        format!("DenyUsers admin\n{real}"),
+    )
+    .unwrap();
+    let templates = templates.to_str().unwrap().to_string();
+    let dropin = format!("/etc/ssh/sshd_config.d/01-jprov-{name}.conf");
+    let dropin_absent = || {
+        lab.sh("server", &format!("test ! -e {dropin}"))
+            .status
+            .success()
+    };
+    assert!(
+        lab.ssh_login_works("admin"),
+        "control: admin logs in before"
+    );
+
+    // (a) jprov proves a fresh login after the reload, sees it fail, restores.
+    let out = lab.jprov(&["apply"], &profile, &[("JPROV_TEMPLATE_DIR", &templates)]);
+    let stderr = text(&out.stderr);
+    let fail = |what: &str, out: &Output| format!("{}\n{}", show(what, out), lab.host_logs(name));
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        fail("apply (lockout)", &out)
+    );
+    assert!(
+        stderr.contains("a fresh login as admin failed")
+            && stderr.contains("restored the previous sshd files"),
+        "{}",
+        fail("apply (lockout)", &out)
+    );
+    assert!(
+        lab.ssh_login_works("admin"),
+        "admin locked out after (a)\n{}",
+        lab.host_logs(name)
+    );
+    assert!(
+        dropin_absent(),
+        "the harmful drop-in is still there after (a)"
+    );
+
+    // (b) jprov dies right after the reload: the systemd-run timer restores without anyone's help.
+    let started = std::time::Instant::now();
+    let out = lab.jprov(
+        &["apply", "--lockout-guard-seconds", "10"],
+        &profile,
+        &[
+            ("JPROV_TEMPLATE_DIR", &templates),
+            ("JPROV_FAULT", "exit-after-sshd-reload"),
+        ],
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(9),
+        "{}",
+        fail("apply (fault)", &out)
+    );
+    assert!(
+        !lab.ssh_login_works("admin"),
+        "right after the harmful reload the admin should be locked out\n{}",
+        lab.host_logs(name)
+    );
+    // Refused by the harmful drop-in, not by an sshd busy re-executing after the reload.
+    let denied = lab.sh_ok("server", "journalctl -u ssh --no-pager");
+    assert!(
+        denied.contains("admin from 10.77.0.50 not allowed because listed in DenyUsers"),
+        "{denied}"
+    );
+    assert!(
+        !dropin_absent(),
+        "the harmful drop-in should be in place until the guard fires"
+    );
+    // It is the systemd timer path that is armed (the host runs systemd).
+    let timer = lab.sh(
+        "server",
+        &format!("systemctl is-active jprov-guard-{name}.timer"),
+    );
+    assert_eq!(
+        text(&timer.stdout).trim(),
+        "active",
+        "{}",
+        fail("guard timer", &timer)
+    );
+    let deadline = started + std::time::Duration::from_secs(40);
+    while !lab.ssh_login_works("admin") {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the guard did not restore access within 40 s\n{}",
+            lab.host_logs(name)
+        );
+        std::thread::sleep(std::time::Duration::from_millis(500));
+    }
+    let waited = started.elapsed().as_secs_f64();
+    eprintln!("lockout guard restored admin access {waited:.1} s after jprov started");
+    assert!(
+        waited >= 9.0,
+        "restored after {waited:.1} s, before the guard's 10 s"
+    );
+    assert!(dropin_absent(), "the guard left the harmful drop-in");
+    let journal = lab.sh_ok("server", "journalctl -t jprov --no-pager");
+    assert!(journal.contains("lockout guard: restored"), "{journal}");
+    // With the real templates the same profile applies, and jprov proves a fresh login itself.
+    let out = lab.jprov(&["apply"], &profile, &[]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        fail("apply (real templates)", &out)
+    );
+    assert!(
+        text(&out.stdout).contains("a fresh login works after the sshd reload"),
+        "{}",
+        fail("apply (real templates)", &out)
+    );
+    assert!(!dropin_absent(), "the real drop-in was not written");
+    assert!(lab.ssh_login_works("admin"));
+    eprintln!(
+        "e2e lockout: total before teardown {:.1} s",
+        t_start.elapsed().as_secs_f64()
     );
 }
