@@ -603,3 +603,70 @@ fn a_saved_plan_is_applied_exactly_or_not_at_all() {
     assert!(s.server.read_file(dropin).is_some());
     assert_eq!(s.jprov(&["plan"]).status.code(), Some(0));
 }
+
+#[test]
+fn jprov_running_on_the_workstation_itself_uses_the_local_transport() {
+    let Some(s) = Setup::new(Method::ReverseForward) else {
+        return;
+    };
+    // The profile, the admin's key and the pinned keys, inside the workstation; jprov runs there as alice.
+    let profile = std::fs::read_to_string(&s.profile)
+        .unwrap()
+        .replace(
+            &format!(
+                "  host: 127.0.0.1\n  port: {}\n  user: alice\n",
+                s.workstation.port()
+            ),
+            "  host: local\n  user: alice\n",
+        )
+        .replace(
+            &s.server.client_key().display().to_string(),
+            "/home/alice/jprov/admin_key",
+        );
+    assert!(profile.contains("host: local"), "{profile}");
+    let known_hosts = std::fs::read(s.dir.path().join("known_hosts")).unwrap();
+    let key = std::fs::read(s.server.client_key()).unwrap();
+    s.workstation
+        .write_file("/home/alice/jprov/profile.yaml", profile.as_bytes(), 0o644);
+    s.workstation
+        .write_file("/home/alice/jprov/known_hosts", &known_hosts, 0o644);
+    s.workstation
+        .write_file("/home/alice/jprov/admin_key", &key, 0o600);
+    s.workstation.exec_ok("chown -R alice: /home/alice/jprov");
+    let run = |args: &str| {
+        s.workstation.exec_args(
+            &format!("cd /home/alice && runuser -u alice -- env -u SSH_AUTH_SOCK HOME=/home/alice \"$1\" {args} /home/alice/jprov/profile.yaml"),
+            &[support::jprov_bin().to_str().unwrap()],
+            None,
+        )
+    };
+    let out = run("apply");
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    assert!(
+        text(&out.stdout).contains("workstation local"),
+        "{}",
+        text(&out.stdout)
+    );
+    let config = s
+        .workstation
+        .exec_ok("stat -c '%a %U' /home/alice/.jupyter/jupyter_server_config.py");
+    assert_eq!(config.trim(), "600 alice");
+    assert!(s
+        .server
+        .read_file("/etc/ssh/jprov/jprov-tunnel.keys")
+        .is_some());
+    let again = run("plan");
+    assert_eq!(
+        again.status.code(),
+        Some(0),
+        "{}{}",
+        text(&again.stdout),
+        text(&again.stderr)
+    );
+}
