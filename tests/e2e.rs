@@ -6,6 +6,8 @@
 //! start Jupyter as alice, and run tests/lab/laptop_check.py from the laptop; a third proves the
 //! lockout guard on a booted systemd server. The lab always comes down (Drop).
 
+mod support;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -650,18 +652,7 @@ fn lockout_guard_on_a_booted_systemd_server() {
         "tls:\n  files:\n    cert: /etc/jprov-e2e/cert.pem\n    key: /etc/jprov-e2e/key.pem\n",
     );
     // The real drop-in with one line in front that shuts the admin out (valid for `sshd -t`).
-    let templates = lab.path().join("lockout-templates");
-    std::fs::create_dir_all(&templates).unwrap();
-    let real = std::fs::read_to_string(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/templates/sshd_dropin.conf.j2"
-    ))
-    .unwrap();
-    std::fs::write(
-        templates.join("sshd_dropin.conf.j2"),
-        format!("DenyUsers admin\n{real}"),
-    )
-    .unwrap();
+    let templates = support::lockout_templates(lab.path());
     let templates = templates.to_str().unwrap().to_string();
     let dropin = format!("/etc/ssh/sshd_config.d/01-jprov-{name}.conf");
     let dropin_absent = || {

@@ -3,8 +3,7 @@
 
 mod support;
 
-use std::path::PathBuf;
-use support::setup::{text, Method, Setup};
+use support::setup::{expect_exit, text, Method, Setup};
 
 #[test]
 fn reverse_forward_plans_applies_converges_and_reapplies_nothing() {
@@ -433,24 +432,6 @@ fn a_reload_left_pending_by_an_interrupted_apply_is_done_by_the_next_apply() {
     assert!(again.contains("No changes"), "{again}");
 }
 
-/// A deliberately harmful sshd drop-in: valid for `sshd -t`, but it locks the admin out.
-fn lockout_templates(dir: &std::path::Path) -> PathBuf {
-    let templates = dir.join("templates");
-    std::fs::create_dir_all(&templates).unwrap();
-    // The real drop-in (so the tunnel account's settings are as intended) plus one line that shuts the admin out.
-    let real = std::fs::read_to_string(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/templates/sshd_dropin.conf.j2"
-    ))
-    .unwrap();
-    std::fs::write(
-        templates.join("sshd_dropin.conf.j2"),
-        format!("DenyUsers admin\n{real}"),
-    )
-    .unwrap();
-    templates
-}
-
 fn admin_can_log_in(s: &Setup) -> bool {
     s.server
         .ssh("admin")
@@ -465,7 +446,7 @@ fn a_change_that_would_lock_the_admin_out_is_rolled_back() {
     let Some(s) = Setup::new(Method::ReverseForward) else {
         return;
     };
-    let templates = lockout_templates(s.dir.path());
+    let templates = support::lockout_templates(s.dir.path());
     let out = s.jprov_with(&["apply"], &[("JPROV_TEMPLATE_DIR", templates.as_os_str())]);
     let stderr = text(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{}{stderr}", text(&out.stdout));
@@ -492,7 +473,7 @@ fn the_on_host_guard_restores_sshd_when_jprov_dies_mid_change() {
     let Some(s) = Setup::new(Method::ReverseForward) else {
         return;
     };
-    let templates = lockout_templates(s.dir.path());
+    let templates = support::lockout_templates(s.dir.path());
     let started = std::time::Instant::now();
     let out = s.jprov_with(
         &["apply", "--lockout-guard-seconds", "4"],
@@ -504,13 +485,7 @@ fn the_on_host_guard_restores_sshd_when_jprov_dies_mid_change() {
             ),
         ],
     );
-    assert_eq!(
-        out.status.code(),
-        Some(9),
-        "{}{}",
-        text(&out.stdout),
-        text(&out.stderr)
-    );
+    expect_exit(&out, 9);
     assert!(
         !admin_can_log_in(&s),
         "right after the harmful reload the admin is locked out"
@@ -588,13 +563,7 @@ fn a_saved_plan_is_applied_exactly_or_not_at_all() {
     let plan = s.jprov(&["plan", "-o", saved.to_str().unwrap()]);
     assert_eq!(plan.status.code(), Some(2));
     let out = s.jprov_raw(&[OsStr::new("apply"), saved.as_os_str()]);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}{}",
-        text(&out.stdout),
-        text(&out.stderr)
-    );
+    expect_exit(&out, 0);
     assert!(
         text(&out.stdout).contains("exactly those of the saved plan"),
         "{}",
@@ -641,13 +610,7 @@ fn jprov_running_on_the_workstation_itself_uses_the_local_transport() {
         )
     };
     let out = run("apply");
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}{}",
-        text(&out.stdout),
-        text(&out.stderr)
-    );
+    expect_exit(&out, 0);
     assert!(
         text(&out.stdout).contains("workstation local"),
         "{}",
@@ -662,11 +625,5 @@ fn jprov_running_on_the_workstation_itself_uses_the_local_transport() {
         .read_file("/etc/ssh/jprov/jprov-tunnel.keys")
         .is_some());
     let again = run("plan");
-    assert_eq!(
-        again.status.code(),
-        Some(0),
-        "{}{}",
-        text(&again.stdout),
-        text(&again.stderr)
-    );
+    expect_exit(&again, 0);
 }

@@ -18,3 +18,21 @@ use std::path::PathBuf;
 pub fn jprov_bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_jprov"))
 }
+
+/// Templates whose sshd drop-in is the real one with `DenyUsers admin` in front: valid for `sshd -t`, but it
+/// locks the admin out. Returns the directory for `JPROV_TEMPLATE_DIR`.
+pub fn lockout_templates(dir: &std::path::Path) -> PathBuf {
+    let templates = dir.join("lockout-templates");
+    std::fs::create_dir_all(&templates).unwrap();
+    let real = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/templates/sshd_dropin.conf.j2"
+    ))
+    .unwrap();
+    std::fs::write(
+        templates.join("sshd_dropin.conf.j2"),
+        format!("DenyUsers admin\n{real}"),
+    )
+    .unwrap();
+    templates
+}

@@ -15,6 +15,18 @@ pub fn free_port() -> u16 {
         .port()
 }
 
+/// Require exit `code`; return stdout. On mismatch, show both streams.
+pub fn expect_exit(out: &Output, code: i32) -> String {
+    let stdout = text(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(code),
+        "{stdout}{}",
+        text(&out.stderr)
+    );
+    stdout
+}
+
 pub fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
 }
@@ -104,15 +116,7 @@ impl Setup {
 
     /// Run jprov (profile appended), require exit `code`, return stdout; on mismatch show both streams.
     pub fn expect(&self, args: &[&str], code: i32) -> String {
-        let out = self.jprov(args);
-        let stdout = text(&out.stdout);
-        assert_eq!(
-            out.status.code(),
-            Some(code),
-            "jprov {args:?}:\n{stdout}{}",
-            text(&out.stderr)
-        );
-        stdout
+        expect_exit(&self.jprov(args), code)
     }
 
     /// jprov with exactly these arguments (no profile appended).
