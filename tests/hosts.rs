@@ -601,11 +601,15 @@ fn jprov_running_on_the_workstation_itself_uses_the_local_transport() {
         .write_file("/home/alice/jprov/known_hosts", &known_hosts, 0o644);
     s.workstation
         .write_file("/home/alice/jprov/admin_key", &key, 0o600);
+    // The binary too: the build directory may not be visible inside the host (its /tmp is private).
+    let binary = std::fs::read(support::jprov_bin()).unwrap();
+    s.workstation
+        .write_file("/home/alice/jprov/jprov", &binary, 0o755);
     s.workstation.exec_ok("chown -R alice: /home/alice/jprov");
     let run = |args: &str| {
         s.workstation.exec_args(
             &format!("cd /home/alice && runuser -u alice -- env -u SSH_AUTH_SOCK HOME=/home/alice \"$1\" {args} /home/alice/jprov/profile.yaml"),
-            &[support::jprov_bin().to_str().unwrap()],
+            &["/home/alice/jprov/jprov"],
             None,
         )
     };
