@@ -137,8 +137,9 @@ fn open_session(target: &Target, hostname: &str) -> Result<(Session, Option<Chil
     Ok((session, jump))
 }
 
-/// Every host key the target offers (one handshake per key type), without logging in.
-pub fn fetch_host_keys(target: &Target) -> Result<Vec<HostKey>, TransportError> {
+/// Every host key the target offers (one handshake per key type), without logging in, and the names the
+/// host is listed under in known_hosts (most specific first).
+pub fn fetch_host_keys(target: &Target) -> Result<(Vec<HostKey>, Vec<String>), TransportError> {
     let config = client_config(target);
     let hostname = config
         .hostname
@@ -174,13 +175,7 @@ pub fn fetch_host_keys(target: &Target) -> Result<Vec<HostKey>, TransportError> 
     if keys.is_empty() {
         return Err(unreachable("no SSH handshake succeeded".into()));
     }
-    Ok(keys)
-}
-
-/// The names a target's host key is listed under in known_hosts, most specific first.
-pub fn known_hosts_names(target: &Target) -> Vec<String> {
-    let config = client_config(target);
-    names_for(target, &config)
+    Ok((keys, names_for(target, &config)))
 }
 
 fn names_for(target: &Target, config: &ClientConfig) -> Vec<String> {

@@ -21,8 +21,7 @@ pub fn trust(lp: &LoadedProfile, out: &mut dyn Write) -> Result<usize, RunError>
     ] {
         let Some(target) = target else { continue };
         let fail = |source| RunError::Transport { role, source };
-        let keys = ssh::fetch_host_keys(&target).map_err(fail)?;
-        let names = ssh::known_hosts_names(&target);
+        let (keys, names) = ssh::fetch_host_keys(&target).map_err(fail)?;
         let files = [pinned.clone()];
         let _ = writeln!(out, "{role} {} ({}):", target.display(), names[0]);
         for key in &keys {
