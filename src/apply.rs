@@ -86,11 +86,7 @@ fn op(change: &Change) -> Value {
             json!({"op": "files", "files": files, "links": links, "validate": validate, "reload": reload})
         }
         Change::Reload { service, .. } => {
-            let validate = match service {
-                crate::resource::Service::Ssh => "sshd",
-                crate::resource::Service::Nginx => "nginx",
-            };
-            json!({"op": "reload", "validate": validate, "reload": service})
+            json!({"op": "reload", "validate": service.validation(), "reload": service})
         }
         Change::RunCertbot { argv, .. } => {
             let webroot = argv

@@ -538,11 +538,11 @@ fn write_change(f: &mut fmt::Formatter<'_>, change: &Change) -> fmt::Result {
                 )?;
             }
             if let Some(v) = validate {
-                let command = match v {
-                    Validation::Sshd => "sshd -t",
-                    Validation::Nginx => "nginx -t",
-                };
-                writeln!(f, "    then validate with `{command}` (the previous files are restored if it fails)")?;
+                writeln!(
+                    f,
+                    "    then validate with `{} -t` (the previous files are restored if it fails)",
+                    v.program()
+                )?;
             }
             if let Some(s) = reload {
                 writeln!(

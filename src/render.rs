@@ -27,6 +27,7 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("apply.sh", include_str!("../templates/apply.sh.j2")),
     ("guard.sh", include_str!("../templates/guard.sh.j2")),
     ("check.sh", include_str!("../templates/check.sh.j2")),
+    ("sshd_view.sh", include_str!("../templates/sshd_view.sh.j2")),
 ];
 
 /// Environment variable naming a directory whose `NAME.j2` files replace the built-in templates. For tests

@@ -111,7 +111,25 @@ pub enum Service {
     Nginx,
 }
 
+impl Validation {
+    /// The program that checks the configuration (`PROGRAM -t`); also its name in scripts.
+    pub fn program(self) -> &'static str {
+        match self {
+            Validation::Sshd => "sshd",
+            Validation::Nginx => "nginx",
+        }
+    }
+}
+
 impl Service {
+    /// How this service's configuration is checked before it is reloaded.
+    pub fn validation(self) -> Validation {
+        match self {
+            Service::Ssh => Validation::Sshd,
+            Service::Nginx => Validation::Nginx,
+        }
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Service::Ssh => "ssh",
