@@ -10,19 +10,20 @@ use crate::resource::{Content, Role};
 use serde_json::{json, Value};
 
 /// The script applying `host`'s actionable changes; `None` when there is nothing to do now.
-/// Tunnel starts are left out unless `with_tunnels` (they wait until everything else is in place).
+/// Late changes (`Change::is_late`) are left out unless `with_late`: they wait until everything else is in
+/// place on every host.
 pub fn script(
     templates: &Templates,
     profile: &str,
     host: &HostPlan,
-    with_tunnels: bool,
+    with_late: bool,
     guard_seconds: u32,
 ) -> Result<Option<String>, RenderError> {
     let ops: Vec<Value> = host
         .changes
         .iter()
         .filter(|c| c.is_actionable())
-        .filter(|c| with_tunnels || !matches!(c, Change::StartTunnel { .. }))
+        .filter(|c| with_late || !c.is_late())
         .map(op)
         .collect();
     if ops.is_empty() {
@@ -46,8 +47,9 @@ fn op(change: &Change) -> Value {
         Change::CreateAccount {
             name,
             home,
+            shell,
             create_home,
-        } => json!({"op": "account", "name": name, "home": home, "create_home": create_home}),
+        } => json!({"op": "account", "name": name, "home": home, "shell": shell, "create_home": create_home}),
         Change::GenerateKey {
             path,
             owner,
@@ -103,6 +105,23 @@ fn op(change: &Change) -> Value {
         } => {
             json!({"op": "tunnel", "user": user, "argv": argv, "pid_file": pid_file, "digest": argv_digest(argv)})
         }
+        Change::EnableLinger { user, .. } => json!({"op": "linger", "user": user}),
+        Change::RunCommand { label, argv, .. } => {
+            json!({"op": "run", "label": label, "argv": argv})
+        }
+        Change::Unit {
+            name,
+            scope,
+            enable,
+            action,
+            ..
+        } => json!({
+            "op": "unit",
+            "name": name,
+            "systemctl": scope.systemctl(),
+            "enable": enable,
+            "action": action.map(|a| a.as_str()),
+        }),
     }
 }
 

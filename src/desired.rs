@@ -4,7 +4,7 @@
 //! generated public key, a certificate's presence, the lines of an authorized_keys file jprov shares with
 //! the user); offline, there are no facts and those parts are `Content::Pending`.
 
-use crate::facts::{FactQuery, Facts, FileFact};
+use crate::facts::{FactQuery, Facts, FileFact, UnitQuery};
 use crate::layout::{peer_address, Layout};
 use crate::profile::{Method, Profile, Tls};
 use crate::render::{RenderError, Templates};
@@ -56,6 +56,12 @@ impl DesiredState {
 
 const JUPYTER_SECRETS: &[&str] = &["hashed_password"];
 
+/// Debian's certbot package renews certificates from this timer.
+const CERTBOT_TIMER: &str = "certbot.timer";
+
+/// The pause before systemd restarts a tunnel or Jupyter that died.
+pub const RESTART_SECONDS: u32 = 10;
+
 /// What to gather from each host before `build` can run.
 pub fn fact_queries(p: &Profile) -> [(Role, FactQuery); 2] {
     let l = Layout::new(p);
@@ -69,6 +75,21 @@ pub fn fact_queries(p: &Profile) -> [(Role, FactQuery); 2] {
     };
     server.accounts.push(p.tunnel.account.to_string());
     workstation.add_file(&l.jupyter_config);
+    let unit = |scope, name: &str| UnitQuery {
+        scope,
+        name: name.to_string(),
+    };
+    // The workstation's services are the user's own (no root there): they need lingering.
+    workstation.linger = true;
+    workstation.add_file(&l.user_unit(&l.jupyter_unit));
+    workstation
+        .units
+        .push(unit(UnitScope::User, &l.jupyter_unit));
+    let letsencrypt = matches!(p.tls, Tls::Letsencrypt { .. });
+    if letsencrypt {
+        server.add_file(&l.deploy_hook);
+        server.units.push(unit(UnitScope::System, CERTBOT_TIMER));
+    }
     match p.method {
         Method::ReverseForward => {
             server.sshd_users = vec![p.tunnel.account.to_string(), p.server.user.to_string()];
@@ -78,12 +99,27 @@ pub fn fact_queries(p: &Profile) -> [(Role, FactQuery); 2] {
             workstation.keys.push(l.workstation_tunnel_key.clone());
             workstation.add_file(&l.workstation_known_hosts);
             workstation.tunnels.push(l.workstation_tunnel_pid.clone());
-            if let Tls::Letsencrypt { .. } = p.tls {
+            workstation.add_file(&l.user_unit(&l.tunnel_unit));
+            workstation
+                .units
+                .push(unit(UnitScope::User, &l.tunnel_unit));
+            if letsencrypt {
                 server.certificates.push(l.letsencrypt_fullchain.clone());
                 server.reads.push(l.letsencrypt_fullchain.clone());
                 server.reads.push(l.letsencrypt_privkey.clone());
+                server.accounts.push(l.cert_account.clone());
+                server.sshd_users.push(l.cert_account.clone());
+                server.add_file(&l.cert_authorized_keys);
+                server.add_file(&l.cert_bundle);
                 workstation.add_file(&l.workstation_fullchain);
                 workstation.add_file(&l.workstation_privkey);
+                workstation.keys.push(l.workstation_cert_key.clone());
+                workstation.add_file(&l.fetch_script);
+                workstation.add_file(&l.user_unit(&l.fetch_unit));
+                workstation.add_file(&l.user_unit(&l.fetch_timer));
+                workstation
+                    .units
+                    .push(unit(UnitScope::User, &l.fetch_timer));
             }
         }
         Method::NginxProxy => {
@@ -92,7 +128,9 @@ pub fn fact_queries(p: &Profile) -> [(Role, FactQuery); 2] {
             server.add_file(&l.nginx_available);
             server.add_file(&l.nginx_enabled);
             server.tunnels.push(l.server_tunnel_pid.clone());
-            if let Tls::Letsencrypt { .. } = p.tls {
+            server.add_file(&l.server_tunnel_unit);
+            server.units.push(unit(UnitScope::System, &l.tunnel_unit));
+            if letsencrypt {
                 server.certificates.push(l.letsencrypt_fullchain.clone());
             }
             workstation.add_file(&l.workstation_authorized_keys);
@@ -126,13 +164,19 @@ pub fn build(
         Method::ReverseForward => Role::Workstation,
         Method::NginxProxy => Role::Server,
     };
-    let jupyter = p.jupyter.command.as_ref().map_or("jupyter", |c| c.as_str());
     Ok(DesiredState {
         hosts: vec![server, workstation],
         tunnel,
         tunnel_opener,
-        jupyter_command: vec![jupyter.to_string(), p.jupyter.app.subcommand().to_string()],
+        jupyter_command: jupyter_argv(p),
     })
+}
+
+fn jupyter_argv(p: &Profile) -> Vec<String> {
+    vec![
+        p.jupyter.executable(),
+        p.jupyter.app.subcommand().to_string(),
+    ]
 }
 
 struct Builder<'a> {
@@ -359,12 +403,213 @@ impl Builder<'_> {
         }))
     }
 
+    /// Whether `role` runs systemd; offline, jprov plans for systemd hosts.
+    fn systemd(&self, role: Role) -> bool {
+        let facts = match role {
+            Role::Server => self.world.server,
+            Role::Workstation => self.world.workstation,
+        };
+        facts.is_none_or(|f| f.systemd)
+    }
+
+    /// A unit file: the system's (root-owned) or the workstation user's.
+    fn unit_file(
+        &self,
+        scope: UnitScope,
+        name: &str,
+        template: &str,
+        context: serde_json::Value,
+    ) -> Result<ManagedFile, RenderError> {
+        let text = self.templates.render(template, context)?;
+        Ok(match scope {
+            UnitScope::System => root_file(
+                &format!("/etc/systemd/system/{name}"),
+                Content::Known(text),
+                0o644,
+            ),
+            UnitScope::User => {
+                let mut file = self.user_file(
+                    &self.l.user_unit(name),
+                    Content::Known(text),
+                    0o644,
+                    Secrecy::Public,
+                );
+                file.dir_mode = 0o755;
+                file
+            }
+        })
+    }
+
+    /// The tunnel as a service of the host that opens it: restarted forever, by systemd.
+    fn tunnel_service(
+        &self,
+        tunnel: &TunnelProcess,
+        scope: UnitScope,
+    ) -> Result<(ManagedFile, Unit), RenderError> {
+        let (p, l) = (self.p, self.l);
+        let file = self.unit_file(
+            scope,
+            &l.tunnel_unit,
+            "tunnel.service",
+            json!({
+                "profile": p.name,
+                "method": p.method.to_string(),
+                "scope": scope.as_str(),
+                "user": (scope == UnitScope::System).then(|| tunnel.user.clone()),
+                "argv": tunnel.argv,
+                "restart_seconds": RESTART_SECONDS,
+            }),
+        )?;
+        let unit = Unit {
+            name: l.tunnel_unit.clone(),
+            scope,
+            restart_on: vec![file.path.clone()],
+            label: "the tunnel".into(),
+        };
+        Ok((file, unit))
+    }
+
+    /// Jupyter as the workstation user's service, restarted when its unit or its configuration changes.
+    fn jupyter_service(&self) -> Result<(ManagedFile, Unit), RenderError> {
+        let (p, l) = (self.p, self.l);
+        let file = self.unit_file(
+            UnitScope::User,
+            &l.jupyter_unit,
+            "jupyter.service",
+            json!({
+                "profile": p.name,
+                "argv": jupyter_argv(p),
+                "virtualenv": p.jupyter.virtualenv,
+                "restart_seconds": RESTART_SECONDS,
+            }),
+        )?;
+        let unit = Unit {
+            name: l.jupyter_unit.clone(),
+            scope: UnitScope::User,
+            restart_on: vec![file.path.clone(), l.jupyter_config.clone()],
+            label: "Jupyter".into(),
+        };
+        Ok((file, unit))
+    }
+
+    /// certbot's deploy hook for this profile's domain: refreshes the workstation's bundle, reloads nginx.
+    fn deploy_hook(&self, bundle: bool, reload_nginx: bool) -> Result<ManagedFile, RenderError> {
+        let (p, l) = (self.p, self.l);
+        let text = self.templates.render(
+            "certbot_deploy_hook.sh",
+            json!({
+                "profile": p.name,
+                "domain": p.domain,
+                "lineage": format!("/etc/letsencrypt/live/{}", p.domain),
+                "bundle": bundle.then(|| l.cert_bundle.clone()),
+                "account": l.cert_account,
+                "reload_nginx": reload_nginx,
+            }),
+        )?;
+        Ok(root_file(&l.deploy_hook, Content::Known(text), 0o755))
+    }
+
+    /// certbot's own renewal timer (Debian's package ships it enabled; jprov makes sure).
+    fn certbot_timer(&self) -> Option<Item> {
+        (matches!(self.p.tls, Tls::Letsencrypt { .. }) && self.systemd(Role::Server)).then(|| {
+            Item::Unit(Unit {
+                name: CERTBOT_TIMER.into(),
+                scope: UnitScope::System,
+                restart_on: vec![],
+                label: "certbot's renewal timer".into(),
+            })
+        })
+    }
+
+    /// Reverse-forward with Let's Encrypt and a systemd workstation: the workstation fetches renewed
+    /// certificates itself, so they stay fresh without jprov.
+    fn delivers_certificates(&self) -> bool {
+        self.p.method == Method::ReverseForward
+            && matches!(self.p.tls, Tls::Letsencrypt { .. })
+            && self.systemd(Role::Workstation)
+    }
+
+    /// The server's half of certificate delivery: an account whose only key may print the bundle, and
+    /// the bundle itself (the certificate and its key, readable by that account only).
+    fn certificate_delivery_server(&self) -> Result<Vec<Item>, RenderError> {
+        let (p, l) = (self.p, self.l);
+        let account = l.cert_account.clone();
+        let fetch_key = self
+            .world
+            .workstation
+            .and_then(|f| f.public_key(&l.workstation_cert_key));
+        let keys = match fetch_key {
+            Some(key) => {
+                let key = key.split_whitespace().take(2).collect::<Vec<_>>().join(" ");
+                let line = self.templates.render(
+                    "authorized_key",
+                    json!({
+                        "purpose": "certificate",
+                        "profile": p.name,
+                        "bundle": l.cert_bundle,
+                        "public_key": key,
+                    }),
+                )?;
+                let existing = self.existing(self.world.server, &l.cert_authorized_keys);
+                Content::Known(with_tagged_line(
+                    &existing,
+                    &format!("jprov:{}", p.name),
+                    &line,
+                ))
+            }
+            None => Content::Pending(
+                "the certificate fetcher's public key, generated on the workstation during apply"
+                    .into(),
+            ),
+        };
+        let server = self.world.server;
+        let bundle = match (
+            server.and_then(|f| f.read(&l.letsencrypt_fullchain)),
+            server.and_then(|f| f.read(&l.letsencrypt_privkey)),
+        ) {
+            (Some(chain), Some(key)) => {
+                Content::Known(String::from_utf8_lossy(&[chain, key].concat()).into_owned())
+            }
+            _ => Content::Pending("the certificate certbot obtains".into()),
+        };
+        let mut bundle = root_file(&l.cert_bundle, bundle, 0o640);
+        bundle.group = account.clone();
+        bundle.dir_mode = 0o750;
+        bundle.secrecy = Secrecy::Hidden;
+        Ok(vec![
+            Item::Account(Account {
+                name: account,
+                home: "/nonexistent".into(),
+                create_home: false,
+                // sshd runs a key's forced command through the login shell.
+                shell: "/bin/sh".into(),
+            }),
+            plain_group(
+                "certificate delivery to the workstation",
+                vec![
+                    root_file(&l.cert_authorized_keys, keys, 0o644),
+                    bundle,
+                    self.deploy_hook(true, false)?,
+                ],
+            ),
+        ])
+    }
+
+    /// The content of a file on a host as the facts saw it ("" when missing or unknown).
+    fn existing(&self, facts: Option<&Facts>, path: &str) -> String {
+        match facts.map(|f| f.file(path)) {
+            Some(FileFact::File { content, .. }) => String::from_utf8_lossy(content).into_owned(),
+            _ => String::new(),
+        }
+    }
+
     fn reverse_forward_server(&self) -> Result<HostState, RenderError> {
         let (p, l) = (self.p, self.l);
         let mut items = vec![Item::Account(Account {
             name: p.tunnel.account.to_string(),
             home: "/nonexistent".into(),
             create_home: false,
+            shell: "/usr/sbin/nologin".into(),
         })];
         let workstation_key = self
             .world
@@ -378,6 +623,7 @@ impl Builder<'_> {
                 0o644,
             )],
         ));
+        let delivery = self.delivers_certificates();
         let dropin = self.templates.render(
             "sshd_dropin.conf",
             json!({
@@ -385,6 +631,8 @@ impl Builder<'_> {
                 "tunnel_account": p.tunnel.account,
                 "tunnel_port": p.tunnel.port,
                 "authorized_keys_file": l.tunnel_authorized_keys,
+                "cert_account": delivery.then(|| l.cert_account.clone()),
+                "cert_authorized_keys_file": l.cert_authorized_keys,
             }),
         )?;
         items.push(Item::Files(FileGroup {
@@ -395,13 +643,17 @@ impl Builder<'_> {
             reload: Some(Service::Ssh),
         }));
         items.extend(self.certificate(None));
+        if delivery {
+            items.extend(self.certificate_delivery_server()?);
+        }
+        items.extend(self.certbot_timer());
         let account = p.tunnel.account.to_string();
         let expect = |user: &str, keyword, want: &str| SshdExpectation {
             user: user.to_string(),
             keyword,
             want: want.to_string(),
         };
-        let sshd_intent = vec![
+        let mut sshd_intent = vec![
             expect(&account, "gatewayports", "clientspecified"),
             expect(&account, "allowtcpforwarding", "remote"),
             expect(&account, "permitlisten", &p.tunnel.port.to_string()),
@@ -412,6 +664,16 @@ impl Builder<'_> {
             // Everyone else keeps remote forwards on loopback.
             expect(p.server.user.as_str(), "gatewayports", "no"),
         ];
+        if delivery {
+            let cert = l.cert_account.as_str();
+            sshd_intent.extend([
+                expect(cert, "allowtcpforwarding", "no"),
+                expect(cert, "permittty", "no"),
+                expect(cert, "x11forwarding", "no"),
+                expect(cert, "allowagentforwarding", "no"),
+                expect(cert, "authorizedkeysfile", &l.cert_authorized_keys),
+            ]);
+        }
         Ok(HostState {
             role: Role::Server,
             items,
@@ -425,18 +687,32 @@ impl Builder<'_> {
         tunnel: &TunnelProcess,
     ) -> Result<HostState, RenderError> {
         let (p, l) = (self.p, self.l);
-        let mut items = vec![Item::KeyPair(KeyPair {
+        let systemd = self.systemd(Role::Workstation);
+        let delivery = self.delivers_certificates();
+        let mut items = vec![];
+        if systemd {
+            items.push(Item::Linger(p.workstation.user.to_string()));
+        }
+        items.push(Item::KeyPair(KeyPair {
             path: l.workstation_tunnel_key.clone(),
             owner: p.workstation.user.to_string(),
             comment: format!("jprov:{}", p.name),
-        })];
+        }));
+        if delivery {
+            items.push(Item::KeyPair(KeyPair {
+                path: l.workstation_cert_key.clone(),
+                owner: p.workstation.user.to_string(),
+                comment: format!("jprov:{}:certificate", p.name),
+            }));
+        }
         let mut files = vec![self.user_file(
             &l.workstation_known_hosts,
             self.pinned_known_hosts(self.world.server, Role::Server),
             0o644,
             Secrecy::Public,
         )];
-        if let Tls::Letsencrypt { .. } = p.tls {
+        if matches!(p.tls, Tls::Letsencrypt { .. }) && !delivery {
+            // Without systemd nothing on the workstation could fetch renewals: apply copies them.
             let from_server = |path: &str| match self.world.server.and_then(|f| f.read(path)) {
                 Some(bytes) => Content::Known(String::from_utf8_lossy(bytes).into_owned()),
                 None => Content::Pending("the certificate certbot obtains on the server".into()),
@@ -456,13 +732,119 @@ impl Builder<'_> {
         }
         files.push(self.jupyter_config(p.tunnel.port.get())?);
         items.push(plain_group("Jupyter configuration and tunnel files", files));
-        items.push(Item::Tunnel(tunnel.clone()));
+        if !systemd {
+            items.push(Item::Tunnel(tunnel.clone()));
+            return Ok(HostState {
+                role: Role::Workstation,
+                items,
+                sshd_intent: vec![],
+                notes: vec![no_systemd_note(Role::Workstation)],
+            });
+        }
+        let (tunnel_file, tunnel_unit) = self.tunnel_service(tunnel, UnitScope::User)?;
+        let (jupyter_file, jupyter_unit) = self.jupyter_service()?;
+        let mut unit_files = vec![tunnel_file, jupyter_file];
+        let mut units = vec![];
+        if delivery {
+            let (fetch_files, timer) = self.certificate_fetcher()?;
+            unit_files.extend(fetch_files);
+            units.push(timer);
+        }
+        items.push(Item::Files(FileGroup {
+            label: "the workstation user's systemd units".into(),
+            files: unit_files,
+            links: vec![],
+            validate: None,
+            reload: Some(Service::Systemd(UnitScope::User)),
+        }));
+        if delivery {
+            items.extend(self.fetch_now());
+        }
+        units.extend([tunnel_unit, jupyter_unit]);
+        items.extend(units.into_iter().map(Item::Unit));
         Ok(HostState {
             role: Role::Workstation,
             items,
             sshd_intent: vec![],
             notes: vec![],
         })
+    }
+
+    /// The workstation's half of certificate delivery: a script that fetches the bundle with its own key,
+    /// its service and the timer that runs it.
+    fn certificate_fetcher(&self) -> Result<(Vec<ManagedFile>, Unit), RenderError> {
+        let (p, l) = (self.p, self.l);
+        let (server_host, server_port) = (p.server.host.to_string(), p.server.port.get());
+        let script = self.templates.render(
+            "fetch_certificate.sh",
+            json!({
+                "profile": p.name,
+                "dir": l.workstation_fullchain.rsplit_once('/').map(|(d, _)| d).unwrap_or("/"),
+                "fullchain": l.workstation_fullchain,
+                "privkey": l.workstation_privkey,
+                "key": l.workstation_cert_key,
+                "known_hosts": l.workstation_known_hosts,
+                "alias": l.host_key_alias("server"),
+                "port": server_port,
+                "login": format!("{}@{}", l.cert_account, server_host),
+                "jupyter_unit": l.jupyter_unit,
+                "fetch_unit": l.fetch_unit,
+                "refresh": p.workstation.certificate_refresh,
+            }),
+        )?;
+        let script = self.user_file(&l.fetch_script, Content::Known(script), 0o700, Secrecy::Public);
+        let service = self.unit_file(
+            UnitScope::User,
+            &l.fetch_unit,
+            "fetch_certificate.service",
+            json!({"profile": p.name, "script": l.fetch_script}),
+        )?;
+        let timer = self.unit_file(
+            UnitScope::User,
+            &l.fetch_timer,
+            "fetch_certificate.timer",
+            json!({"profile": p.name, "refresh": p.workstation.certificate_refresh}),
+        )?;
+        let unit = Unit {
+            name: l.fetch_timer.clone(),
+            scope: UnitScope::User,
+            restart_on: vec![timer.path.clone()],
+            label: "the certificate fetch timer".into(),
+        };
+        Ok((vec![script, service, timer], unit))
+    }
+
+    /// Fetch the certificate during apply when the workstation's copy differs from the server's.
+    fn fetch_now(&self) -> Option<Item> {
+        let l = self.l;
+        let server = self.world.server;
+        let on_server = (
+            server.and_then(|f| f.read(&l.letsencrypt_fullchain)),
+            server.and_then(|f| f.read(&l.letsencrypt_privkey)),
+        );
+        let content = |path: &str| match self.world.workstation.map(|f| f.file(path)) {
+            Some(FileFact::File { content, .. }) => Some(content.as_slice()),
+            _ => None,
+        };
+        let on_workstation = (
+            content(&l.workstation_fullchain),
+            content(&l.workstation_privkey),
+        );
+        let reason = match on_server {
+            (Some(_), Some(_)) if on_server == on_workstation => return None,
+            (Some(_), Some(_)) if on_workstation.0.is_none() => {
+                "the workstation has no copy of the certificate yet"
+            }
+            (Some(_), Some(_)) => "the server has a different (renewed) certificate",
+            _ => "the certificate is fetched once certbot has it on the server",
+        };
+        Some(Item::Command(Command {
+            label: "fetch the certificate from the server".into(),
+            argv: ["systemctl", "--user", "start", &l.fetch_unit]
+                .map(String::from)
+                .to_vec(),
+            reason: reason.into(),
+        }))
     }
 
     fn nginx_proxy_server(&self, tunnel: &TunnelProcess) -> Result<HostState, RenderError> {
@@ -474,6 +856,7 @@ impl Builder<'_> {
                 name: account.clone(),
                 home: l.tunnel_home.clone(),
                 create_home: true,
+                shell: "/usr/sbin/nologin".into(),
             }),
             Item::KeyPair(KeyPair {
                 path: l.server_tunnel_key.clone(),
@@ -537,7 +920,28 @@ impl Builder<'_> {
                 );
             }
         }
-        items.push(Item::Tunnel(tunnel.clone()));
+        if letsencrypt {
+            // nginx reads certificates when it (re)loads: a renewal needs a reload.
+            items.push(plain_group(
+                "certbot deploy hook",
+                vec![self.deploy_hook(false, true)?],
+            ));
+        }
+        items.extend(self.certbot_timer());
+        if self.systemd(Role::Server) {
+            let (file, unit) = self.tunnel_service(tunnel, UnitScope::System)?;
+            items.push(Item::Files(FileGroup {
+                label: "tunnel service".into(),
+                files: vec![file],
+                links: vec![],
+                validate: None,
+                reload: Some(Service::Systemd(UnitScope::System)),
+            }));
+            items.push(Item::Unit(unit));
+        } else {
+            items.push(Item::Tunnel(tunnel.clone()));
+            notes.push(no_systemd_note(Role::Server));
+        }
         Ok(HostState {
             role: Role::Server,
             items,
@@ -556,23 +960,11 @@ impl Builder<'_> {
         let line = self.authorized_key(server_key, p.jupyter.port.get(), Role::Server)?;
         // authorized_keys is the user's file: jprov owns only the line tagged with its profile.
         let content = match line {
-            Content::Known(line) => {
-                let existing = match self
-                    .world
-                    .workstation
-                    .map(|f| f.file(&l.workstation_authorized_keys))
-                {
-                    Some(FileFact::File { content, .. }) => {
-                        String::from_utf8_lossy(content).into_owned()
-                    }
-                    _ => String::new(),
-                };
-                Content::Known(with_tagged_line(
-                    &existing,
-                    &format!("jprov:{}", p.name),
-                    &line,
-                ))
-            }
+            Content::Known(line) => Content::Known(with_tagged_line(
+                &self.existing(self.world.workstation, &l.workstation_authorized_keys),
+                &format!("jprov:{}", p.name),
+                &line,
+            )),
             pending => pending,
         };
         let files = vec![
@@ -584,16 +976,48 @@ impl Builder<'_> {
             ),
             self.jupyter_config(nginx.https_port.get())?,
         ];
+        let mut items = vec![];
+        let systemd = self.systemd(Role::Workstation);
+        if systemd {
+            items.push(Item::Linger(p.workstation.user.to_string()));
+        }
+        items.push(plain_group(
+            "Jupyter configuration and the tunnel's authorized key",
+            files,
+        ));
+        let mut notes = vec![];
+        if systemd {
+            let (file, unit) = self.jupyter_service()?;
+            items.push(Item::Files(FileGroup {
+                label: "the workstation user's systemd units".into(),
+                files: vec![file],
+                links: vec![],
+                validate: None,
+                reload: Some(Service::Systemd(UnitScope::User)),
+            }));
+            items.push(Item::Unit(unit));
+        } else {
+            notes.push(no_systemd_note(Role::Workstation));
+        }
         Ok(HostState {
             role: Role::Workstation,
-            items: vec![plain_group(
-                "Jupyter configuration and the tunnel's authorized key",
-                files,
-            )],
+            items,
             sshd_intent: vec![],
-            notes: vec![],
+            notes,
         })
     }
+}
+
+/// What a host without systemd gets instead of services.
+fn no_systemd_note(role: Role) -> String {
+    let what = match role {
+        Role::Server => "the tunnel",
+        Role::Workstation => "Jupyter and the tunnel (when it opens it)",
+    };
+    format!(
+        "the {role} does not run systemd: jprov sets up no services there; start {what} yourself \
+         (`jprov tunnel PROFILE` keeps a tunnel up, `apply --start-tunnel` starts it once)"
+    )
 }
 
 /// `existing` with the line ending in `tag` replaced by `line` (or `line` appended); other lines untouched.

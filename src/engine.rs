@@ -430,11 +430,12 @@ pub fn apply(
             let _ = writeln!(out, "Applied: the hosts match the profile.");
             return Ok(plan);
         }
-        // Tunnels start only when nothing else is left, so they find their peer configured.
+        // Late changes (tunnels, services) wait until nothing else is left, so they find their peer
+        // configured and their files in place.
         let others_left = plan.hosts.iter().any(|h| {
             h.changes
                 .iter()
-                .any(|c| c.is_actionable() && !matches!(c, Change::StartTunnel { .. }))
+                .any(|c| c.is_actionable() && !c.is_late())
         });
         let scripts = [Role::Server, Role::Workstation].map(|role| {
             apply::script(

@@ -29,6 +29,16 @@ pub struct FactQuery {
     pub sshd_keywords: &'static str,
     /// The profile whose apply journal to read (reloads left pending by an interrupted apply).
     pub journal: Option<String>,
+    /// systemd units: whether each is enabled and active.
+    pub units: Vec<UnitQuery>,
+    /// Whether the login user's services outlive their sessions (`loginctl enable-linger`).
+    pub linger: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct UnitQuery {
+    pub scope: crate::resource::UnitScope,
+    pub name: String,
 }
 
 impl FactQuery {
@@ -60,6 +70,15 @@ pub struct TunnelFact {
     pub running: bool,
     /// The SHA-1 of the argv the running tunnel was started with.
     pub argv_digest: String,
+}
+
+/// A systemd unit's state as `systemctl is-enabled` / `is-active` print it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UnitFact {
+    /// `enabled`, `disabled`, `static`, ... or `unknown` (no such unit, or no manager to ask).
+    pub enabled: String,
+    /// `active`, `activating` (e.g. waiting to restart), `inactive`, `failed`, ...
+    pub active: String,
 }
 
 /// sshd's effective settings per user and the config lines that set the keywords, as sshd sees them
@@ -118,6 +137,9 @@ pub struct Facts {
     pub tunnels: BTreeMap<String, TunnelFact>,
     /// Reloads an interrupted apply left pending (from the on-host journal).
     pub pending_reloads: Vec<String>,
+    pub units: BTreeMap<(crate::resource::UnitScope, String), UnitFact>,
+    /// Whether the login user lingers; `None` when not asked.
+    pub linger: Option<bool>,
     pub sshd: SshdView,
     /// The host key jprov verified when it connected ("ssh-ed25519 AAAA..."), if it connected over SSH.
     pub host_key: Option<String>,
@@ -130,8 +152,8 @@ impl Facts {
         use sha1::Digest;
         let mut hasher = sha1::Sha1::new();
         hasher.update(format!(
-            "{:?}|{:?}|{:?}|{:?}",
-            self.files, self.keys, self.accounts, self.pending_reloads
+            "{:?}|{:?}|{:?}|{:?}|{:?}|{:?}",
+            self.files, self.keys, self.accounts, self.pending_reloads, self.units, self.linger
         ));
         hex::encode(hasher.finalize())
     }
@@ -146,6 +168,10 @@ impl Facts {
 
     pub fn read(&self, path: &str) -> Option<&[u8]> {
         self.reads.get(path).map(Vec::as_slice)
+    }
+
+    pub fn unit(&self, scope: crate::resource::UnitScope, name: &str) -> Option<&UnitFact> {
+        self.units.get(&(scope, name.to_string()))
     }
 }
 
@@ -230,6 +256,19 @@ pub fn parse(output: &str, stderr: &str) -> Result<Facts, FactsError> {
                 };
                 facts.tunnels.insert(hexstr(path).ok_or_else(bad)?, fact);
             }
+            ["unit", scope, name, enabled, active] => {
+                let scope = match *scope {
+                    "system" => crate::resource::UnitScope::System,
+                    "user" => crate::resource::UnitScope::User,
+                    _ => return Err(bad()),
+                };
+                let fact = UnitFact {
+                    enabled: enabled.to_string(),
+                    active: active.to_string(),
+                };
+                facts.units.insert((scope, name.to_string()), fact);
+            }
+            ["linger", yes] => facts.linger = Some(*yes == "yes"),
             ["pending", "reload", service] => facts.pending_reloads.push(service.to_string()),
             ["effective", ..] | ["source", _] => {
                 if !facts.sshd.read(&fields) {

@@ -21,6 +21,14 @@ pub struct Layout {
     pub acme_webroot: String,
     pub letsencrypt_fullchain: String,
     pub letsencrypt_privkey: String,
+    /// Runs after certbot renews any certificate; acts on this profile's domain only.
+    pub deploy_hook: String,
+    /// The account the workstation fetches renewed certificates as (reverse-forward): it can read the
+    /// bundle and nothing else useful, and is not the tunnel account.
+    pub cert_account: String,
+    pub cert_authorized_keys: String,
+    pub cert_bundle: String,
+    pub server_tunnel_unit: String,
     // Workstation.
     pub home: String,
     pub jupyter_config: String,
@@ -30,6 +38,15 @@ pub struct Layout {
     pub workstation_tunnel_pid: String,
     pub workstation_fullchain: String,
     pub workstation_privkey: String,
+    /// The key the workstation fetches certificates with (not the tunnel key).
+    pub workstation_cert_key: String,
+    pub fetch_script: String,
+    pub user_unit_dir: String,
+    // systemd unit names (the same on whichever host runs them).
+    pub tunnel_unit: String,
+    pub jupyter_unit: String,
+    pub fetch_unit: String,
+    pub fetch_timer: String,
 }
 
 impl Layout {
@@ -45,6 +62,7 @@ impl Layout {
         let tunnel_home = format!("/var/lib/{account}");
         let live = format!("/etc/letsencrypt/live/{}", p.domain);
         let tls_dir = format!("{home}/.local/share/jprov/{name}");
+        let cert_account = "jprov-cert".to_string();
         Layout {
             profile: name.to_string(),
             sshd_dropin: format!("/etc/ssh/sshd_config.d/01-jprov-{name}.conf"),
@@ -60,6 +78,11 @@ impl Layout {
             acme_webroot: format!("/var/lib/jprov-acme/{name}"),
             letsencrypt_fullchain: format!("{live}/fullchain.pem"),
             letsencrypt_privkey: format!("{live}/privkey.pem"),
+            deploy_hook: format!("/etc/letsencrypt/renewal-hooks/deploy/jprov-{name}"),
+            cert_authorized_keys: format!("/etc/ssh/jprov/{cert_account}.keys"),
+            cert_bundle: format!("/var/lib/{cert_account}/{name}/bundle.pem"),
+            cert_account,
+            server_tunnel_unit: format!("/etc/systemd/system/jprov-{name}-tunnel.service"),
             jupyter_config: format!("{home}/.jupyter/jupyter_server_config.py"),
             workstation_tunnel_key: format!("{home}/.ssh/jprov-{name}-tunnel"),
             workstation_known_hosts: format!("{home}/.ssh/jprov-{name}-known_hosts"),
@@ -67,6 +90,13 @@ impl Layout {
             workstation_tunnel_pid: format!("{home}/.local/state/jprov/{name}-tunnel.pid"),
             workstation_fullchain: format!("{tls_dir}/fullchain.pem"),
             workstation_privkey: format!("{tls_dir}/privkey.pem"),
+            workstation_cert_key: format!("{home}/.ssh/jprov-{name}-certificate"),
+            fetch_script: format!("{tls_dir}/fetch-certificate"),
+            user_unit_dir: format!("{home}/.config/systemd/user"),
+            tunnel_unit: format!("jprov-{name}-tunnel.service"),
+            jupyter_unit: format!("jprov-{name}-jupyter.service"),
+            fetch_unit: format!("jprov-{name}-certificate.service"),
+            fetch_timer: format!("jprov-{name}-certificate.timer"),
             home,
         }
     }
@@ -84,6 +114,11 @@ impl Layout {
                 self.workstation_privkey.clone(),
             ),
         }
+    }
+
+    /// Where the workstation user's unit file `unit` lives.
+    pub fn user_unit(&self, unit: &str) -> String {
+        format!("{}/{unit}", self.user_unit_dir)
     }
 
     /// The `HostKeyAlias` a tunnel uses, so its pinned known_hosts file does not depend on how the peer's

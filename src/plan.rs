@@ -55,6 +55,7 @@ pub enum Change {
     CreateAccount {
         name: String,
         home: String,
+        shell: String,
         #[serde(skip)]
         create_home: bool,
     },
@@ -89,6 +90,40 @@ pub enum Change {
         #[serde(skip)]
         pid_file: String,
     },
+    /// `loginctl enable-linger`: the user's services keep running without a login session.
+    EnableLinger { user: String, reason: String },
+    RunCommand {
+        label: String,
+        command: String,
+        reason: String,
+        #[serde(skip)]
+        argv: Vec<String>,
+    },
+    /// Enable a systemd unit and/or start or restart it.
+    Unit {
+        name: String,
+        scope: UnitScope,
+        label: String,
+        enable: bool,
+        action: Option<UnitAction>,
+        reason: String,
+    },
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum UnitAction {
+    Start,
+    Restart,
+}
+
+impl UnitAction {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            UnitAction::Start => "start",
+            UnitAction::Restart => "restart",
+        }
+    }
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -123,6 +158,17 @@ pub struct LinkChange {
 }
 
 impl Change {
+    /// Whether this change waits until every other change on every host is done: processes that need
+    /// their peer configured (tunnels), and what must run after the last file is in place. Restarts are
+    /// not late: they belong with the files that cause them.
+    pub fn is_late(&self) -> bool {
+        match self {
+            Change::StartTunnel { .. } | Change::RunCommand { .. } => true,
+            Change::Unit { action, .. } => *action != Some(UnitAction::Restart),
+            _ => false,
+        }
+    }
+
     /// Whether apply can do this change now (its content is known).
     pub fn is_actionable(&self) -> bool {
         match self {
@@ -206,6 +252,7 @@ pub fn shell_words(argv: &[String]) -> String {
 
 fn plan_host(host: &HostState, facts: &Facts, address: String) -> HostPlan {
     let mut changes = vec![];
+    let mut notes = host.notes.clone();
     for item in &host.items {
         match item {
             Item::Account(a) => {
@@ -213,6 +260,7 @@ fn plan_host(host: &HostState, facts: &Facts, address: String) -> HostPlan {
                     changes.push(Change::CreateAccount {
                         name: a.name.clone(),
                         home: a.home.clone(),
+                        shell: a.shell.clone(),
                         create_home: a.create_home,
                     });
                 }
@@ -272,10 +320,35 @@ fn plan_host(host: &HostState, facts: &Facts, address: String) -> HostPlan {
                 });
             }
             Item::Tunnel(_) => {}
+            Item::Linger(user) => {
+                if facts.linger != Some(true) {
+                    changes.push(Change::EnableLinger {
+                        user: user.clone(),
+                        reason: "without it systemd stops the user's services when the user logs out"
+                            .into(),
+                    });
+                }
+            }
+            Item::Command(c) => changes.push(Change::RunCommand {
+                label: c.label.clone(),
+                command: shell_words(&c.argv),
+                reason: c.reason.clone(),
+                argv: c.argv.clone(),
+            }),
+            Item::Unit(unit) => {
+                if let Some(change) = unit_change(unit, facts, &changes, &mut notes) {
+                    changes.push(change);
+                }
+            }
         }
     }
     // Files written by an apply that stopped before its reload look converged; the journal remembers.
-    for service in [Service::Ssh, Service::Nginx] {
+    for service in [
+        Service::Ssh,
+        Service::Nginx,
+        Service::Systemd(UnitScope::System),
+        Service::Systemd(UnitScope::User),
+    ] {
         let pending = facts.pending_reloads.iter().any(|s| s == service.as_str());
         let reloading = changes
             .iter()
@@ -306,12 +379,73 @@ fn plan_host(host: &HostState, facts: &Facts, address: String) -> HostPlan {
         role: host.role,
         address,
         changes,
-        notes: host.notes.clone(),
+        notes,
         checks: vec![],
         problems,
         sshd_intent: host.sshd_intent.clone(),
         facts_digest: String::new(),
     }
+}
+
+/// What a unit needs: enabling, a start (not running), a restart (a file it reads changes in this plan).
+fn unit_change(
+    unit: &Unit,
+    facts: &Facts,
+    changes: &[Change],
+    notes: &mut Vec<String>,
+) -> Option<Change> {
+    let fact = facts.unit(unit.scope, &unit.name);
+    let enabled = fact.is_some_and(|f| f.enabled == "enabled");
+    let state = fact.map_or("unknown", |f| f.active.as_str());
+    // `activating` is also a unit waiting out RestartSec after a failure: systemd is on it.
+    let running = matches!(state, "active" | "activating" | "reloading");
+    if state == "activating" {
+        notes.push(format!(
+            "{} ({}) is starting or waiting to restart after a failure: `{} status {}` shows why",
+            unit.label,
+            unit.name,
+            unit.scope.systemctl(),
+            unit.name
+        ));
+    }
+    let changed: Vec<&str> = changes
+        .iter()
+        .flat_map(|c| match c {
+            Change::WriteFiles { files, .. } => files
+                .iter()
+                // Content only: a fixed mode or owner changes nothing the service reads.
+                .filter(|f| matches!(f.action, FileAction::Create | FileAction::Update))
+                .map(|f| f.path.as_str())
+                .collect(),
+            _ => vec![],
+        })
+        .filter(|path| unit.restart_on.iter().any(|p| p == path))
+        .collect();
+    let (action, why) = match (running, changed.is_empty()) {
+        (false, _) if state == "failed" => (Some(UnitAction::Start), "it has failed".into()),
+        (false, _) => (Some(UnitAction::Start), "it is not running".into()),
+        (true, false) => (
+            Some(UnitAction::Restart),
+            format!("{} changes", changed.join(" and ")),
+        ),
+        (true, true) => (None, String::new()),
+    };
+    if enabled && action.is_none() {
+        return None;
+    }
+    let reason = match (enabled, action) {
+        (false, None) => "it is not enabled (it would not start at boot)".to_string(),
+        (false, Some(_)) => format!("it is not enabled, and {why}"),
+        (true, _) => why,
+    };
+    Some(Change::Unit {
+        name: unit.name.clone(),
+        scope: unit.scope,
+        label: unit.label.clone(),
+        enable: !enabled,
+        action,
+        reason,
+    })
 }
 
 /// Where sshd's effective settings differ from the intent, and which config lines are responsible.
@@ -499,10 +633,17 @@ impl fmt::Display for Plan {
 
 fn write_change(f: &mut fmt::Formatter<'_>, change: &Change) -> fmt::Result {
     match change {
-        Change::CreateAccount { name, home, .. } => {
+        Change::CreateAccount {
+            name, home, shell, ..
+        } => {
+            let shell = if shell.ends_with("nologin") {
+                "no login shell".to_string()
+            } else {
+                format!("shell {shell} for its keys' forced commands")
+            };
             writeln!(
                 f,
-                "  + create account {name} (home {home}, no password, no login shell)"
+                "  + create account {name} (home {home}, no password, {shell})"
             )
         }
         Change::GenerateKey { path, owner, .. } => {
@@ -570,6 +711,47 @@ fn write_change(f: &mut fmt::Formatter<'_>, change: &Change) -> fmt::Result {
             ..
         } => {
             writeln!(f, "  ! start tunnel as {user}: {command}")?;
+            writeln!(f, "    because {reason}")
+        }
+        Change::EnableLinger { user, reason } => {
+            writeln!(
+                f,
+                "  ! enable lingering for {user} (loginctl enable-linger; tried as {user}, then with sudo -n)"
+            )?;
+            writeln!(f, "    because {reason}")
+        }
+        Change::RunCommand {
+            label,
+            command,
+            reason,
+            ..
+        } => {
+            writeln!(f, "  ! {label}: {command}")?;
+            writeln!(f, "    because {reason}")
+        }
+        Change::Unit {
+            name,
+            scope,
+            label,
+            enable,
+            action,
+            reason,
+        } => {
+            let verbs: Vec<&str> = enable
+                .then_some("enable")
+                .into_iter()
+                .chain(action.map(UnitAction::as_str))
+                .collect();
+            let commands: Vec<String> = verbs
+                .iter()
+                .map(|verb| format!("{} {verb} {name}", scope.systemctl()))
+                .collect();
+            writeln!(
+                f,
+                "  ! {} {label}: {}",
+                verbs.join(" and "),
+                commands.join("; ")
+            )?;
             writeln!(f, "    because {reason}")
         }
     }

@@ -5,6 +5,7 @@
 
 use crate::value::{
     AbsPath, BaseUrl, Domain, Email, HostName, HttpsUrl, PasswordHash, Port, ProfileName, Size,
+    TimeSpan,
     UserName,
 };
 use serde::{Deserialize, Serialize};
@@ -72,6 +73,10 @@ pub struct Workstation {
     /// `server`: reach the workstation through the forwarding server (like ssh -J).
     pub jump: Option<Jump>,
     pub identity_file: Option<PathBuf>,
+    /// reverse-forward with letsencrypt: how often the workstation checks the server for a renewed
+    /// certificate.
+    #[serde(default = "default_certificate_refresh")]
+    pub certificate_refresh: TimeSpan,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Deserialize, Serialize)]
@@ -121,8 +126,21 @@ pub struct Jupyter {
     /// Refused with a hint: present only so the error can point at it.
     #[serde(default, skip_serializing)]
     pub password: Option<PlaintextPassword>,
-    /// The `jupyter` executable on the workstation (e.g. in a virtualenv); default `jupyter` on PATH.
+    /// The `jupyter` executable on the workstation; default `jupyter` on PATH.
     pub command: Option<AbsPath>,
+    /// A virtualenv on the workstation to run Jupyter from (its bin/jupyter, with the venv on PATH).
+    pub virtualenv: Option<AbsPath>,
+}
+
+impl Jupyter {
+    /// The `jupyter` executable the service runs.
+    pub fn executable(&self) -> String {
+        match (&self.command, &self.virtualenv) {
+            (Some(command), _) => command.to_string(),
+            (None, Some(venv)) => format!("{}/bin/jupyter", venv.as_str().trim_end_matches('/')),
+            (None, None) => "jupyter".to_string(),
+        }
+    }
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
@@ -295,6 +313,9 @@ fn default_base_url() -> BaseUrl {
 }
 fn default_tunnel_account() -> UserName {
     UserName::try_from("jprov-tunnel".to_string()).expect("valid")
+}
+fn default_certificate_refresh() -> TimeSpan {
+    TimeSpan::try_from("6h".to_string()).expect("valid")
 }
 fn default_body_size() -> Size {
     Size::try_from("512m".to_string()).expect("valid")
@@ -474,6 +495,12 @@ fn check_consistency(p: &Profile) -> Result<(), (String, String)> {
         return err(
             "workstation.jump",
             "a local workstation is not reached through a jump host".into(),
+        );
+    }
+    if p.jupyter.command.is_some() && p.jupyter.virtualenv.is_some() {
+        return err(
+            "jupyter.virtualenv",
+            "give either jupyter.command or jupyter.virtualenv, not both".into(),
         );
     }
     match p.method {

@@ -28,6 +28,30 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("guard.sh", include_str!("../templates/guard.sh.j2")),
     ("check.sh", include_str!("../templates/check.sh.j2")),
     ("sshd_view.sh", include_str!("../templates/sshd_view.sh.j2")),
+    (
+        "tunnel.service",
+        include_str!("../templates/tunnel.service.j2"),
+    ),
+    (
+        "jupyter.service",
+        include_str!("../templates/jupyter.service.j2"),
+    ),
+    (
+        "fetch_certificate.sh",
+        include_str!("../templates/fetch_certificate.sh.j2"),
+    ),
+    (
+        "fetch_certificate.service",
+        include_str!("../templates/fetch_certificate.service.j2"),
+    ),
+    (
+        "fetch_certificate.timer",
+        include_str!("../templates/fetch_certificate.timer.j2"),
+    ),
+    (
+        "certbot_deploy_hook.sh",
+        include_str!("../templates/certbot_deploy_hook.sh.j2"),
+    ),
 ];
 
 /// Environment variable naming a directory whose `NAME.j2` files replace the built-in templates. For tests
@@ -62,6 +86,7 @@ impl Templates {
         env.set_trim_blocks(true);
         env.set_lstrip_blocks(true);
         env.add_filter("shell_quote", shell_quote);
+        env.add_filter("systemd_quote", systemd_quote);
         let overrides = std::env::var_os(TEMPLATE_DIR_ENV).map(std::path::PathBuf::from);
         for (name, source) in TEMPLATES {
             let replaced = overrides
@@ -97,4 +122,48 @@ fn shell_quote(value: String) -> Result<String, minijinja::Error> {
     shlex::try_quote(&value)
         .map(|q| q.into_owned())
         .map_err(|e| minijinja::Error::new(minijinja::ErrorKind::InvalidOperation, e.to_string()))
+}
+
+/// Quote one word of a systemd unit setting (`ExecStart=`, `Environment=`): systemd splits on whitespace,
+/// unquotes '"' and expands `%` specifiers and `$` variables, so those are quoted or doubled.
+fn systemd_quote(value: String) -> String {
+    let plain = !value.is_empty()
+        && value != ";"
+        && !value
+            .chars()
+            .any(|c| c.is_whitespace() || matches!(c, '"' | '\'' | '\\' | '%' | '$'));
+    if plain {
+        return value;
+    }
+    let mut quoted = String::from("\"");
+    for c in value.chars() {
+        match c {
+            '"' | '\\' => {
+                quoted.push('\\');
+                quoted.push(c);
+            }
+            '%' => quoted.push_str("%%"),
+            '$' => quoted.push_str("$$"),
+            _ => quoted.push(c),
+        }
+    }
+    quoted.push('"');
+    quoted
+}
+
+#[cfg(test)]
+mod tests {
+    use super::systemd_quote;
+
+    #[test]
+    fn systemd_words_are_quoted_only_when_needed() {
+        assert_eq!(systemd_quote("-N".into()), "-N");
+        assert_eq!(
+            systemd_quote("UserKnownHostsFile=/home/a b/kh".into()),
+            "\"UserKnownHostsFile=/home/a b/kh\""
+        );
+        assert_eq!(systemd_quote("100%$HOME".into()), "\"100%%$$HOME\"");
+        assert_eq!(systemd_quote(r#"a"b\c"#.into()), r#""a\"b\\c""#);
+        assert_eq!(systemd_quote(String::new()), "\"\"");
+    }
 }

@@ -33,14 +33,23 @@ pub enum Item {
     Files(FileGroup),
     Certificate(Certificate),
     Tunnel(TunnelProcess),
+    /// Let the workstation user's systemd services run without a login session.
+    Linger(String),
+    /// A command run during apply because the facts say it is needed now.
+    Command(Command),
+    /// A systemd unit kept enabled and running.
+    Unit(Unit),
 }
 
-/// A system account with no password and no login shell.
+/// A system account with no password.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Account {
     pub name: String,
     pub home: String,
     pub create_home: bool,
+    /// `/usr/sbin/nologin`, unless the account's keys carry a forced command (which sshd runs through the
+    /// login shell).
+    pub shell: String,
 }
 
 /// An ed25519 key pair generated on the host; the private key never leaves it.
@@ -104,11 +113,67 @@ pub enum Validation {
     Nginx,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "kebab-case")]
+/// Serialized as its `as_str` name (scripts and the plan's JSON compare it to "ssh", "systemd-user").
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Service {
     Ssh,
     Nginx,
+    /// systemd itself re-reading unit files (`systemctl [--user] daemon-reload`).
+    Systemd(UnitScope),
+}
+
+impl Serialize for Service {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
+/// Which systemd instance a unit belongs to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum UnitScope {
+    /// The system manager (`/etc/systemd/system`), driven as root.
+    System,
+    /// The login user's own manager (`~/.config/systemd/user`), driven as that user.
+    User,
+}
+
+impl UnitScope {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            UnitScope::System => "system",
+            UnitScope::User => "user",
+        }
+    }
+
+    /// `systemctl` or `systemctl --user`.
+    pub fn systemctl(self) -> &'static str {
+        match self {
+            UnitScope::System => "systemctl",
+            UnitScope::User => "systemctl --user",
+        }
+    }
+}
+
+/// A systemd unit jprov keeps enabled and active.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Unit {
+    /// `jprov-NAME-tunnel.service`.
+    pub name: String,
+    pub scope: UnitScope,
+    /// Files whose change restarts the unit (its own unit file, the configuration it reads).
+    pub restart_on: Vec<String>,
+    /// What the unit is, for people.
+    pub label: String,
+}
+
+/// A command apply runs because the facts show it is needed (a certificate to fetch now).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Command {
+    /// What it does, for people: "fetch the certificate from the server".
+    pub label: String,
+    pub argv: Vec<String>,
+    pub reason: String,
 }
 
 impl Validation {
@@ -123,17 +188,21 @@ impl Validation {
 
 impl Service {
     /// How this service's configuration is checked before it is reloaded.
-    pub fn validation(self) -> Validation {
+    pub fn validation(self) -> Option<Validation> {
         match self {
-            Service::Ssh => Validation::Sshd,
-            Service::Nginx => Validation::Nginx,
+            Service::Ssh => Some(Validation::Sshd),
+            Service::Nginx => Some(Validation::Nginx),
+            Service::Systemd(_) => None,
         }
     }
 
+    /// Its name in scripts, the journal and plans.
     pub fn as_str(self) -> &'static str {
         match self {
             Service::Ssh => "ssh",
             Service::Nginx => "nginx",
+            Service::Systemd(UnitScope::System) => "systemd",
+            Service::Systemd(UnitScope::User) => "systemd-user",
         }
     }
 }

@@ -232,6 +232,28 @@ fn check_password_hash(s: &str) -> Result<(), String> {
     }
 }
 
+validated_string!(
+    /// A systemd time span such as `6h`, `30min` or `10s`.
+    TimeSpan,
+    check_time_span
+);
+
+fn check_time_span(s: &str) -> Result<(), String> {
+    let digits = s.trim_end_matches(|c: char| c.is_ascii_lowercase());
+    let unit = &s[digits.len()..];
+    let ok = !digits.is_empty()
+        && digits.len() <= 6
+        && digits.chars().all(|c| c.is_ascii_digit())
+        && digits.parse::<u32>().is_ok_and(|n| n > 0)
+        && ["s", "min", "h", "d"].contains(&unit);
+    ok.then_some(()).ok_or_else(|| {
+        format!(
+            "invalid time span {:?}: use a number with s, min, h or d, e.g. \"6h\"",
+            printable(s)
+        )
+    })
+}
+
 fn check_size(s: &str) -> Result<(), String> {
     let digits = s.trim_end_matches(['k', 'm', 'g']);
     let ok = !digits.is_empty()

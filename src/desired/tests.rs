@@ -1,5 +1,5 @@
 use super::*;
-use crate::facts::{FileFact, TunnelFact};
+use crate::facts::{FileFact, TunnelFact, UnitFact};
 use crate::plan::{self, Change, FileAction};
 use crate::profile::parse;
 use std::path::Path;
@@ -90,6 +90,18 @@ fn converged_facts(desired: &DesiredState, role: Role, base: &Facts) -> Facts {
                     },
                 );
             }
+            Item::Linger(_) => facts.linger = Some(true),
+            // Simulated by `converge`: it needs the other host's facts.
+            Item::Command(_) => {}
+            Item::Unit(u) => {
+                facts.units.insert(
+                    (u.scope, u.name.clone()),
+                    UnitFact {
+                        enabled: "enabled".into(),
+                        active: "active".into(),
+                    },
+                );
+            }
         }
     }
     facts
@@ -115,13 +127,19 @@ fn plan_for(p: &Profile, server: &Facts, workstation: &Facts, options: Options) 
 
 /// Iterate "apply" on simulated hosts until the plan is empty: the desired state must reach a fixed point.
 fn converge(p: &Profile, options: Options) -> (Facts, Facts, usize) {
+    converge_on(p, options, true)
+}
+
+fn converge_on(p: &Profile, options: Options, systemd: bool) -> (Facts, Facts, usize) {
     let t = Templates::new();
     let mut server = Facts {
         host_key: Some("ssh-ed25519 AAAASERVER".into()),
+        systemd,
         ..Facts::default()
     };
     let mut workstation = Facts {
         host_key: Some("ssh-ed25519 AAAAWORKSTATION".into()),
+        systemd,
         ..Facts::default()
     };
     for round in 1..=5 {
@@ -143,6 +161,32 @@ fn converge(p: &Profile, options: Options) -> (Facts, Facts, usize) {
                 .insert(l.letsencrypt_fullchain.clone(), b"CHAIN".to_vec());
             s.reads
                 .insert(l.letsencrypt_privkey.clone(), b"KEY".to_vec());
+        }
+        // The fetch command copies the server's certificate to the workstation.
+        let mut w = w;
+        let fetches = desired
+            .host(Role::Workstation)
+            .items
+            .iter()
+            .any(|i| matches!(i, Item::Command(_)));
+        if fetches {
+            for (from, to) in [
+                (&l.letsencrypt_fullchain, &l.workstation_fullchain),
+                (&l.letsencrypt_privkey, &l.workstation_privkey),
+            ] {
+                if let Some(bytes) = server.read(from) {
+                    let content = bytes.to_vec();
+                    w.files.insert(
+                        to.clone(),
+                        FileFact::File {
+                            mode: 0o600,
+                            owner: "alice".into(),
+                            group: "alice".into(),
+                            content,
+                        },
+                    );
+                }
+            }
         }
         server = s;
         workstation = w;
