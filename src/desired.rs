@@ -579,7 +579,8 @@ impl Builder<'_> {
         Ok(vec![
             Item::Account(Account {
                 name: account,
-                home: "/nonexistent".into(),
+                // Exists (the bundles' parent), so sshd has a directory to start the command in.
+                home: l.cert_bundle_home(),
                 create_home: false,
                 // sshd runs a key's forced command through the login shell.
                 shell: "/bin/sh".into(),

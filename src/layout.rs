@@ -116,6 +116,11 @@ impl Layout {
         }
     }
 
+    /// The certificate account's home: the directory holding every profile's bundle.
+    pub fn cert_bundle_home(&self) -> String {
+        format!("/var/lib/{}", self.cert_account)
+    }
+
     /// Where the workstation user's unit file `unit` lives.
     pub fn user_unit(&self, unit: &str) -> String {
         format!("{}/{unit}", self.user_unit_dir)
