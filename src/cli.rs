@@ -14,7 +14,7 @@ use std::path::PathBuf;
     name = "jprov",
     version,
     about = "Provision secure remote access to Jupyter through an SSH forwarding server, from one YAML profile.",
-    after_help = "Exit codes: 0 success / no changes, 1 error, 2 changes pending (plan), \
+    after_help = "Exit codes: 0 success / no changes (tunnel: stopped by SIGINT/SIGTERM), 1 error, 2 changes pending (plan), \
                   3 validation failed (sshd -t / nginx -t, or sshd's effective settings), \
                   4 host unreachable, host key refused or login failed."
 )]
@@ -65,6 +65,22 @@ enum Command {
         /// The profile (YAML).
         profile: PathBuf,
     },
+    /// Keep the profile's SSH tunnel up in the foreground, for hosts without systemd. Runs the tunnel's
+    /// ssh command exactly as `plan` shows it and starts it again whenever it exits, until SIGINT or
+    /// SIGTERM (then it stops ssh and exits 0). Run it after `jprov apply`, on the host that opens the
+    /// tunnel (reverse-forward: the workstation; nginx-proxy: the server), as the tunnel's user.
+    Tunnel {
+        /// The profile (YAML).
+        profile: PathBuf,
+        /// Seconds to wait after ssh exited before starting it again (at least 1).
+        #[arg(
+            long,
+            default_value_t = crate::tunnel::RESTART_SECONDS,
+            value_name = "SECONDS",
+            value_parser = clap::value_parser!(u32).range(1..)
+        )]
+        retry_seconds: u32,
+    },
     /// Hash a Jupyter password for a profile's jupyter.password_hash. Prompts twice without echo, or reads
     /// one line from standard input when it is not a terminal.
     HashPassword {
@@ -100,13 +116,15 @@ enum CliError {
     Run(#[from] RunError),
     #[error(transparent)]
     Password(#[from] password::PasswordError),
+    #[error(transparent)]
+    Tunnel(#[from] crate::tunnel::TunnelError),
 }
 
 impl CliError {
     fn exit_code(&self) -> u8 {
         match self {
             CliError::Run(e) => e.exit_code(),
-            CliError::Password(_) => exit::ERROR,
+            CliError::Password(_) | CliError::Tunnel(_) => exit::ERROR,
         }
     }
 }
@@ -197,6 +215,15 @@ fn dispatch(cli: Cli) -> Result<u8, CliError> {
         Command::Trust { profile } => {
             let lp = profile::load(&profile).map_err(RunError::from)?;
             crate::trust::trust(&lp, stdout)?;
+            Ok(exit::OK)
+        }
+        Command::Tunnel {
+            profile,
+            retry_seconds,
+        } => {
+            let lp = profile::load(&profile).map_err(RunError::from)?;
+            let retry = std::time::Duration::from_secs(retry_seconds.into());
+            crate::tunnel::run(&lp, &templates, retry)?;
             Ok(exit::OK)
         }
         Command::HashPassword { sha1 } => {

@@ -276,6 +276,8 @@ impl Builder<'_> {
         TunnelProcess {
             user,
             argv,
+            key_file: key.clone(),
+            known_hosts: known_hosts.clone(),
             pid_file: pid_file.clone(),
             start: options.start_tunnel,
         }

@@ -18,6 +18,7 @@ pub mod saved_plan;
 pub mod ssh;
 pub mod transport;
 pub mod trust;
+pub mod tunnel;
 pub mod value;
 
 pub fn run() -> std::process::ExitCode {

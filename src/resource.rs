@@ -217,12 +217,16 @@ pub struct Certificate {
     pub fullchain: String,
 }
 
-/// An SSH tunnel process kept running by jprov (`apply --start-tunnel`).
+/// An SSH tunnel process kept running by jprov (`apply --start-tunnel`, or `jprov tunnel` in the foreground).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TunnelProcess {
     /// Account that runs it.
     pub user: String,
     pub argv: Vec<String>,
+    /// The private key file in `argv` (`-i`), generated on the opener by apply.
+    pub key_file: String,
+    /// The pinned known_hosts file in `argv` (`UserKnownHostsFile`), written on the opener by apply.
+    pub known_hosts: String,
     pub pid_file: String,
     /// Start it during apply (the user asked); otherwise only print it.
     pub start: bool,

@@ -601,10 +601,7 @@ fn jprov_running_on_the_workstation_itself_uses_the_local_transport() {
         .write_file("/home/alice/jprov/known_hosts", &known_hosts, 0o644);
     s.workstation
         .write_file("/home/alice/jprov/admin_key", &key, 0o600);
-    // The binary too: the build directory may not be visible inside the host (its /tmp is private).
-    let binary = std::fs::read(support::jprov_bin()).unwrap();
-    s.workstation
-        .write_file("/home/alice/jprov/jprov", &binary, 0o755);
+    support::setup::install_jprov(&s.workstation, "/home/alice/jprov");
     s.workstation.exec_ok("chown -R alice: /home/alice/jprov");
     let run = |args: &str| {
         s.workstation.exec_args(
@@ -630,4 +627,275 @@ fn jprov_running_on_the_workstation_itself_uses_the_local_transport() {
         .is_some());
     let again = run("plan");
     expect_exit(&again, 0);
+}
+
+// `jprov tunnel`: processes are found from outside the hosts (they share the machine's PID namespace).
+
+/// A process's argv, or nothing once it is gone.
+fn cmdline(pid: u32) -> Vec<String> {
+    std::fs::read(format!("/proc/{pid}/cmdline"))
+        .map(|raw| {
+            raw.split(|b| *b == 0)
+                .filter(|a| !a.is_empty())
+                .map(|a| String::from_utf8_lossy(a).into_owned())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// State letter and parent pid from /proc/PID/stat.
+fn stat(pid: u32) -> Option<(char, u32)> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let mut fields = stat.rsplit_once(')')?.1.split_whitespace();
+    let state = fields.next()?.chars().next()?;
+    Some((state, fields.next()?.parse().ok()?))
+}
+
+/// Running, not exited (a zombie has exited; its parent just has not reaped it).
+fn alive(pid: u32) -> bool {
+    stat(pid).is_some_and(|(state, _)| state != 'Z')
+}
+
+/// The live `jprov tunnel` process in `host`, if exactly one.
+fn jprov_tunnel_pid(host: &support::TestHost) -> Option<u32> {
+    let pids: Vec<u32> = host
+        .namespace_pids()
+        .into_iter()
+        .filter(|pid| {
+            let argv = cmdline(*pid);
+            argv.len() > 1 && argv[0].ends_with("/jprov") && argv[1] == "tunnel" && alive(*pid)
+        })
+        .collect();
+    assert!(pids.len() <= 1, "several jprov tunnel processes: {pids:?}");
+    pids.first().copied()
+}
+
+/// The live ssh child of `parent`, if any.
+fn ssh_child(parent: u32) -> Option<u32> {
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+        .find(|pid| {
+            stat(*pid).is_some_and(|(state, ppid)| ppid == parent && state != 'Z')
+                && cmdline(*pid).first().map(String::as_str) == Some("ssh")
+        })
+}
+
+/// ssh processes (`ssh -N ...`, as tunnels run) in `host`.
+fn tunnel_ssh_pids(host: &support::TestHost) -> Vec<u32> {
+    host.namespace_pids()
+        .into_iter()
+        .filter(|pid| alive(*pid) && cmdline(*pid).starts_with(&["ssh".into(), "-N".into()]))
+        .collect()
+}
+
+/// The pid of the process listening on TCP `port` (as `ss` sees it from `host`), if any.
+fn listener(host: &support::TestHost, port: u16) -> Option<u32> {
+    let out = host.exec_ok(&format!("ss -ltnpH 'sport = :{port}'"));
+    let (_, rest) = out.split_once("pid=")?;
+    rest.split(|c: char| !c.is_ascii_digit())
+        .next()?
+        .parse()
+        .ok()
+}
+
+/// Poll `f` every 50 ms until it returns `Some`, for at most `secs` seconds.
+#[track_caller]
+fn wait_for<T>(secs: u64, what: &str, mut f: impl FnMut() -> Option<T>) -> T {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
+    loop {
+        if let Some(value) = f() {
+            return value;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "not within {secs} s: {what}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
+fn signal(pid: u32, signal: libc::c_int) {
+    // SAFETY: plain syscall.
+    assert_eq!(
+        unsafe { libc::kill(pid as libc::pid_t, signal) },
+        0,
+        "kill {pid}"
+    );
+}
+
+#[test]
+fn jprov_tunnel_keeps_the_reverse_tunnel_up_and_stops_it_on_sigterm() {
+    let Some(s) = Setup::new(Method::ReverseForward) else {
+        return;
+    };
+    let applied = s.apply(&[]);
+    // The command apply tells the user to run: `jprov tunnel` must run exactly that.
+    let command = applied
+        .lines()
+        .skip_while(|l| !l.starts_with("Start the tunnel on the workstation as alice"))
+        .nth(1)
+        .expect("apply prints the tunnel command")
+        .trim()
+        .to_string();
+    assert!(command.starts_with("ssh -N "), "{command}");
+    let port = s.tunnel_port;
+    assert_eq!(listener(&s.server, port), None, "no tunnel yet");
+
+    let dir = "/home/alice/jprov";
+    let jprov = support::setup::install_jprov(&s.workstation, dir);
+    let profile = format!("{dir}/profile.yaml");
+    s.workstation
+        .write_file(&profile, &std::fs::read(&s.profile).unwrap(), 0o644);
+    s.workstation.exec_ok("chown -R alice: /home/alice/jprov");
+
+    // As root, not alice: refused with the user, the host and what to run; nothing started.
+    let out = s.workstation.exec_args(
+        "\"$1\" tunnel --retry-seconds 1 \"$2\"",
+        &[&jprov, &profile],
+        None,
+    );
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "the tunnel runs as alice on the workstation (the host that opens it), but this is root: \
+             run it there as alice, e.g. `sudo -u alice jprov tunnel {profile}`"
+        )),
+        "{stderr}"
+    );
+    assert_eq!(tunnel_ssh_pids(&s.workstation), Vec::<u32>::new());
+
+    // As alice, in the background (as under nohup); its exit status goes to /tmp/tunnel.rc.
+    s.workstation.exec_args(
+        "(runuser -u alice -- env -u SSH_AUTH_SOCK HOME=/home/alice \"$1\" tunnel --retry-seconds 1 \"$2\"; \
+          echo $? > /tmp/tunnel.rc) </dev/null >/tmp/tunnel.log 2>&1 &",
+        &[&jprov, &profile],
+        None,
+    );
+    let log = || {
+        text(
+            &s.workstation
+                .read_file("/tmp/tunnel.log")
+                .unwrap_or_default(),
+        )
+    };
+    let first_listener = wait_for(15, "the server listens on the tunnel port", || {
+        listener(&s.server, port)
+    });
+    let jprov_pid = jprov_tunnel_pid(&s.workstation).expect("jprov tunnel runs");
+    let first_ssh = ssh_child(jprov_pid).expect("jprov's ssh child");
+    assert_eq!(
+        jprov::plan::shell_words(&cmdline(first_ssh)),
+        command,
+        "the ssh command of the plan"
+    );
+    let alice = s.workstation.exec_ok("id -u alice");
+    use std::os::unix::fs::MetadataExt;
+    assert_eq!(
+        std::fs::metadata(format!("/proc/{first_ssh}"))
+            .unwrap()
+            .uid()
+            .to_string(),
+        alice.trim()
+    );
+
+    // ssh dies: jprov says so and reconnects after the pause; a new ssh makes the server listen again.
+    let killed = std::time::Instant::now();
+    signal(first_ssh, libc::SIGKILL);
+    let second_ssh = wait_for(10, "a new ssh child", || {
+        ssh_child(jprov_pid).filter(|pid| *pid != first_ssh)
+    });
+    let second_listener = wait_for(10, "the tunnel port listened on again", || {
+        listener(&s.server, port).filter(|pid| *pid != first_listener)
+    });
+    let took = killed.elapsed();
+    assert!(
+        took < std::time::Duration::from_secs(10),
+        "reconnected after {took:?}"
+    );
+    let log_now = log();
+    assert!(
+        log_now.contains("jprov tunnel: ssh ended (signal: 9 (SIGKILL)) after")
+            && log_now.contains("reconnecting in 1 s"),
+        "{log_now}"
+    );
+
+    // SIGTERM: jprov stops ssh, exits 0, and the server frees the port. Within 3 s: ssh obeys SIGTERM at
+    // once (jprov would SIGKILL it only after a 5 s grace).
+    signal(jprov_pid, libc::SIGTERM);
+    wait_for(3, "jprov and ssh gone, the port free", || {
+        (!alive(jprov_pid) && !alive(second_ssh) && listener(&s.server, port).is_none())
+            .then_some(())
+    });
+    assert!(!alive(second_listener));
+    let rc = wait_for(10, "jprov's exit status", || {
+        s.workstation.read_file("/tmp/tunnel.rc")
+    });
+    assert_eq!(text(&rc).trim(), "0", "{}", log());
+    assert!(
+        log().contains("jprov tunnel: SIGTERM: ssh stopped"),
+        "{}",
+        log()
+    );
+    assert_eq!(tunnel_ssh_pids(&s.workstation), Vec::<u32>::new());
+}
+
+#[test]
+fn jprov_tunnel_runs_as_the_tunnel_account_on_the_server_and_dies_with_jprov() {
+    let Some(s) = Setup::new(Method::NginxProxy) else {
+        return;
+    };
+    s.server.start_nginx();
+    s.apply(&[]);
+    let port = s.tunnel_port;
+    assert_eq!(listener(&s.server, port), None, "no tunnel yet");
+    let dir = "/var/lib/jprov-test";
+    let jprov = support::setup::install_jprov(&s.server, dir);
+    let profile = format!("{dir}/profile.yaml");
+    s.server
+        .write_file(&profile, &std::fs::read(&s.profile).unwrap(), 0o644);
+
+    let out = s
+        .server
+        .exec_args("\"$1\" tunnel \"$2\"", &[&jprov, &profile], None);
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    let suggested = format!("sudo -u jprov-tunnel jprov tunnel {profile}");
+    assert!(
+        stderr.contains(&format!(
+            "the tunnel runs as jprov-tunnel on the server (the host that opens it), but this is root: \
+             run it there as jprov-tunnel, e.g. `{suggested}`"
+        )),
+        "{stderr}"
+    );
+    assert_eq!(tunnel_ssh_pids(&s.server), Vec::<u32>::new());
+
+    // The suggested command works (the account has no login shell; sudo -u needs none), with the binary's
+    // full path (sudo's secure_path would not find it).
+    s.server.exec_args(
+        "sudo -u jprov-tunnel \"$1\" tunnel \"$2\" </dev/null >/tmp/tunnel.log 2>&1 &",
+        &[&jprov, &profile],
+        None,
+    );
+    let ssh = wait_for(15, "ssh listens on the server's loopback", || {
+        listener(&s.server, port)
+    });
+    let jprov_pid = jprov_tunnel_pid(&s.server).expect("jprov tunnel runs");
+    assert_eq!(ssh_child(jprov_pid), Some(ssh), "jprov's own ssh listens");
+    let owner = s.server.exec_ok(&format!("ps -o user= -p {ssh}"));
+    assert_eq!(owner.trim(), "jprov-tunnel");
+    let listening = s.server.exec_ok("ss -ltnH");
+    assert!(
+        listening.contains(&format!("127.0.0.1:{port}")),
+        "{listening}"
+    );
+
+    // SIGKILL leaves jprov no chance to clean up: ssh must end by itself (PR_SET_PDEATHSIG).
+    signal(jprov_pid, libc::SIGKILL);
+    wait_for(5, "ssh gone after jprov was killed, the port free", || {
+        (!alive(ssh) && listener(&s.server, port).is_none()).then_some(())
+    });
+    assert_eq!(tunnel_ssh_pids(&s.server), Vec::<u32>::new());
 }

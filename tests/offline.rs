@@ -165,3 +165,88 @@ fn hash_password_reads_stdin_and_the_hash_verifies() {
     let out = jprov(&["hash-password"], Some("\n"));
     assert_eq!(out.status.code(), Some(1), "an empty password is refused");
 }
+
+fn current_user() -> String {
+    let out = Command::new("id").arg("-un").output().unwrap();
+    text(&out.stdout).trim().to_string()
+}
+
+#[test]
+fn tunnel_refuses_the_wrong_user_and_names_the_right_one_and_host() {
+    for (name, user, host) in [
+        ("reverse-forward.yaml", "alice", "workstation"),
+        ("nginx-proxy.yaml", "jprov-tunnel", "server"),
+    ] {
+        if current_user() == user {
+            eprintln!("skipped {name}: this test runs as {user}");
+            continue;
+        }
+        let profile = example(name);
+        let out = jprov(&["tunnel", profile.to_str().unwrap()], None);
+        let stderr = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{name}: {stderr}");
+        assert!(
+            stderr.contains(&format!(
+                "the tunnel runs as {user} on the {host} (the host that opens it), but this is {}: \
+                 run it there as {user}, e.g. `sudo -u {user} jprov tunnel {}`",
+                current_user(),
+                profile.display()
+            )),
+            "{name}: {stderr}"
+        );
+        assert!(
+            !stderr.contains("running `ssh"),
+            "nothing started: {stderr}"
+        );
+    }
+}
+
+#[test]
+fn tunnel_without_the_key_says_to_apply_first() {
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path().join("home");
+    let profile = std::fs::read_to_string(example("reverse-forward.yaml"))
+        .unwrap()
+        .replace(
+            "  host: workstation.internal ",
+            "  host: local # was workstation.internal ",
+        )
+        .replace(
+            "  user: alice ",
+            &format!("  user: {}\n  home: {} #", current_user(), home.display()),
+        )
+        .replace("  jump: server ", "  # jump: server ");
+    let path = dir.path().join("p.yaml");
+    std::fs::write(&path, profile).unwrap();
+    let out = jprov(&["tunnel", path.to_str().unwrap()], None);
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    let key = home.join(".ssh/jprov-lab-reverse-tunnel");
+    assert!(
+        stderr.contains(&format!("cannot read the tunnel's key {}: ", key.display()))
+            && stderr.contains(&format!(
+                "Run `jprov apply {}` first (it creates it on the workstation)",
+                path.display()
+            )),
+        "{stderr}"
+    );
+    assert!(
+        !stderr.contains("running `ssh"),
+        "nothing started: {stderr}"
+    );
+}
+
+#[test]
+fn tunnel_retry_seconds_must_be_positive() {
+    let profile = example("reverse-forward.yaml");
+    let out = jprov(
+        &["tunnel", "--retry-seconds", "0", profile.to_str().unwrap()],
+        None,
+    );
+    assert_ne!(out.status.code(), Some(0));
+    assert!(
+        text(&out.stderr).contains("invalid value '0' for '--retry-seconds <SECONDS>'"),
+        "{}",
+        text(&out.stderr)
+    );
+}

@@ -372,3 +372,29 @@ fn drifted_mode_is_fixed_without_rewriting_content() {
     assert!(matches!(files[0].action, FileAction::Fix), "{plan}");
     assert!(files[0].reason.contains("0644 -> 0600"), "{plan}");
 }
+
+#[test]
+fn the_tunnel_names_the_key_and_known_hosts_its_command_uses_and_the_opener_gets() {
+    for name in ["rf", "np"] {
+        let p = profile(name);
+        let d = build(&p, World::default(), &Templates::new(), Options::default()).unwrap();
+        let t = &d.tunnel;
+        let i = t.argv.iter().position(|a| a == "-i").expect("-i");
+        assert_eq!(t.argv[i + 1], t.key_file, "{name}");
+        assert!(
+            t.argv
+                .contains(&format!("UserKnownHostsFile={}", t.known_hosts)),
+            "{name}: {:?}",
+            t.argv
+        );
+        let opener = d.host(d.tunnel_opener);
+        assert!(
+            opener
+                .items
+                .iter()
+                .any(|item| matches!(item, Item::KeyPair(k) if k.path == t.key_file)),
+            "{name}: the opener generates the key"
+        );
+        file(opener, &t.known_hosts);
+    }
+}

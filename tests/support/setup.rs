@@ -31,6 +31,16 @@ pub fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
 }
 
+/// Copy the jprov binary into `host` as `DIR/jprov` (mode 0755) and return that path: the build directory
+/// may not be visible inside a host (its /tmp is private). `DIR` must be under a directory the host
+/// overlays (`/home`, `/var`, ...) or its own `/tmp`, so the machine is untouched.
+pub fn install_jprov(host: &TestHost, dir: &str) -> String {
+    let binary = std::fs::read(super::jprov_bin()).unwrap();
+    let path = format!("{dir}/jprov");
+    host.write_file(&path, &binary, 0o755);
+    path
+}
+
 /// A server and a workstation, a profile for them, and the jprov binary.
 pub struct Setup {
     pub server: TestHost,
