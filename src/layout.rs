@@ -21,6 +21,10 @@ pub struct Layout {
     pub acme_webroot: String,
     pub letsencrypt_fullchain: String,
     pub letsencrypt_privkey: String,
+    /// nginx-proxy with `tls.self_signed`: the certificate generated on the server (root only, 0700).
+    pub self_signed_dir: String,
+    pub self_signed_fullchain: String,
+    pub self_signed_privkey: String,
     // Workstation.
     pub home: String,
     pub jupyter_config: String,
@@ -28,6 +32,8 @@ pub struct Layout {
     pub workstation_known_hosts: String,
     pub workstation_authorized_keys: String,
     pub workstation_tunnel_pid: String,
+    /// reverse-forward: where Jupyter's certificate lives (copied from the server, or generated here).
+    pub workstation_tls_dir: String,
     pub workstation_fullchain: String,
     pub workstation_privkey: String,
 }
@@ -45,6 +51,7 @@ impl Layout {
         let tunnel_home = format!("/var/lib/{account}");
         let live = format!("/etc/letsencrypt/live/{}", p.domain);
         let tls_dir = format!("{home}/.local/share/jprov/{name}");
+        let self_signed_dir = format!("/etc/jprov/tls/{name}");
         Layout {
             profile: name.to_string(),
             sshd_dropin: format!("/etc/ssh/sshd_config.d/01-jprov-{name}.conf"),
@@ -60,6 +67,9 @@ impl Layout {
             acme_webroot: format!("/var/lib/jprov-acme/{name}"),
             letsencrypt_fullchain: format!("{live}/fullchain.pem"),
             letsencrypt_privkey: format!("{live}/privkey.pem"),
+            self_signed_fullchain: format!("{self_signed_dir}/fullchain.pem"),
+            self_signed_privkey: format!("{self_signed_dir}/privkey.pem"),
+            self_signed_dir,
             jupyter_config: format!("{home}/.jupyter/jupyter_server_config.py"),
             workstation_tunnel_key: format!("{home}/.ssh/jprov-{name}-tunnel"),
             workstation_known_hosts: format!("{home}/.ssh/jprov-{name}-known_hosts"),
@@ -67,6 +77,7 @@ impl Layout {
             workstation_tunnel_pid: format!("{home}/.local/state/jprov/{name}-tunnel.pid"),
             workstation_fullchain: format!("{tls_dir}/fullchain.pem"),
             workstation_privkey: format!("{tls_dir}/privkey.pem"),
+            workstation_tls_dir: tls_dir,
             home,
         }
     }
@@ -79,7 +90,11 @@ impl Layout {
                 self.letsencrypt_fullchain.clone(),
                 self.letsencrypt_privkey.clone(),
             ),
-            (Tls::Letsencrypt { .. }, Method::ReverseForward) => (
+            (Tls::SelfSigned { .. }, Method::NginxProxy) => (
+                self.self_signed_fullchain.clone(),
+                self.self_signed_privkey.clone(),
+            ),
+            (Tls::Letsencrypt { .. } | Tls::SelfSigned { .. }, Method::ReverseForward) => (
                 self.workstation_fullchain.clone(),
                 self.workstation_privkey.clone(),
             ),
