@@ -8,8 +8,9 @@ use crate::resource::*;
 use serde::Serialize;
 use std::fmt;
 
-/// Bumped when the JSON form changes incompatibly.
-pub const FORMAT_VERSION: u32 = 1;
+/// Bumped when the JSON form changes incompatibly. 2: the `run-certbot` change became `obtain-certificate`
+/// (with `source`: `acme` or `self-signed`).
+pub const FORMAT_VERSION: u32 = 2;
 
 #[derive(Clone, Debug, Serialize)]
 pub struct Plan {
@@ -71,12 +72,18 @@ pub enum Change {
         validate: Option<Validation>,
         reload: Option<Service>,
     },
-    RunCertbot {
+    /// Make a certificate on this host: certbot (ACME) or openssl (self-signed).
+    ObtainCertificate {
         domain: String,
+        source: CertificateSource,
+        /// For people: "generate a self-signed certificate for DOMAIN".
+        how: String,
         command: String,
+        /// Where the certificate chain ends up.
+        fullchain: String,
         reason: String,
         #[serde(skip)]
-        argv: Vec<String>,
+        certificate: Certificate,
     },
     /// A reload an interrupted apply left pending (recorded in the on-host journal).
     Reload { service: Service, reason: String },
@@ -247,14 +254,17 @@ fn plan_host(host: &HostState, facts: &Facts, address: String) -> HostPlan {
                     });
                 }
             }
-            Item::Certificate(c) => changes.push(Change::RunCertbot {
+            Item::Certificate(c) => changes.push(Change::ObtainCertificate {
                 domain: c.domain.clone(),
+                source: c.source,
+                how: c.how(),
                 command: shell_words(&c.command),
+                fullchain: c.fullchain.clone(),
                 reason: match facts.certificates.get(&c.fullchain) {
                     Some(_) => "the certificate expires within 30 days".into(),
                     None => format!("no certificate for {} yet", c.domain),
                 },
-                argv: c.command.clone(),
+                certificate: c.clone(),
             }),
             Item::Tunnel(t) if t.start => {
                 let digest = argv_digest(&t.argv);
@@ -557,11 +567,15 @@ fn write_change(f: &mut fmt::Formatter<'_>, change: &Change) -> fmt::Result {
             writeln!(f, "  ! validate and reload {} (pending)", service.as_str())?;
             writeln!(f, "    because {reason}")
         }
-        Change::RunCertbot {
-            command, reason, ..
+        Change::ObtainCertificate {
+            how,
+            command,
+            fullchain,
+            reason,
+            ..
         } => {
-            writeln!(f, "  ! run {command}")?;
-            writeln!(f, "    because {reason}")
+            writeln!(f, "  ! {how}: {command}")?;
+            writeln!(f, "    making {fullchain}, because {reason}")
         }
         Change::StartTunnel {
             user,

@@ -14,6 +14,12 @@ fn shipped_examples_parse() {
         Path::new("np.yaml"),
     )
     .unwrap();
+    let p = parse(
+        include_str!("../../profiles/self-signed.yaml"),
+        Path::new("ss.yaml"),
+    )
+    .unwrap();
+    assert!(matches!(p.tls, Tls::SelfSigned { .. }), "{:?}", p.tls);
 }
 
 #[test]
