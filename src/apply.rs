@@ -49,7 +49,9 @@ fn op(change: &Change) -> Value {
             home,
             shell,
             create_home,
-        } => json!({"op": "account", "name": name, "home": home, "shell": shell, "create_home": create_home}),
+        } => {
+            json!({"op": "account", "name": name, "home": home, "shell": shell, "create_home": create_home})
+        }
         Change::GenerateKey {
             path,
             owner,
@@ -90,12 +92,25 @@ fn op(change: &Change) -> Value {
         Change::Reload { service, .. } => {
             json!({"op": "reload", "validate": service.validation(), "reload": service})
         }
-        Change::RunCertbot { argv, .. } => {
-            let webroot = argv
+        Change::ObtainCertificate { certificate, .. } => {
+            let dir = certificate.directory.as_ref().map(|d| {
+                json!({"path": d.path, "mode": format!("{:o}", d.mode), "owner": d.owner, "group": d.group})
+            });
+            let renames: Vec<Value> = certificate
+                .renames
                 .iter()
-                .position(|a| a == "-w")
-                .and_then(|i| argv.get(i + 1));
-            json!({"op": "certbot", "argv": argv, "webroot": webroot})
+                .map(|r| json!({"from": r.from, "to": r.to, "mode": format!("{:o}", r.mode)}))
+                .collect();
+            json!({
+                "op": "certificate",
+                "program": certificate.program(),
+                "argv": certificate.command,
+                "dir": dir,
+                "umask": format!("{:03o}", certificate.umask),
+                "renames": renames,
+                "reload": certificate.reload,
+                "validate": certificate.reload.and_then(|s| s.validation()),
+            })
         }
         Change::StartTunnel {
             user,

@@ -59,8 +59,8 @@ const JUPYTER_SECRETS: &[&str] = &["hashed_password"];
 /// Debian's certbot package renews certificates from this timer.
 const CERTBOT_TIMER: &str = "certbot.timer";
 
-/// The pause before systemd restarts a tunnel or Jupyter that died.
-pub const RESTART_SECONDS: u32 = 10;
+/// The pause before systemd restarts a Jupyter that failed.
+const JUPYTER_RESTART_SECONDS: u32 = 5;
 
 /// What to gather from each host before `build` can run.
 pub fn fact_queries(p: &Profile) -> [(Role, FactQuery); 2] {
@@ -104,7 +104,6 @@ pub fn fact_queries(p: &Profile) -> [(Role, FactQuery); 2] {
                 .units
                 .push(unit(UnitScope::User, &l.tunnel_unit));
             if letsencrypt {
-                server.certificates.push(l.letsencrypt_fullchain.clone());
                 server.reads.push(l.letsencrypt_fullchain.clone());
                 server.reads.push(l.letsencrypt_privkey.clone());
                 server.accounts.push(l.cert_account.clone());
@@ -130,13 +129,167 @@ pub fn fact_queries(p: &Profile) -> [(Role, FactQuery); 2] {
             server.tunnels.push(l.server_tunnel_pid.clone());
             server.add_file(&l.server_tunnel_unit);
             server.units.push(unit(UnitScope::System, &l.tunnel_unit));
-            if letsencrypt {
-                server.certificates.push(l.letsencrypt_fullchain.clone());
-            }
             workstation.add_file(&l.workstation_authorized_keys);
         }
     }
+    if let Some((role, certificate)) = certificate(p, &l) {
+        let query = match role {
+            Role::Server => &mut server,
+            Role::Workstation => &mut workstation,
+        };
+        query.certificates.push(certificate.fullchain);
+    }
     [(Role::Server, server), (Role::Workstation, workstation)]
+}
+
+/// The certificate jprov makes itself, and the host it makes it on: the one place deciding this. The fact
+/// queries ask that host for the certificate's expiry; `build` puts the item there when the certificate is
+/// missing or expires within 30 days. `None` for `tls.files` (the user's certificate).
+fn certificate(p: &Profile, l: &Layout) -> Option<(Role, Certificate)> {
+    // nginx serves the certificate it read when it last (re)loaded.
+    let reload = (p.method == Method::NginxProxy).then_some(Service::Nginx);
+    match &p.tls {
+        Tls::Files { .. } => None,
+        Tls::Letsencrypt {
+            email,
+            server,
+            ca_bundle,
+        } => {
+            let mut command = vec![];
+            if let Some(bundle) = ca_bundle {
+                command.extend(["env".to_string(), format!("REQUESTS_CA_BUNDLE={bundle}")]);
+            }
+            command.extend(
+                [
+                    "certbot",
+                    "certonly",
+                    "--non-interactive",
+                    "--agree-tos",
+                    "--keep-until-expiring",
+                ]
+                .map(String::from),
+            );
+            command.extend([
+                "-m".to_string(),
+                email.to_string(),
+                "-d".to_string(),
+                p.domain.to_string(),
+            ]);
+            // nginx-proxy: nginx serves the http-01 challenge from the webroot. reverse-forward: the server
+            // has no web server, certbot answers it itself.
+            let webroot = match p.method {
+                Method::NginxProxy => Some(&l.acme_webroot),
+                Method::ReverseForward => None,
+            };
+            match webroot {
+                Some(dir) => {
+                    command.extend(["--webroot".to_string(), "-w".to_string(), dir.to_string()])
+                }
+                None => command.push("--standalone".to_string()),
+            }
+            if let Some(url) = server {
+                command.extend(["--server".to_string(), url.to_string()]);
+            }
+            Some((
+                Role::Server,
+                Certificate {
+                    domain: p.domain.to_string(),
+                    source: CertificateSource::Acme,
+                    command,
+                    fullchain: l.letsencrypt_fullchain.clone(),
+                    directory: webroot.map(|dir| Directory {
+                        path: dir.clone(),
+                        mode: 0o755,
+                        owner: "root".into(),
+                        group: "root".into(),
+                    }),
+                    umask: 0o022,
+                    renames: vec![],
+                    reload,
+                },
+            ))
+        }
+        Tls::SelfSigned { days, addresses } => {
+            // Made where TLS is terminated, at the paths nginx or Jupyter read (`Layout::tls_files`).
+            let (role, directory) = match p.method {
+                Method::NginxProxy => (
+                    Role::Server,
+                    Directory {
+                        path: l.self_signed_dir.clone(),
+                        mode: 0o700,
+                        owner: "root".into(),
+                        group: "root".into(),
+                    },
+                ),
+                Method::ReverseForward => (
+                    Role::Workstation,
+                    Directory {
+                        path: l.workstation_tls_dir.clone(),
+                        mode: 0o700,
+                        owner: p.workstation.user.to_string(),
+                        group: String::new(),
+                    },
+                ),
+            };
+            let (fullchain, privkey) = l.tls_files(p);
+            let (new_fullchain, new_privkey) =
+                (format!("{fullchain}.new"), format!("{privkey}.new"));
+            let mut san = format!("subjectAltName=DNS:{}", p.domain);
+            for address in addresses {
+                san.push_str(&format!(",IP:{address}"));
+            }
+            let command = [
+                "openssl",
+                "req",
+                "-x509",
+                "-noenc",
+                "-days",
+                &days.to_string(),
+                "-newkey",
+                "ec",
+                "-pkeyopt",
+                "ec_paramgen_curve:prime256v1",
+                "-keyout",
+                &new_privkey,
+                "-out",
+                &new_fullchain,
+                "-subj",
+                &format!("/CN={}", p.domain),
+                "-addext",
+                &san,
+                // Apple devices refuse a server certificate without it.
+                "-addext",
+                "extendedKeyUsage=serverAuth",
+            ]
+            .map(String::from)
+            .to_vec();
+            Some((
+                role,
+                Certificate {
+                    domain: p.domain.to_string(),
+                    source: CertificateSource::SelfSigned,
+                    command,
+                    fullchain: fullchain.clone(),
+                    directory: Some(directory),
+                    umask: 0o077,
+                    // The key first: the chain is what the facts look at, so it comes last.
+                    renames: vec![
+                        Rename {
+                            from: new_privkey,
+                            to: privkey,
+                            mode: 0o600,
+                        },
+                        Rename {
+                            from: new_fullchain,
+                            to: fullchain,
+                            mode: 0o644,
+                        },
+                    ],
+                    reload,
+                },
+            ))
+        }
+    }
 }
 
 pub fn build(
@@ -351,58 +504,32 @@ impl Builder<'_> {
         })
     }
 
-    fn certificate(&self, webroot: Option<&str>) -> Option<Item> {
-        let (p, l) = (self.p, self.l);
-        let Tls::Letsencrypt {
-            email,
-            server,
-            ca_bundle,
-        } = &p.tls
-        else {
-            return None;
-        };
+    fn facts(&self, role: Role) -> Option<&Facts> {
+        match role {
+            Role::Server => self.world.server,
+            Role::Workstation => self.world.workstation,
+        }
+    }
+
+    /// The certificate item for `role`: when jprov makes the certificate there and it is missing or expires
+    /// within 30 days.
+    fn certificate_due(&self, role: Role) -> Option<Item> {
+        let (on, certificate) = certificate(self.p, self.l)?;
         let fresh = self
-            .world
-            .server
-            .and_then(|f| f.certificates.get(&l.letsencrypt_fullchain).copied())
+            .facts(on)
+            .and_then(|f| f.certificates.get(&certificate.fullchain).copied())
             .unwrap_or(false);
-        if fresh {
-            return None;
+        (on == role && !fresh).then_some(Item::Certificate(certificate))
+    }
+
+    /// Whether the certificate the TLS server on `role` reads exists (with `tls.files`: assumed).
+    fn certificate_exists(&self, role: Role) -> bool {
+        match certificate(self.p, self.l) {
+            Some((on, c)) if on == role => self
+                .facts(on)
+                .is_some_and(|f| f.certificates.contains_key(&c.fullchain)),
+            _ => true,
         }
-        let mut command = vec![];
-        if let Some(bundle) = ca_bundle {
-            command.extend(["env".to_string(), format!("REQUESTS_CA_BUNDLE={bundle}")]);
-        }
-        command.extend(
-            [
-                "certbot",
-                "certonly",
-                "--non-interactive",
-                "--agree-tos",
-                "--keep-until-expiring",
-            ]
-            .map(String::from),
-        );
-        command.extend([
-            "-m".to_string(),
-            email.to_string(),
-            "-d".to_string(),
-            p.domain.to_string(),
-        ]);
-        match webroot {
-            Some(dir) => {
-                command.extend(["--webroot".to_string(), "-w".to_string(), dir.to_string()])
-            }
-            None => command.push("--standalone".to_string()),
-        }
-        if let Some(url) = server {
-            command.extend(["--server".to_string(), url.to_string()]);
-        }
-        Some(Item::Certificate(Certificate {
-            domain: p.domain.to_string(),
-            command,
-            fullchain: l.letsencrypt_fullchain.clone(),
-        }))
     }
 
     /// Whether `role` runs systemd; offline, jprov plans for systemd hosts.
@@ -411,7 +538,7 @@ impl Builder<'_> {
             Role::Server => self.world.server,
             Role::Workstation => self.world.workstation,
         };
-        facts.is_none_or(|f| f.systemd)
+        facts.map_or(true, |f| f.systemd)
     }
 
     /// A unit file: the system's (root-owned) or the workstation user's.
@@ -459,7 +586,7 @@ impl Builder<'_> {
                 "scope": scope.as_str(),
                 "user": (scope == UnitScope::System).then(|| tunnel.user.clone()),
                 "argv": tunnel.argv,
-                "restart_seconds": RESTART_SECONDS,
+                "restart_seconds": crate::tunnel::RESTART_SECONDS,
             }),
         )?;
         let unit = Unit {
@@ -482,13 +609,17 @@ impl Builder<'_> {
                 "profile": p.name,
                 "argv": jupyter_argv(p),
                 "virtualenv": p.jupyter.virtualenv,
-                "restart_seconds": RESTART_SECONDS,
+                "restart_seconds": JUPYTER_RESTART_SECONDS,
             }),
         )?;
         let unit = Unit {
             name: l.jupyter_unit.clone(),
             scope: UnitScope::User,
-            restart_on: vec![file.path.clone(), l.jupyter_config.clone()],
+            restart_on: vec![
+                file.path.clone(),
+                l.jupyter_config.clone(),
+                l.workstation_fullchain.clone(),
+            ],
             label: "Jupyter".into(),
         };
         Ok((file, unit))
@@ -645,7 +776,7 @@ impl Builder<'_> {
             validate: Some(Validation::Sshd),
             reload: Some(Service::Ssh),
         }));
-        items.extend(self.certificate(None));
+        items.extend(self.certificate_due(Role::Server));
         if delivery {
             items.extend(self.certificate_delivery_server()?);
         }
@@ -734,6 +865,7 @@ impl Builder<'_> {
             ));
         }
         files.push(self.jupyter_config(p.tunnel.port.get())?);
+        items.extend(self.certificate_due(Role::Workstation));
         items.push(plain_group("Jupyter configuration and tunnel files", files));
         if !systemd {
             items.push(Item::Tunnel(tunnel.clone()));
@@ -795,7 +927,12 @@ impl Builder<'_> {
                 "refresh": p.workstation.certificate_refresh,
             }),
         )?;
-        let script = self.user_file(&l.fetch_script, Content::Known(script), 0o700, Secrecy::Public);
+        let script = self.user_file(
+            &l.fetch_script,
+            Content::Known(script),
+            0o700,
+            Secrecy::Public,
+        );
         let service = self.unit_file(
             UnitScope::User,
             &l.fetch_unit,
@@ -877,15 +1014,10 @@ impl Builder<'_> {
         known_hosts.group = String::new();
         items.push(plain_group("tunnel's pinned host key", vec![known_hosts]));
 
-        let letsencrypt = matches!(p.tls, Tls::Letsencrypt { .. });
-        let certificate = self.certificate(Some(&l.acme_webroot));
+        let certificate = self.certificate_due(Role::Server);
         // A TLS server block naming certificate files that don't exist yet fails `nginx -t`: until certbot
-        // has run, the site serves only the ACME challenge on port 80.
-        let tls_ready = !letsencrypt
-            || self
-                .world
-                .server
-                .is_some_and(|f| f.certificates.contains_key(&l.letsencrypt_fullchain));
+        // (or openssl) has run, the site serves only the ACME challenge on port 80.
+        let tls_ready = self.certificate_exists(Role::Server);
         let (cert_file, key_file) = l.tls_files(p);
         let site = self.templates.render(
             "nginx_site.conf",
@@ -918,12 +1050,12 @@ impl Builder<'_> {
             items.push(certificate);
             if !tls_ready {
                 notes.push(
-                    "once certbot has the certificate, the same apply rewrites the nginx site with its TLS server block"
+                    "once the certificate exists, the same apply rewrites the nginx site with its TLS server block"
                         .to_string(),
                 );
             }
         }
-        if letsencrypt {
+        if matches!(p.tls, Tls::Letsencrypt { .. }) {
             // nginx reads certificates when it (re)loads: a renewal needs a reload.
             items.push(plain_group(
                 "certbot deploy hook",

@@ -432,11 +432,10 @@ pub fn apply(
         }
         // Late changes (tunnels, services) wait until nothing else is left, so they find their peer
         // configured and their files in place.
-        let others_left = plan.hosts.iter().any(|h| {
-            h.changes
-                .iter()
-                .any(|c| c.is_actionable() && !c.is_late())
-        });
+        let others_left = plan
+            .hosts
+            .iter()
+            .any(|h| h.changes.iter().any(|c| c.is_actionable() && !c.is_late()));
         let scripts = [Role::Server, Role::Workstation].map(|role| {
             apply::script(
                 templates,

@@ -29,6 +29,10 @@ pub struct Layout {
     pub cert_authorized_keys: String,
     pub cert_bundle: String,
     pub server_tunnel_unit: String,
+    /// nginx-proxy with `tls.self_signed`: the certificate generated on the server (root only, 0700).
+    pub self_signed_dir: String,
+    pub self_signed_fullchain: String,
+    pub self_signed_privkey: String,
     // Workstation.
     pub home: String,
     pub jupyter_config: String,
@@ -36,6 +40,8 @@ pub struct Layout {
     pub workstation_known_hosts: String,
     pub workstation_authorized_keys: String,
     pub workstation_tunnel_pid: String,
+    /// reverse-forward: where Jupyter's certificate lives (copied from the server, or generated here).
+    pub workstation_tls_dir: String,
     pub workstation_fullchain: String,
     pub workstation_privkey: String,
     /// The key the workstation fetches certificates with (not the tunnel key).
@@ -63,6 +69,7 @@ impl Layout {
         let live = format!("/etc/letsencrypt/live/{}", p.domain);
         let tls_dir = format!("{home}/.local/share/jprov/{name}");
         let cert_account = "jprov-cert".to_string();
+        let self_signed_dir = format!("/etc/jprov/tls/{name}");
         Layout {
             profile: name.to_string(),
             sshd_dropin: format!("/etc/ssh/sshd_config.d/01-jprov-{name}.conf"),
@@ -83,6 +90,9 @@ impl Layout {
             cert_bundle: format!("/var/lib/{cert_account}/{name}/bundle.pem"),
             cert_account,
             server_tunnel_unit: format!("/etc/systemd/system/jprov-{name}-tunnel.service"),
+            self_signed_fullchain: format!("{self_signed_dir}/fullchain.pem"),
+            self_signed_privkey: format!("{self_signed_dir}/privkey.pem"),
+            self_signed_dir,
             jupyter_config: format!("{home}/.jupyter/jupyter_server_config.py"),
             workstation_tunnel_key: format!("{home}/.ssh/jprov-{name}-tunnel"),
             workstation_known_hosts: format!("{home}/.ssh/jprov-{name}-known_hosts"),
@@ -97,6 +107,7 @@ impl Layout {
             jupyter_unit: format!("jprov-{name}-jupyter.service"),
             fetch_unit: format!("jprov-{name}-certificate.service"),
             fetch_timer: format!("jprov-{name}-certificate.timer"),
+            workstation_tls_dir: tls_dir,
             home,
         }
     }
@@ -109,7 +120,11 @@ impl Layout {
                 self.letsencrypt_fullchain.clone(),
                 self.letsencrypt_privkey.clone(),
             ),
-            (Tls::Letsencrypt { .. }, Method::ReverseForward) => (
+            (Tls::SelfSigned { .. }, Method::NginxProxy) => (
+                self.self_signed_fullchain.clone(),
+                self.self_signed_privkey.clone(),
+            ),
+            (Tls::Letsencrypt { .. } | Tls::SelfSigned { .. }, Method::ReverseForward) => (
                 self.workstation_fullchain.clone(),
                 self.workstation_privkey.clone(),
             ),

@@ -8,8 +8,9 @@ use crate::resource::*;
 use serde::Serialize;
 use std::fmt;
 
-/// Bumped when the JSON form changes incompatibly.
-pub const FORMAT_VERSION: u32 = 1;
+/// Bumped when the JSON form changes incompatibly. 2: the `run-certbot` change became `obtain-certificate`
+/// (with `source`: `acme` or `self-signed`).
+pub const FORMAT_VERSION: u32 = 2;
 
 #[derive(Clone, Debug, Serialize)]
 pub struct Plan {
@@ -72,12 +73,18 @@ pub enum Change {
         validate: Option<Validation>,
         reload: Option<Service>,
     },
-    RunCertbot {
+    /// Make a certificate on this host: certbot (ACME) or openssl (self-signed).
+    ObtainCertificate {
         domain: String,
+        source: CertificateSource,
+        /// For people: "generate a self-signed certificate for DOMAIN".
+        how: String,
         command: String,
+        /// Where the certificate chain ends up.
+        fullchain: String,
         reason: String,
         #[serde(skip)]
-        argv: Vec<String>,
+        certificate: Certificate,
     },
     /// A reload an interrupted apply left pending (recorded in the on-host journal).
     Reload { service: Service, reason: String },
@@ -295,14 +302,17 @@ fn plan_host(host: &HostState, facts: &Facts, address: String) -> HostPlan {
                     });
                 }
             }
-            Item::Certificate(c) => changes.push(Change::RunCertbot {
+            Item::Certificate(c) => changes.push(Change::ObtainCertificate {
                 domain: c.domain.clone(),
+                source: c.source,
+                how: c.how(),
                 command: shell_words(&c.command),
+                fullchain: c.fullchain.clone(),
                 reason: match facts.certificates.get(&c.fullchain) {
                     Some(_) => "the certificate expires within 30 days".into(),
                     None => format!("no certificate for {} yet", c.domain),
                 },
-                argv: c.command.clone(),
+                certificate: c.clone(),
             }),
             Item::Tunnel(t) if t.start => {
                 let digest = argv_digest(&t.argv);
@@ -324,8 +334,9 @@ fn plan_host(host: &HostState, facts: &Facts, address: String) -> HostPlan {
                 if facts.linger != Some(true) {
                     changes.push(Change::EnableLinger {
                         user: user.clone(),
-                        reason: "without it systemd stops the user's services when the user logs out"
-                            .into(),
+                        reason:
+                            "without it systemd stops the user's services when the user logs out"
+                                .into(),
                     });
                 }
             }
@@ -417,6 +428,7 @@ fn unit_change(
                 .filter(|f| matches!(f.action, FileAction::Create | FileAction::Update))
                 .map(|f| f.path.as_str())
                 .collect(),
+            Change::ObtainCertificate { fullchain, .. } => vec![fullchain.as_str()],
             _ => vec![],
         })
         .filter(|path| unit.restart_on.iter().any(|p| p == path))
@@ -698,11 +710,24 @@ fn write_change(f: &mut fmt::Formatter<'_>, change: &Change) -> fmt::Result {
             writeln!(f, "  ! validate and reload {} (pending)", service.as_str())?;
             writeln!(f, "    because {reason}")
         }
-        Change::RunCertbot {
-            command, reason, ..
+        Change::ObtainCertificate {
+            how,
+            command,
+            fullchain,
+            reason,
+            certificate,
+            ..
         } => {
-            writeln!(f, "  ! run {command}")?;
-            writeln!(f, "    because {reason}")
+            writeln!(f, "  ! {how}: {command}")?;
+            writeln!(f, "    making {fullchain}, because {reason}")?;
+            if let Some(service) = certificate.reload {
+                writeln!(
+                    f,
+                    "    then reload {} so it serves the new certificate",
+                    service.as_str()
+                )?;
+            }
+            Ok(())
         }
         Change::StartTunnel {
             user,

@@ -4,9 +4,8 @@
 //! cheap). Every error names the file, the line and the field.
 
 use crate::value::{
-    AbsPath, BaseUrl, Domain, Email, HostName, HttpsUrl, PasswordHash, Port, ProfileName, Size,
-    TimeSpan,
-    UserName,
+    AbsPath, BaseUrl, CertDays, Domain, Email, HostName, HttpsUrl, IpAddress, PasswordHash, Port,
+    ProfileName, Size, TimeSpan, UserName,
 };
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -175,7 +174,7 @@ impl<'de> Deserialize<'de> for PlaintextPassword {
     }
 }
 
-/// How TLS is set up: exactly one of `letsencrypt:` or `files:`.
+/// How TLS is set up: exactly one of `letsencrypt:`, `files:` or `self_signed:`.
 #[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(try_from = "TlsSection", into = "TlsSection")]
 pub enum Tls {
@@ -190,6 +189,13 @@ pub enum Tls {
     /// Certificate and key already on the host that terminates TLS (the server for nginx-proxy, the
     /// workstation for reverse-forward).
     Files { cert: AbsPath, key: AbsPath },
+    /// A self-signed certificate generated on the host that terminates TLS (for hosts without a public
+    /// name); renewed 30 days before it expires.
+    SelfSigned {
+        days: CertDays,
+        /// IP addresses added to the subjectAltName, besides the domain.
+        addresses: Vec<IpAddress>,
+    },
 }
 
 /// The YAML shape of `tls:` (serde_yaml would otherwise want `!letsencrypt` tags, which nobody guesses).
@@ -200,6 +206,8 @@ pub struct TlsSection {
     letsencrypt: Option<LetsencryptSection>,
     #[serde(skip_serializing_if = "Option::is_none")]
     files: Option<FilesSection>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    self_signed: Option<SelfSignedSection>,
 }
 
 #[derive(Clone, Debug, Deserialize, Serialize)]
@@ -217,17 +225,32 @@ struct FilesSection {
     key: AbsPath,
 }
 
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+struct SelfSignedSection {
+    #[serde(default = "default_cert_days")]
+    days: CertDays,
+    #[serde(default)]
+    addresses: Vec<IpAddress>,
+}
+
 impl TryFrom<TlsSection> for Tls {
     type Error = String;
     fn try_from(s: TlsSection) -> Result<Tls, String> {
-        match (s.letsencrypt, s.files) {
-            (Some(l), None) => Ok(Tls::Letsencrypt {
+        match (s.letsencrypt, s.files, s.self_signed) {
+            (Some(l), None, None) => Ok(Tls::Letsencrypt {
                 email: l.email,
                 server: l.server,
                 ca_bundle: l.ca_bundle,
             }),
-            (None, Some(f)) => Ok(Tls::Files { cert: f.cert, key: f.key }),
-            _ => Err("give exactly one of `letsencrypt:` (email, optional server) or `files:` (cert, key)".into()),
+            (None, Some(f), None) => Ok(Tls::Files { cert: f.cert, key: f.key }),
+            (None, None, Some(s)) => Ok(Tls::SelfSigned {
+                days: s.days,
+                addresses: s.addresses,
+            }),
+            _ => Err("give exactly one of `letsencrypt:` (email, optional server), `files:` (cert, key) \
+                      or `self_signed:` (optional days, addresses)"
+                .into()),
         }
     }
 }
@@ -246,10 +269,17 @@ impl From<Tls> for TlsSection {
                     ca_bundle,
                 }),
                 files: None,
+                self_signed: None,
             },
             Tls::Files { cert, key } => TlsSection {
                 letsencrypt: None,
                 files: Some(FilesSection { cert, key }),
+                self_signed: None,
+            },
+            Tls::SelfSigned { days, addresses } => TlsSection {
+                letsencrypt: None,
+                files: None,
+                self_signed: Some(SelfSignedSection { days, addresses }),
             },
         }
     }
@@ -307,6 +337,9 @@ fn default_https_port() -> Port {
 }
 fn default_http_port() -> Port {
     Port::new(80)
+}
+fn default_cert_days() -> CertDays {
+    CertDays::DEFAULT
 }
 fn default_base_url() -> BaseUrl {
     BaseUrl::try_from("/".to_string()).expect("valid")
@@ -546,12 +579,15 @@ fn check_consistency(p: &Profile) -> Result<(), (String, String)> {
     Ok(())
 }
 
-/// Find the line and column of a dotted field in block-style YAML (best effort; None if not found).
+/// Find the line and column of a dotted field in block-style YAML (best effort; None if not found). The
+/// last part may index a sequence (`tls.self_signed.addresses[1]`): its item in a block sequence, or the
+/// key's line for a flow sequence.
 fn locate(source: &str, dotted: &str) -> Option<(usize, usize)> {
     let mut want = dotted.split('.').peekable();
     let mut key = want.next()?;
     let mut min_indent = 0usize;
-    for (index, line) in source.lines().enumerate() {
+    let lines: Vec<&str> = source.lines().collect();
+    for (index, line) in lines.iter().enumerate() {
         let trimmed = line.trim_start();
         if trimmed.is_empty() || trimmed.starts_with('#') {
             continue;
@@ -560,17 +596,56 @@ fn locate(source: &str, dotted: &str) -> Option<(usize, usize)> {
         if indent < min_indent {
             return None;
         }
+        let (name, item) = match key.strip_suffix(']').and_then(|k| k.split_once('[')) {
+            Some((name, n)) => (name, Some(n.parse::<usize>().ok()?)),
+            None => (key, None),
+        };
         let is_key = trimmed
-            .strip_prefix(key)
+            .strip_prefix(name)
             .is_some_and(|rest| rest.trim_start().starts_with(':'));
         if is_key {
-            match want.next() {
-                None => return Some((index + 1, indent + 1)),
-                Some(next) => {
+            match (want.next(), item) {
+                (None, None) => return Some((index + 1, indent + 1)),
+                (None, Some(n)) => return locate_item(&lines, index, indent, n),
+                (Some(_), Some(_)) => return None,
+                (Some(next), None) => {
                     key = next;
                     min_indent = indent + 1;
                 }
             }
+        }
+    }
+    None
+}
+
+/// Item `n` of the sequence under the key on line `key_line` (0-based) with indent `key_indent`.
+fn locate_item(
+    lines: &[&str],
+    key_line: usize,
+    key_indent: usize,
+    n: usize,
+) -> Option<(usize, usize)> {
+    let after_colon = lines[key_line].split_once(':')?.1.trim();
+    if !after_colon.is_empty() && !after_colon.starts_with('#') {
+        // A flow sequence on the key's line.
+        return Some((key_line + 1, key_indent + 1));
+    }
+    let mut seen = 0;
+    for (index, line) in lines.iter().enumerate().skip(key_line + 1) {
+        let trimmed = line.trim_start();
+        if trimmed.is_empty() || trimmed.starts_with('#') {
+            continue;
+        }
+        let indent = line.len() - trimmed.len();
+        let is_item = trimmed == "-" || trimmed.starts_with("- ");
+        if indent < key_indent || (indent == key_indent && !is_item) {
+            return None;
+        }
+        if is_item {
+            if seen == n {
+                return Some((index + 1, indent + 1));
+            }
+            seen += 1;
         }
     }
     None

@@ -207,14 +207,73 @@ impl Service {
     }
 }
 
-/// A certificate obtained with certbot on this host.
+/// A certificate jprov makes on this host with one command: certbot (ACME) or openssl (self-signed). It is
+/// made when the host has none at `fullchain` or it expires within 30 days (the `certificates` fact).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Certificate {
     pub domain: String,
-    /// The full certbot command line (argv).
+    pub source: CertificateSource,
+    /// The full command line (argv).
     pub command: Vec<String>,
-    /// Paths certbot writes, for the plan and the facts.
+    /// The certificate chain the command makes, for the plan and the facts.
     pub fullchain: String,
+    /// Ensured (created, mode and owner set) before the command runs; the command runs in it.
+    pub directory: Option<Directory>,
+    /// The umask the command runs with.
+    pub umask: u32,
+    /// Files the command writes beside their final path, renamed into place once it succeeded, so a
+    /// half-written key never sits at the final path.
+    pub renames: Vec<Rename>,
+    /// The service that reads the certificate and must reload to serve a new one (nginx; Jupyter is a
+    /// unit restarted through `Unit::restart_on`).
+    pub reload: Option<Service>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum CertificateSource {
+    /// certbot, from an ACME CA (Let's Encrypt).
+    Acme,
+    /// openssl, on the host that terminates TLS.
+    SelfSigned,
+}
+
+impl Certificate {
+    /// What the command does, for people: "generate a self-signed certificate for jupyter.lan".
+    pub fn how(&self) -> String {
+        match self.source {
+            CertificateSource::Acme => {
+                format!("request a certificate for {} with certbot", self.domain)
+            }
+            CertificateSource::SelfSigned => {
+                format!("generate a self-signed certificate for {}", self.domain)
+            }
+        }
+    }
+
+    /// The program, for error messages.
+    pub fn program(&self) -> &'static str {
+        match self.source {
+            CertificateSource::Acme => "certbot",
+            CertificateSource::SelfSigned => "openssl",
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Directory {
+    pub path: String,
+    pub mode: u32,
+    pub owner: String,
+    /// Empty: the owner's primary group.
+    pub group: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Rename {
+    pub from: String,
+    pub to: String,
+    pub mode: u32,
 }
 
 /// An SSH tunnel process kept running by jprov (`apply --start-tunnel`, or `jprov tunnel` in the foreground).

@@ -92,6 +92,11 @@ validated_string!(
     Size,
     check_size
 );
+validated_string!(
+    /// An IPv4 or IPv6 address (for a certificate's subjectAltName).
+    IpAddress,
+    check_ip_address
+);
 
 fn check_profile_name(s: &str) -> Result<(), String> {
     let ok = (1..=32).contains(&s.len())
@@ -268,6 +273,15 @@ fn check_size(s: &str) -> Result<(), String> {
     })
 }
 
+fn check_ip_address(s: &str) -> Result<(), String> {
+    s.parse::<std::net::IpAddr>().map(|_| ()).map_err(|_| {
+        format!(
+            "invalid IP address {:?}: use an IPv4 or IPv6 address such as \"10.0.0.5\" or \"fd00::5\"",
+            printable(s)
+        )
+    })
+}
+
 /// Shows control characters visibly in error messages.
 fn printable(s: &str) -> String {
     s.escape_debug().to_string().chars().take(80).collect()
@@ -306,6 +320,52 @@ impl Port {
 }
 
 impl fmt::Display for Port {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+/// How long a self-signed certificate is valid, in days: 31 to 825.
+///
+/// jprov renews a certificate 30 days before it expires, so a shorter one would be renewed on every apply;
+/// Apple devices refuse TLS server certificates valid for more than 825 days.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "u32", into = "u32")]
+pub struct CertDays(u32);
+
+impl CertDays {
+    pub const MIN: u32 = 31;
+    pub const MAX: u32 = 825;
+    pub const DEFAULT: CertDays = CertDays(365);
+    pub fn get(self) -> u32 {
+        self.0
+    }
+}
+
+impl TryFrom<u32> for CertDays {
+    type Error = String;
+    fn try_from(value: u32) -> Result<Self, String> {
+        if (Self::MIN..=Self::MAX).contains(&value) {
+            Ok(CertDays(value))
+        } else {
+            Err(format!(
+                "invalid days {value}: use {} to {}; jprov renews the certificate 30 days before it expires, \
+                 and Apple devices refuse certificates valid for more than {} days",
+                Self::MIN,
+                Self::MAX,
+                Self::MAX
+            ))
+        }
+    }
+}
+
+impl From<CertDays> for u32 {
+    fn from(d: CertDays) -> u32 {
+        d.0
+    }
+}
+
+impl fmt::Display for CertDays {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         self.0.fmt(f)
     }
@@ -353,5 +413,26 @@ mod tests {
         assert!(check_size("512mm").is_err());
         assert!(Port::try_from(0).is_err());
         assert!(Port::try_from(65536).is_err());
+    }
+
+    #[test]
+    fn ip_addresses_and_certificate_days() {
+        for good in ["10.0.0.5", "192.168.1.20", "::1", "fd00::5"] {
+            assert!(check_ip_address(good).is_ok(), "{good:?} rejected");
+        }
+        for bad in [
+            "10.0.0",
+            "10.0.0.256",
+            "10.0.0.5,DNS:evil.org",
+            "host.lan",
+            "10.0.0.5 ",
+            "",
+        ] {
+            assert!(check_ip_address(bad).is_err(), "{bad:?} accepted");
+        }
+        assert!(CertDays::try_from(30).is_err());
+        assert!(CertDays::try_from(826).is_err());
+        assert_eq!(CertDays::try_from(31).map(CertDays::get), Ok(31));
+        assert_eq!(CertDays::DEFAULT.get(), 365);
     }
 }

@@ -145,6 +145,199 @@ fn nginx_proxy_enables_a_validated_site_and_opens_the_tunnel() {
     assert!(again.contains("No changes"), "{again}");
 }
 
+/// `openssl x509 OPTIONS -noout -in PATH` on `host`.
+fn x509(host: &support::TestHost, path: &str, options: &str) -> String {
+    host.exec_ok(&format!("openssl x509 {options} -noout -in {path}"))
+}
+
+#[test]
+fn reverse_forward_generates_a_self_signed_certificate_on_the_workstation() {
+    let Some(s) = Setup::new(Method::ReverseForward) else {
+        return;
+    };
+    s.set_tls("tls:\n  self_signed:\n    days: 90\n    addresses: [127.0.0.1]\n");
+    let dir = "/home/alice/.local/share/jprov/t-reverse-forward";
+    let (fullchain, privkey) = (format!("{dir}/fullchain.pem"), format!("{dir}/privkey.pem"));
+    let planned = s.expect(&["plan"], 2);
+    let (server, workstation) = planned.split_at(planned.find("\nworkstation ").unwrap());
+    assert!(
+        workstation.contains(&format!(
+            "  ! generate a self-signed certificate for jupyter.test: openssl req -x509 -noenc -days 90 \
+             -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -keyout {privkey}.new -out {fullchain}.new"
+        )),
+        "{planned}"
+    );
+    assert!(!server.contains("openssl"), "{planned}");
+    assert!(
+        s.workstation.read_file(&fullchain).is_none(),
+        "plan changed nothing"
+    );
+
+    s.apply(&[]); // and the re-plan shows no changes
+    assert_eq!(
+        x509(&s.workstation, &fullchain, "-ext subjectAltName"),
+        "X509v3 Subject Alternative Name: \n    DNS:jupyter.test, IP Address:127.0.0.1\n"
+    );
+    assert_eq!(
+        x509(&s.workstation, &fullchain, "-subject"),
+        "subject=CN = jupyter.test\n"
+    );
+    // Valid for 90 days: beyond 89 days from now, not beyond 91.
+    s.workstation.exec_ok(&format!(
+        "openssl x509 -checkend {} -noout -in {fullchain}",
+        89 * 86400
+    ));
+    assert!(!s
+        .workstation
+        .exec(&format!(
+            "openssl x509 -checkend {} -noout -in {fullchain}",
+            91 * 86400
+        ))
+        .status
+        .success());
+    let modes = s.workstation.exec_ok(&format!(
+        "stat -c '%n %a %U' {dir} {privkey} {fullchain}; ls -A {dir}"
+    ));
+    assert_eq!(
+        modes,
+        format!(
+            "{dir} 700 alice\n{privkey} 600 alice\n{fullchain} 644 alice\nfullchain.pem\nprivkey.pem\n"
+        ),
+        "owned by the Jupyter user, key 0600, no temporary files left"
+    );
+    // The key belongs to the certificate, and Jupyter is configured with both.
+    let public_keys = s.workstation.exec_ok(&format!(
+        "openssl x509 -noout -pubkey -in {fullchain}; openssl pkey -pubout -in {privkey}"
+    ));
+    let (from_cert, from_key) = public_keys.split_at(public_keys.len() / 2);
+    assert_eq!(from_cert, from_key);
+    let config = String::from_utf8(
+        s.workstation
+            .read_file("/home/alice/.jupyter/jupyter_server_config.py")
+            .unwrap(),
+    )
+    .unwrap();
+    assert!(
+        config.contains(&format!("c.ServerApp.certfile = '{fullchain}'"))
+            && config.contains(&format!("c.ServerApp.keyfile = '{privkey}'")),
+        "{config}"
+    );
+
+    // A second apply makes no new certificate.
+    let fingerprint = x509(&s.workstation, &fullchain, "-fingerprint -sha256");
+    let again = s.apply(&[]);
+    assert!(again.contains("No changes"), "{again}");
+    assert!(!again.contains("round 1"), "{again}");
+    assert_eq!(
+        x509(&s.workstation, &fullchain, "-fingerprint -sha256"),
+        fingerprint
+    );
+
+    // One that expires within 30 days is replaced, and nothing else changes.
+    s.workstation.exec_ok(&format!(
+        "runuser -u alice -- openssl req -x509 -noenc -days 10 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 \
+         -keyout {privkey} -out {fullchain} -subj /CN=jupyter.test 2>/dev/null"
+    ));
+    let planned = s.expect(&["plan"], 2);
+    assert!(
+        planned.contains(&format!(
+            "making {fullchain}, because the certificate expires within 30 days"
+        )) && planned.contains("1 change to apply."),
+        "{planned}"
+    );
+    s.apply(&[]);
+    s.workstation.exec_ok(&format!(
+        "openssl x509 -checkend {} -noout -in {fullchain}",
+        60 * 86400
+    ));
+    assert_eq!(
+        s.workstation
+            .exec_ok(&format!("stat -c '%a %U' {privkey}"))
+            .trim(),
+        "600 alice"
+    );
+}
+
+#[test]
+fn nginx_proxy_serves_a_self_signed_certificate_generated_on_the_server() {
+    let Some(s) = Setup::new(Method::NginxProxy) else {
+        return;
+    };
+    s.set_tls("tls:\n  self_signed: {}\n");
+    s.server.start_nginx();
+    let dir = "/etc/jprov/tls/t-nginx-proxy";
+    let (fullchain, privkey) = (format!("{dir}/fullchain.pem"), format!("{dir}/privkey.pem"));
+    let site = "/etc/nginx/sites-available/jprov-t-nginx-proxy";
+    let planned = s.expect(&["plan"], 2);
+    let (server, workstation) = planned.split_at(planned.find("\nworkstation ").unwrap());
+    assert!(
+        server.contains(&format!(
+            "  ! generate a self-signed certificate for jupyter.test: openssl req -x509 -noenc -days 365 \
+             -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -keyout {privkey}.new -out {fullchain}.new"
+        )) && server.contains("once the certificate exists, the same apply rewrites the nginx site"),
+        "{planned}"
+    );
+    assert!(!workstation.contains("openssl"), "{planned}");
+
+    // Round 1 serves the site without TLS and makes the certificate; a later round adds the TLS block.
+    let applied = s.apply(&[]);
+    assert!(applied.contains("round 2: server"), "{applied}");
+    assert_eq!(
+        x509(&s.server, &fullchain, "-ext subjectAltName"),
+        "X509v3 Subject Alternative Name: \n    DNS:jupyter.test\n"
+    );
+    assert_eq!(
+        s.server.exec_ok(&format!(
+            "stat -c '%n %a %U:%G' {dir} {privkey} {fullchain}; ls -A {dir}"
+        )),
+        format!(
+            "{dir} 700 root:root\n{privkey} 600 root:root\n{fullchain} 644 root:root\nfullchain.pem\nprivkey.pem\n"
+        )
+    );
+    let config = String::from_utf8(s.server.read_file(site).unwrap()).unwrap();
+    assert!(
+        config.contains(&format!("ssl_certificate {fullchain};"))
+            && config.contains(&format!("ssl_certificate_key {privkey};")),
+        "{config}"
+    );
+    // nginx serves it: a client that trusts the copied fullchain.pem verifies the TLS connection to the
+    // name (the reply is 502: no tunnel, no Jupyter behind it).
+    let trusted = s.dir.path().join("trusted.pem");
+    std::fs::write(&trusted, s.server.read_file(&fullchain).unwrap()).unwrap();
+    let https_port = s.profile_value("https_port");
+    let out = std::process::Command::new("curl")
+        .args([
+            "-sS",
+            "--max-time",
+            "5",
+            "--noproxy",
+            "*",
+            "-o",
+            "/dev/null",
+        ])
+        .args(["-w", "%{http_code}", "--cacert"])
+        .arg(&trusted)
+        .args(["--resolve", &format!("jupyter.test:{https_port}:127.0.0.1")])
+        .arg(format!("https://jupyter.test:{https_port}/"))
+        .output()
+        .unwrap();
+    assert_eq!(
+        (out.status.code(), text(&out.stdout).as_str()),
+        (Some(0), "502"),
+        "{}",
+        text(&out.stderr)
+    );
+
+    let fingerprint = x509(&s.server, &fullchain, "-fingerprint -sha256");
+    let again = s.apply(&[]);
+    assert!(again.contains("No changes"), "{again}");
+    assert!(!again.contains("round 1"), "{again}");
+    assert_eq!(
+        x509(&s.server, &fullchain, "-fingerprint -sha256"),
+        fingerprint
+    );
+}
+
 #[test]
 fn plan_validates_candidates_on_the_host_and_refuses_what_sshd_would_reject() {
     let Some(s) = Setup::new(Method::ReverseForward) else {

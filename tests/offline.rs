@@ -58,6 +58,13 @@ fn offline_plans_of_the_examples_show_every_file_and_exit_2() {
                 "-L 127.0.0.1:8889:localhost:8888",
             ][..],
         ),
+        (
+            "self-signed.yaml",
+            &[
+                "generate a self-signed certificate for jupyter.lan: openssl req -x509",
+                "c.ServerApp.certfile = '/home/alice/.local/share/jprov/lab-lan/fullchain.pem'",
+            ][..],
+        ),
     ] {
         let out = jprov(
             &["plan", "--offline", example(name).to_str().unwrap()],
@@ -84,6 +91,104 @@ fn offline_plans_of_the_examples_show_every_file_and_exit_2() {
     }
 }
 
+/// The text plan's section for one host ("server ..." or "workstation ...").
+fn section<'a>(plan: &'a str, role: &str) -> &'a str {
+    let start = plan
+        .find(&format!("\n{role} "))
+        .unwrap_or_else(|| panic!("no {role} section:\n{plan}"));
+    let rest = &plan[start + 1..];
+    let end = ["\nworkstation ", "\nTunnel, opened by"]
+        .iter()
+        .filter_map(|m| rest.find(m))
+        .min()
+        .unwrap_or(rest.len());
+    &rest[..end]
+}
+
+#[test]
+fn self_signed_certificates_are_generated_on_the_host_that_terminates_tls() {
+    let dir = tempfile::tempdir().unwrap();
+    for (name, on, other, fullchain) in [
+        (
+            "self-signed.yaml",
+            "workstation",
+            "server",
+            "/home/alice/.local/share/jprov/lab-lan/fullchain.pem",
+        ),
+        (
+            "nginx-proxy.yaml",
+            "server",
+            "workstation",
+            "/etc/jprov/tls/lab-proxy/fullchain.pem",
+        ),
+    ] {
+        let source = std::fs::read_to_string(example(name)).unwrap();
+        let tls = source.find("tls:\n").unwrap();
+        let after = tls + source[tls..].find("\ntunnel:").unwrap() + 1;
+        let profile = format!(
+            "{}tls:\n  self_signed:\n    addresses: [10.0.0.5]\n{}",
+            &source[..tls],
+            &source[after..]
+        );
+        let path = dir.path().join(name);
+        std::fs::write(&path, profile).unwrap();
+
+        let out = jprov(&["plan", "--offline", path.to_str().unwrap()], None);
+        let stdout = text(&out.stdout);
+        assert_eq!(out.status.code(), Some(2), "{stdout}{}", text(&out.stderr));
+        let keyout = fullchain.replace("fullchain.pem", "privkey.pem.new");
+        let command = format!(
+            "openssl req -x509 -noenc -days 365 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 \
+             -keyout {keyout} -out {fullchain}.new -subj '/CN=jupyter"
+        );
+        let mine = section(&stdout, on);
+        assert!(
+            mine.contains("  ! generate a self-signed certificate for jupyter.")
+                && mine.contains(&command)
+                && mine.contains(",IP:10.0.0.5'")
+                && mine.contains(&format!("making {fullchain}, because no certificate")),
+            "{name}: the {on} generates it:\n{stdout}"
+        );
+        assert!(
+            !section(&stdout, other).contains("openssl"),
+            "{name}: not on the {other}:\n{stdout}"
+        );
+        assert!(!stdout.contains("certbot certonly"), "{stdout}");
+
+        let out = jprov(
+            &["plan", "--offline", "--json", path.to_str().unwrap()],
+            None,
+        );
+        let plan: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        let certificate_changes: Vec<(String, serde_json::Value)> = plan["hosts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .flat_map(|h| {
+                h["changes"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .filter(|c| c["kind"] == "obtain-certificate")
+                    .map(move |c| (h["role"].as_str().unwrap().to_string(), c.clone()))
+            })
+            .collect();
+        let [(role, change)] = &certificate_changes[..] else {
+            panic!("{name}: one certificate change: {certificate_changes:?}")
+        };
+        assert_eq!(role, on);
+        assert_eq!(change["source"], "self-signed");
+        assert_eq!(change["fullchain"], fullchain);
+        assert!(
+            change["command"]
+                .as_str()
+                .unwrap()
+                .starts_with("openssl req -x509 -noenc"),
+            "{change}"
+        );
+    }
+}
+
 #[test]
 fn json_plan_is_versioned_and_redacted() {
     let out = jprov(
@@ -98,7 +203,7 @@ fn json_plan_is_versioned_and_redacted() {
     assert_eq!(out.status.code(), Some(2));
     let stdout = text(&out.stdout);
     let plan: serde_json::Value = serde_json::from_str(&stdout).unwrap();
-    assert_eq!(plan["format_version"], 1);
+    assert_eq!(plan["format_version"], 2);
     assert_eq!(plan["offline"], true);
     assert_eq!(plan["hosts"].as_array().unwrap().len(), 2);
     assert!(!stdout.contains("a68df677475c2b47b6e86d0467eec97ac5f4b85a"));

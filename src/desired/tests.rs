@@ -4,12 +4,34 @@ use crate::plan::{self, Change, FileAction};
 use crate::profile::parse;
 use std::path::Path;
 
+/// The examples; `-ss` variants use `tls.self_signed` instead of Let's Encrypt.
 fn profile(name: &str) -> Profile {
-    let source = match name {
+    let source = match name.trim_end_matches("-ss") {
         "rf" => include_str!("../../profiles/reverse-forward.yaml"),
         _ => include_str!("../../profiles/nginx-proxy.yaml"),
     };
-    parse(source, Path::new(name)).unwrap()
+    let source = if name.ends_with("-ss") {
+        let letsencrypt = "tls:\n  letsencrypt:\n    email: admin@example.org\n";
+        assert!(source.contains(letsencrypt));
+        source.replace(
+            letsencrypt,
+            "tls:\n  self_signed:\n    days: 90\n    addresses: [10.0.0.5, \"fd00::5\"]\n",
+        )
+    } else {
+        source.to_string()
+    };
+    parse(&source, Path::new(name)).unwrap()
+}
+
+fn certificates(state: &HostState) -> Vec<&Certificate> {
+    state
+        .items
+        .iter()
+        .filter_map(|i| match i {
+            Item::Certificate(c) => Some(c),
+            _ => None,
+        })
+        .collect()
 }
 
 fn files_of(state: &HostState) -> Vec<&ManagedFile> {
@@ -344,7 +366,7 @@ fn nginx_site_waits_for_the_certificate() {
 
 #[test]
 fn both_methods_reach_a_fixed_point() {
-    for name in ["rf", "np"] {
+    for name in ["rf", "np", "rf-ss", "np-ss"] {
         for start_tunnel in [false, true] {
             let p = profile(name);
             let (server, ws, rounds) = converge(&p, Options { start_tunnel });
@@ -397,4 +419,185 @@ fn the_tunnel_names_the_key_and_known_hosts_its_command_uses_and_the_opener_gets
         );
         file(opener, &t.known_hosts);
     }
+}
+
+#[test]
+fn a_self_signed_certificate_is_made_where_tls_ends() {
+    for (name, on, other, dir, owner) in [
+        (
+            "rf-ss",
+            Role::Workstation,
+            Role::Server,
+            "/home/alice/.local/share/jprov/lab-reverse",
+            "alice",
+        ),
+        (
+            "np-ss",
+            Role::Server,
+            Role::Workstation,
+            "/etc/jprov/tls/lab-proxy",
+            "root",
+        ),
+    ] {
+        let p = profile(name);
+        let l = Layout::new(&p);
+        let (fullchain, privkey) = l.tls_files(&p);
+        assert_eq!(
+            (fullchain.as_str(), privkey.as_str()),
+            (
+                format!("{dir}/fullchain.pem").as_str(),
+                format!("{dir}/privkey.pem").as_str()
+            ),
+            "{name}"
+        );
+        // The expiry is asked of the host that makes it, and only of it.
+        let queries = fact_queries(&p);
+        let query = |role: Role| &queries.iter().find(|(r, _)| *r == role).unwrap().1;
+        assert_eq!(query(on).certificates, vec![fullchain.clone()], "{name}");
+        assert!(query(other).certificates.is_empty(), "{name}");
+
+        let d = build(&p, World::default(), &Templates::new(), Options::default()).unwrap();
+        assert!(certificates(d.host(other)).is_empty(), "{name}");
+        let [c] = certificates(d.host(on))[..] else {
+            panic!("{name}: one certificate on the {on}")
+        };
+        assert_eq!(c.source, CertificateSource::SelfSigned);
+        assert_eq!(c.fullchain, fullchain);
+        assert_eq!(
+            c.command,
+            [
+                "openssl",
+                "req",
+                "-x509",
+                "-noenc",
+                "-days",
+                "90",
+                "-newkey",
+                "ec",
+                "-pkeyopt",
+                "ec_paramgen_curve:prime256v1",
+                "-keyout",
+                &format!("{privkey}.new"),
+                "-out",
+                &format!("{fullchain}.new"),
+                "-subj",
+                "/CN=jupyter.example.org",
+                "-addext",
+                "subjectAltName=DNS:jupyter.example.org,IP:10.0.0.5,IP:fd00::5",
+                "-addext",
+                "extendedKeyUsage=serverAuth",
+            ],
+            "{name}"
+        );
+        let directory = c.directory.as_ref().unwrap();
+        assert_eq!(
+            (
+                directory.path.as_str(),
+                directory.mode,
+                directory.owner.as_str()
+            ),
+            (dir, 0o700, owner),
+            "{name}"
+        );
+        assert_eq!(c.umask, 0o077);
+        // Key first, chain last (the chain's presence is the fact that says it's done).
+        let renames: Vec<(&str, &str, u32)> = c
+            .renames
+            .iter()
+            .map(|r| (r.from.as_str(), r.to.as_str(), r.mode))
+            .collect();
+        assert_eq!(
+            renames,
+            [
+                (format!("{privkey}.new").as_str(), privkey.as_str(), 0o600),
+                (
+                    format!("{fullchain}.new").as_str(),
+                    fullchain.as_str(),
+                    0o644
+                )
+            ],
+            "{name}"
+        );
+    }
+}
+
+#[test]
+fn jupyter_and_nginx_read_the_self_signed_certificate() {
+    let p = profile("rf-ss");
+    let l = Layout::new(&p);
+    let d = build(&p, World::default(), &Templates::new(), Options::default()).unwrap();
+    let config = known(file(d.host(Role::Workstation), &l.jupyter_config));
+    assert!(
+        config.contains(
+            "c.ServerApp.certfile = '/home/alice/.local/share/jprov/lab-reverse/fullchain.pem'"
+        ) && config.contains(
+            "c.ServerApp.keyfile = '/home/alice/.local/share/jprov/lab-reverse/privkey.pem'"
+        ),
+        "{config}"
+    );
+    // Generated there, not copied from the server.
+    assert!(files_of(d.host(Role::Workstation))
+        .iter()
+        .all(|f| f.path != l.workstation_privkey));
+
+    // nginx-proxy: no TLS block until the certificate exists, then one naming it.
+    let p = profile("np-ss");
+    let l = Layout::new(&p);
+    let d = build(&p, World::default(), &Templates::new(), Options::default()).unwrap();
+    let site = known(file(d.host(Role::Server), &l.nginx_available));
+    assert!(!site.contains("ssl_certificate"), "{site}");
+    assert!(d.host(Role::Server).notes[0].contains("once the certificate exists"));
+    let mut server = Facts {
+        systemd: true,
+        ..Facts::default()
+    };
+    server
+        .certificates
+        .insert(l.self_signed_fullchain.clone(), true);
+    let world = World {
+        server: Some(&server),
+        workstation: None,
+    };
+    let d = build(&p, world, &Templates::new(), Options::default()).unwrap();
+    let site = known(file(d.host(Role::Server), &l.nginx_available));
+    assert!(
+        site.contains("ssl_certificate /etc/jprov/tls/lab-proxy/fullchain.pem;")
+            && site.contains("ssl_certificate_key /etc/jprov/tls/lab-proxy/privkey.pem;"),
+        "{site}"
+    );
+    assert!(certificates(d.host(Role::Server)).is_empty());
+    assert!(d.host(Role::Server).notes.is_empty());
+}
+
+#[test]
+fn a_self_signed_certificate_is_renewed_only_when_it_expires_within_30_days() {
+    let p = profile("rf-ss");
+    let l = Layout::new(&p);
+    let (server, mut ws, _) = converge(&p, Options::default());
+    assert_eq!(ws.certificates.get(&l.workstation_fullchain), Some(&true));
+    // `false`: `openssl x509 -checkend 2592000` says it expires within 30 days.
+    ws.certificates
+        .insert(l.workstation_fullchain.clone(), false);
+    let plan = plan_for(&p, &server, &ws, Options::default());
+    let changes = &plan.host(Role::Workstation).changes;
+    assert_eq!(plan.change_count(), 2, "{plan}");
+    let Change::ObtainCertificate { how, reason, .. } = &changes[0] else {
+        panic!("{plan}")
+    };
+    // Jupyter reads its certificate at start: the new one needs a restart, in the same step.
+    assert!(
+        matches!(&changes[1], Change::Unit { action: Some(plan::UnitAction::Restart), name, .. }
+            if *name == l.jupyter_unit),
+        "{plan}"
+    );
+    assert_eq!(
+        how,
+        "generate a self-signed certificate for jupyter.example.org"
+    );
+    assert_eq!(reason, "the certificate expires within 30 days");
+    let text = plan.to_string();
+    assert!(
+        text.contains("  ! generate a self-signed certificate for jupyter.example.org: openssl req -x509 -noenc -days 90 "),
+        "{text}"
+    );
 }

@@ -14,6 +14,12 @@ fn shipped_examples_parse() {
         Path::new("np.yaml"),
     )
     .unwrap();
+    let p = parse(
+        include_str!("../../profiles/self-signed.yaml"),
+        Path::new("ss.yaml"),
+    )
+    .unwrap();
+    assert!(matches!(p.tls, Tls::SelfSigned { .. }), "{:?}", p.tls);
 }
 
 #[test]
@@ -112,10 +118,109 @@ fn tls_needs_exactly_one_kind() {
     assert!(e.message.contains("exactly one"), "{e}");
 }
 
+const LETSENCRYPT: &str = "tls:\n  letsencrypt:\n    email: admin@example.org\n";
+
+/// The reverse-forward example with `tls:` replaced (`tls:` stays on line 20).
+fn with_tls(tls: &str) -> String {
+    assert!(GOOD.contains(LETSENCRYPT));
+    GOOD.replace(LETSENCRYPT, tls)
+}
+
+#[test]
+fn self_signed_parses_with_defaults() {
+    let p = parse(&with_tls("tls:\n  self_signed: {}\n"), Path::new("p.yaml")).unwrap();
+    let Tls::SelfSigned { days, addresses } = &p.tls else {
+        panic!("{:?}", p.tls)
+    };
+    assert_eq!((days.get(), addresses.len()), (365, 0));
+
+    let p = parse(
+        &with_tls("tls:\n  self_signed:\n    days: 90\n    addresses: [10.0.0.5, \"fd00::5\"]\n"),
+        Path::new("p.yaml"),
+    )
+    .unwrap();
+    let Tls::SelfSigned { days, addresses } = &p.tls else {
+        panic!("{:?}", p.tls)
+    };
+    assert_eq!(days.get(), 90);
+    let addresses: Vec<&str> = addresses.iter().map(|a| a.as_str()).collect();
+    assert_eq!(addresses, ["10.0.0.5", "fd00::5"]);
+    // Block style too.
+    let p = parse(
+        &with_tls("tls:\n  self_signed:\n    addresses:\n      - 192.168.1.20\n"),
+        Path::new("p.yaml"),
+    )
+    .unwrap();
+    assert!(matches!(&p.tls, Tls::SelfSigned { addresses, .. } if addresses.len() == 1));
+}
+
+#[test]
+fn self_signed_is_one_of_the_three_kinds() {
+    for both in [
+        "tls:\n  self_signed: {}\n  letsencrypt:\n    email: admin@example.org\n",
+        "tls:\n  files:\n    cert: /etc/c.pem\n    key: /etc/k.pem\n  self_signed:\n    days: 90\n",
+    ] {
+        let e = error(&with_tls(both));
+        assert_eq!((e.line, e.field.as_deref()), (Some(20), Some("tls")), "{e}");
+        assert!(
+            e.message.contains("exactly one of") && e.message.contains("`self_signed:`"),
+            "{e}"
+        );
+    }
+    let e = error(&with_tls("tls:\n  self_signed:\n    dayz: 90\n"));
+    assert!(
+        e.to_string()
+            .starts_with("p.yaml:22:5: tls.self_signed.dayz: unknown field `dayz`"),
+        "{e}"
+    );
+}
+
+#[test]
+fn self_signed_rejects_bad_addresses_and_lifetimes_with_their_line() {
+    // Flow style: the list's line; block style: the item's own line.
+    let e = error(&with_tls(
+        "tls:\n  self_signed:\n    addresses: [10.0.0.5, \"10.0.0.6,DNS:evil.org\"]\n",
+    ));
+    assert!(
+        e.to_string().starts_with(
+            "p.yaml:22:5: tls.self_signed.addresses[1]: invalid IP address \"10.0.0.6,DNS:evil.org\""
+        ),
+        "{e}"
+    );
+    let e = error(&with_tls(
+        "tls:\n  self_signed:\n    days: 90\n    addresses:\n      - 10.0.0.5\n      - jupyter.lan\n",
+    ));
+    assert_eq!(
+        (e.line, e.column, e.field.as_deref()),
+        (Some(25), Some(7), Some("tls.self_signed.addresses[1]")),
+        "{e}"
+    );
+    for days in ["30", "826", "0"] {
+        let e = error(&with_tls(&format!(
+            "tls:\n  self_signed:\n    days: {days}\n"
+        )));
+        assert_eq!(
+            (e.line, e.field.as_deref()),
+            (Some(22), Some("tls.self_signed.days")),
+            "{e}"
+        );
+        assert!(e.message.contains("31 to 825"), "{e}");
+    }
+    let e = error(&with_tls("tls:\n  self_signed:\n    days: -5\n"));
+    assert_eq!(e.field.as_deref(), Some("tls.self_signed.days"), "{e}");
+}
+
 #[test]
 fn locate_finds_nested_keys() {
     let src = "a:\n  b: 1\nc:\n  # note\n  b: 2\n  d:\n    e: 3\n";
     assert_eq!(locate(src, "c.b"), Some((5, 3)));
     assert_eq!(locate(src, "c.d.e"), Some((7, 5)));
     assert_eq!(locate(src, "a.d"), None);
+    let src = "a:\n  l: [1, 2]\n  m:\n    - 1\n    # note\n    - 2\n  n:\n  - 3\nb: 4\n";
+    assert_eq!(locate(src, "a.l[1]"), Some((2, 3)));
+    assert_eq!(locate(src, "a.m[0]"), Some((4, 5)));
+    assert_eq!(locate(src, "a.m[1]"), Some((6, 5)));
+    assert_eq!(locate(src, "a.m[2]"), None);
+    assert_eq!(locate(src, "a.n[0]"), Some((8, 3)));
+    assert_eq!(locate(src, "a.n[1]"), None);
 }

@@ -120,6 +120,26 @@ impl Setup {
         })
     }
 
+    /// Replace the profile's `tls:` section (the test certificate files) with `section`, e.g.
+    /// `"tls:\n  self_signed: {}\n"`.
+    pub fn set_tls(&self, section: &str) {
+        let profile = std::fs::read_to_string(&self.profile).unwrap();
+        let files =
+            "tls:\n  files:\n    cert: /etc/jprov-test/cert.pem\n    key: /etc/jprov-test/key.pem\n";
+        assert!(profile.contains(files), "{profile}");
+        std::fs::write(&self.profile, profile.replace(files, section)).unwrap();
+    }
+
+    /// A value of the profile, by its key (`"https_port"`): the first line `  KEY: VALUE`.
+    pub fn profile_value(&self, key: &str) -> String {
+        let profile = std::fs::read_to_string(&self.profile).unwrap();
+        profile
+            .lines()
+            .find_map(|l| l.trim_start().strip_prefix(&format!("{key}: ")))
+            .unwrap_or_else(|| panic!("no {key} in {profile}"))
+            .to_string()
+    }
+
     pub fn jprov(&self, args: &[&str]) -> Output {
         self.jprov_with(args, &[])
     }
