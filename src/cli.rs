@@ -198,18 +198,38 @@ fn dispatch(cli: Cli) -> Result<u8, CliError> {
                 saved.as_ref(),
                 stdout,
             )?;
-            if !start_tunnel {
-                let _ = writeln!(
-                    stdout,
-                    "\nStart the tunnel on the {} as {} (or run apply --start-tunnel):\n  {}",
-                    plan.tunnel.opened_by, plan.tunnel.user, plan.tunnel.command
-                );
+            match &plan.tunnel.service {
+                Some(service) => {
+                    let _ = writeln!(
+                        stdout,
+                        "\nThe tunnel runs on the {} as a service, restarted whenever it dies: {service}",
+                        plan.tunnel.opened_by
+                    );
+                }
+                None if !start_tunnel => {
+                    let _ = writeln!(
+                        stdout,
+                        "\nStart the tunnel on the {} as {} (`jprov tunnel PROFILE` keeps it up, apply --start-tunnel starts it once):\n  {}",
+                        plan.tunnel.opened_by, plan.tunnel.user, plan.tunnel.command
+                    );
+                }
+                None => {}
             }
-            let _ = writeln!(
-                stdout,
-                "Start Jupyter on the workstation:\n  {}",
-                plan.jupyter_command
-            );
+            match &plan.jupyter_service {
+                Some(service) => {
+                    let _ = writeln!(
+                        stdout,
+                        "Jupyter runs on the workstation as a service: {service}"
+                    );
+                }
+                None => {
+                    let _ = writeln!(
+                        stdout,
+                        "Start Jupyter on the workstation:\n  {}",
+                        plan.jupyter_command
+                    );
+                }
+            }
             Ok(exit::OK)
         }
         Command::Trust { profile } => {

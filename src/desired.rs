@@ -43,6 +43,9 @@ pub struct DesiredState {
     pub tunnel_opener: Role,
     /// How to start Jupyter on the workstation with the rendered config.
     pub jupyter_command: Vec<String>,
+    /// The systemd units that run the tunnel and Jupyter (`systemctl [--user] ...`), where there is systemd.
+    pub tunnel_service: Option<String>,
+    pub jupyter_service: Option<String>,
 }
 
 impl DesiredState {
@@ -317,8 +320,23 @@ pub fn build(
         Method::ReverseForward => Role::Workstation,
         Method::NginxProxy => Role::Server,
     };
+    let service = |role: Role, name: &str| {
+        let facts = match role {
+            Role::Server => world.server,
+            Role::Workstation => world.workstation,
+        };
+        let scope = match role {
+            Role::Server => UnitScope::System,
+            Role::Workstation => UnitScope::User,
+        };
+        facts
+            .map_or(true, |f| f.systemd)
+            .then(|| format!("{} {name}", scope.systemctl()))
+    };
     Ok(DesiredState {
         hosts: vec![server, workstation],
+        tunnel_service: service(tunnel_opener, &l.tunnel_unit),
+        jupyter_service: service(Role::Workstation, &l.jupyter_unit),
         tunnel,
         tunnel_opener,
         jupyter_command: jupyter_argv(p),

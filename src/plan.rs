@@ -24,6 +24,8 @@ pub struct Plan {
     pub tunnel: TunnelSummary,
     /// How to start Jupyter on the workstation.
     pub jupyter_command: String,
+    /// `systemctl --user jprov-NAME-jupyter.service` when Jupyter runs as a service.
+    pub jupyter_service: Option<String>,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -31,6 +33,8 @@ pub struct TunnelSummary {
     pub opened_by: Role,
     pub user: String,
     pub command: String,
+    /// `systemctl jprov-NAME-tunnel.service` when the tunnel runs as a service.
+    pub service: Option<String>,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -248,8 +252,10 @@ pub fn compute(
             opened_by: desired.tunnel_opener,
             user: desired.tunnel.user.clone(),
             command: shell_words(&desired.tunnel.argv),
+            service: desired.tunnel_service.clone(),
         },
         jupyter_command: shell_words(&desired.jupyter_command),
+        jupyter_service: desired.jupyter_service.clone(),
     }
 }
 
@@ -624,7 +630,13 @@ impl fmt::Display for Plan {
             self.tunnel.opened_by, self.tunnel.user
         )?;
         writeln!(f, "  {}", self.tunnel.command)?;
+        if let Some(service) = &self.tunnel.service {
+            writeln!(f, "  as a service: {service}")?;
+        }
         writeln!(f, "Jupyter on the workstation: {}", self.jupyter_command)?;
+        if let Some(service) = &self.jupyter_service {
+            writeln!(f, "  as a service: {service}")?;
+        }
         writeln!(f)?;
         if self.has_problems() {
             writeln!(
