@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 
 packages=(
   openssh-server openssh-client sudo nginx certbot pebble openssl curl ca-certificates
-  debootstrap systemd-container iproute2 util-linux procps
+  debootstrap systemd systemd-container iproute2 util-linux procps
   python3 python3-venv python3-pip pkg-config libssl-dev gcc
 )
 if [ "$(id -u)" = 0 ]; then

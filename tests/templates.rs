@@ -1181,3 +1181,112 @@ fn jupyter_server_accepts_the_public_name_only() {
     assert!(right.contains("Set-Cookie: username-"), "{right}");
     server.assert_running();
 }
+
+/// Every unit file and script jprov puts on a systemd host, as `desired::build` renders them for both
+/// example profiles (Jupyter from a virtualenv), is accepted by `systemd-analyze verify`: it parses, every
+/// setting is known, and every ExecStart program exists and is executable.
+#[test]
+fn unit_files_pass_systemd_analyze_verify() {
+    use jprov::desired::{build, Options, World};
+    use jprov::resource::{Content, Item};
+    let analyze = require("systemd-analyze", "systemd");
+    let dir = tempdir();
+    let venv = dir.path().join("venv");
+    fs::create_dir_all(venv.join("bin")).unwrap();
+    let jupyter = venv.join("bin/jupyter");
+    fs::write(&jupyter, "#!/bin/sh\n").unwrap();
+    make_executable(&jupyter);
+    let home = dir.path().join("home");
+    for example in ["reverse-forward", "nginx-proxy"] {
+        let source = fs::read_to_string(format!(
+            "{}/profiles/{example}.yaml",
+            env!("CARGO_MANIFEST_DIR")
+        ))
+        .unwrap()
+        .replace(
+            "  user: alice",
+            &format!("  user: alice\n  home: {}", home.display()),
+        )
+        .replace(
+            "jupyter:\n",
+            &format!("jupyter:\n  virtualenv: {}\n", venv.display()),
+        );
+        let profile = jprov::profile::parse(&source, Path::new(example)).unwrap();
+        let desired = build(
+            &profile,
+            World::default(),
+            &Templates::new(),
+            Options::default(),
+        )
+        .unwrap();
+        let mut units = vec![];
+        for host in &desired.hosts {
+            for item in &host.items {
+                let Item::Files(group) = item else { continue };
+                for file in &group.files {
+                    let Content::Known(content) = &file.content else {
+                        continue;
+                    };
+                    let is_unit = file.path.ends_with(".service") || file.path.ends_with(".timer");
+                    let is_script = file.path.ends_with("/fetch-certificate");
+                    if !(is_unit || is_script) {
+                        continue;
+                    }
+                    // A script's first line is its #! line.
+                    let header_at = if is_script {
+                        content.find('\n').unwrap() + 1
+                    } else {
+                        0
+                    };
+                    assert_header(&content[header_at..], Some(profile.name.as_str()));
+                    // Unit files go to a scratch directory; the fetch script to its own path (under the
+                    // temporary home), where its service's ExecStart names it.
+                    let path = if is_unit {
+                        let name = Path::new(&file.path).file_name().unwrap();
+                        let unit_dir = dir.path().join(format!("units-{example}"));
+                        fs::create_dir_all(&unit_dir).unwrap();
+                        unit_dir.join(name)
+                    } else {
+                        PathBuf::from(&file.path)
+                    };
+                    fs::create_dir_all(path.parent().unwrap()).unwrap();
+                    fs::write(&path, content).unwrap();
+                    if is_script {
+                        make_executable(&path);
+                        let syntax = run(Command::new("sh").arg("-n").arg(&path));
+                        assert!(syntax.status.success(), "{}", text(&syntax));
+                    } else {
+                        units.push(path);
+                    }
+                }
+            }
+        }
+        // reverse-forward: tunnel, Jupyter, certificate service and timer; nginx-proxy: tunnel, Jupyter.
+        let expected = if example == "reverse-forward" { 4 } else { 2 };
+        assert_eq!(units.len(), expected, "{example}: {units:?}");
+        for unit in &units {
+            let out = run(Command::new(&analyze)
+                .args(["verify", "--man=no"])
+                .arg(unit)
+                .env("SYSTEMD_LOG_LEVEL", "notice"));
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            // `User=` naming an account jprov creates on the server is not there on this machine.
+            let complaints: Vec<&str> = stderr
+                .lines()
+                .filter(|l| !l.contains("Failed to resolve user") && !l.trim().is_empty())
+                .collect();
+            assert!(
+                out.status.success() && complaints.is_empty(),
+                "{}: {}\n{}",
+                example,
+                unit.display(),
+                text(&out)
+            );
+        }
+    }
+}
+
+fn make_executable(path: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    fs::set_permissions(path, fs::Permissions::from_mode(0o755)).unwrap();
+}
