@@ -32,6 +32,8 @@ pub struct HostState {
     pub sshd_intent: Vec<SshdExpectation>,
     /// What will follow once pending content is known, for the plan's reader.
     pub notes: Vec<String>,
+    /// What stands in the way on this host, found from the facts (apply refuses while there are any).
+    pub problems: Vec<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -107,6 +109,8 @@ pub fn fact_queries(p: &Profile) -> [(Role, FactQuery); 2] {
                 .units
                 .push(unit(UnitScope::User, &l.tunnel_unit));
             if letsencrypt {
+                // certbot --standalone answers the ACME challenge on port 80 itself.
+                server.listeners.push(80);
                 server.reads.push(l.letsencrypt_fullchain.clone());
                 server.reads.push(l.letsencrypt_privkey.clone());
                 server.accounts.push(l.cert_account.clone());
@@ -826,11 +830,22 @@ impl Builder<'_> {
                 expect(cert, "authorizedkeysfile", &l.cert_authorized_keys),
             ]);
         }
+        let mut problems = vec![];
+        if matches!(p.tls, Tls::Letsencrypt { .. }) {
+            if let Some(who) = self.world.server.and_then(|f| f.listeners.get(&80)) {
+                problems.push(format!(
+                    "{who} listens on the server's port 80, where certbot --standalone must answer the ACME \
+                     challenge, now and at every renewal. A reverse-forward server needs no web server: stop \
+                     and disable it (e.g. `systemctl disable --now {who}`), or use method nginx-proxy, or tls.files."
+                ));
+            }
+        }
         Ok(HostState {
             role: Role::Server,
             items,
             sshd_intent,
             notes: vec![],
+            problems,
         })
     }
 
@@ -892,6 +907,7 @@ impl Builder<'_> {
                 items,
                 sshd_intent: vec![],
                 notes: vec![no_systemd_note(Role::Workstation)],
+                problems: vec![],
             });
         }
         let (tunnel_file, tunnel_unit) = self.tunnel_service(tunnel, UnitScope::User)?;
@@ -920,6 +936,7 @@ impl Builder<'_> {
             items,
             sshd_intent: vec![],
             notes: vec![],
+            problems: vec![],
         })
     }
 
@@ -1100,6 +1117,7 @@ impl Builder<'_> {
             items,
             sshd_intent: vec![],
             notes,
+            problems: vec![],
         })
     }
 
@@ -1157,6 +1175,7 @@ impl Builder<'_> {
             items,
             sshd_intent: vec![],
             notes,
+            problems: vec![],
         })
     }
 }

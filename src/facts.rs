@@ -33,6 +33,8 @@ pub struct FactQuery {
     pub units: Vec<UnitQuery>,
     /// Whether the login user's services outlive their sessions (`loginctl enable-linger`).
     pub linger: bool,
+    /// TCP ports: which processes listen on them (`ss -ltnp`).
+    pub listeners: Vec<u16>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -140,6 +142,8 @@ pub struct Facts {
     pub units: BTreeMap<(crate::resource::UnitScope, String), UnitFact>,
     /// Whether the login user lingers; `None` when not asked.
     pub linger: Option<bool>,
+    /// Port -> what listens on it (`ss`'s process column, or "something"), for ports asked and taken.
+    pub listeners: BTreeMap<u16, String>,
     pub sshd: SshdView,
     /// The host key jprov verified when it connected ("ssh-ed25519 AAAA..."), if it connected over SSH.
     pub host_key: Option<String>,
@@ -269,6 +273,11 @@ pub fn parse(output: &str, stderr: &str) -> Result<Facts, FactsError> {
                 facts.units.insert((scope, name.to_string()), fact);
             }
             ["linger", yes] => facts.linger = Some(*yes == "yes"),
+            ["listening", port, who] => {
+                let port = port.parse().map_err(|_| bad())?;
+                let who = hexstr(who).ok_or_else(bad)?;
+                facts.listeners.insert(port, who);
+            }
             ["pending", "reload", service] => facts.pending_reloads.push(service.to_string()),
             ["effective", ..] | ["source", _] => {
                 if !facts.sshd.read(&fields) {

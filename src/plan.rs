@@ -387,11 +387,10 @@ fn plan_host(host: &HostState, facts: &Facts, address: String) -> HostPlan {
             }
         )
     });
-    let problems = if sshd_changes || facts.sshd.effective.is_empty() {
-        vec![]
-    } else {
-        sshd_problems(&host.sshd_intent, &facts.sshd)
-    };
+    let mut problems = host.problems.clone();
+    if !sshd_changes && !facts.sshd.effective.is_empty() {
+        problems.extend(sshd_problems(&host.sshd_intent, &facts.sshd));
+    }
     HostPlan {
         role: host.role,
         address,

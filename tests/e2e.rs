@@ -461,18 +461,30 @@ fn laptop_runs_a_kernel_through(method: Method) {
     let nginx_active = lab.sh("server", "systemctl is-active nginx");
     let nginx_was_active = text(&nginx_active.stdout).trim() == "active";
     eprintln!("server: nginx active in the base: {nginx_was_active}");
-    if method == Method::ReverseForward && nginx_was_active {
-        lab.sh_ok(
-            "server",
-            "systemctl stop nginx && ! systemctl is-active -q nginx",
-        );
-    }
-    admin_allows_lingering(&lab);
-
     let profile = write_profile(&lab, name, method, LETSENCRYPT);
     let fail = |what: &str, out: &Output| -> String {
         format!("{}\n{}", show(what, out), lab.host_logs(name))
     };
+    if method == Method::ReverseForward && nginx_was_active {
+        // jprov sees it first: certbot --standalone could not answer the challenge.
+        let plan = lab.jprov(&["plan"], &profile, &[]);
+        assert_eq!(
+            plan.status.code(),
+            Some(3),
+            "{}",
+            fail("plan (nginx on :80)", &plan)
+        );
+        assert!(
+            text(&plan.stdout).contains("PROBLEM: nginx listens on the server's port 80"),
+            "{}",
+            fail("plan (nginx on :80)", &plan)
+        );
+        lab.sh_ok(
+            "server",
+            "systemctl disable --now nginx && ! systemctl is-active -q nginx",
+        );
+    }
+    admin_allows_lingering(&lab);
 
     // 2. plan, then apply, from ctl: no manual step after it.
     let plan = lab.jprov(&["plan"], &profile, &[]);

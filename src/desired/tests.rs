@@ -601,3 +601,21 @@ fn a_self_signed_certificate_is_renewed_only_when_it_expires_within_30_days() {
         "{text}"
     );
 }
+
+#[test]
+fn a_web_server_on_port_80_blocks_standalone_certificates() {
+    let p = profile("rf");
+    let (mut server, ws, _) = converge(&p, Options::default());
+    assert!(fact_queries(&p)[0].1.listeners.contains(&80));
+    server.listeners.insert(80, "nginx".into());
+    let plan = plan_for(&p, &server, &ws, Options::default());
+    let problems = &plan.host(Role::Server).problems;
+    assert_eq!(problems.len(), 1, "{plan}");
+    assert!(
+        problems[0].contains("nginx listens on the server's port 80")
+            && problems[0].contains("systemctl disable --now nginx"),
+        "{plan}"
+    );
+    // nginx-proxy serves the challenge through nginx itself: port 80 is not asked about.
+    assert!(!fact_queries(&profile("np"))[0].1.listeners.contains(&80));
+}
