@@ -142,6 +142,8 @@ pub struct Facts {
     pub units: BTreeMap<(crate::resource::UnitScope, String), UnitFact>,
     /// Whether the login user lingers; `None` when not asked.
     pub linger: Option<bool>,
+    /// When the user does not linger: whether `sudo -n` would let them enable it (`sudo -n -l`).
+    pub linger_by_sudo: Option<bool>,
     /// Port -> what listens on it (`ss`'s process column, or "something"), for ports asked and taken.
     pub listeners: BTreeMap<u16, String>,
     pub sshd: SshdView,
@@ -273,6 +275,7 @@ pub fn parse(output: &str, stderr: &str) -> Result<Facts, FactsError> {
                 facts.units.insert((scope, name.to_string()), fact);
             }
             ["linger", yes] => facts.linger = Some(*yes == "yes"),
+            ["linger-sudo", yes] => facts.linger_by_sudo = Some(*yes == "yes"),
             ["listening", port, who] => {
                 let port = port.parse().map_err(|_| bad())?;
                 let who = hexstr(who).ok_or_else(bad)?;

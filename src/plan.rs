@@ -266,6 +266,7 @@ pub fn shell_words(argv: &[String]) -> String {
 fn plan_host(host: &HostState, facts: &Facts, address: String) -> HostPlan {
     let mut changes = vec![];
     let mut notes = host.notes.clone();
+    let mut problems = host.problems.clone();
     for item in &host.items {
         match item {
             Item::Account(a) => {
@@ -336,6 +337,16 @@ fn plan_host(host: &HostState, facts: &Facts, address: String) -> HostPlan {
                 });
             }
             Item::Tunnel(_) => {}
+            Item::Linger(user)
+                if facts.linger == Some(false) && facts.linger_by_sudo == Some(false) =>
+            {
+                problems.push(format!(
+                    "systemd stops {user}'s services when {user} logs out unless lingering is on, and {user} may \
+                     not turn it on (no polkit rule, no sudo for it). Ask an administrator to run once: \
+                     sudo loginctl enable-linger {user} (or to allow exactly that in sudoers: \
+                     {user} ALL=(root) NOPASSWD: /usr/bin/loginctl enable-linger {user}); then apply again."
+                ));
+            }
             Item::Linger(user) => {
                 if facts.linger != Some(true) {
                     changes.push(Change::EnableLinger {
@@ -387,7 +398,6 @@ fn plan_host(host: &HostState, facts: &Facts, address: String) -> HostPlan {
             }
         )
     });
-    let mut problems = host.problems.clone();
     if !sshd_changes && !facts.sshd.effective.is_empty() {
         problems.extend(sshd_problems(&host.sshd_intent, &facts.sshd));
     }

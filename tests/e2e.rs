@@ -465,17 +465,26 @@ fn laptop_runs_a_kernel_through(method: Method) {
     let fail = |what: &str, out: &Output| -> String {
         format!("{}\n{}", show(what, out), lab.host_logs(name))
     };
+    // 1. Before the hosts are ready, plan says what stands in the way, and apply would change nothing:
+    //    alice may not enable lingering yet, and (reverse-forward) certbot --standalone could not answer
+    //    the challenge with nginx on port 80.
+    let plan = lab.jprov(&["plan"], &profile, &[]);
+    assert_eq!(
+        plan.status.code(),
+        Some(3),
+        "{}",
+        fail("plan (hosts not ready)", &plan)
+    );
+    let planned = text(&plan.stdout);
+    assert!(
+        planned.contains("PROBLEM: systemd stops alice's services when alice logs out")
+            && planned.contains("sudo loginctl enable-linger alice"),
+        "{}",
+        fail("plan (hosts not ready)", &plan)
+    );
     if method == Method::ReverseForward && nginx_was_active {
-        // jprov sees it first: certbot --standalone could not answer the challenge.
-        let plan = lab.jprov(&["plan"], &profile, &[]);
-        assert_eq!(
-            plan.status.code(),
-            Some(3),
-            "{}",
-            fail("plan (nginx on :80)", &plan)
-        );
         assert!(
-            text(&plan.stdout).contains("PROBLEM: nginx listens on the server's port 80"),
+            planned.contains("PROBLEM: nginx listens on the server's port 80"),
             "{}",
             fail("plan (nginx on :80)", &plan)
         );

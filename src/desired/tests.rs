@@ -619,3 +619,26 @@ fn a_web_server_on_port_80_blocks_standalone_certificates() {
     // nginx-proxy serves the challenge through nginx itself: port 80 is not asked about.
     assert!(!fact_queries(&profile("np"))[0].1.listeners.contains(&80));
 }
+
+#[test]
+fn lingering_is_a_change_when_sudo_allows_it_and_a_problem_when_nothing_does() {
+    let p = profile("np");
+    let (server, mut ws, _) = converge(&p, Options::default());
+    ws.linger = Some(false);
+    ws.linger_by_sudo = Some(true);
+    let plan = plan_for(&p, &server, &ws, Options::default());
+    let host = plan.host(Role::Workstation);
+    assert!(
+        matches!(&host.changes[..], [Change::EnableLinger { user, .. }] if user == "alice"),
+        "{plan}"
+    );
+    assert!(host.problems.is_empty(), "{plan}");
+    ws.linger_by_sudo = Some(false);
+    let plan = plan_for(&p, &server, &ws, Options::default());
+    let host = plan.host(Role::Workstation);
+    assert!(host.changes.is_empty(), "{plan}");
+    assert!(
+        host.problems[0].contains("sudo loginctl enable-linger alice"),
+        "{plan}"
+    );
+}
