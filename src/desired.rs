@@ -373,6 +373,17 @@ fn root_file(path: &str, content: Content, mode: u32) -> ManagedFile {
     }
 }
 
+/// Unit files, after which systemd (the system's or the user's) re-reads its units.
+fn unit_group(label: &str, scope: UnitScope, files: Vec<ManagedFile>) -> Item {
+    Item::Files(FileGroup {
+        label: label.into(),
+        files,
+        links: vec![],
+        validate: None,
+        reload: Some(Service::Systemd(scope)),
+    })
+}
+
 fn plain_group(label: &str, files: Vec<ManagedFile>) -> Item {
     Item::Files(FileGroup {
         label: label.into(),
@@ -919,13 +930,11 @@ impl Builder<'_> {
             unit_files.extend(fetch_files);
             units.push(timer);
         }
-        items.push(Item::Files(FileGroup {
-            label: "the workstation user's systemd units".into(),
-            files: unit_files,
-            links: vec![],
-            validate: None,
-            reload: Some(Service::Systemd(UnitScope::User)),
-        }));
+        items.push(unit_group(
+            "the workstation user's systemd units",
+            UnitScope::User,
+            unit_files,
+        ));
         if delivery {
             items.extend(self.fetch_now());
         }
@@ -1100,13 +1109,7 @@ impl Builder<'_> {
         items.extend(self.certbot_timer());
         if self.systemd(Role::Server) {
             let (file, unit) = self.tunnel_service(tunnel, UnitScope::System)?;
-            items.push(Item::Files(FileGroup {
-                label: "tunnel service".into(),
-                files: vec![file],
-                links: vec![],
-                validate: None,
-                reload: Some(Service::Systemd(UnitScope::System)),
-            }));
+            items.push(unit_group("tunnel service", UnitScope::System, vec![file]));
             items.push(Item::Unit(unit));
         } else {
             items.push(Item::Tunnel(tunnel.clone()));
@@ -1159,13 +1162,11 @@ impl Builder<'_> {
         let mut notes = vec![];
         if systemd {
             let (file, unit) = self.jupyter_service()?;
-            items.push(Item::Files(FileGroup {
-                label: "the workstation user's systemd units".into(),
-                files: vec![file],
-                links: vec![],
-                validate: None,
-                reload: Some(Service::Systemd(UnitScope::User)),
-            }));
+            items.push(unit_group(
+                "the workstation user's systemd units",
+                UnitScope::User,
+                vec![file],
+            ));
             items.push(Item::Unit(unit));
         } else {
             notes.push(no_systemd_note(Role::Workstation));

@@ -428,6 +428,14 @@ fn recovery_time(lab: &Lab, url: &str, limit: std::time::Duration) -> Option<std
     None
 }
 
+/// Wait (up to 60 s) until Jupyter listens on the workstation's 127.0.0.1:8888.
+fn jupyter_listens(lab: &Lab) -> Output {
+    lab.sh(
+        "workstation",
+        "for i in $(seq 120); do (exec 3<>/dev/tcp/127.0.0.1/8888) 2>/dev/null && exit 0; sleep 0.5; done; exit 1",
+    )
+}
+
 /// The serial number of the certificate the laptop is served at `host:port`.
 fn served_serial(lab: &Lab, port: u16) -> String {
     let out = lab.sh(
@@ -550,10 +558,7 @@ fn laptop_runs_a_kernel_through(method: Method) {
         ),
     );
     assert_eq!(owner, "alice\nlingering", "Jupyter's service");
-    let listening = lab.sh(
-        "workstation",
-        "for i in $(seq 120); do (exec 3<>/dev/tcp/127.0.0.1/8888) 2>/dev/null && exit 0; sleep 0.5; done; exit 1",
-    );
+    let listening = jupyter_listens(&lab);
     assert!(
         listening.status.success(),
         "Jupyter never listened on 127.0.0.1:8888\n{}",
@@ -790,10 +795,7 @@ fn laptop_runs_a_kernel_through(method: Method) {
         fail("apply (new password)", &apply)
     );
     assert_ne!(jupyter_pid(), jupyter_before, "Jupyter was not restarted");
-    let listening = lab.sh(
-        "workstation",
-        "for i in $(seq 120); do (exec 3<>/dev/tcp/127.0.0.1/8888) 2>/dev/null && exit 0; sleep 0.5; done; exit 1",
-    );
+    let listening = jupyter_listens(&lab);
     assert!(listening.status.success(), "{}", lab.host_logs(name));
     let check = lab.laptop_check(url, "a-new-e2e-password");
     assert!(
