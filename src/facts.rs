@@ -94,29 +94,31 @@ pub struct SshdView {
 }
 
 impl SshdView {
-    /// Take an `effective USER KEY HEXVALUE` or `source HEXLINE` record; false if malformed.
+    /// Take an `effective USER HEXLINES` or `sources HEXLINES` record; false if malformed.
     pub fn read(&mut self, fields: &[&str]) -> bool {
+        let lines = |hexed: &str| -> Option<Vec<String>> {
+            let text = String::from_utf8(hex::decode(hexed).ok()?).ok()?;
+            Some(text.lines().map(str::to_string).collect())
+        };
         match fields {
-            ["effective", user, key, value] => match hex::decode(value)
-                .ok()
-                .and_then(|v| String::from_utf8(v).ok())
-            {
-                Some(value) => {
-                    self.effective
-                        .insert((user.to_string(), key.to_string()), value);
+            ["effective", user, hexed] => match lines(hexed) {
+                Some(lines) => {
+                    for line in lines {
+                        let (key, value) = line.split_once(' ').unwrap_or((&line, ""));
+                        self.effective
+                            .insert((user.to_string(), key.to_string()), value.to_string());
+                    }
                     true
                 }
                 None => false,
             },
-            ["effective", user, key] => {
-                self.effective
-                    .insert((user.to_string(), key.to_string()), String::new());
-                true
-            }
-            ["source", line] => {
-                self.sources.push(hex_text(line));
-                true
-            }
+            ["sources", hexed] => match lines(hexed) {
+                Some(lines) => {
+                    self.sources.extend(lines);
+                    true
+                }
+                None => false,
+            },
             _ => false,
         }
     }
@@ -282,7 +284,7 @@ pub fn parse(output: &str, stderr: &str) -> Result<Facts, FactsError> {
                 facts.listeners.insert(port, who);
             }
             ["pending", "reload", service] => facts.pending_reloads.push(service.to_string()),
-            ["effective", ..] | ["source", _] => {
+            ["effective", ..] | ["sources", _] => {
                 if !facts.sshd.read(&fields) {
                     return Err(bad());
                 }
@@ -329,7 +331,7 @@ pub fn parse_check(output: &str) -> CheckReport {
                 .validations
                 .push((program.to_string(), Some(String::new()))),
             ["check", "end"] => report.complete = true,
-            ["effective", ..] | ["source", _] => {
+            ["effective", ..] | ["sources", _] => {
                 report.sshd.read(&fields);
             }
             _ => {}

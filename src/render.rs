@@ -87,6 +87,7 @@ impl Templates {
         env.set_lstrip_blocks(true);
         env.add_filter("shell_quote", shell_quote);
         env.add_filter("systemd_quote", systemd_quote);
+        env.add_filter("hex", |value: String| hex::encode(value));
         let overrides = std::env::var_os(TEMPLATE_DIR_ENV).map(std::path::PathBuf::from);
         for (name, source) in TEMPLATES {
             let replaced = overrides
