@@ -45,7 +45,8 @@ pub struct DesiredState {
     pub tunnel_opener: Role,
     /// How to start Jupyter on the workstation with the rendered config.
     pub jupyter_command: Vec<String>,
-    /// The systemd units that run the tunnel and Jupyter (`systemctl [--user] ...`), where there is systemd.
+    /// How to look at the systemd units that run the tunnel and Jupyter (`systemctl [--user] status UNIT`),
+    /// on hosts with systemd.
     pub tunnel_service: Option<String>,
     pub jupyter_service: Option<String>,
 }
@@ -335,7 +336,7 @@ pub fn build(
         };
         facts
             .map_or(true, |f| f.systemd)
-            .then(|| format!("{} {name}", scope.systemctl()))
+            .then(|| format!("{} status {name}", scope.systemctl()))
     };
     Ok(DesiredState {
         hosts: vec![server, workstation],

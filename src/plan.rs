@@ -24,7 +24,7 @@ pub struct Plan {
     pub tunnel: TunnelSummary,
     /// How to start Jupyter on the workstation.
     pub jupyter_command: String,
-    /// `systemctl --user jprov-NAME-jupyter.service` when Jupyter runs as a service.
+    /// `systemctl --user status jprov-NAME-jupyter.service` when Jupyter runs as a service.
     pub jupyter_service: Option<String>,
 }
 
@@ -33,7 +33,7 @@ pub struct TunnelSummary {
     pub opened_by: Role,
     pub user: String,
     pub command: String,
-    /// `systemctl jprov-NAME-tunnel.service` when the tunnel runs as a service.
+    /// `systemctl status jprov-NAME-tunnel.service` (or `--user`) when the tunnel runs as a service.
     pub service: Option<String>,
 }
 
