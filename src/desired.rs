@@ -69,11 +69,11 @@ const JUPYTER_RESTART_SECONDS: u32 = 5;
 pub fn fact_queries(p: &Profile) -> [(Role, FactQuery); 2] {
     let l = Layout::new(p);
     let mut server = FactQuery {
-        journal: Some(p.name.to_string()),
+        profile: Some(p.name.to_string()),
         ..FactQuery::default()
     };
     let mut workstation = FactQuery {
-        journal: Some(p.name.to_string()),
+        profile: Some(p.name.to_string()),
         ..FactQuery::default()
     };
     server.accounts.push(p.tunnel.account.to_string());
@@ -141,6 +141,21 @@ pub fn fact_queries(p: &Profile) -> [(Role, FactQuery); 2] {
             Role::Workstation => &mut workstation,
         };
         query.certificates.push(certificate.fullchain);
+        // What destroy removes of a self-signed certificate (an ACME one is kept).
+        if certificate.source == CertificateSource::SelfSigned {
+            query
+                .exists
+                .extend(certificate.renames.into_iter().map(|r| r.to));
+        }
+    }
+    // Either half of a key pair is removed by destroy, even when the other is missing.
+    for query in [&mut server, &mut workstation] {
+        let halves: Vec<String> = query
+            .keys
+            .iter()
+            .flat_map(|k| [k.clone(), format!("{k}.pub")])
+            .collect();
+        query.exists.extend(halves);
     }
     [(Role::Server, server), (Role::Workstation, workstation)]
 }
