@@ -1188,12 +1188,18 @@ fn no_systemd_note(role: Role) -> String {
     )
 }
 
-/// `existing` with the line ending in `tag` replaced by `line` (or `line` appended); other lines untouched.
+/// Whether `line` ends in the tag `tag` (a `jprov:PROFILE` comment).
+pub fn is_tagged(line: &str, tag: &str) -> bool {
+    line.split_whitespace().last() == Some(tag)
+}
+
+/// `existing` with the line ending in `tag` replaced by `line` (or `line` appended); every other line is kept
+/// byte for byte (`\r\n` endings included).
 fn with_tagged_line(existing: &str, tag: &str, line: &str) -> String {
     let mut out = String::new();
     let mut placed = false;
-    for old in existing.lines() {
-        if old.split_whitespace().last() == Some(tag) {
+    for old in existing.split_inclusive('\n') {
+        if is_tagged(old, tag) {
             if !placed {
                 out.push_str(line.trim_end());
                 out.push('\n');
@@ -1201,10 +1207,12 @@ fn with_tagged_line(existing: &str, tag: &str, line: &str) -> String {
             }
         } else {
             out.push_str(old);
-            out.push('\n');
         }
     }
     if !placed {
+        if !out.is_empty() && !out.ends_with('\n') {
+            out.push('\n');
+        }
         out.push_str(line.trim_end());
         out.push('\n');
     }

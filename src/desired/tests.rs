@@ -290,6 +290,23 @@ fn facts_fill_in_keys_host_keys_and_certificates() {
 }
 
 #[test]
+fn the_tagged_line_leaves_every_other_byte_of_the_users_file_alone() {
+    let tag = "jprov:x";
+    for (existing, expected) in [
+        ("", "new jprov:x\n"),
+        ("a\r\nk jprov:x\r\nb\r\n", "a\r\nnew jprov:x\nb\r\n"),
+        ("a\r\n\r\nb", "a\r\n\r\nb\nnew jprov:x\n"),
+        ("k jprov:x\nk jprov:x\n", "new jprov:x\n"),
+    ] {
+        assert_eq!(
+            with_tagged_line(existing, tag, "new jprov:x\n"),
+            expected,
+            "{existing:?}"
+        );
+    }
+}
+
+#[test]
 fn authorized_keys_keeps_the_users_other_lines() {
     let p = profile("np");
     let l = Layout::new(&p);
