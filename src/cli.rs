@@ -60,10 +60,12 @@ enum Command {
         #[command(flatten)]
         guard: GuardArgs,
     },
-    /// Remove what jprov set up for the profile: stop its services and tunnels, delete the files it created
-    /// and put back those it replaced, remove its lines from shared files (authorized_keys), its keys,
-    /// accounts and records; validate and reload as apply does (under the lockout guard for sshd), then
-    /// check that nothing is left. Let's Encrypt certificates are kept. `plan --destroy` shows it first.
+    /// Remove what jprov set up for the profile, putting back what it replaced.
+    ///
+    /// Stops its services and tunnels, deletes the files it created and puts back those it replaced,
+    /// removes its lines from shared files (authorized_keys), its keys, accounts and records; validates and
+    /// reloads as apply does (under the lockout guard for sshd), then checks that nothing is left. Let's
+    /// Encrypt certificates are kept. `plan --destroy` shows it first.
     Destroy {
         /// The profile (YAML).
         profile: PathBuf,
