@@ -4,26 +4,24 @@
 //! don't depend on the connection staying up between them.
 
 use crate::facts::hex_text;
-use crate::plan::{argv_digest, Change, FileAction, HostPlan};
+use crate::plan::{argv_digest, Change, FileAction, HostPlan, Removal};
 use crate::render::{RenderError, Templates};
 use crate::resource::{Content, Role};
 use serde_json::{json, Value};
 
-/// The script applying `host`'s actionable changes; `None` when there is nothing to do now.
-/// Late changes (`Change::is_late`) are left out unless `with_late`: they wait until everything else is in
-/// place on every host.
+/// The script applying `host`'s actionable changes of `phase` (see `plan::phase`: a round runs the lowest
+/// phase left on any host); `None` when there is nothing to do now.
 pub fn script(
     templates: &Templates,
     profile: &str,
     host: &HostPlan,
-    with_late: bool,
+    phase: u8,
     guard_seconds: u32,
 ) -> Result<Option<String>, RenderError> {
     let ops: Vec<Value> = host
         .changes
         .iter()
-        .filter(|c| c.is_actionable())
-        .filter(|c| with_late || !c.is_late())
+        .filter(|c| c.is_actionable() && c.phase() == phase)
         .map(op)
         .collect();
     if ops.is_empty() {
@@ -137,6 +135,52 @@ fn op(change: &Change) -> Value {
             "enable": enable,
             "action": action.map(|a| a.as_str()),
         }),
+        Change::StopUnit { name, scope, .. } => {
+            json!({"op": "stop-unit", "name": name, "systemctl": scope.systemctl()})
+        }
+        Change::StopTunnel { pid_file, .. } => json!({"op": "stop-tunnel", "pid_file": pid_file}),
+        Change::RemoveFiles {
+            files,
+            validate,
+            reload,
+            dirs,
+            ..
+        } => {
+            let files: Vec<Value> = files
+                .iter()
+                .map(|f| match &f.how {
+                    Removal::Delete => json!({"path": f.path, "action": "delete"}),
+                    Removal::Restore { .. } => json!({"path": f.path, "action": "restore"}),
+                    Removal::RemoveLine { file, .. } => {
+                        let Content::Known(content) = &file.content else {
+                            unreachable!("a line is removed from content the facts read")
+                        };
+                        json!({
+                            "path": f.path,
+                            "action": "write",
+                            "mode": format!("{:o}", file.mode),
+                            "owner": file.owner,
+                            "group": file.group,
+                            "content": content,
+                        })
+                    }
+                })
+                .collect();
+            json!({"op": "remove-files", "files": files, "validate": validate, "reload": reload, "dirs": dirs})
+        }
+        Change::RemoveCertificate { files, dirs, .. } => {
+            json!({"op": "remove-certificate", "files": files, "dirs": dirs})
+        }
+        Change::RemoveKey { path, .. } => json!({"op": "remove-key", "path": path}),
+        Change::RemoveAccount {
+            name,
+            remove_home,
+            shared_keys,
+            ..
+        } => {
+            json!({"op": "remove-account", "name": name, "remove_home": remove_home, "shared_keys": shared_keys})
+        }
+        Change::Forget { .. } => json!({"op": "forget"}),
     }
 }
 

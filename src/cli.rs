@@ -38,8 +38,12 @@ enum Command {
         #[command(flatten)]
         connect: ConnectArgs,
         /// Include starting the tunnel, as `apply --start-tunnel` would.
-        #[arg(long)]
+        #[arg(long, conflicts_with = "destroy")]
         start_tunnel: bool,
+        /// Plan the removal of what jprov set up for the profile (what `jprov destroy` does) instead of the
+        /// setup. With --offline: against hosts with everything on them, all made by jprov.
+        #[arg(long)]
+        destroy: bool,
         /// Also save the plan to FILE, for `jprov apply FILE` (which applies it only if nothing changed).
         #[arg(short = 'o', long = "out", value_name = "FILE")]
         out: Option<PathBuf>,
@@ -53,10 +57,22 @@ enum Command {
         /// Start the SSH tunnel in the background on the host that opens it (kept running until it exits).
         #[arg(long)]
         start_tunnel: bool,
-        /// Seconds after which the on-host lockout guard restores the previous sshd configuration if jprov
-        /// has not proven a fresh login by then (e.g. because its connection died).
-        #[arg(long, default_value_t = 120, value_name = "SECONDS")]
-        lockout_guard_seconds: u32,
+        #[command(flatten)]
+        guard: GuardArgs,
+    },
+    /// Remove what jprov set up for the profile, putting back what it replaced.
+    ///
+    /// Stops its services and tunnels, deletes the files it created and puts back those it replaced,
+    /// removes its lines from shared files (authorized_keys), its keys, accounts and records; validates and
+    /// reloads as apply does (under the lockout guard for sshd), then checks that nothing is left. Let's
+    /// Encrypt certificates are kept. `plan --destroy` shows it first.
+    Destroy {
+        /// The profile (YAML).
+        profile: PathBuf,
+        #[command(flatten)]
+        connect: ConnectArgs,
+        #[command(flatten)]
+        guard: GuardArgs,
     },
     /// Fetch the hosts' SSH keys, show their fingerprints and pin them in the profile's known_hosts file
     /// (`known_hosts` next to the profile unless the profile names another). Never prompts; a host whose
@@ -88,6 +104,14 @@ enum Command {
         #[arg(long)]
         sha1: bool,
     },
+}
+
+#[derive(Debug, clap::Args)]
+struct GuardArgs {
+    /// Seconds after which the on-host lockout guard restores the previous sshd configuration if jprov
+    /// has not proven a fresh login by then (e.g. because its connection died).
+    #[arg(long, default_value_t = 120, value_name = "SECONDS")]
+    lockout_guard_seconds: u32,
 }
 
 #[derive(Debug, clap::Args)]
@@ -139,10 +163,14 @@ fn dispatch(cli: Cli) -> Result<u8, CliError> {
             json,
             connect,
             start_tunnel,
+            destroy,
             out,
         } => {
             let lp = profile::load(&profile).map_err(RunError::from)?;
-            let options = Options { start_tunnel };
+            let options = Options {
+                start_tunnel,
+                destroy,
+            };
             let plan = if offline {
                 engine::plan_offline(&lp, &templates, options)?
             } else {
@@ -150,7 +178,7 @@ fn dispatch(cli: Cli) -> Result<u8, CliError> {
                 engine::plan_online(&lp, &templates, &mut hosts, options)?
             };
             if let Some(file) = &out {
-                crate::saved_plan::save(file, &profile, &lp.digest, &plan, start_tunnel)
+                crate::saved_plan::save(file, &profile, &lp.digest, &plan, options)
                     .map_err(RunError::from)?;
             }
             if json {
@@ -171,66 +199,44 @@ fn dispatch(cli: Cli) -> Result<u8, CliError> {
             profile,
             connect,
             start_tunnel,
-            lockout_guard_seconds,
+            guard,
         } => {
             let saved = crate::saved_plan::load(&profile);
-            let (lp, start_tunnel) = match &saved {
+            let (lp, options) = match &saved {
                 Some(saved) => {
                     let lp = profile::load(&saved.profile).map_err(RunError::from)?;
                     saved.check_profile(&lp.digest).map_err(RunError::from)?;
-                    (lp, saved.start_tunnel)
+                    (lp, saved.options())
                 }
                 None => (
                     profile::load(&profile).map_err(RunError::from)?,
-                    start_tunnel,
+                    Options {
+                        start_tunnel,
+                        destroy: false,
+                    },
                 ),
             };
-            let mut hosts = Hosts::connect(&lp, connect.accept_new_host_keys)?;
-            let settings = engine::ApplySettings {
-                options: Options { start_tunnel },
-                guard_seconds: lockout_guard_seconds.max(1),
-            };
-            let plan = engine::apply(
+            apply(
                 &lp,
                 &templates,
-                &mut hosts,
-                settings,
+                options,
+                &connect,
+                &guard,
                 saved.as_ref(),
                 stdout,
-            )?;
-            match &plan.tunnel.service {
-                Some(service) => {
-                    let _ = writeln!(
-                        stdout,
-                        "\nThe tunnel runs on the {} as a service, restarted whenever it dies: {service}",
-                        plan.tunnel.opened_by
-                    );
-                }
-                None if !start_tunnel => {
-                    let _ = writeln!(
-                        stdout,
-                        "\nStart the tunnel on the {} as {} (`jprov tunnel PROFILE` keeps it up, apply --start-tunnel starts it once):\n  {}",
-                        plan.tunnel.opened_by, plan.tunnel.user, plan.tunnel.command
-                    );
-                }
-                None => {}
-            }
-            match &plan.jupyter_service {
-                Some(service) => {
-                    let _ = writeln!(
-                        stdout,
-                        "Jupyter runs on the workstation as a service: {service}"
-                    );
-                }
-                None => {
-                    let _ = writeln!(
-                        stdout,
-                        "Start Jupyter on the workstation:\n  {}",
-                        plan.jupyter_command
-                    );
-                }
-            }
-            Ok(exit::OK)
+            )
+        }
+        Command::Destroy {
+            profile,
+            connect,
+            guard,
+        } => {
+            let lp = profile::load(&profile).map_err(RunError::from)?;
+            let options = Options {
+                start_tunnel: false,
+                destroy: true,
+            };
+            apply(&lp, &templates, options, &connect, &guard, None, stdout)
         }
         Command::Trust { profile } => {
             let lp = profile::load(&profile).map_err(RunError::from)?;
@@ -258,4 +264,58 @@ fn dispatch(cli: Cli) -> Result<u8, CliError> {
             Ok(exit::OK)
         }
     }
+}
+
+/// `apply` and `destroy`: connect, apply in rounds until a fresh plan is empty, say what runs now.
+fn apply(
+    lp: &profile::LoadedProfile,
+    templates: &Templates,
+    options: Options,
+    connect: &ConnectArgs,
+    guard: &GuardArgs,
+    saved: Option<&crate::saved_plan::SavedPlan>,
+    stdout: &mut dyn Write,
+) -> Result<u8, CliError> {
+    let mut hosts = Hosts::connect(lp, connect.accept_new_host_keys)?;
+    let settings = engine::ApplySettings {
+        options,
+        guard_seconds: guard.lockout_guard_seconds.max(1),
+    };
+    let plan = engine::apply(lp, templates, &mut hosts, settings, saved, stdout)?;
+    if options.destroy {
+        return Ok(exit::OK);
+    }
+    match &plan.tunnel.service {
+        Some(service) => {
+            let _ = writeln!(
+                stdout,
+                "\nThe tunnel runs on the {} as a service, restarted whenever it dies: {service}",
+                plan.tunnel.opened_by
+            );
+        }
+        None if !options.start_tunnel => {
+            let _ = writeln!(
+                stdout,
+                "\nStart the tunnel on the {} as {} (`jprov tunnel PROFILE` keeps it up, apply --start-tunnel starts it once):\n  {}",
+                plan.tunnel.opened_by, plan.tunnel.user, plan.tunnel.command
+            );
+        }
+        None => {}
+    }
+    match &plan.jupyter_service {
+        Some(service) => {
+            let _ = writeln!(
+                stdout,
+                "Jupyter runs on the workstation as a service: {service}"
+            );
+        }
+        None => {
+            let _ = writeln!(
+                stdout,
+                "Start Jupyter on the workstation:\n  {}",
+                plan.jupyter_command
+            );
+        }
+    }
+    Ok(exit::OK)
 }

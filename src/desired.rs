@@ -18,10 +18,13 @@ pub struct World<'a> {
     pub workstation: Option<&'a Facts>,
 }
 
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Options {
     /// `apply --start-tunnel`: start the tunnel process; otherwise it is only printed.
     pub start_tunnel: bool,
+    /// Plan the teardown (`jprov destroy`): the desired state then holds every item apply may have made,
+    /// including a certificate that is not due, and `destroy::compute` plans its removal.
+    pub destroy: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -72,11 +75,11 @@ const JUPYTER_RESTART_SECONDS: u32 = 5;
 pub fn fact_queries(p: &Profile) -> [(Role, FactQuery); 2] {
     let l = Layout::new(p);
     let mut server = FactQuery {
-        journal: Some(p.name.to_string()),
+        profile: Some(p.name.to_string()),
         ..FactQuery::default()
     };
     let mut workstation = FactQuery {
-        journal: Some(p.name.to_string()),
+        profile: Some(p.name.to_string()),
         ..FactQuery::default()
     };
     server.accounts.push(p.tunnel.account.to_string());
@@ -146,6 +149,21 @@ pub fn fact_queries(p: &Profile) -> [(Role, FactQuery); 2] {
             Role::Workstation => &mut workstation,
         };
         query.certificates.push(certificate.fullchain);
+        // What destroy removes of a self-signed certificate (an ACME one is kept).
+        if certificate.source == CertificateSource::SelfSigned {
+            query
+                .exists
+                .extend(certificate.renames.into_iter().map(|r| r.to));
+        }
+    }
+    // Either half of a key pair is removed by destroy, even when the other is missing.
+    for query in [&mut server, &mut workstation] {
+        let halves: Vec<String> = query
+            .keys
+            .iter()
+            .flat_map(|k| [k.clone(), format!("{k}.pub")])
+            .collect();
+        query.exists.extend(halves);
     }
     [(Role::Server, server), (Role::Workstation, workstation)]
 }
@@ -312,6 +330,7 @@ pub fn build(
         l: &l,
         world,
         templates,
+        options,
     };
     let tunnel = b.tunnel(options);
     let (server, workstation) = match p.method {
@@ -360,6 +379,7 @@ struct Builder<'a> {
     l: &'a Layout,
     world: World<'a>,
     templates: &'a Templates,
+    options: Options,
 }
 
 fn root_file(path: &str, content: Content, mode: u32) -> ManagedFile {
@@ -371,6 +391,7 @@ fn root_file(path: &str, content: Content, mode: u32) -> ManagedFile {
         group: "root".into(),
         dir_mode: 0o755,
         secrecy: Secrecy::Public,
+        line_tag: None,
     }
 }
 
@@ -406,6 +427,7 @@ impl Builder<'_> {
             owner: user,
             dir_mode: 0o700,
             secrecy,
+            line_tag: None,
         }
     }
 
@@ -546,14 +568,14 @@ impl Builder<'_> {
     }
 
     /// The certificate item for `role`: when jprov makes the certificate there and it is missing or expires
-    /// within 30 days.
+    /// within 30 days (for a teardown: always, it is what destroy removes or keeps).
     fn certificate_due(&self, role: Role) -> Option<Item> {
         let (on, certificate) = certificate(self.p, self.l)?;
         let fresh = self
             .facts(on)
             .and_then(|f| f.certificates.get(&certificate.fullchain).copied())
             .unwrap_or(false);
-        (on == role && !fresh).then_some(Item::Certificate(certificate))
+        (on == role && (!fresh || self.options.destroy)).then_some(Item::Certificate(certificate))
     }
 
     /// Whether the certificate the TLS server on `role` reads exists (with `tls.files`: assumed).
@@ -627,6 +649,7 @@ impl Builder<'_> {
             name: l.tunnel_unit.clone(),
             scope,
             restart_on: vec![file.path.clone()],
+            makes: vec![],
             label: "the tunnel".into(),
         };
         Ok((file, unit))
@@ -654,6 +677,7 @@ impl Builder<'_> {
                 l.jupyter_config.clone(),
                 l.workstation_fullchain.clone(),
             ],
+            makes: vec![],
             label: "Jupyter".into(),
         };
         Ok((file, unit))
@@ -683,6 +707,7 @@ impl Builder<'_> {
                 name: CERTBOT_TIMER.into(),
                 scope: UnitScope::System,
                 restart_on: vec![],
+                makes: vec![],
                 label: "certbot's renewal timer".into(),
             })
         })
@@ -743,6 +768,8 @@ impl Builder<'_> {
         bundle.group = account.clone();
         bundle.dir_mode = 0o750;
         bundle.secrecy = Secrecy::Hidden;
+        let mut keys = root_file(&l.cert_authorized_keys, keys, 0o644);
+        keys.line_tag = Some(format!("jprov:{}", p.name));
         Ok(vec![
             Item::Account(Account {
                 name: account,
@@ -751,14 +778,11 @@ impl Builder<'_> {
                 create_home: false,
                 // sshd runs a key's forced command through the login shell.
                 shell: "/bin/sh".into(),
+                shared_keys: Some(l.cert_authorized_keys.clone()),
             }),
             plain_group(
                 "certificate delivery to the workstation",
-                vec![
-                    root_file(&l.cert_authorized_keys, keys, 0o644),
-                    bundle,
-                    self.deploy_hook(true, false)?,
-                ],
+                vec![keys, bundle, self.deploy_hook(true, false)?],
             ),
         ])
     }
@@ -778,6 +802,7 @@ impl Builder<'_> {
             home: "/nonexistent".into(),
             create_home: false,
             shell: "/usr/sbin/nologin".into(),
+            shared_keys: None,
         })];
         let workstation_key = self
             .world
@@ -994,6 +1019,10 @@ impl Builder<'_> {
             name: l.fetch_timer.clone(),
             scope: UnitScope::User,
             restart_on: vec![timer.path.clone()],
+            makes: vec![
+                l.workstation_fullchain.clone(),
+                l.workstation_privkey.clone(),
+            ],
             label: "the certificate fetch timer".into(),
         };
         Ok((vec![script, service, timer], unit))
@@ -1042,6 +1071,7 @@ impl Builder<'_> {
                 home: l.tunnel_home.clone(),
                 create_home: true,
                 shell: "/usr/sbin/nologin".into(),
+                shared_keys: None,
             }),
             Item::KeyPair(KeyPair {
                 path: l.server_tunnel_key.clone(),
@@ -1142,13 +1172,15 @@ impl Builder<'_> {
             )),
             pending => pending,
         };
+        let mut authorized_keys = self.user_file(
+            &l.workstation_authorized_keys,
+            content,
+            0o600,
+            Secrecy::Public,
+        );
+        authorized_keys.line_tag = Some(format!("jprov:{}", p.name));
         let files = vec![
-            self.user_file(
-                &l.workstation_authorized_keys,
-                content,
-                0o600,
-                Secrecy::Public,
-            ),
+            authorized_keys,
             self.jupyter_config(nginx.https_port.get())?,
         ];
         let mut items = vec![];
@@ -1194,12 +1226,34 @@ fn no_systemd_note(role: Role) -> String {
     )
 }
 
-/// `existing` with the line ending in `tag` replaced by `line` (or `line` appended); other lines untouched.
-fn with_tagged_line(existing: &str, tag: &str, line: &str) -> String {
+/// `existing` without the lines ending in `tag` (destroy's counterpart of `with_tagged_line`): every other
+/// byte stays as it was, line endings and a missing final newline included.
+pub fn without_tagged_line(existing: &str, tag: &str) -> String {
+    existing
+        .split_inclusive('\n')
+        .filter(|line| !is_tagged(line, tag))
+        .collect()
+}
+
+/// Whether `line` ends in the tag `tag` (a `jprov:PROFILE` comment).
+pub fn is_tagged(line: &str, tag: &str) -> bool {
+    line.split_whitespace().last() == Some(tag)
+}
+
+/// Whether `line` carries any profile's jprov tag.
+pub fn has_jprov_tag(line: &str) -> bool {
+    line.split_whitespace()
+        .last()
+        .is_some_and(|t| t.starts_with("jprov:"))
+}
+
+/// `existing` with the line ending in `tag` replaced by `line` (or `line` appended); every other line is kept
+/// byte for byte (`\r\n` endings included), so `without_tagged_line` gives the user's file back.
+pub(crate) fn with_tagged_line(existing: &str, tag: &str, line: &str) -> String {
     let mut out = String::new();
     let mut placed = false;
-    for old in existing.lines() {
-        if old.split_whitespace().last() == Some(tag) {
+    for old in existing.split_inclusive('\n') {
+        if is_tagged(old, tag) {
             if !placed {
                 out.push_str(line.trim_end());
                 out.push('\n');
@@ -1207,10 +1261,12 @@ fn with_tagged_line(existing: &str, tag: &str, line: &str) -> String {
             }
         } else {
             out.push_str(old);
-            out.push('\n');
         }
     }
     if !placed {
+        if !out.is_empty() && !out.ends_with('\n') {
+            out.push('\n');
+        }
         out.push_str(line.trim_end());
         out.push('\n');
     }
@@ -1218,4 +1274,4 @@ fn with_tagged_line(existing: &str, tag: &str, line: &str) -> String {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

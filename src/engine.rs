@@ -267,7 +267,12 @@ fn compute(
         workstation: facts.map(|f| f.1),
     };
     let desired = desired::build(p, world, templates, options)?;
-    Ok(plan::compute(
+    let planner = if options.destroy {
+        crate::destroy::compute
+    } else {
+        plan::compute
+    };
+    Ok(planner(
         p.name.as_str(),
         &p.method.to_string(),
         &desired,
@@ -311,7 +316,7 @@ pub fn plan_online(
             .iter_mut()
             .find(|h| h.role == host.role)
             .expect("planned");
-        check_candidates(templates, host, host_plan)?;
+        check_candidates(templates, host, host_plan, options.destroy)?;
     }
     Ok(plan)
 }
@@ -322,26 +327,54 @@ fn check_candidates(
     templates: &Templates,
     host: &mut Host,
     host_plan: &mut plan::HostPlan,
+    destroy: bool,
 ) -> Result<(), RunError> {
+    use crate::plan::Removal;
     use crate::resource::{Content, Validation};
+    use serde_json::json;
     let mut candidates: [Vec<serde_json::Value>; 2] = [vec![], vec![]];
+    let slot = |validation: &Validation| match validation {
+        Validation::Sshd => 0,
+        Validation::Nginx => 1,
+    };
     for change in &host_plan.changes {
-        let Change::WriteFiles {
-            files,
-            validate: Some(validation),
-            ..
-        } = change
-        else {
-            continue;
-        };
-        let slot = match validation {
-            Validation::Sshd => 0,
-            Validation::Nginx => 1,
-        };
-        for file in files {
-            if let Content::Known(content) = &file.file.content {
-                candidates[slot].push(serde_json::json!({"path": file.path, "content": content}));
+        match change {
+            Change::WriteFiles {
+                files,
+                validate: Some(validation),
+                ..
+            } => {
+                for file in files {
+                    if let Content::Known(content) = &file.file.content {
+                        candidates[slot(validation)]
+                            .push(json!({"path": file.path, "content": content}));
+                    }
+                }
             }
+            Change::RemoveFiles {
+                files,
+                validate: Some(validation),
+                ..
+            } => {
+                for file in files {
+                    let candidate = match &file.how {
+                        Removal::Delete => json!({"path": file.path, "remove": true}),
+                        Removal::Restore {
+                            original: Some(content),
+                        } => json!({"path": file.path, "content": content}),
+                        // A link comes back: nothing to stage.
+                        Removal::Restore { original: None } => continue,
+                        Removal::RemoveLine { file: f, .. } => match &f.content {
+                            Content::Known(content) => {
+                                json!({"path": file.path, "content": content})
+                            }
+                            Content::Pending(_) => continue,
+                        },
+                    };
+                    candidates[slot(validation)].push(candidate);
+                }
+            }
+            _ => {}
         }
     }
     if candidates.iter().all(Vec::is_empty)
@@ -375,12 +408,17 @@ fn check_candidates(
         return Ok(());
     }
     for (program, failure) in &report.validations {
+        let with = if destroy {
+            "once jprov's files are removed"
+        } else {
+            "with the new files"
+        };
         match failure {
             None => host_plan.checks.push(format!(
-                "`{program} -t` passes with the new files (staged; live files untouched)"
+                "`{program} -t` passes {with} (staged; live files untouched)"
             )),
             Some(out) => host_plan.problems.push(format!(
-                "`{program} -t` rejects the configuration with the new files:\n{}",
+                "`{program} -t` rejects the configuration {with}:\n{}",
                 out.trim()
             )),
         }
@@ -427,21 +465,31 @@ pub fn apply(
             return Err(RunError::PlanProblems(problem_summary(&plan)));
         }
         if !plan.has_changes() {
-            let _ = writeln!(out, "Applied: the hosts match the profile.");
+            let done = if plan.destroy {
+                "Destroyed: nothing jprov set up for the profile is left on the hosts."
+            } else {
+                "Applied: the hosts match the profile."
+            };
+            let _ = writeln!(out, "{done}");
             return Ok(plan);
         }
-        // Late changes (tunnels, services) wait until nothing else is left, so they find their peer
-        // configured and their files in place.
-        let others_left = plan
+        // A round runs the lowest phase left on any host (`plan::phase`): late changes (tunnels, services)
+        // wait until nothing else is left, so they find their peer configured and their files in place; a
+        // teardown stops services everywhere first and forgets jprov's records last.
+        let phase = plan
             .hosts
             .iter()
-            .any(|h| h.changes.iter().any(|c| c.is_actionable() && !c.is_late()));
+            .flat_map(|h| h.changes.iter())
+            .filter(|c| c.is_actionable())
+            .map(Change::phase)
+            .min()
+            .unwrap_or(plan::phase::MAIN);
         let scripts = [Role::Server, Role::Workstation].map(|role| {
             apply::script(
                 templates,
                 name,
                 plan.host(role),
-                !others_left,
+                phase,
                 settings.guard_seconds,
             )
         });

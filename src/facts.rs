@@ -6,7 +6,7 @@
 
 use crate::render::{RenderError, Templates};
 use serde::Serialize;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// What to look at on one host.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
@@ -27,8 +27,12 @@ pub struct FactQuery {
     pub sshd_users: Vec<String>,
     /// The sshd keywords to read, as an extended regex alternation.
     pub sshd_keywords: &'static str,
-    /// The profile whose apply journal to read (reloads left pending by an interrupted apply).
-    pub journal: Option<String>,
+    /// The profile whose on-host records to read: the apply journal (reloads left pending by an
+    /// interrupted apply), the originals and backups apply kept, and whether any of it is there.
+    pub profile: Option<String>,
+    /// Paths whose existence only matters (what destroy removes without reading it: key pairs, generated
+    /// certificates and their keys).
+    pub exists: Vec<String>,
     /// systemd units: whether each is enabled and active.
     pub units: Vec<UnitQuery>,
     /// Whether the login user's services outlive their sessions (`loginctl enable-linger`).
@@ -148,6 +152,16 @@ pub struct Facts {
     pub linger_by_sudo: Option<bool>,
     /// Port -> what listens on it (`ss`'s process column, or "something"), for ports asked and taken.
     pub listeners: BTreeMap<u16, String>,
+    /// Queried `exists` paths that exist (as anything, a dangling link included).
+    pub exists: BTreeSet<String>,
+    /// What was at a path before apply first wrote it, by record name (`record_name`): `Missing` when
+    /// nothing was (jprov created it), else the file or link as it was. Also `account-NAME` -> `Missing`
+    /// for an account apply created.
+    pub originals: BTreeMap<String, FileFact>,
+    /// Record names of the previous versions apply backed up: jprov has written these paths.
+    pub backups: BTreeSet<String>,
+    /// Any of the profile's records (backups, originals, journal) is on the host.
+    pub state: bool,
     pub sshd: SshdView,
     /// The host key jprov verified when it connected ("ssh-ed25519 AAAA..."), if it connected over SSH.
     pub host_key: Option<String>,
@@ -160,8 +174,17 @@ impl Facts {
         use sha1::Digest;
         let mut hasher = sha1::Sha1::new();
         hasher.update(format!(
-            "{:?}|{:?}|{:?}|{:?}|{:?}|{:?}",
-            self.files, self.keys, self.accounts, self.pending_reloads, self.units, self.linger
+            "{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}",
+            self.files,
+            self.keys,
+            self.accounts,
+            self.pending_reloads,
+            self.units,
+            self.linger,
+            self.exists,
+            self.originals,
+            self.backups,
+            self.state
         ));
         hex::encode(hasher.finalize())
     }
@@ -181,6 +204,33 @@ impl Facts {
     pub fn unit(&self, scope: crate::resource::UnitScope, name: &str) -> Option<&UnitFact> {
         self.units.get(&(scope, name.to_string()))
     }
+
+    /// What was at `path` before apply first wrote it, if apply kept a record (`Missing`: nothing was).
+    pub fn original(&self, path: &str) -> Option<&FileFact> {
+        self.originals.get(&record_name(path))
+    }
+
+    /// Whether apply has ever written `path` (it backed up what was there).
+    pub fn written_by_jprov(&self, path: &str) -> bool {
+        let name = record_name(path);
+        self.originals.contains_key(&name) || self.backups.contains(&name)
+    }
+
+    /// Whether apply created the account `name` (it did not exist before).
+    pub fn account_created_by_jprov(&self, name: &str) -> bool {
+        self.originals.get(&account_record(name)) == Some(&FileFact::Missing)
+    }
+}
+
+/// The name of a path's records under `$STATE/backup/PROFILE/` (and `original/`), as apply.sh's
+/// `backup_name` makes it: every `/` becomes `%`.
+pub fn record_name(path: &str) -> String {
+    path.replace('/', "%")
+}
+
+/// The record of an account apply created (`original/account-NAME.absent` on the host).
+pub fn account_record(name: &str) -> String {
+    format!("account-{name}")
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -282,6 +332,35 @@ pub fn parse(output: &str, stderr: &str) -> Result<Facts, FactsError> {
                 let port = port.parse().map_err(|_| bad())?;
                 let who = hexstr(who).ok_or_else(bad)?;
                 facts.listeners.insert(port, who);
+            }
+            ["exists", path] => {
+                facts.exists.insert(hexstr(path).ok_or_else(bad)?);
+            }
+            ["state", "yes"] => facts.state = true,
+            ["backups", names] => {
+                for name in hexstr(names).ok_or_else(bad)?.lines() {
+                    facts.backups.insert(name.to_string());
+                }
+            }
+            ["originals-absent", names] => {
+                for name in hexstr(names).ok_or_else(bad)?.lines() {
+                    facts.originals.insert(name.to_string(), FileFact::Missing);
+                }
+            }
+            ["original", name, "link", target] => {
+                let target = hexstr(target).ok_or_else(bad)?;
+                facts
+                    .originals
+                    .insert(hexstr(name).ok_or_else(bad)?, FileFact::Symlink { target });
+            }
+            ["original", name, "file", mode, owner, group, content] => {
+                let fact = FileFact::File {
+                    mode: u32::from_str_radix(mode, 8).map_err(|_| bad())?,
+                    owner: owner.to_string(),
+                    group: group.to_string(),
+                    content: hex::decode(content).map_err(|_| bad())?,
+                };
+                facts.originals.insert(hexstr(name).ok_or_else(bad)?, fact);
             }
             ["pending", "reload", service] => facts.pending_reloads.push(service.to_string()),
             ["effective", ..] | ["sources", _] => {

@@ -4,6 +4,7 @@
 pub mod apply;
 pub mod cli;
 pub mod desired;
+pub mod destroy;
 pub mod diff;
 pub mod engine;
 pub mod facts;

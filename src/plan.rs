@@ -17,8 +17,10 @@ pub struct Plan {
     pub format_version: u32,
     pub profile: String,
     pub method: String,
-    /// Planned against "nothing there yet", without contacting hosts.
+    /// Planned without contacting hosts: against "nothing there yet", or for a teardown "everything there".
     pub offline: bool,
+    /// A teardown plan (`plan --destroy`, `jprov destroy`): its changes remove what apply set up.
+    pub destroy: bool,
     pub hosts: Vec<HostPlan>,
     /// The tunnel, as its opener runs it.
     pub tunnel: TunnelSummary,
@@ -119,6 +121,84 @@ pub enum Change {
         action: Option<UnitAction>,
         reason: String,
     },
+    // Teardown (`jprov destroy`), planned by `destroy::compute`.
+    /// `systemctl [--user] disable --now` a unit jprov installed (its file goes with its file group).
+    StopUnit {
+        name: String,
+        scope: UnitScope,
+        label: String,
+        reason: String,
+    },
+    /// Stop a tunnel process jprov started (`apply --start-tunnel`) and remove its pid file and log.
+    StopTunnel {
+        user: String,
+        pid_file: String,
+        running: bool,
+        reason: String,
+    },
+    /// Undo a file group: delete what jprov created, restore what it replaced, remove its line from shared
+    /// files; then validate and reload as apply does (restoring the group if validation fails).
+    RemoveFiles {
+        label: String,
+        files: Vec<FileRemoval>,
+        validate: Option<Validation>,
+        reload: Option<Service>,
+        /// Directories jprov named (`jprov...`) that held the files: removed if empty afterwards.
+        dirs: Vec<String>,
+    },
+    /// Delete a certificate jprov generated (self-signed) and its key.
+    RemoveCertificate {
+        domain: String,
+        files: Vec<String>,
+        dirs: Vec<String>,
+        reason: String,
+    },
+    /// Delete a key pair jprov generated (`PATH` and `PATH.pub`).
+    RemoveKey { path: String, reason: String },
+    RemoveAccount {
+        name: String,
+        /// `userdel -r`: the home jprov created with the account goes too.
+        remove_home: bool,
+        home: String,
+        reason: String,
+        /// A shared account: removed only if no `jprov:` line is left in this keys file (checked again on
+        /// the host).
+        shared_keys: Option<String>,
+    },
+    /// Remove jprov's own records of the profile on the host (backups, originals, journal): the last step,
+    /// once nothing else is left on any host.
+    Forget { reason: String },
+}
+
+/// One path of a `RemoveFiles` change.
+#[derive(Clone, Debug, Serialize)]
+pub struct FileRemoval {
+    pub path: String,
+    #[serde(flatten)]
+    pub how: Removal,
+    pub reason: String,
+    /// Unified diff from what is there to what will be (restores and line removals), secrets masked.
+    pub diff: String,
+}
+
+#[derive(Clone, Debug, Serialize)]
+#[serde(tag = "action", rename_all = "kebab-case")]
+pub enum Removal {
+    /// Delete the file or link (jprov created it).
+    Delete,
+    /// Put back what was there before apply first wrote the path (kept on the host by apply).
+    Restore {
+        /// The original's text when it was a regular file (for plan-time validation).
+        #[serde(skip)]
+        original: Option<String>,
+    },
+    /// A shared file: write it back without jprov's line; every other line stays byte for byte.
+    RemoveLine {
+        tag: String,
+        /// The file as it will be (content, and the mode and owner it has now).
+        #[serde(skip)]
+        file: ManagedFile,
+    },
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -168,15 +248,38 @@ pub struct LinkChange {
     pub reason: String,
 }
 
+/// When a change runs, relative to the others of the same plan on every host: each round runs only the
+/// changes of the lowest phase any host has left, so a phase starts once the earlier ones are done
+/// everywhere.
+pub mod phase {
+    /// Teardown: stop the services and tunnels first, on every host (an account with a live session can't
+    /// be removed; a tunnel should not outlive its peer's configuration).
+    pub const STOP: u8 = 0;
+    pub const MAIN: u8 = 1;
+    /// Processes that need their peer configured (tunnels), and what must run after the last file is in
+    /// place.
+    pub const LATE: u8 = 2;
+    /// Teardown: forget jprov's records, once everything else succeeded.
+    pub const LAST: u8 = 3;
+}
+
 impl Change {
-    /// Whether this change waits until every other change on every host is done: processes that need
-    /// their peer configured (tunnels), and what must run after the last file is in place. Restarts are
-    /// not late: they belong with the files that cause them.
-    pub fn is_late(&self) -> bool {
+    /// See `phase`. Restarts are not late: they belong with the files that cause them.
+    pub fn phase(&self) -> u8 {
         match self {
-            Change::StartTunnel { .. } | Change::RunCommand { .. } => true,
-            Change::Unit { action, .. } => *action != Some(UnitAction::Restart),
-            _ => false,
+            Change::StopUnit { .. } | Change::StopTunnel { .. } => phase::STOP,
+            Change::StartTunnel { .. } | Change::RunCommand { .. } => phase::LATE,
+            Change::Unit { action, .. } if *action != Some(UnitAction::Restart) => phase::LATE,
+            Change::Forget { .. } => phase::LAST,
+            _ => phase::MAIN,
+        }
+    }
+
+    /// The service this change reloads after writing or removing its files.
+    pub fn reloads(&self) -> Option<Service> {
+        match self {
+            Change::WriteFiles { reload, .. } | Change::RemoveFiles { reload, .. } => *reload,
+            _ => None,
         }
     }
 
@@ -224,6 +327,27 @@ pub fn compute(
     addresses: [(Role, String); 2],
 ) -> Plan {
     let empty = Facts::default();
+    assemble(
+        profile,
+        method,
+        desired,
+        facts,
+        addresses,
+        false,
+        |host, facts, address| plan_host(host, facts.unwrap_or(&empty), address),
+    )
+}
+
+/// A plan from one `plan_host` per host: `compute`'s for apply, `destroy::compute`'s for a teardown.
+pub(crate) fn assemble(
+    profile: &str,
+    method: &str,
+    desired: &DesiredState,
+    facts: [(Role, Option<&Facts>); 2],
+    addresses: [(Role, String); 2],
+    destroy: bool,
+    plan_host: impl Fn(&HostState, Option<&Facts>, String) -> HostPlan,
+) -> Plan {
     let hosts = desired
         .hosts
         .iter()
@@ -237,7 +361,7 @@ pub fn compute(
                 .find(|(r, _)| *r == host.role)
                 .map(|(_, a)| a.clone())
                 .unwrap_or_default();
-            let mut host_plan = plan_host(host, host_facts.unwrap_or(&empty), address);
+            let mut host_plan = plan_host(host, host_facts, address);
             host_plan.facts_digest = host_facts.map(Facts::managed_digest).unwrap_or_default();
             host_plan
         })
@@ -247,6 +371,7 @@ pub fn compute(
         profile: profile.to_string(),
         method: method.to_string(),
         offline: facts.iter().all(|(_, f)| f.is_none()),
+        destroy,
         hosts,
         tunnel: TunnelSummary {
             opened_by: desired.tunnel_opener,
@@ -370,24 +495,7 @@ fn plan_host(host: &HostState, facts: &Facts, address: String) -> HostPlan {
             }
         }
     }
-    // Files written by an apply that stopped before its reload look converged; the journal remembers.
-    for service in [
-        Service::Ssh,
-        Service::Nginx,
-        Service::Systemd(UnitScope::System),
-        Service::Systemd(UnitScope::User),
-    ] {
-        let pending = facts.pending_reloads.iter().any(|s| s == service.as_str());
-        let reloading = changes
-            .iter()
-            .any(|c| matches!(c, Change::WriteFiles { reload: Some(s), .. } if *s == service));
-        if pending && !reloading {
-            changes.push(Change::Reload {
-                service,
-                reason: "an earlier apply wrote its files but stopped before reloading".into(),
-            });
-        }
-    }
+    changes.extend(pending_reloads(facts, &changes));
     // With sshd's files unchanged, what sshd does now is what it will do: check it against the intent.
     let sshd_changes = changes.iter().any(|c| {
         matches!(
@@ -411,6 +519,27 @@ fn plan_host(host: &HostState, facts: &Facts, address: String) -> HostPlan {
         sshd_intent: host.sshd_intent.clone(),
         facts_digest: String::new(),
     }
+}
+
+/// Files written by an apply (or destroy) that stopped before its reload look converged; the on-host
+/// journal remembers the reload. Those not already done by one of `changes`.
+pub(crate) fn pending_reloads(facts: &Facts, changes: &[Change]) -> Vec<Change> {
+    [
+        Service::Ssh,
+        Service::Nginx,
+        Service::Systemd(UnitScope::System),
+        Service::Systemd(UnitScope::User),
+    ]
+    .into_iter()
+    .filter(|service| {
+        facts.pending_reloads.iter().any(|s| s == service.as_str())
+            && !changes.iter().any(|c| c.reloads() == Some(*service))
+    })
+    .map(|service| Change::Reload {
+        service,
+        reason: "an earlier run wrote its files but stopped before reloading".into(),
+    })
+    .collect()
 }
 
 /// What a unit needs: enabling, a start (not running), a restart (a file it reads changes in this plan).
@@ -603,14 +732,15 @@ fn link_change(l: &Symlink, facts: &Facts) -> Option<LinkChange> {
 
 impl fmt::Display for Plan {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mode = if self.offline {
-            " (offline: against hosts with nothing on them yet)"
-        } else {
-            ""
+        let mode = match (self.offline, self.destroy) {
+            (false, _) => "",
+            (true, false) => " (offline: against hosts with nothing on them yet)",
+            (true, true) => " (offline: against hosts with everything on them, all made by jprov)",
         };
+        let what = if self.destroy { "Destroy plan" } else { "Plan" };
         writeln!(
             f,
-            "Plan for profile {} ({}){mode}",
+            "{what} for profile {} ({}){mode}",
             self.profile, self.method
         )?;
         for host in &self.hosts {
@@ -633,6 +763,15 @@ impl fmt::Display for Plan {
             }
         }
         writeln!(f)?;
+        if self.destroy {
+            return match self.change_count() {
+                0 => writeln!(
+                    f,
+                    "Nothing to remove: nothing jprov set up for the profile is on the hosts."
+                ),
+                n => writeln!(f, "{n} change{} to apply.", if n == 1 { "" } else { "s" }),
+            };
+        }
         writeln!(
             f,
             "Tunnel, opened by the {} as {}:",
@@ -797,6 +936,129 @@ fn write_change(f: &mut fmt::Formatter<'_>, change: &Change) -> fmt::Result {
                 "  ! {} {label}: {}",
                 verbs.join(" and "),
                 commands.join("; ")
+            )?;
+            writeln!(f, "    because {reason}")
+        }
+        Change::StopUnit {
+            name,
+            scope,
+            label,
+            reason,
+        } => {
+            writeln!(
+                f,
+                "  - stop and disable {label}: {} disable --now {name}",
+                scope.systemctl()
+            )?;
+            writeln!(f, "    because {reason}")
+        }
+        Change::StopTunnel {
+            user,
+            pid_file,
+            running,
+            reason,
+        } => {
+            let what = if *running {
+                format!("stop the tunnel running as {user}, then remove")
+            } else {
+                "remove".to_string()
+            };
+            writeln!(f, "  - {what} its pid file {pid_file} and log")?;
+            writeln!(f, "    because {reason}")
+        }
+        Change::RemoveFiles {
+            label,
+            files,
+            validate,
+            reload,
+            dirs,
+        } => {
+            writeln!(f, "  - {label}:")?;
+            for file in files {
+                let what = match &file.how {
+                    Removal::Delete => format!("- delete {}", file.path),
+                    Removal::Restore { .. } => format!("~ restore the original {}", file.path),
+                    Removal::RemoveLine { tag, .. } => {
+                        format!("~ remove the line tagged {tag} from {}", file.path)
+                    }
+                };
+                writeln!(f, "    {what}: {}", file.reason)?;
+                f.write_str(&file.diff)?;
+            }
+            if let Some(v) = validate {
+                writeln!(
+                    f,
+                    "    then validate with `{} -t` (the files are put back if it fails)",
+                    v.program()
+                )?;
+            }
+            match reload {
+                Some(Service::Ssh) => writeln!(
+                    f,
+                    "    then reload ssh (a reload, never a restart), under the lockout guard: a fresh login \
+                     must work, or the files are put back"
+                )?,
+                Some(Service::Systemd(scope)) => {
+                    writeln!(f, "    then {} daemon-reload", scope.systemctl())?
+                }
+                Some(s) => writeln!(f, "    then reload {}", s.as_str())?,
+                None => {}
+            }
+            if !dirs.is_empty() {
+                writeln!(
+                    f,
+                    "    then remove these directories if empty: {}",
+                    dirs.join(", ")
+                )?;
+            }
+            Ok(())
+        }
+        Change::RemoveCertificate {
+            domain,
+            files,
+            dirs,
+            reason,
+        } => {
+            writeln!(
+                f,
+                "  - delete the self-signed certificate for {domain}: {}",
+                files.join(", ")
+            )?;
+            if !dirs.is_empty() {
+                writeln!(
+                    f,
+                    "    then remove these directories if empty: {}",
+                    dirs.join(", ")
+                )?;
+            }
+            writeln!(f, "    because {reason}")
+        }
+        Change::RemoveKey { path, reason } => {
+            writeln!(f, "  - delete the key pair {path} and {path}.pub")?;
+            writeln!(f, "    because {reason}")
+        }
+        Change::RemoveAccount {
+            name,
+            remove_home,
+            home,
+            reason,
+            ..
+        } => {
+            if *remove_home {
+                writeln!(
+                    f,
+                    "  - delete account {name} and its home {home}: userdel -r {name}"
+                )?;
+            } else {
+                writeln!(f, "  - delete account {name}: userdel {name}")?;
+            }
+            writeln!(f, "    because {reason}")
+        }
+        Change::Forget { reason } => {
+            writeln!(
+                f,
+                "  - forget the profile: remove jprov's records of it on this host (the originals and \
+                 backups apply kept, the journal)"
             )?;
             writeln!(f, "    because {reason}")
         }

@@ -50,6 +50,9 @@ pub struct Account {
     /// `/usr/sbin/nologin`, unless the account's keys carry a forced command (which sshd runs through the
     /// login shell).
     pub shell: String,
+    /// An account several profiles share (the certificate account): the keys file whose `jprov:` lines
+    /// are its users. `jprov destroy` removes it only when no other profile's line is left there.
+    pub shared_keys: Option<String>,
 }
 
 /// An ed25519 key pair generated on the host; the private key never leaves it.
@@ -81,6 +84,10 @@ pub struct ManagedFile {
     /// Mode for parent directories jprov has to create.
     pub dir_mode: u32,
     pub secrecy: Secrecy,
+    /// `Some(tag)`: the file is shared (the user's authorized_keys, the certificate account's keys): jprov
+    /// owns only the line ending in `tag` (`jprov:PROFILE`) and keeps every other line. `None`: jprov owns
+    /// the whole file.
+    pub line_tag: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -163,6 +170,9 @@ pub struct Unit {
     pub scope: UnitScope,
     /// Files whose change restarts the unit (its own unit file, the configuration it reads).
     pub restart_on: Vec<String>,
+    /// Files the unit's runs write (the certificate copies the fetch timer's service makes): jprov's to
+    /// remove with the unit.
+    pub makes: Vec<String>,
     /// What the unit is, for people.
     pub label: String,
 }

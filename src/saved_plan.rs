@@ -2,8 +2,10 @@
 //!
 //! A saved plan holds no secrets: the plan is the redacted one `--json` prints, plus the digest of the
 //! profile and of each host's managed state. Apply recomputes the plan from the same profile and refuses
-//! unless the profile, every host's managed files and the resulting changes are what was saved.
+//! unless the profile, every host's managed files and the resulting changes are what was saved. A saved
+//! teardown (`plan --destroy -o FILE`) says so (`destroy`), and `apply FILE` then tears down.
 
+use crate::desired::Options;
 use crate::plan::Plan;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
@@ -19,6 +21,9 @@ pub struct SavedPlan {
     /// SHA-1 of the profile's bytes.
     pub profile_digest: String,
     pub start_tunnel: bool,
+    /// A teardown plan (`plan --destroy`): applying it removes the profile's setup.
+    #[serde(default)]
+    pub destroy: bool,
     /// The plan as `plan --json` prints it (secrets redacted).
     pub plan: serde_json::Value,
 }
@@ -42,7 +47,7 @@ pub fn save(
     profile: &Path,
     profile_digest: &str,
     plan: &Plan,
-    start_tunnel: bool,
+    options: Options,
 ) -> Result<(), SavedPlanError> {
     if plan.offline {
         return Err(SavedPlanError::Offline(path.to_path_buf()));
@@ -52,7 +57,8 @@ pub fn save(
         format_version: crate::plan::FORMAT_VERSION,
         profile: std::fs::canonicalize(profile).unwrap_or_else(|_| profile.to_path_buf()),
         profile_digest: profile_digest.into(),
-        start_tunnel,
+        start_tunnel: options.start_tunnel,
+        destroy: options.destroy,
         plan: serde_json::to_value(plan).expect("plans serialize"),
     };
     let text = serde_json::to_string_pretty(&saved).expect("saved plans serialize");
@@ -71,6 +77,14 @@ pub fn load(path: &Path) -> Option<SavedPlan> {
 }
 
 impl SavedPlan {
+    /// The options the plan was made with, for apply to make the same one.
+    pub fn options(&self) -> Options {
+        Options {
+            start_tunnel: self.start_tunnel,
+            destroy: self.destroy,
+        }
+    }
+
     pub fn check_profile(&self, digest: &str) -> Result<(), SavedPlanError> {
         if self.profile_digest == digest {
             Ok(())
@@ -82,6 +96,11 @@ impl SavedPlan {
     /// The plan computed now must be the saved one: same host state, same changes.
     pub fn check_plan(&self, now: &Plan) -> Result<(), SavedPlanError> {
         let now = serde_json::to_value(now).expect("plans serialize");
+        if self.plan["destroy"].as_bool().unwrap_or(false)
+            != now["destroy"].as_bool().unwrap_or(false)
+        {
+            return Err(SavedPlanError::PlanDiffers);
+        }
         let hosts = |v: &serde_json::Value| v["hosts"].as_array().cloned().unwrap_or_default();
         for (saved, current) in hosts(&self.plan).iter().zip(hosts(&now).iter()) {
             if saved["facts_digest"] != current["facts_digest"] {

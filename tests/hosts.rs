@@ -1092,3 +1092,286 @@ fn jprov_tunnel_runs_as_the_tunnel_account_on_the_server_and_dies_with_jprov() {
     });
     assert_eq!(tunnel_ssh_pids(&s.server), Vec::<u32>::new());
 }
+
+// `jprov destroy` and `plan --destroy`. These hosts have no systemd: units are exercised offline
+// (tests/offline.rs) and in the lab.
+
+/// sshd's whole effective configuration for `user` (`sshd -T`).
+fn sshd_effective(s: &Setup, user: &str) -> String {
+    s.server.exec_ok(&format!(
+        "sshd -T -C user={user},host=laptop,addr=192.0.2.1"
+    ))
+}
+
+/// Whether `path` exists on `host` (as anything, a dangling link included).
+fn exists(host: &support::TestHost, path: &str) -> bool {
+    host.exec_args("[ -e \"$1\" ] || [ -L \"$1\" ]", &[path], None)
+        .status
+        .success()
+}
+
+fn account_exists(host: &support::TestHost, name: &str) -> bool {
+    host.exec_args("getent passwd \"$1\"", &[name], None)
+        .status
+        .success()
+}
+
+#[test]
+fn reverse_forward_destroy_removes_the_setup_and_puts_back_what_was_there() {
+    use std::ffi::OsStr;
+    let Some(s) = Setup::new(Method::ReverseForward) else {
+        return;
+    };
+    let config = "/home/alice/.jupyter/jupyter_server_config.py";
+    let original = b"# alice's own settings\nc.ServerApp.open_browser = False\n";
+    s.workstation.write_file(config, original, 0o640);
+    s.workstation
+        .exec_ok("chown -R alice:alice /home/alice/.jupyter");
+    let admin_before = sshd_effective(&s, "admin");
+
+    // Nothing of the profile is on the hosts yet: nothing to remove, and alice's file is not jprov's.
+    let nothing = s.expect(&["plan", "--destroy"], 0);
+    assert!(
+        nothing
+            .contains("Nothing to remove: nothing jprov set up for the profile is on the hosts."),
+        "{nothing}"
+    );
+
+    s.apply(&["--start-tunnel"]);
+    let dropin = "/etc/ssh/sshd_config.d/01-jprov-t-reverse-forward.conf";
+    let pid_file = "/home/alice/.local/state/jprov/t-reverse-forward-tunnel.pid";
+    let tunnel: u32 = text(&s.workstation.read_file(pid_file).unwrap())
+        .lines()
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(alive(tunnel));
+    let key = "/home/alice/.ssh/jprov-t-reverse-forward-tunnel";
+
+    // plan --destroy shows every step and changes nothing.
+    let planned = s.expect(&["plan", "--destroy"], 2);
+    for step in [
+        "Destroy plan for profile t-reverse-forward (reverse-forward)",
+        &format!("  - stop the tunnel running as alice, then remove its pid file {pid_file} and log"),
+        &format!("    - delete {dropin}: jprov created it"),
+        "    - delete /etc/ssh/jprov/jprov-tunnel.keys: jprov created it",
+        "    then remove these directories if empty: /etc/ssh/jprov",
+        "    then validate with `sshd -t` (the files are put back if it fails)",
+        "    then reload ssh (a reload, never a restart), under the lockout guard",
+        "checked: `sshd -t` passes once jprov's files are removed (staged; live files untouched)",
+        "  - delete account jprov-tunnel: userdel jprov-tunnel",
+        &format!("  - delete the key pair {key} and {key}.pub"),
+        &format!("    ~ restore the original {config}: jprov replaced it: what was there before comes back"),
+        "    +# alice's own settings",
+        "    - delete /home/alice/.ssh/jprov-t-reverse-forward-known_hosts: jprov created it",
+        "  - forget the profile",
+    ] {
+        assert!(planned.contains(step), "no {step:?} in:\n{planned}");
+    }
+    assert!(
+        !planned.contains("a68df677475c2b47b6e86d0467eec97ac5f4b85a"),
+        "{planned}"
+    );
+    assert!(exists(&s.server, dropin) && account_exists(&s.server, "jprov-tunnel"));
+    assert!(alive(tunnel), "plan --destroy stopped nothing");
+    assert_ne!(s.workstation.read_file(config).unwrap(), original);
+
+    let reloads = s.server.sshd_reload_count();
+    let destroyed = s.expect(&["destroy"], 0);
+    assert!(
+        destroyed.contains("a fresh login works after the sshd reload; lockout guard disarmed")
+            && destroyed
+                .contains("Destroyed: nothing jprov set up for the profile is left on the hosts."),
+        "{destroyed}"
+    );
+    s.server.wait_sshd_reloads(reloads + 1);
+
+    // Everything jprov made is gone, the tunnel first.
+    assert!(!alive(tunnel), "the tunnel is stopped");
+    assert_eq!(listener(&s.server, s.tunnel_port), None);
+    for path in [
+        dropin,
+        "/etc/ssh/jprov",
+        "/var/lib/jprov/backup/t-reverse-forward",
+        "/var/lib/jprov/journal/t-reverse-forward",
+        "/var/lib/jprov",
+    ] {
+        assert!(!exists(&s.server, path), "server: {path} is left");
+    }
+    for path in [
+        key,
+        &format!("{key}.pub"),
+        "/home/alice/.ssh/jprov-t-reverse-forward-known_hosts",
+        pid_file,
+        "/home/alice/.local/state/jprov",
+    ] {
+        assert!(!exists(&s.workstation, path), "workstation: {path} is left");
+    }
+    assert!(!account_exists(&s.server, "jprov-tunnel"));
+    // alice's own file is back, byte for byte, with its mode and owner.
+    assert_eq!(s.workstation.read_file(config).unwrap(), original);
+    assert_eq!(
+        s.workstation
+            .exec_ok(&format!("stat -c '%a %U:%G' {config}"))
+            .trim(),
+        "640 alice:alice"
+    );
+    // sshd treats the admin exactly as before, and the admin gets in.
+    assert_eq!(sshd_effective(&s, "admin"), admin_before);
+    assert!(admin_can_log_in(&s));
+    // Nothing left to remove.
+    let again = s.expect(&["plan", "--destroy"], 0);
+    assert!(again.contains("Nothing to remove"), "{again}");
+
+    // A new apply starts from scratch and converges (and replaces alice's file again).
+    s.apply(&[]);
+    assert_ne!(s.workstation.read_file(config).unwrap(), original);
+
+    // A saved destroy plan says so, and `apply FILE` applies exactly it.
+    let saved = s.dir.path().join("destroy.json");
+    let planned = s.expect(&["plan", "--destroy", "-o", saved.to_str().unwrap()], 2);
+    assert!(planned.contains("Destroy plan for profile"), "{planned}");
+    let file: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&saved).unwrap()).unwrap();
+    assert_eq!(file["destroy"], true);
+    assert_eq!(file["plan"]["destroy"], true);
+    let out = s.jprov_raw(&[OsStr::new("apply"), saved.as_os_str()]);
+    let applied = expect_exit(&out, 0);
+    assert!(
+        applied.contains("exactly those of the saved plan")
+            && applied.contains("Destroyed: nothing jprov set up"),
+        "{applied}"
+    );
+    assert_eq!(s.workstation.read_file(config).unwrap(), original);
+    assert!(!exists(&s.server, dropin));
+    s.expect(&["plan", "--destroy"], 0);
+    // Applying the same saved plan again is refused: the hosts changed since it was saved.
+    let out = s.jprov_raw(&[OsStr::new("apply"), saved.as_os_str()]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stdout));
+}
+
+#[test]
+fn nginx_proxy_destroy_keeps_the_users_keys_and_removes_site_certificate_and_account() {
+    let Some(s) = Setup::new(Method::NginxProxy) else {
+        return;
+    };
+    s.set_tls("tls:\n  self_signed: {}\n");
+    s.server.start_nginx();
+    let keys = "/home/alice/.ssh/authorized_keys";
+    s.workstation.exec_ok(&format!(
+        "printf '# laptop\\nssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl alice@laptop\\n' >> {keys}"
+    ));
+    let keys_before = s.workstation.read_file(keys).unwrap();
+    s.apply(&["--start-tunnel"]);
+    let master = s.server.nginx_master_pid();
+    let site = "/etc/nginx/sites-available/jprov-t-nginx-proxy";
+    let link = "/etc/nginx/sites-enabled/jprov-t-nginx-proxy";
+    let pid_file = "/var/lib/jprov-tunnel/jprov-t-nginx-proxy-tunnel.pid";
+    let tunnel: u32 = text(&s.server.read_file(pid_file).unwrap())
+        .lines()
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let with_line = s.workstation.read_file(keys).unwrap();
+    assert!(text(&with_line).contains("jprov:t-nginx-proxy"));
+
+    let planned = s.expect(&["plan", "--destroy"], 2);
+    for step in [
+        "  - stop the tunnel running as jprov-tunnel, then remove its pid file",
+        &format!("    - delete {site}: jprov created it"),
+        &format!("    - delete {link}: jprov created it"),
+        "    then validate with `nginx -t` (the files are put back if it fails)",
+        "    then reload nginx",
+        "checked: `nginx -t` passes once jprov's files are removed (staged; live files untouched)",
+        "  - delete the self-signed certificate for jupyter.test: /etc/jprov/tls/t-nginx-proxy/privkey.pem, /etc/jprov/tls/t-nginx-proxy/fullchain.pem",
+        "    then remove these directories if empty: /etc/jprov/tls/t-nginx-proxy, /etc/jprov/tls, /etc/jprov",
+        "  - delete account jprov-tunnel and its home /var/lib/jprov-tunnel: userdel -r jprov-tunnel",
+        &format!("    ~ remove the line tagged jprov:t-nginx-proxy from {keys}: the other lines stay as they are"),
+        "    -restrict,port-forwarding,permitopen=\"localhost:",
+        "    - delete /home/alice/.jupyter/jupyter_server_config.py: jprov created it",
+    ] {
+        assert!(planned.contains(step), "no {step:?} in:\n{planned}");
+    }
+    assert!(exists(&s.server, link) && alive(tunnel));
+    assert_eq!(s.workstation.read_file(keys).unwrap(), with_line);
+
+    let destroyed = s.expect(&["destroy"], 0);
+    assert!(destroyed.contains("reloaded nginx"), "{destroyed}");
+    assert!(!alive(tunnel));
+    assert_eq!(listener(&s.server, s.tunnel_port), None);
+    for path in [
+        site,
+        link,
+        "/etc/jprov",
+        "/var/lib/jprov-tunnel",
+        "/var/lib/jprov",
+    ] {
+        assert!(!exists(&s.server, path), "server: {path} is left");
+    }
+    assert!(!account_exists(&s.server, "jprov-tunnel"));
+    // nginx was reloaded, not restarted, and its configuration is valid without the site.
+    assert_eq!(s.server.nginx_master_pid(), master);
+    s.server.exec_ok("nginx -t -q");
+    // The user's authorized_keys is exactly as before the first apply; jprov's own files are gone.
+    assert_eq!(s.workstation.read_file(keys).unwrap(), keys_before);
+    assert!(!exists(
+        &s.workstation,
+        "/home/alice/.jupyter/jupyter_server_config.py"
+    ));
+    assert!(!exists(&s.workstation, "/home/alice/.local/state/jprov"));
+    s.expect(&["plan", "--destroy"], 0);
+
+    // And it all comes back with a new apply.
+    s.apply(&[]);
+    assert!(exists(&s.server, link));
+}
+
+#[test]
+fn a_destroy_that_would_lock_the_admin_out_is_rolled_back() {
+    let Some(s) = Setup::new(Method::ReverseForward) else {
+        return;
+    };
+    s.apply(&[]);
+    let dropin = "/etc/ssh/sshd_config.d/01-jprov-t-reverse-forward.conf";
+    let ours = s.server.read_file(dropin).unwrap();
+    // Destroy puts back what was at a path before the first apply. Pretend that was a drop-in denying the
+    // admin: removing jprov's would then lock the admin out.
+    let record = "/var/lib/jprov/backup/t-reverse-forward/original/%etc%ssh%sshd_config.d%01-jprov-t-reverse-forward.conf";
+    s.server.exec_ok(&format!("rm '{record}.absent'"));
+    s.server.write_file(record, b"DenyUsers admin\n", 0o644);
+    let planned = s.expect(&["plan", "--destroy"], 2);
+    assert!(
+        planned.contains(&format!("~ restore the original {dropin}"))
+            && planned.contains("+DenyUsers admin"),
+        "{planned}"
+    );
+    let reloads = s.server.sshd_reload_count();
+    let out = s.jprov(&["destroy", "--lockout-guard-seconds", "30"]);
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{}{stderr}", text(&out.stdout));
+    assert!(
+        stderr.contains("a fresh login as admin failed")
+            && stderr.contains("restored the previous sshd files"),
+        "{stderr}"
+    );
+    // Two reloads: the harmful one, and the guard's putting jprov's drop-in back.
+    s.server.wait_sshd_reloads(reloads + 2);
+    assert!(admin_can_log_in(&s), "the admin must still get in");
+    assert_eq!(s.server.read_file(dropin).unwrap(), ours);
+
+    // Without that record, jprov knows only that it wrote the drop-in: destroy deletes it and finishes.
+    s.server.exec_ok(&format!("rm '{record}'"));
+    let planned = s.expect(&["plan", "--destroy"], 2);
+    assert!(
+        planned.contains(&format!(
+            "- delete {dropin}: jprov wrote it and kept no record of what was there before"
+        )),
+        "{planned}"
+    );
+    s.expect(&["destroy"], 0);
+    assert!(!exists(&s.server, dropin));
+    assert!(admin_can_log_in(&s));
+    s.expect(&["plan", "--destroy"], 0);
+}

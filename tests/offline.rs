@@ -355,3 +355,141 @@ fn tunnel_retry_seconds_must_be_positive() {
         text(&out.stderr)
     );
 }
+
+#[test]
+fn offline_destroy_plans_show_the_whole_teardown_of_systemd_hosts() {
+    for (name, must_show) in [
+        (
+            "reverse-forward.yaml",
+            &[
+                "Destroy plan for profile lab-reverse (reverse-forward) (offline: against hosts with everything on them, all made by jprov)",
+                "  - stop and disable the tunnel: systemctl --user disable --now jprov-lab-reverse-tunnel.service",
+                "  - stop and disable Jupyter: systemctl --user disable --now jprov-lab-reverse-jupyter.service",
+                "  - stop and disable the certificate fetch timer: systemctl --user disable --now jprov-lab-reverse-certificate.timer",
+                "    - delete /home/alice/.config/systemd/user/jprov-lab-reverse-tunnel.service: jprov created it",
+                "    - delete /home/alice/.config/systemd/user/jprov-lab-reverse-certificate.timer: jprov created it",
+                "    then systemctl --user daemon-reload",
+                "    - delete /etc/ssh/sshd_config.d/01-jprov-lab-reverse.conf: jprov created it",
+                "    then reload ssh (a reload, never a restart), under the lockout guard",
+                "    ~ remove the line tagged jprov:lab-reverse from /etc/ssh/jprov/jprov-cert.keys",
+                "  - delete account jprov-tunnel: userdel jprov-tunnel",
+                "`certbot delete --cert-name jupyter.example.org`",
+                "`loginctl disable-linger alice`",
+            ][..],
+        ),
+        (
+            "nginx-proxy.yaml",
+            &[
+                "  - stop and disable the tunnel: systemctl disable --now jprov-lab-proxy-tunnel.service",
+                "    - delete /etc/systemd/system/jprov-lab-proxy-tunnel.service: jprov created it",
+                "    then systemctl daemon-reload",
+                "    - delete /etc/nginx/sites-enabled/jprov-lab-proxy: jprov created it",
+                "    then validate with `nginx -t` (the files are put back if it fails)",
+                "    ~ remove the line tagged jprov:lab-proxy from /home/alice/.ssh/authorized_keys: the other lines stay as they are",
+                "  - delete account jprov-tunnel and its home /var/lib/jprov-tunnel: userdel -r jprov-tunnel",
+                "  - stop and disable Jupyter: systemctl --user disable --now jprov-lab-proxy-jupyter.service",
+            ][..],
+        ),
+        (
+            "self-signed.yaml",
+            &[
+                "  - delete the self-signed certificate for jupyter.lan: /home/alice/.local/share/jprov/lab-lan/privkey.pem, /home/alice/.local/share/jprov/lab-lan/fullchain.pem",
+            ][..],
+        ),
+    ] {
+        let out = jprov(
+            &["plan", "--destroy", "--offline", example(name).to_str().unwrap()],
+            None,
+        );
+        let stdout = text(&out.stdout);
+        assert_eq!(out.status.code(), Some(2), "{name}: {stdout}{}", text(&out.stderr));
+        for needle in must_show {
+            assert!(stdout.contains(needle), "{name}: plan lacks {needle:?}:\n{stdout}");
+        }
+        // Debian's certbot timer is not jprov's: never stopped.
+        assert!(!stdout.contains("certbot.timer"), "{name}: {stdout}");
+        assert!(!stdout.contains("a68df677475c2b47b6e86d0467eec97ac5f4b85a"));
+        // On each host: services stop first, jprov's records go last.
+        for role in ["server", "workstation"] {
+            let host = section(&stdout, role);
+            let changes: Vec<&str> = host
+                .lines()
+                .filter(|l| l.starts_with("  - "))
+                .collect();
+            assert!(
+                changes.last().is_some_and(|l| l.starts_with("  - forget the profile")),
+                "{name} {role}: {host}"
+            );
+            let first_other = changes
+                .iter()
+                .position(|l| !l.starts_with("  - stop and disable"))
+                .unwrap();
+            assert!(
+                changes[first_other..]
+                    .iter()
+                    .all(|l| !l.starts_with("  - stop and disable")),
+                "{name} {role}: {host}"
+            );
+        }
+
+        let out = jprov(
+            &["plan", "--destroy", "--offline", "--json", example(name).to_str().unwrap()],
+            None,
+        );
+        assert_eq!(out.status.code(), Some(2));
+        let plan: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!((plan["destroy"].clone(), plan["offline"].clone()), (true.into(), true.into()));
+        let kinds: Vec<String> = plan["hosts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .flat_map(|h| h["changes"].as_array().unwrap().iter())
+            .map(|c| c["kind"].as_str().unwrap().to_string())
+            .collect();
+        for kind in ["stop-unit", "remove-files", "remove-key", "remove-account", "forget"] {
+            assert!(kinds.iter().any(|k| k == kind), "{name}: {kinds:?}");
+        }
+    }
+}
+
+#[test]
+fn destroy_plans_refuse_what_they_cannot_do() {
+    let profile = example("reverse-forward.yaml");
+    let out = jprov(
+        &[
+            "plan",
+            "--destroy",
+            "--start-tunnel",
+            "--offline",
+            profile.to_str().unwrap(),
+        ],
+        None,
+    );
+    assert_ne!(out.status.code(), Some(0));
+    assert!(
+        text(&out.stderr).contains("cannot be used with"),
+        "{}",
+        text(&out.stderr)
+    );
+    // An offline destroy plan cannot be saved for apply (it was not made against the hosts).
+    let dir = tempfile::tempdir().unwrap();
+    let saved = dir.path().join("destroy.json");
+    let out = jprov(
+        &[
+            "plan",
+            "--destroy",
+            "--offline",
+            "-o",
+            saved.to_str().unwrap(),
+            profile.to_str().unwrap(),
+        ],
+        None,
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("offline plans can't be applied"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(!saved.exists());
+}

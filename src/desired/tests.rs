@@ -5,7 +5,7 @@ use crate::profile::parse;
 use std::path::Path;
 
 /// The examples; `-ss` variants use `tls.self_signed` instead of Let's Encrypt.
-fn profile(name: &str) -> Profile {
+pub(crate) fn profile(name: &str) -> Profile {
     let source = match name.trim_end_matches("-ss") {
         "rf" => include_str!("../../profiles/reverse-forward.yaml"),
         _ => include_str!("../../profiles/nginx-proxy.yaml"),
@@ -59,22 +59,43 @@ fn known(f: &ManagedFile) -> &str {
     }
 }
 
-/// Facts describing hosts on which `desired` is already fully in place.
-fn converged_facts(desired: &DesiredState, role: Role, base: &Facts) -> Facts {
+/// Facts describing hosts on which `desired` is already fully in place, with the records apply keeps on
+/// the host: what was at each path before its first write, the accounts it created.
+pub(crate) fn converged_facts(desired: &DesiredState, role: Role, base: &Facts) -> Facts {
     let mut facts = base.clone();
+    facts.state = true;
+    let written = |facts: &mut Facts, path: &str| {
+        let name = crate::facts::record_name(path);
+        if !facts.originals.contains_key(&name) {
+            let before = facts.file(path).clone();
+            facts.originals.insert(name.clone(), before);
+        }
+        facts.backups.insert(name);
+    };
     for item in &desired.host(role).items {
         match item {
             Item::Account(a) => {
+                if facts.accounts.get(&a.name) != Some(&true) {
+                    facts
+                        .originals
+                        .insert(crate::facts::account_record(&a.name), FileFact::Missing);
+                }
                 facts.accounts.insert(a.name.clone(), true);
             }
             Item::KeyPair(k) => {
                 facts
                     .keys
                     .insert(k.path.clone(), "ssh-ed25519 AAAAKEY".into());
+                facts.exists.insert(k.path.clone());
+                facts.exists.insert(format!("{}.pub", k.path));
             }
             Item::Files(g) => {
                 for f in &g.files {
                     if let Content::Known(text) = &f.content {
+                        if !matches!(facts.file(&f.path), FileFact::File { content, .. } if content == text.as_bytes())
+                        {
+                            written(&mut facts, &f.path);
+                        }
                         let group = if f.group.is_empty() {
                             f.owner.clone()
                         } else {
@@ -92,6 +113,7 @@ fn converged_facts(desired: &DesiredState, role: Role, base: &Facts) -> Facts {
                     }
                 }
                 for l in &g.links {
+                    written(&mut facts, &l.path);
                     facts.files.insert(
                         l.path.clone(),
                         FileFact::Symlink {
@@ -102,6 +124,7 @@ fn converged_facts(desired: &DesiredState, role: Role, base: &Facts) -> Facts {
             }
             Item::Certificate(c) => {
                 facts.certificates.insert(c.fullchain.clone(), true);
+                facts.exists.extend(c.renames.iter().map(|r| r.to.clone()));
             }
             Item::Tunnel(t) => {
                 facts.tunnels.insert(
@@ -152,18 +175,28 @@ fn converge(p: &Profile, options: Options) -> (Facts, Facts, usize) {
     converge_on(p, options, true)
 }
 
-fn converge_on(p: &Profile, options: Options, systemd: bool) -> (Facts, Facts, usize) {
-    let t = Templates::new();
-    let mut server = Facts {
+pub(crate) fn converge_on(p: &Profile, options: Options, systemd: bool) -> (Facts, Facts, usize) {
+    let server = Facts {
         host_key: Some("ssh-ed25519 AAAASERVER".into()),
         systemd,
         ..Facts::default()
     };
-    let mut workstation = Facts {
+    let workstation = Facts {
         host_key: Some("ssh-ed25519 AAAAWORKSTATION".into()),
         systemd,
         ..Facts::default()
     };
+    converge_from(p, options, server, workstation)
+}
+
+/// `converge`, from hosts with these facts before the first apply.
+pub(crate) fn converge_from(
+    p: &Profile,
+    options: Options,
+    mut server: Facts,
+    mut workstation: Facts,
+) -> (Facts, Facts, usize) {
+    let t = Templates::new();
     for round in 1..=5 {
         if !plan_for(p, &server, &workstation, options).has_changes() {
             return (server, workstation, round);
@@ -290,6 +323,23 @@ fn facts_fill_in_keys_host_keys_and_certificates() {
 }
 
 #[test]
+fn the_tagged_line_leaves_every_other_byte_of_the_users_file_alone() {
+    let tag = "jprov:x";
+    for (existing, expected) in [
+        ("", "new jprov:x\n"),
+        ("a\r\nk jprov:x\r\nb\r\n", "a\r\nnew jprov:x\nb\r\n"),
+        ("a\r\n\r\nb", "a\r\n\r\nb\nnew jprov:x\n"),
+        ("k jprov:x\nk jprov:x\n", "new jprov:x\n"),
+    ] {
+        assert_eq!(
+            with_tagged_line(existing, tag, "new jprov:x\n"),
+            expected,
+            "{existing:?}"
+        );
+    }
+}
+
+#[test]
 fn authorized_keys_keeps_the_users_other_lines() {
     let p = profile("np");
     let l = Layout::new(&p);
@@ -369,9 +419,23 @@ fn both_methods_reach_a_fixed_point() {
     for name in ["rf", "np", "rf-ss", "np-ss"] {
         for start_tunnel in [false, true] {
             let p = profile(name);
-            let (server, ws, rounds) = converge(&p, Options { start_tunnel });
+            let (server, ws, rounds) = converge(
+                &p,
+                Options {
+                    start_tunnel,
+                    ..Options::default()
+                },
+            );
             assert!(rounds <= 4, "{name}: {rounds} rounds");
-            let again = plan_for(&p, &server, &ws, Options { start_tunnel });
+            let again = plan_for(
+                &p,
+                &server,
+                &ws,
+                Options {
+                    start_tunnel,
+                    ..Options::default()
+                },
+            );
             assert_eq!(again.change_count(), 0, "{name}: {again}");
         }
     }
