@@ -804,6 +804,76 @@ fn laptop_runs_a_kernel_through(method: Method) {
         fail("laptop_check.py (new password)", &check)
     );
 
+    // 11. destroy: the plan lists the services' teardown, and afterwards nothing of the setup is left on
+    //     the booted hosts (units stopped, disabled and gone; accounts gone; the public port closed), a
+    //     destroy plan is empty, and apply builds it all again.
+    let plan = lab.jprov(&["plan", "--destroy"], &profile, &[]);
+    assert_eq!(
+        plan.status.code(),
+        Some(2),
+        "{}",
+        fail("plan --destroy", &plan)
+    );
+    assert!(
+        text(&plan.stdout).contains(&format!("disable --now {tunnel_unit}")),
+        "{}",
+        fail("plan --destroy", &plan)
+    );
+    let destroy = lab.jprov(&["destroy"], &profile, &[]);
+    assert_eq!(
+        destroy.status.code(),
+        Some(0),
+        "{}",
+        fail("destroy", &destroy)
+    );
+    let gone = lab.sh_ok(
+        "workstation",
+        &format!(
+            "{ALICE_SYSTEMCTL} list-unit-files 'jprov-*' --no-legend | wc -l; \
+             ls /home/alice/.config/systemd/user | wc -l; pgrep -u alice -x ssh | wc -l; \
+             test -e /home/alice/.jupyter/jupyter_server_config.py && echo config || echo no-config"
+        ),
+    );
+    assert_eq!(gone, "0\n0\n0\nno-config", "left on the workstation");
+    let gone = lab.sh_ok(
+        "server",
+        "systemctl list-unit-files 'jprov-*' --no-legend | wc -l; \
+             getent passwd jprov-tunnel jprov-cert | wc -l; \
+             ls /etc/ssh/sshd_config.d /etc/nginx/sites-enabled /etc/letsencrypt/renewal-hooks/deploy | grep -c jprov; \
+             sshd -T -C user=admin,host=x,addr=10.77.0.50 | grep -i '^gatewayports '",
+    );
+    assert_eq!(gone, "0\n0\n0\ngatewayports no", "left on the server");
+    assert!(
+        !lab.laptop_check(url, "a-new-e2e-password").status.success(),
+        "the laptop still reaches Jupyter after destroy"
+    );
+    assert!(lab.ssh_login_works("admin"), "admin locked out by destroy");
+    let plan = lab.jprov(&["plan", "--destroy"], &profile, &[]);
+    assert_eq!(
+        plan.status.code(),
+        Some(0),
+        "{}",
+        fail("plan --destroy after destroy", &plan)
+    );
+    let apply = lab.jprov(&["apply"], &profile, &[]);
+    assert_eq!(
+        apply.status.code(),
+        Some(0),
+        "{}",
+        fail("apply after destroy", &apply)
+    );
+    assert!(
+        jupyter_listens(&lab).status.success(),
+        "{}",
+        lab.host_logs(name)
+    );
+    let check = lab.laptop_check(url, "a-new-e2e-password");
+    assert!(
+        check.status.success(),
+        "{}",
+        fail("laptop_check.py after destroy and apply", &check)
+    );
+
     eprintln!(
         "e2e {}: lab up {:.1} s, apply {:.1} s, laptop_check {:.1} s, total before teardown {:.1} s",
         method.name(),
