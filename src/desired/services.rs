@@ -1,0 +1,136 @@
+//! The running parts: systemd units for the tunnel and Jupyter, and what a host without systemd gets instead.
+
+use super::*;
+
+/// Unit files, after which systemd (the system's or the user's) re-reads its units.
+pub(super) fn unit_group(label: &str, scope: UnitScope, files: Vec<ManagedFile>) -> Item {
+    Item::Files(FileGroup {
+        label: label.into(),
+        files,
+        links: vec![],
+        validate: None,
+        reload: Some(Service::Systemd(scope)),
+    })
+}
+
+/// What a host without systemd gets instead of services.
+pub(super) fn no_systemd_note(role: Role) -> String {
+    let what = match role {
+        Role::Server => "the tunnel",
+        Role::Workstation => "Jupyter and the tunnel (when it opens it)",
+    };
+    format!(
+        "the {role} does not run systemd: jprov sets up no services there; start {what} yourself \
+         (`jprov tunnel PROFILE` keeps a tunnel up, `apply --start-tunnel` starts it once)"
+    )
+}
+
+impl Builder<'_> {
+    /// Whether `role` runs systemd; offline, jprov plans for systemd hosts.
+    pub(super) fn systemd(&self, role: Role) -> bool {
+        let facts = match role {
+            Role::Server => self.world.server,
+            Role::Workstation => self.world.workstation,
+        };
+        facts.map_or(true, |f| f.systemd)
+    }
+
+    /// A unit file: the system's (root-owned) or the workstation user's.
+    pub(super) fn unit_file(
+        &self,
+        scope: UnitScope,
+        name: &str,
+        template: &str,
+        context: serde_json::Value,
+    ) -> Result<ManagedFile, RenderError> {
+        let text = self.templates.render(template, context)?;
+        Ok(match scope {
+            UnitScope::System => root_file(
+                &format!("/etc/systemd/system/{name}"),
+                Content::Known(text),
+                0o644,
+            ),
+            UnitScope::User => {
+                let mut file = self.user_file(
+                    &self.l.user_unit(name),
+                    Content::Known(text),
+                    0o644,
+                    Secrecy::Public,
+                );
+                file.dir_mode = 0o755;
+                file
+            }
+        })
+    }
+
+    /// The tunnel as a service of the host that opens it: restarted forever, by systemd.
+    pub(super) fn tunnel_service(
+        &self,
+        tunnel: &TunnelProcess,
+        scope: UnitScope,
+    ) -> Result<(ManagedFile, Unit), RenderError> {
+        let (p, l) = (self.p, self.l);
+        let file = self.unit_file(
+            scope,
+            &l.tunnel_unit,
+            "tunnel.service",
+            json!({
+                "profile": p.name,
+                "method": p.method.to_string(),
+                "scope": scope.as_str(),
+                "user": (scope == UnitScope::System).then(|| tunnel.user.clone()),
+                "argv": tunnel.argv,
+                "restart_seconds": crate::tunnel::RESTART_SECONDS,
+            }),
+        )?;
+        let unit = Unit {
+            name: l.tunnel_unit.clone(),
+            scope,
+            restart_on: vec![file.path.clone()],
+            makes: vec![],
+            label: "the tunnel".into(),
+        };
+        Ok((file, unit))
+    }
+
+    /// Jupyter as the workstation user's service, restarted when its unit or its configuration changes.
+    pub(super) fn jupyter_service(&self) -> Result<(ManagedFile, Unit), RenderError> {
+        let (p, l) = (self.p, self.l);
+        let file = self.unit_file(
+            UnitScope::User,
+            &l.jupyter_unit,
+            "jupyter.service",
+            json!({
+                "profile": p.name,
+                "argv": jupyter_argv(p),
+                "virtualenv": p.jupyter.virtualenv,
+                "restart_seconds": JUPYTER_RESTART_SECONDS,
+            }),
+        )?;
+        let unit = Unit {
+            name: l.jupyter_unit.clone(),
+            scope: UnitScope::User,
+            restart_on: vec![
+                file.path.clone(),
+                l.jupyter_config.clone(),
+                l.workstation_fullchain.clone(),
+            ],
+            makes: vec![],
+            label: "Jupyter".into(),
+        };
+        Ok((file, unit))
+    }
+
+    /// certbot's own renewal timer (Debian's package ships it enabled; jprov makes sure).
+    pub(super) fn certbot_timer(&self) -> Option<Item> {
+        (matches!(self.p.tls, Tls::Letsencrypt { .. }) && self.systemd(Role::Server)).then(|| {
+            Item::Unit(Unit {
+                name: CERTBOT_TIMER.into(),
+                scope: UnitScope::System,
+                restart_on: vec![],
+                makes: vec![],
+                label: "certbot's renewal timer".into(),
+            })
+        })
+    }
+}
