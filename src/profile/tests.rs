@@ -224,3 +224,46 @@ fn locate_finds_nested_keys() {
     assert_eq!(locate(src, "a.n[0]"), Some((8, 3)));
     assert_eq!(locate(src, "a.n[1]"), None);
 }
+
+#[test]
+fn jupyter_from_a_virtualenv_or_a_command_not_both() {
+    let venv = GOOD.replace(
+        "  app: lab ",
+        "  virtualenv: /opt/venvs/jupyter\n  app: lab ",
+    );
+    let p = parse(&venv, Path::new("p.yaml")).unwrap();
+    assert_eq!(p.jupyter.executable(), "/opt/venvs/jupyter/bin/jupyter");
+    let both = venv.replace(
+        "  virtualenv: /opt/venvs/jupyter\n",
+        "  virtualenv: /opt/venvs/jupyter\n  command: /usr/bin/jupyter\n",
+    );
+    let e = error(&both);
+    assert_eq!(e.field.as_deref(), Some("jupyter.virtualenv"), "{e}");
+    assert!(e.line.is_some(), "{e}");
+    assert!(e.message.contains("not both"), "{e}");
+    let e = error(&venv.replace("/opt/venvs/jupyter", "venvs/jupyter"));
+    assert_eq!(e.field.as_deref(), Some("jupyter.virtualenv"), "{e}");
+}
+
+#[test]
+fn certificate_refresh_is_a_systemd_time_span() {
+    let with = |span: &str| {
+        GOOD.replace(
+            "  jump: server",
+            &format!("  jump: server\n  certificate_refresh: {span}"),
+        )
+    };
+    for good in ["10s", "30min", "6h", "1d"] {
+        let p = parse(&with(good), Path::new("p.yaml")).unwrap();
+        assert_eq!(p.workstation.certificate_refresh.as_str(), good);
+    }
+    for bad in ["0h", "6 h", "6hours", "h", "-1d", "\"6h; rm -rf /\""] {
+        let e = error(&with(bad));
+        assert_eq!(
+            e.field.as_deref(),
+            Some("workstation.certificate_refresh"),
+            "{bad}: {e}"
+        );
+        assert!(e.message.contains("time span"), "{bad}: {e}");
+    }
+}
