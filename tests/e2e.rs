@@ -721,12 +721,23 @@ fn laptop_runs_a_kernel_through(method: Method) {
             lab.host_logs(name)
         )
     });
+    // Jupyter crashing (SIGKILL: no clean exit) is restarted by systemd too.
+    let crashed = jupyter_pid();
+    lab.sh_ok("workstation", &format!("kill -KILL {crashed}"));
+    let t_jupyter = recovery_time(&lab, url, limit).unwrap_or_else(|| {
+        panic!(
+            "no recovery within {limit:?} after Jupyter was killed\n{}",
+            lab.host_logs(name)
+        )
+    });
+    assert_ne!(jupyter_pid(), crashed, "the same Jupyter process?");
     eprintln!(
-        "e2e {}: kernel check passes again {:.1} s after the tunnel's ssh was killed, {:.1} s after the {}'s sshd restarted",
+        "e2e {}: kernel check passes again {:.1} s after the tunnel's ssh was killed, {:.1} s after the {}'s sshd restarted, {:.1} s after Jupyter was killed",
         method.name(),
         t_kill.as_secs_f64(),
         t_peer.as_secs_f64(),
-        peer.0
+        peer.0,
+        t_jupyter.as_secs_f64()
     );
 
     // 9. Renewal with nobody running jprov: certbot renews on the server (forced: pebble's certificates
