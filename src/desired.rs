@@ -94,6 +94,7 @@ pub fn fact_queries(p: &Profile) -> [(Role, FactQuery); 2] {
     workstation
         .units
         .push(unit(UnitScope::User, &l.jupyter_unit));
+    workstation.executables.push(p.jupyter.executable());
     let letsencrypt = matches!(p.tls, Tls::Letsencrypt { .. });
     if letsencrypt {
         server.add_file(&l.deploy_hook);
@@ -590,7 +591,7 @@ impl Builder<'_> {
             items,
             sshd_intent: vec![],
             notes: vec![],
-            problems: vec![],
+            problems: self.jupyter_problems(),
         })
     }
 
@@ -742,7 +743,11 @@ impl Builder<'_> {
             items,
             sshd_intent: vec![],
             notes,
-            problems: vec![],
+            problems: if systemd {
+                self.jupyter_problems()
+            } else {
+                vec![]
+            },
         })
     }
 }

@@ -39,6 +39,8 @@ pub struct FactQuery {
     pub linger: bool,
     /// TCP ports: which processes listen on them (`ss -ltnp`).
     pub listeners: Vec<u16>,
+    /// Programs a service will run: an absolute path, or a name systemd looks up in its fixed PATH.
+    pub executables: Vec<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -152,6 +154,8 @@ pub struct Facts {
     pub linger_by_sudo: Option<bool>,
     /// Port -> what listens on it (`ss`'s process column, or "something"), for ports asked and taken.
     pub listeners: BTreeMap<u16, String>,
+    /// Asked-for programs -> whether systemd would find them executable.
+    pub executables: BTreeMap<String, bool>,
     /// Queried `exists` paths that exist (as anything, a dangling link included).
     pub exists: BTreeSet<String>,
     /// What was at a path before apply first wrote it, by record name (`record_name`): `Missing` when
@@ -328,6 +332,10 @@ pub fn parse(output: &str, stderr: &str) -> Result<Facts, FactsError> {
             }
             ["linger", yes] => facts.linger = Some(*yes == "yes"),
             ["linger-sudo", yes] => facts.linger_by_sudo = Some(*yes == "yes"),
+            ["executable", program, yes] => {
+                let program = hexstr(program).ok_or_else(bad)?;
+                facts.executables.insert(program, *yes == "yes");
+            }
             ["listening", port, who] => {
                 let port = port.parse().map_err(|_| bad())?;
                 let who = hexstr(who).ok_or_else(bad)?;

@@ -1290,3 +1290,42 @@ fn make_executable(path: &Path) {
     use std::os::unix::fs::PermissionsExt;
     fs::set_permissions(path, fs::Permissions::from_mode(0o755)).unwrap();
 }
+
+/// The facts script of every example profile, for both hosts, renders and is valid sh; run here (it only
+/// reads), it ends with its end marker and parses.
+#[test]
+fn facts_scripts_of_the_examples_render_run_and_parse() {
+    for example in ["reverse-forward", "nginx-proxy", "self-signed"] {
+        let path = format!("{}/profiles/{example}.yaml", env!("CARGO_MANIFEST_DIR"));
+        let profile = jprov::profile::load(Path::new(&path)).unwrap().profile;
+        for (role, query) in jprov::desired::fact_queries(&profile) {
+            let script = jprov::facts::script(&Templates::new(), &query)
+                .unwrap_or_else(|e| panic!("{example} {role}: {e:#?}"));
+            let mut child = Command::new("sh")
+                .arg("-s")
+                .stdin(Stdio::piped())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap();
+            child
+                .stdin
+                .take()
+                .unwrap()
+                .write_all(script.as_bytes())
+                .unwrap();
+            let out = child.wait_with_output().unwrap();
+            let stdout = String::from_utf8_lossy(&out.stdout);
+            let facts = jprov::facts::parse(&stdout, &String::from_utf8_lossy(&out.stderr))
+                .unwrap_or_else(|e| panic!("{example} {role}: {e}\n{}", text(&out)));
+            if role == jprov::resource::Role::Workstation {
+                assert!(
+                    facts
+                        .executables
+                        .contains_key(&profile.jupyter.executable()),
+                    "{example}: {stdout}"
+                );
+            }
+        }
+    }
+}

@@ -133,4 +133,21 @@ impl Builder<'_> {
             })
         })
     }
+
+    /// Jupyter's service would fail at once if systemd cannot find the program it runs.
+    pub(super) fn jupyter_problems(&self) -> Vec<String> {
+        let program = self.p.jupyter.executable();
+        match self.world.workstation.and_then(|f| f.executables.get(&program)) {
+            Some(false) if program.starts_with('/') => vec![format!(
+                "Jupyter's service would run {program}, which is not an executable file on the workstation: \
+                 check jupyter.command or jupyter.virtualenv"
+            )],
+            Some(false) => vec![format!(
+                "Jupyter's service would run `{program}`, which systemd does not find in /usr/local/bin, \
+                 /usr/bin or /bin (it does not use the user's PATH, e.g. ~/.local/bin): give its absolute \
+                 path in jupyter.command, or the virtualenv in jupyter.virtualenv"
+            )],
+            _ => vec![],
+        }
+    }
 }

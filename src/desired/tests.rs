@@ -706,3 +706,26 @@ fn lingering_is_a_change_when_sudo_allows_it_and_a_problem_when_nothing_does() {
         "{plan}"
     );
 }
+
+#[test]
+fn a_jupyter_systemd_cannot_find_is_a_problem_before_anything_changes() {
+    let p = profile("np");
+    assert_eq!(
+        fact_queries(&p)[1].1.executables,
+        vec!["jupyter".to_string()]
+    );
+    let (server, mut ws, _) = converge(&p, Options::default());
+    ws.executables.insert("jupyter".into(), false);
+    let plan = plan_for(&p, &server, &ws, Options::default());
+    let problems = &plan.host(Role::Workstation).problems;
+    assert!(
+        problems.len() == 1 && problems[0].contains("does not use the user's PATH"),
+        "{plan}"
+    );
+    ws.executables.insert("jupyter".into(), true);
+    assert!(!plan_for(&p, &server, &ws, Options::default()).has_problems());
+    // Without systemd nothing runs it as a service: no problem to report.
+    let (server, mut ws, _) = converge_on(&p, Options::default(), false);
+    ws.executables.insert("jupyter".into(), false);
+    assert!(!plan_for(&p, &server, &ws, Options::default()).has_problems());
+}
