@@ -54,7 +54,8 @@ enum Command {
         profile: PathBuf,
         #[command(flatten)]
         connect: ConnectArgs,
-        /// Start the SSH tunnel in the background on the host that opens it (kept running until it exits).
+        /// On a host without systemd: start the SSH tunnel in the background on the host that opens it (it
+        /// runs until it exits; `jprov tunnel` restarts it). With systemd the tunnel is a service anyway.
         #[arg(long)]
         start_tunnel: bool,
         #[command(flatten)]
