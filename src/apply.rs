@@ -35,6 +35,7 @@ pub fn script(
                 "role": host.role.as_str(),
                 "ops": ops,
                 "guard_seconds": guard_seconds,
+                "restarts": crate::plan::restarts_to_record(host),
             }),
         )
         .map(Some)

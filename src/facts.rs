@@ -147,6 +147,8 @@ pub struct Facts {
     pub tunnels: BTreeMap<String, TunnelFact>,
     /// Reloads an interrupted apply left pending (from the on-host journal).
     pub pending_reloads: Vec<String>,
+    /// Units whose files an interrupted apply changed before restarting them (from the on-host journal).
+    pub pending_restarts: Vec<String>,
     pub units: BTreeMap<(crate::resource::UnitScope, String), UnitFact>,
     /// Whether the login user lingers; `None` when not asked.
     pub linger: Option<bool>,
@@ -178,11 +180,12 @@ impl Facts {
         use sha1::Digest;
         let mut hasher = sha1::Sha1::new();
         hasher.update(format!(
-            "{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}",
+            "{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}",
             self.files,
             self.keys,
             self.accounts,
             self.pending_reloads,
+            self.pending_restarts,
             self.units,
             self.linger,
             self.exists,
@@ -371,6 +374,7 @@ pub fn parse(output: &str, stderr: &str) -> Result<Facts, FactsError> {
                 facts.originals.insert(hexstr(name).ok_or_else(bad)?, fact);
             }
             ["pending", "reload", service] => facts.pending_reloads.push(service.to_string()),
+            ["pending", "restart", unit] => facts.pending_restarts.push(unit.to_string()),
             ["effective", ..] | ["sources", _] => {
                 if !facts.sshd.read(&fields) {
                     return Err(bad());

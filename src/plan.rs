@@ -264,12 +264,15 @@ pub mod phase {
 }
 
 impl Change {
-    /// See `phase`. Restarts are not late: they belong with the files that cause them.
+    /// See `phase`. Unit starts and restarts are late too: a restarted tunnel must find its peer already
+    /// reloaded. The apply script of the round that writes a unit's files records the restart in the
+    /// on-host journal first (`restarts_to_record`), so it is not lost between rounds or runs.
     pub fn phase(&self) -> u8 {
         match self {
             Change::StopUnit { .. } | Change::StopTunnel { .. } => phase::STOP,
-            Change::StartTunnel { .. } | Change::RunCommand { .. } => phase::LATE,
-            Change::Unit { action, .. } if *action != Some(UnitAction::Restart) => phase::LATE,
+            Change::StartTunnel { .. } | Change::RunCommand { .. } | Change::Unit { .. } => {
+                phase::LATE
+            }
             Change::Forget { .. } => phase::LAST,
             _ => phase::MAIN,
         }
@@ -542,7 +545,24 @@ pub(crate) fn pending_reloads(facts: &Facts, changes: &[Change]) -> Vec<Change> 
     .collect()
 }
 
-/// What a unit needs: enabling, a start (not running), a restart (a file it reads changes in this plan).
+/// The restarts a host's plan will do in its late round: the apply script of every round records them in
+/// the on-host journal before it writes anything, and the restart clears its record.
+pub fn restarts_to_record(host: &HostPlan) -> Vec<String> {
+    host.changes
+        .iter()
+        .filter_map(|c| match c {
+            Change::Unit {
+                name,
+                action: Some(UnitAction::Restart),
+                ..
+            } => Some(name.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+/// What a unit needs: enabling, a start (not running), a restart (a file it reads changes in this plan,
+/// or an earlier apply recorded one it did not get to).
 fn unit_change(
     unit: &Unit,
     facts: &Facts,
@@ -577,12 +597,17 @@ fn unit_change(
         })
         .filter(|path| unit.restart_on.iter().any(|p| p == path))
         .collect();
+    let recorded = facts.pending_restarts.iter().any(|u| *u == unit.name);
     let (action, why) = match (running, changed.is_empty()) {
         (false, _) if state == "failed" => (Some(UnitAction::Start), "it has failed".into()),
         (false, _) => (Some(UnitAction::Start), "it is not running".into()),
         (true, false) => (
             Some(UnitAction::Restart),
             format!("{} changes", changed.join(" and ")),
+        ),
+        (true, true) if recorded => (
+            Some(UnitAction::Restart),
+            "an earlier apply changed what it reads and had not restarted it yet".into(),
         ),
         (true, true) => (None, String::new()),
     };

@@ -729,3 +729,52 @@ fn a_jupyter_systemd_cannot_find_is_a_problem_before_anything_changes() {
     ws.executables.insert("jupyter".into(), false);
     assert!(!plan_for(&p, &server, &ws, Options::default()).has_problems());
 }
+
+#[test]
+fn a_restart_waits_for_the_last_round_and_is_recorded_before_the_files_change() {
+    let p = profile("np");
+    let l = Layout::new(&p);
+    let (server, mut ws, _) = converge(&p, Options::default());
+    // The Jupyter config on the host differs from the profile's: the plan rewrites it and restarts Jupyter.
+    if let Some(FileFact::File { content, .. }) = ws.files.get_mut(&l.jupyter_config) {
+        content.extend_from_slice(b"# edited\n");
+    }
+    let plan = plan_for(&p, &server, &ws, Options::default());
+    let host = plan.host(Role::Workstation);
+    let restart = host
+        .changes
+        .iter()
+        .find(|c| {
+            matches!(
+                c,
+                Change::Unit {
+                    action: Some(plan::UnitAction::Restart),
+                    ..
+                }
+            )
+        })
+        .unwrap_or_else(|| panic!("{plan}"));
+    assert_eq!(restart.phase(), plan::phase::LATE, "{plan}");
+    // The round that writes the config records the restart first, though the restart itself waits.
+    let script = crate::apply::script(&Templates::new(), "t", host, plan::phase::MAIN, 60)
+        .unwrap()
+        .expect("the config is written in the main round");
+    let record = format!("journal_add \"restart {}\"", l.jupyter_unit);
+    let write = script.find("put_file").expect("writes the config");
+    assert!(
+        script.find(&record).is_some_and(|at| at < write),
+        "{script}"
+    );
+    // Interrupted after the write: the files look converged, but the journal still asks for the restart.
+    ws.pending_restarts.push(l.jupyter_unit.clone());
+    if let Some(FileFact::File { content, .. }) = ws.files.get_mut(&l.jupyter_config) {
+        content.truncate(content.len() - b"# edited\n".len());
+    }
+    let plan = plan_for(&p, &server, &ws, Options::default());
+    let changes = &plan.host(Role::Workstation).changes;
+    assert!(
+        matches!(&changes[..], [Change::Unit { action: Some(plan::UnitAction::Restart), reason, .. }]
+            if reason.contains("had not restarted it yet")),
+        "{plan}"
+    );
+}
