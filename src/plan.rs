@@ -597,7 +597,7 @@ fn unit_change(
         })
         .filter(|path| unit.restart_on.iter().any(|p| p == path))
         .collect();
-    let recorded = facts.pending_restarts.iter().any(|u| *u == unit.name);
+    let recorded = facts.pending_restarts.contains(&unit.name);
     let (action, why) = match (running, changed.is_empty()) {
         (false, _) if state == "failed" => (Some(UnitAction::Start), "it has failed".into()),
         (false, _) => (Some(UnitAction::Start), "it is not running".into()),
