@@ -885,6 +885,41 @@ fn laptop_runs_a_kernel_through(method: Method) {
         fail("laptop_check.py after destroy and apply", &check)
     );
 
+    // 12. reverse-forward: a new public port changes the server's sshd drop-in and the workstation's tunnel
+    //     unit in one apply; the tunnel restarts only after sshd was reloaded, and the laptop gets in there.
+    if method == Method::ReverseForward {
+        let text_before = std::fs::read_to_string(&profile).unwrap();
+        std::fs::write(
+            &profile,
+            text_before.replace("tunnel:\n  port: 8888\n", "tunnel:\n  port: 8890\n"),
+        )
+        .unwrap();
+        let apply = lab.jprov(&["apply"], &profile, &[]);
+        assert_eq!(
+            apply.status.code(),
+            Some(0),
+            "{}",
+            fail("apply (new tunnel port)", &apply)
+        );
+        let applied = text(&apply.stdout);
+        assert!(
+            applied.contains("reload ssh") && applied.contains("restart the tunnel"),
+            "{}",
+            fail("apply (new tunnel port)", &apply)
+        );
+        assert!(
+            jupyter_listens(&lab).status.success(),
+            "{}",
+            lab.host_logs(name)
+        );
+        let check = lab.laptop_check("https://jupyter.lab:8890/", "a-new-e2e-password");
+        assert!(
+            check.status.success(),
+            "{}",
+            fail("laptop_check.py on the new port", &check)
+        );
+    }
+
     eprintln!(
         "e2e {}: lab up {:.1} s, apply {:.1} s, laptop_check {:.1} s, total before teardown {:.1} s",
         method.name(),
