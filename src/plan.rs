@@ -882,12 +882,16 @@ fn write_change(f: &mut fmt::Formatter<'_>, change: &Change) -> fmt::Result {
                     v.program()
                 )?;
             }
-            if let Some(s) = reload {
-                writeln!(
+            match reload {
+                Some(Service::Systemd(scope)) => {
+                    writeln!(f, "    then {} daemon-reload", scope.systemctl())?
+                }
+                Some(s) => writeln!(
                     f,
                     "    then reload {} (a reload, never a restart)",
                     s.as_str()
-                )?;
+                )?,
+                None => {}
             }
             Ok(())
         }
