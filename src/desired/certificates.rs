@@ -279,7 +279,7 @@ impl Builder<'_> {
             "fetch_certificate.sh",
             json!({
                 "profile": p.name,
-                "dir": l.workstation_fullchain.rsplit_once('/').map(|(d, _)| d).unwrap_or("/"),
+                "dir": l.workstation_tls_dir,
                 "fullchain": l.workstation_fullchain,
                 "privkey": l.workstation_privkey,
                 "key": l.workstation_cert_key,
