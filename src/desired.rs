@@ -139,7 +139,7 @@ pub fn fact_queries(p: &Profile) -> [(Role, FactQuery); 2] {
             server.add_file(&l.nginx_available);
             server.add_file(&l.nginx_enabled);
             server.tunnels.push(l.server_tunnel_pid.clone());
-            server.add_file(&l.server_tunnel_unit);
+            server.add_file(&l.system_unit(&l.tunnel_unit));
             server.units.push(unit(UnitScope::System, &l.tunnel_unit));
             workstation.add_file(&l.workstation_authorized_keys);
         }
@@ -195,17 +195,13 @@ pub fn build(
         Method::ReverseForward => Role::Workstation,
         Method::NginxProxy => Role::Server,
     };
+    // jprov's units are the system's on the server and the user's own on the workstation.
     let service = |role: Role, name: &str| {
-        let facts = match role {
-            Role::Server => world.server,
-            Role::Workstation => world.workstation,
-        };
         let scope = match role {
             Role::Server => UnitScope::System,
             Role::Workstation => UnitScope::User,
         };
-        facts
-            .map_or(true, |f| f.systemd)
+        b.systemd(role)
             .then(|| format!("{} status {name}", scope.systemctl()))
     };
     Ok(DesiredState {

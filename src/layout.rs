@@ -28,7 +28,6 @@ pub struct Layout {
     pub cert_account: String,
     pub cert_authorized_keys: String,
     pub cert_bundle: String,
-    pub server_tunnel_unit: String,
     /// nginx-proxy with `tls.self_signed`: the certificate generated on the server (root only, 0700).
     pub self_signed_dir: String,
     pub self_signed_fullchain: String,
@@ -89,7 +88,6 @@ impl Layout {
             cert_authorized_keys: format!("/etc/ssh/jprov/{cert_account}.keys"),
             cert_bundle: format!("/var/lib/{cert_account}/{name}/bundle.pem"),
             cert_account,
-            server_tunnel_unit: format!("/etc/systemd/system/jprov-{name}-tunnel.service"),
             self_signed_fullchain: format!("{self_signed_dir}/fullchain.pem"),
             self_signed_privkey: format!("{self_signed_dir}/privkey.pem"),
             self_signed_dir,
@@ -134,6 +132,11 @@ impl Layout {
     /// The certificate account's home: the directory holding every profile's bundle.
     pub fn cert_bundle_home(&self) -> String {
         format!("/var/lib/{}", self.cert_account)
+    }
+
+    /// Where the system's unit file `unit` lives (the server's units).
+    pub fn system_unit(&self, unit: &str) -> String {
+        format!("/etc/systemd/system/{unit}")
     }
 
     /// Where the workstation user's unit file `unit` lives.

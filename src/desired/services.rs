@@ -28,11 +28,7 @@ pub(super) fn no_systemd_note(role: Role) -> String {
 impl Builder<'_> {
     /// Whether `role` runs systemd; offline, jprov plans for systemd hosts.
     pub(super) fn systemd(&self, role: Role) -> bool {
-        let facts = match role {
-            Role::Server => self.world.server,
-            Role::Workstation => self.world.workstation,
-        };
-        facts.map_or(true, |f| f.systemd)
+        self.facts(role).map_or(true, |f| f.systemd)
     }
 
     /// A unit file: the system's (root-owned) or the workstation user's.
@@ -45,11 +41,7 @@ impl Builder<'_> {
     ) -> Result<ManagedFile, RenderError> {
         let text = self.templates.render(template, context)?;
         Ok(match scope {
-            UnitScope::System => root_file(
-                &format!("/etc/systemd/system/{name}"),
-                Content::Known(text),
-                0o644,
-            ),
+            UnitScope::System => root_file(&self.l.system_unit(name), Content::Known(text), 0o644),
             UnitScope::User => {
                 let mut file = self.user_file(
                     &self.l.user_unit(name),

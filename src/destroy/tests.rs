@@ -421,7 +421,7 @@ fn units_are_stopped_first_and_their_files_removed_with_a_daemon_reload() {
     assert_eq!(changes[0].phase(), plan::phase::STOP);
     assert!(
         changes.iter().any(|c| matches!(c, Change::RemoveFiles { files, reload: Some(Service::Systemd(UnitScope::System)), .. }
-            if files.iter().any(|f| f.path == l.server_tunnel_unit && matches!(f.how, Removal::Delete)))),
+            if files.iter().any(|f| f.path == l.system_unit(&l.tunnel_unit) && matches!(f.how, Removal::Delete)))),
         "{plan}"
     );
     assert!(!plan.to_string().contains("certbot.timer"), "{plan}");
