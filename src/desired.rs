@@ -214,6 +214,29 @@ pub fn build(
     })
 }
 
+/// The ssh options of every connection jprov sets up between the hosts (the tunnel, the certificate
+/// fetch): no prompts, only the given key, and only the peer key jprov pinned, under an alias so the pin
+/// does not depend on how the address is spelled.
+fn pinned_ssh_options(known_hosts: &str, alias: &str, key: &str, port: u16) -> Vec<String> {
+    let mut options = vec![];
+    for option in [
+        "BatchMode=yes".to_string(),
+        "IdentitiesOnly=yes".to_string(),
+        "StrictHostKeyChecking=yes".to_string(),
+        format!("UserKnownHostsFile={known_hosts}"),
+        format!("HostKeyAlias={alias}"),
+    ] {
+        options.extend(["-o".to_string(), option]);
+    }
+    options.extend([
+        "-i".to_string(),
+        key.to_string(),
+        "-p".to_string(),
+        port.to_string(),
+    ]);
+    options
+}
+
 fn jupyter_argv(p: &Profile) -> Vec<String> {
     vec![
         p.jupyter.executable(),
@@ -298,24 +321,13 @@ impl Builder<'_> {
         };
         let mut argv: Vec<String> = ["ssh", "-N"].iter().map(|s| s.to_string()).collect();
         for option in [
-            "ExitOnForwardFailure=yes".to_string(),
-            "ServerAliveInterval=30".to_string(),
-            "ServerAliveCountMax=3".to_string(),
-            "BatchMode=yes".to_string(),
-            "IdentitiesOnly=yes".to_string(),
-            "StrictHostKeyChecking=yes".to_string(),
-            format!("UserKnownHostsFile={known_hosts}"),
-            format!("HostKeyAlias={alias}"),
+            "ExitOnForwardFailure=yes",
+            "ServerAliveInterval=30",
+            "ServerAliveCountMax=3",
         ] {
-            argv.push("-o".into());
-            argv.push(option);
+            argv.extend(["-o".to_string(), option.to_string()]);
         }
-        argv.extend([
-            "-i".to_string(),
-            key.clone(),
-            "-p".to_string(),
-            peer_port.to_string(),
-        ]);
+        argv.extend(pinned_ssh_options(known_hosts, &alias, key, peer_port));
         argv.extend(forward);
         argv.push(format!("{login}@{peer_host}"));
         TunnelProcess {
