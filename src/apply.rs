@@ -4,8 +4,10 @@
 //! don't depend on the connection staying up between them.
 
 use crate::facts::hex_text;
-use crate::plan::{argv_digest, Change, FileAction, HostPlan, Removal};
-use crate::render::{RenderError, Templates};
+use crate::plan::{
+    argv_digest, content_digest, link_digest, Change, FileAction, HostPlan, Removal,
+};
+use crate::render::{self, RenderError, Templates};
 use crate::resource::{Content, Role};
 use serde_json::{json, Value};
 
@@ -22,7 +24,7 @@ pub fn script(
         .changes
         .iter()
         .filter(|c| c.is_actionable() && c.phase() == phase)
-        .map(op)
+        .filter_map(op)
         .collect();
     if ops.is_empty() {
         return Ok(None);
@@ -36,13 +38,16 @@ pub fn script(
                 "ops": ops,
                 "guard_seconds": guard_seconds,
                 "restarts": crate::plan::restarts_to_record(host),
+                "lib": render::HOST_LIB,
+                "fire_program": render::guard_fire_program(),
             }),
         )
         .map(Some)
 }
 
-fn op(change: &Change) -> Value {
-    match change {
+/// The script step of a change; `None` for a change the engine does itself (`ResolveGuard`).
+fn op(change: &Change) -> Option<Value> {
+    let op = match change {
         Change::CreateAccount {
             name,
             home,
@@ -79,12 +84,13 @@ fn op(change: &Change) -> Value {
                         "group": f.file.group,
                         "dir_mode": format!("{:o}", f.file.dir_mode),
                         "content": content,
+                        "digest": content_digest(content.as_bytes()),
                     })
                 })
                 .collect();
             let links: Vec<Value> = links
                 .iter()
-                .map(|l| json!({"path": l.path, "target": l.target}))
+                .map(|l| json!({"path": l.path, "target": l.target, "digest": link_digest(&l.target)}))
                 .collect();
             json!({"op": "files", "files": files, "links": links, "validate": validate, "reload": reload})
         }
@@ -150,7 +156,9 @@ fn op(change: &Change) -> Value {
             let files: Vec<Value> = files
                 .iter()
                 .map(|f| match &f.how {
-                    Removal::Delete => json!({"path": f.path, "action": "delete"}),
+                    Removal::Delete => {
+                        json!({"path": f.path, "action": "delete", "digest": "absent"})
+                    }
                     Removal::Restore { .. } => json!({"path": f.path, "action": "restore"}),
                     Removal::RemoveLine { file, .. } => {
                         let Content::Known(content) = &file.content else {
@@ -163,6 +171,7 @@ fn op(change: &Change) -> Value {
                             "owner": file.owner,
                             "group": file.group,
                             "content": content,
+                            "digest": content_digest(content.as_bytes()),
                         })
                     }
                 })
@@ -182,7 +191,9 @@ fn op(change: &Change) -> Value {
             json!({"op": "remove-account", "name": name, "remove_home": remove_home, "shared_keys": shared_keys})
         }
         Change::Forget { .. } => json!({"op": "forget"}),
-    }
+        Change::ResolveGuard { .. } => return None,
+    };
+    Some(op)
 }
 
 /// What an apply script reported.
@@ -252,6 +263,41 @@ pub fn guard_script(
 ) -> Result<String, RenderError> {
     templates.render(
         "guard.sh",
-        json!({"profile": profile, "action": if fire { "fire" } else { "disarm" }}),
+        json!({
+            "profile": profile,
+            "action": if fire { "fire" } else { "disarm" },
+            "lib": render::HOST_LIB,
+        }),
     )
+}
+
+/// What the guard's control script (`guard_script`) reported.
+#[derive(Debug, PartialEq, Eq)]
+pub enum GuardReply {
+    /// Disarmed: it will not fire.
+    Disarmed,
+    /// Left armed: sshd still has a reload pending (in the on-host journal), so the files on disk are not yet
+    /// what sshd runs and a login proves nothing about them.
+    Kept,
+    /// There was no guard any more: it fired before jprov got to it.
+    Gone,
+    /// It restored the previous files (and reloaded sshd if they pass `sshd -t`).
+    Fired,
+    /// Anything else: the script failed (`jprov-error ...`) or said nothing.
+    Failed(String),
+}
+
+pub fn parse_guard_reply(stdout: &str) -> GuardReply {
+    for line in stdout.lines() {
+        let reply = match line.split_once(' ').unwrap_or((line, "")) {
+            ("jprov-guard-disarmed", "") => GuardReply::Disarmed,
+            ("jprov-guard-kept", "") => GuardReply::Kept,
+            ("jprov-guard-gone", "") => GuardReply::Gone,
+            ("jprov-guard-fired", "") => GuardReply::Fired,
+            ("jprov-error", message) => GuardReply::Failed(hex_text(message)),
+            _ => continue,
+        };
+        return reply;
+    }
+    GuardReply::Failed("the guard script reported nothing".into())
 }

@@ -1,6 +1,6 @@
 //! Plan and apply for a whole profile: connect, gather facts, compute, run, repeat until converged.
 
-use crate::apply::{self, Failure};
+use crate::apply::{self, Failure, GuardReply};
 use crate::desired::{self, Options, World};
 use crate::facts::{self, Facts, FactsError};
 use crate::plan::{self, Change, Plan};
@@ -76,6 +76,8 @@ pub struct Host {
     pub address: String,
     transport: Transport,
     sudo: bool,
+    /// How it was reached, to prove a fresh login after an sshd reload; `None` for this machine.
+    target: Option<Target>,
 }
 
 impl Host {
@@ -86,6 +88,43 @@ impl Host {
                 role: self.role,
                 source,
             })
+    }
+
+    /// After an sshd reload: does a brand-new login (and `sudo -n`) still work with the same credentials?
+    fn prove_fresh_login(&self) -> Result<(), String> {
+        // jprov runs on this host: sshd's files cannot shut it out.
+        let Some(target) = &self.target else {
+            return Ok(());
+        };
+        // sshd re-executes itself on SIGHUP and refuses connections for a moment: retry an unreachable port
+        // for a while, never a refused login.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+        let mut connection = loop {
+            match ssh::connect(target) {
+                Ok(connection) => break connection,
+                Err(TransportError::Unreachable { .. }) if std::time::Instant::now() < deadline => {
+                    std::thread::sleep(std::time::Duration::from_millis(200));
+                }
+                Err(e) => return Err(e.to_string()),
+            }
+        };
+        let command = if self.sudo { "sudo -n true" } else { "true" };
+        let output = connection.exec(command, b"").map_err(|e| e.to_string())?;
+        if output.status == 0 {
+            Ok(())
+        } else {
+            Err(format!(
+                "`{command}` exited {}: {}",
+                output.status,
+                output.stderr.trim()
+            ))
+        }
+    }
+
+    fn login_user(&self) -> String {
+        self.target
+            .as_ref()
+            .map_or_else(|| "the local user".into(), |t| t.user.clone())
     }
 
     fn gather(
@@ -108,8 +147,6 @@ impl Host {
 pub struct Hosts {
     pub server: Host,
     pub workstation: Host,
-    /// How the server was reached, to prove a fresh login after an sshd reload.
-    server_target: Target,
 }
 
 /// Apply settings beyond the desired state.
@@ -185,46 +222,16 @@ impl Hosts {
                 address: server_target.display(),
                 transport: Transport::Ssh(Box::new(server)),
                 sudo: p.server.sudo && p.server.user.as_str() != "root",
+                target: Some(server_target),
             },
             workstation: Host {
                 role: Role::Workstation,
                 address: workstation_address,
                 transport: workstation,
                 sudo: false,
+                target: workstation_target,
             },
-            server_target,
         })
-    }
-
-    /// After an sshd reload: does a brand-new login (and `sudo -n`) still work with the same credentials?
-    fn prove_fresh_login(&self) -> Result<(), String> {
-        // sshd re-executes itself on SIGHUP and refuses connections for a moment: retry an unreachable port
-        // for a while, never a refused login.
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
-        let mut connection = loop {
-            match ssh::connect(&self.server_target) {
-                Ok(connection) => break connection,
-                Err(TransportError::Unreachable { .. }) if std::time::Instant::now() < deadline => {
-                    std::thread::sleep(std::time::Duration::from_millis(200));
-                }
-                Err(e) => return Err(e.to_string()),
-            }
-        };
-        let command = if self.server.sudo {
-            "sudo -n true"
-        } else {
-            "true"
-        };
-        let output = connection.exec(command, b"").map_err(|e| e.to_string())?;
-        if output.status == 0 {
-            Ok(())
-        } else {
-            Err(format!(
-                "`{command}` exited {}: {}",
-                output.status,
-                output.stderr.trim()
-            ))
-        }
     }
 
     fn gather(
@@ -495,7 +502,15 @@ pub fn apply(
         });
         let [server_script, workstation_script] = scripts;
         let (server_script, workstation_script) = (server_script?, workstation_script?);
-        if server_script.is_none() && workstation_script.is_none() {
+        // A guard an earlier apply left armed is resolved in this round even when no script runs.
+        let guard_left = |role| {
+            plan.host(role)
+                .changes
+                .iter()
+                .any(|c| matches!(c, Change::ResolveGuard { .. }))
+        };
+        let guards_left = [guard_left(Role::Server), guard_left(Role::Workstation)];
+        if server_script.is_none() && workstation_script.is_none() && !guards_left.contains(&true) {
             return Err(RunError::NotConverged {
                 rounds: round,
                 pending: pending_summary(&plan),
@@ -507,18 +522,22 @@ pub fn apply(
             let workstation = run_apply_script(workstation, workstation_script.as_deref());
             [server.join().expect("apply thread"), workstation]
         });
-        let [server_result, workstation_result] = results;
-        let server_outcome = server_result?;
-        if let Some(outcome) = &server_outcome {
-            if outcome.guard_armed {
-                guard_lockout(lp, templates, hosts, out)?;
+        // Every guard armed now or left from before is resolved before any error of the round is returned:
+        // a guard nobody resolves would later undo files that may be exactly what the profile wants.
+        let mut outcomes = vec![];
+        for ((host, result), guard_left) in [&mut hosts.server, &mut hosts.workstation]
+            .into_iter()
+            .zip(results)
+            .zip(guards_left)
+        {
+            let armed = matches!(&result, Ok(Some(outcome)) if outcome.guard_armed);
+            if armed || guard_left {
+                resolve_guard(name, templates, host, armed, out)?;
             }
+            outcomes.push((host.role, result));
         }
-        for (role, outcome) in [
-            (Role::Server, server_outcome),
-            (Role::Workstation, workstation_result?),
-        ] {
-            if let Some(outcome) = outcome {
+        for (role, result) in outcomes {
+            if let Some(outcome) = result? {
                 let _ = writeln!(out, "round {round}: {}", apply::describe(role, &outcome));
             }
         }
@@ -533,37 +552,64 @@ pub fn apply(
     Ok(plan)
 }
 
-/// sshd was just reloaded with new files: prove a fresh login works, else restore; then disarm the guard.
-fn guard_lockout(
-    lp: &LoadedProfile,
+/// A host's lockout guard is armed: sshd was just reloaded with new files (`just_armed`), or an earlier apply
+/// left the guard armed. Prove a fresh login, then disarm it; if the login fails, have it restore at once.
+fn resolve_guard(
+    profile: &str,
     templates: &Templates,
-    hosts: &mut Hosts,
+    host: &mut Host,
+    just_armed: bool,
     out: &mut dyn Write,
 ) -> Result<(), RunError> {
-    if std::env::var(FAULT_ENV).as_deref() == Ok("exit-after-sshd-reload") {
+    if just_armed && std::env::var(FAULT_ENV).as_deref() == Ok("exit-after-sshd-reload") {
         let _ = writeln!(out, "{FAULT_ENV}: exiting right after the sshd reload");
         let _ = out.flush();
         std::process::exit(9);
     }
-    let name = lp.profile.name.as_str();
-    let proof = hosts.prove_fresh_login();
-    let script = apply::guard_script(templates, name, proof.is_err())?;
-    let output = hosts.server.run(&script)?;
-    match proof {
-        Ok(()) => {
-            let _ = writeln!(out, "server: a fresh login works after the sshd reload; lockout guard disarmed");
+    let proof = host.prove_fresh_login();
+    let script = apply::guard_script(templates, profile, proof.is_err())?;
+    let output = host.run(&script)?;
+    let role = host.role;
+    let reply = apply::parse_guard_reply(&output.stdout);
+    match (proof, reply) {
+        (Ok(()), GuardReply::Disarmed) => {
+            let _ = writeln!(
+                out,
+                "{role}: a fresh login works after the sshd reload; lockout guard disarmed"
+            );
             Ok(())
         }
-        Err(reason) if output.stdout.contains("jprov-guard-fired") => Err(RunError::LockoutPrevented {
-            role: Role::Server,
-            user: hosts.server_target.user.clone(),
+        (Ok(()), GuardReply::Kept) => {
+            let _ = writeln!(
+                out,
+                "{role}: a fresh login works; the lockout guard stays armed until the pending sshd reload is proven too"
+            );
+            Ok(())
+        }
+        (Ok(()), GuardReply::Gone) => {
+            let _ = writeln!(
+                out,
+                "{role}: the lockout guard fired before jprov could disarm it (it put back the previous sshd files); planning again"
+            );
+            Ok(())
+        }
+        (Err(reason), GuardReply::Fired) => Err(RunError::LockoutPrevented {
+            role,
+            user: host.login_user(),
             reason,
         }),
-        Err(reason) => Err(RunError::Apply {
-            role: Role::Server,
+        (Err(reason), _) => Err(RunError::Apply {
+            role,
             message: format!(
                 "a fresh login failed after the sshd reload ({reason}) and restoring the previous files failed too: {}. \
                  The on-host guard will try again; keep this session open.",
+                output.stderr.trim()
+            ),
+        }),
+        (Ok(()), reply) => Err(RunError::Apply {
+            role,
+            message: format!(
+                "disarming the lockout guard failed ({reply:?}): {}",
                 output.stderr.trim()
             ),
         }),

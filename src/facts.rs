@@ -130,6 +130,15 @@ impl SshdView {
     }
 }
 
+/// A lockout guard an apply armed and no apply has disarmed: the sshd files it protects were never proven
+/// by a fresh login (the apply stopped, or its connection died, between arming and disarming).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct GuardFact {
+    /// Its timer (systemd) or sleeper is still waiting to fire; false when it can no longer fire by itself
+    /// (the host rebooted, or the sleeper was killed).
+    pub ticking: bool,
+}
+
 /// Everything known about one host.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Facts {
@@ -168,6 +177,8 @@ pub struct Facts {
     pub backups: BTreeSet<String>,
     /// Any of the profile's records (backups, originals, journal) is on the host.
     pub state: bool,
+    /// The profile's lockout guard, when one is armed.
+    pub guard: Option<GuardFact>,
     pub sshd: SshdView,
     /// The host key jprov verified when it connected ("ssh-ed25519 AAAA..."), if it connected over SSH.
     pub host_key: Option<String>,
@@ -180,7 +191,7 @@ impl Facts {
         use sha1::Digest;
         let mut hasher = sha1::Sha1::new();
         hasher.update(format!(
-            "{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}",
+            "{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}",
             self.files,
             self.keys,
             self.accounts,
@@ -191,7 +202,8 @@ impl Facts {
             self.exists,
             self.originals,
             self.backups,
-            self.state
+            self.state,
+            self.guard.is_some()
         ));
         hex::encode(hasher.finalize())
     }
@@ -348,6 +360,11 @@ pub fn parse(output: &str, stderr: &str) -> Result<Facts, FactsError> {
                 facts.exists.insert(hexstr(path).ok_or_else(bad)?);
             }
             ["state", "yes"] => facts.state = true,
+            ["guard", "armed", ticking @ ("ticking" | "stopped")] => {
+                facts.guard = Some(GuardFact {
+                    ticking: *ticking == "ticking",
+                })
+            }
             ["backups", names] => {
                 for name in hexstr(names).ok_or_else(bad)?.lines() {
                     facts.backups.insert(name.to_string());

@@ -94,6 +94,14 @@ pub enum Change {
     },
     /// A reload an interrupted apply left pending (recorded in the on-host journal).
     Reload { service: Service, reason: String },
+    /// An earlier apply armed the lockout guard and never disarmed it: apply proves a fresh login, then
+    /// disarms it (or, if the login fails, has it restore at once). Not a script step: the engine does it
+    /// after the round's scripts, since the proof is a new connection from where jprov runs.
+    ResolveGuard {
+        /// Its timer or sleeper still waits to fire (see `facts::GuardFact`).
+        ticking: bool,
+        reason: String,
+    },
     StartTunnel {
         user: String,
         command: String,
@@ -365,6 +373,7 @@ pub(crate) fn assemble(
                 .map(|(_, a)| a.clone())
                 .unwrap_or_default();
             let mut host_plan = plan_host(host, host_facts, address);
+            host_plan.changes.extend(host_facts.and_then(resolve_guard));
             host_plan.facts_digest = host_facts.map(Facts::managed_digest).unwrap_or_default();
             host_plan
         })
@@ -385,6 +394,35 @@ pub(crate) fn assemble(
         jupyter_command: shell_words(&desired.jupyter_command),
         jupyter_service: desired.jupyter_service.clone(),
     }
+}
+
+/// An armed guard left by an earlier apply is a pending change of its own, for apply and destroy alike:
+/// unresolved, it would undo sshd files that may by now be exactly what the profile wants.
+fn resolve_guard(facts: &Facts) -> Option<Change> {
+    let guard = facts.guard?;
+    let reason = if guard.ticking {
+        "an earlier apply reloaded sshd and stopped before proving a fresh login; unless a login is proven, \
+         its guard restores the sshd files that apply replaced"
+    } else {
+        "an earlier apply reloaded sshd and stopped before proving a fresh login; its guard can no longer \
+         fire by itself (the host restarted, or its timer was stopped)"
+    };
+    Some(Change::ResolveGuard {
+        ticking: guard.ticking,
+        reason: reason.into(),
+    })
+}
+
+/// The SHA-256 of what jprov writes at a path, as the host library's `path_digest` computes it of what is
+/// there: the lockout guard restores only paths that still hold what an unproven apply wrote.
+pub fn content_digest(content: &[u8]) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(content))
+}
+
+/// `content_digest` of a symbolic link, as `path_digest` computes it.
+pub fn link_digest(target: &str) -> String {
+    content_digest(format!("link:{target}").as_bytes())
 }
 
 pub fn shell_words(argv: &[String]) -> String {
@@ -897,6 +935,13 @@ fn write_change(f: &mut fmt::Formatter<'_>, change: &Change) -> fmt::Result {
         }
         Change::Reload { service, reason } => {
             writeln!(f, "  ! validate and reload {} (pending)", service.as_str())?;
+            writeln!(f, "    because {reason}")
+        }
+        Change::ResolveGuard { reason, .. } => {
+            writeln!(
+                f,
+                "  ! prove a fresh login, then disarm the lockout guard (pending; restored at once if the login fails)"
+            )?;
             writeln!(f, "    because {reason}")
         }
         Change::ObtainCertificate {

@@ -54,6 +54,19 @@ const TEMPLATES: &[(&str, &str)] = &[
     ),
 ];
 
+/// The on-host library (templates/host_lib.sh): shell functions the apply script, the guard's control
+/// script and the guard's fire program share. Sent as it is, never rendered, so it may use any shell syntax.
+pub const HOST_LIB: &str = include_str!("../templates/host_lib.sh");
+
+/// The lockout guard's fire program, which the apply script writes into the guard's directory when it arms
+/// it: the host library and its `guard_fire`, standing alone (a timer or a sleeper runs it long after).
+pub fn guard_fire_program() -> String {
+    format!(
+        "#!/bin/sh\n# jprov lockout guard: restores what an unproven apply wrote to sshd's files, then reloads sshd.\n\
+         set -u\n{HOST_LIB}guard_fire \"$@\"\n"
+    )
+}
+
 /// Environment variable naming a directory whose `NAME.j2` files replace the built-in templates. For tests
 /// that need a deliberately harmful configuration (proving the lockout guard) and for debugging.
 pub const TEMPLATE_DIR_ENV: &str = "JPROV_TEMPLATE_DIR";

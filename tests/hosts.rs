@@ -703,10 +703,143 @@ fn the_on_host_guard_restores_sshd_when_jprov_dies_mid_change() {
         .read_file("/etc/ssh/sshd_config.d/01-jprov-t-reverse-forward.conf")
         .is_none());
     // The guard cleaned up after itself, and a normal apply still converges.
-    assert!(s
-        .server
-        .read_file("/var/lib/jprov/guard-t-reverse-forward.pid")
-        .is_none());
+    assert!(
+        !exists(&s.server, GUARD_DIR),
+        "the guard left its directory"
+    );
+    s.apply(&[]);
+}
+
+/// Where the lockout guard of the test profile lives while it is armed (host_lib.sh).
+const GUARD_DIR: &str = "/var/lib/jprov/guard/t-reverse-forward";
+const DROPIN: &str = "/etc/ssh/sshd_config.d/01-jprov-t-reverse-forward.conf";
+
+/// The guard's sleepers alive on the server (hosts without systemd).
+fn guard_sleepers(host: &support::TestHost) -> usize {
+    host.namespace_pids()
+        .into_iter()
+        .filter(|pid| {
+            let args = cmdline(*pid);
+            args.first().map(String::as_str) == Some("sh")
+                && args.iter().any(|a| a == "jprov-guard")
+        })
+        .count()
+}
+
+#[test]
+fn a_guard_left_armed_is_shown_by_plan_and_resolved_by_the_next_apply_before_it_can_undo_it() {
+    // The reproduction: an apply stops right after the sshd reload (real templates: the new files
+    // are good), the rerun at once changes nothing in sshd, and the old guard must not fire afterwards.
+    let Some(s) = Setup::new(Method::ReverseForward) else {
+        return;
+    };
+    let out = s.jprov_with(
+        &["apply", "--lockout-guard-seconds", "4"],
+        &[(
+            "JPROV_FAULT",
+            std::ffi::OsStr::new("exit-after-sshd-reload"),
+        )],
+    );
+    expect_exit(&out, 9);
+    let armed_at = std::time::Instant::now();
+    assert!(exists(&s.server, GUARD_DIR), "the guard is armed");
+    assert_eq!(guard_sleepers(&s.server), 1);
+    let plan = s.jprov(&["plan"]);
+    let planned = expect_exit(&plan, 2);
+    assert!(
+        planned.contains("prove a fresh login, then disarm the lockout guard (pending")
+            && planned.contains("its guard restores the sshd files that apply replaced"),
+        "{planned}"
+    );
+    let json: serde_json::Value =
+        serde_json::from_slice(&s.jprov(&["plan", "--json"]).stdout).unwrap();
+    let server_changes = json["hosts"][0]["changes"].as_array().unwrap();
+    assert!(
+        server_changes
+            .iter()
+            .any(|c| c["kind"] == "resolve-guard" && c["ticking"] == true),
+        "{json}"
+    );
+    let applied = s.apply(&["--lockout-guard-seconds", "4"]);
+    assert!(
+        applied
+            .contains("server: a fresh login works after the sshd reload; lockout guard disarmed"),
+        "{applied}"
+    );
+    assert!(
+        armed_at.elapsed().as_secs() < 4,
+        "the rerun took longer than the guard's delay"
+    );
+    assert!(!exists(&s.server, GUARD_DIR));
+    assert_eq!(guard_sleepers(&s.server), 0, "disarming ends the sleeper");
+    // Past the old guard's delay nothing has moved.
+    let dropin = s.server.read_file(DROPIN).expect("the drop-in");
+    std::thread::sleep(std::time::Duration::from_secs(5));
+    let late = s.expect(&["plan"], 0);
+    assert!(late.contains("No changes"), "{late}");
+    assert_eq!(
+        s.server.read_file(DROPIN).as_deref(),
+        Some(dropin.as_slice())
+    );
+    assert!(!s.server.sshd_log().contains("lockout guard"));
+}
+
+#[test]
+fn every_arming_replaces_the_earlier_guard_and_a_guard_never_restores_a_file_changed_since() {
+    let Some(s) = Setup::new(Method::ReverseForward) else {
+        return;
+    };
+    let fault = [(
+        "JPROV_FAULT",
+        std::ffi::OsStr::new("exit-after-sshd-reload"),
+    )];
+    expect_exit(
+        &s.jprov_with(&["apply", "--lockout-guard-seconds", "30"], &fault),
+        9,
+    );
+    // A second interrupted apply with another sshd change: one guard, one sleeper, the new delay.
+    let profile = std::fs::read_to_string(&s.profile).unwrap();
+    let tunnel = format!("tunnel:\n  port: {}\n", s.tunnel_port);
+    std::fs::write(
+        &s.profile,
+        profile.replace(
+            &tunnel,
+            &format!("tunnel:\n  port: {}\n", support::setup::free_port()),
+        ),
+    )
+    .unwrap();
+    let started = std::time::Instant::now();
+    expect_exit(
+        &s.jprov_with(&["apply", "--lockout-guard-seconds", "3"], &fault),
+        9,
+    );
+    assert_eq!(
+        guard_sleepers(&s.server),
+        1,
+        "the earlier sleeper must be gone"
+    );
+    // Someone edits the drop-in by hand before the guard fires: the guard must leave it alone, and with
+    // nothing restored it reloads nothing.
+    let edited = b"# edited by the administrator\n";
+    s.server.write_file(DROPIN, edited, 0o644);
+    let reloads = s.server.sshd_reload_count();
+    while exists(&s.server, GUARD_DIR) {
+        assert!(started.elapsed().as_secs() < 20, "the guard never fired");
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    assert!(
+        started.elapsed().as_secs_f64() >= 2.5,
+        "fired before its delay"
+    );
+    assert_eq!(s.server.read_file(DROPIN).as_deref(), Some(&edited[..]));
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    assert_eq!(
+        s.server.sshd_reload_count(),
+        reloads,
+        "nothing restored, yet sshd reloaded"
+    );
+    assert_eq!(guard_sleepers(&s.server), 0);
+    // A normal apply converges from there.
     s.apply(&[]);
 }
 

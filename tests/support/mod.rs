@@ -6,6 +6,7 @@
 
 #![allow(dead_code)]
 
+pub mod cut_proxy;
 pub mod setup;
 pub mod test_host;
 

@@ -58,7 +58,11 @@ pub enum Method {
 
 impl Setup {
     pub fn new(method: Method) -> Option<Setup> {
-        let server = TestHost::start("server")?;
+        Setup::with_server(TestHost::start("server")?, method)
+    }
+
+    /// Like `new`, with a server host started by the caller (e.g. to put a proxy in front of it first).
+    pub fn with_server(server: TestHost, method: Method) -> Option<Setup> {
         let workstation = TestHost::start("workstation")?;
         workstation.add_user("alice");
         // The admin is not root: every privileged step goes through `sudo -n`.
