@@ -940,6 +940,15 @@ fn laptop_runs_a_kernel_through_nginx_proxy() {
     laptop_runs_a_kernel_through(Method::NginxProxy);
 }
 
+/// A profile and the same profile with another tunnel port: moving between them changes sshd's drop-in.
+fn tunnel_port_versions(profile: &Path) -> [String; 2] {
+    let first = std::fs::read_to_string(profile).unwrap();
+    let tunnel = "tunnel:\n  port: 8888\n";
+    assert!(first.contains(tunnel), "{first}");
+    let second = first.replace(tunnel, "tunnel:\n  port: 8890\n");
+    [first, second]
+}
+
 /// The lockout guard on a real systemd host: jprov's own fresh-login proof restores, and when jprov
 /// dies right after the reload, the systemd-run timer restores by itself.
 #[test]
@@ -1080,6 +1089,105 @@ fn lockout_guard_on_a_booted_systemd_server() {
     );
     assert!(!dropin_absent(), "the real drop-in was not written");
     assert!(lab.ssh_login_works("admin"));
+
+    // (c) The stale guard: an apply with good files stops right after the reload; the rerun at once
+    //     changes nothing in sshd, yet must disarm the timer, so that nothing moves after its delay.
+    let versions = tunnel_port_versions(&profile);
+    std::fs::write(&profile, &versions[1]).unwrap();
+    let guard = ["--lockout-guard-seconds", "6"];
+    let out = lab.jprov(
+        &[&["apply"][..], &guard[..]].concat(),
+        &profile,
+        &[("JPROV_FAULT", "exit-after-sshd-reload")],
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(9),
+        "{}",
+        fail("apply (stale)", &out)
+    );
+    let plan = lab.jprov(&["plan"], &profile, &[]);
+    assert!(
+        plan.status.code() == Some(2)
+            && text(&plan.stdout).contains("disarm the lockout guard (pending"),
+        "{}",
+        fail("plan with an armed guard", &plan)
+    );
+    let out = lab.jprov(&[&["apply"][..], &guard[..]].concat(), &profile, &[]);
+    assert!(
+        out.status.success() && text(&out.stdout).contains("lockout guard disarmed"),
+        "{}",
+        fail("apply (resolves the guard)", &out)
+    );
+    let timer = lab.sh(
+        "server",
+        &format!("systemctl is-active jprov-guard-{name}.timer"),
+    );
+    assert_ne!(
+        text(&timer.stdout).trim(),
+        "active",
+        "the timer is still armed"
+    );
+    std::thread::sleep(std::time::Duration::from_secs(7));
+    let late = lab.jprov(&["plan"], &profile, &[]);
+    assert_eq!(
+        late.status.code(),
+        Some(0),
+        "{}",
+        fail("plan past the guard's delay", &late)
+    );
+
+    // (d) SIGKILL at a few moments spread over an apply (the hosts alternate between two tunnel ports),
+    //     then the same checks as the loopback sweep (tests/interruptions.rs), on systemd's guard.
+    let started = std::time::Instant::now();
+    std::fs::write(&profile, &versions[0]).unwrap();
+    let whole = lab.jprov(&[&["apply"][..], &guard[..]].concat(), &profile, &[]);
+    assert!(
+        whole.status.success(),
+        "{}",
+        fail("apply (measured)", &whole)
+    );
+    let whole = started.elapsed();
+    let mut at = 0;
+    for fraction in [0.2, 0.45, 0.7, 0.9] {
+        at = 1 - at;
+        std::fs::write(&profile, &versions[at]).unwrap();
+        let mut child = lab
+            .cmd_in("ctl", JPROV)
+            .args([&["apply"][..], &guard[..]].concat())
+            .arg(&profile)
+            .env_remove("SSH_AUTH_SOCK")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let delay = whole.mul_f64(fraction);
+        std::thread::sleep(delay);
+        let _ = child.kill();
+        let _ = child.wait();
+        let what = format!("SIGKILL after {delay:?} of {whole:?}");
+        lab.sh_ok("server", "sshd -t");
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        while !(lab.ssh_login_works("root") && lab.ssh_login_works("admin")) {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{what}: a login fails\n{}",
+                lab.host_logs(name)
+            );
+            std::thread::sleep(std::time::Duration::from_millis(200));
+        }
+        lab.sh_ok("server", "runuser -u admin -- sudo -n true");
+        let rerun = lab.jprov(&[&["apply"][..], &guard[..]].concat(), &profile, &[]);
+        assert!(rerun.status.success(), "{what}: {}", fail("rerun", &rerun));
+        std::thread::sleep(std::time::Duration::from_secs(7));
+        let late = lab.jprov(&["plan"], &profile, &[]);
+        assert_eq!(
+            late.status.code(),
+            Some(0),
+            "{what}: {}",
+            fail("plan past the guard's delay", &late)
+        );
+    }
     eprintln!(
         "e2e lockout: total before teardown {:.1} s",
         t_start.elapsed().as_secs_f64()
