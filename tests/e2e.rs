@@ -745,6 +745,7 @@ fn laptop_runs_a_kernel_through(method: Method) {
     //    timer (reverse-forward) or reloaded by certbot's deploy hook (nginx-proxy).
     let old_serial = served_serial(&lab, port);
     assert!(old_serial.starts_with("serial="), "{old_serial}");
+    let jupyter_before_renewal = jupyter_pid();
     lab.sh_ok(
         "server",
         "certbot renew --force-renewal --cert-name jupyter.lab --no-random-sleep-on-renew -q",
@@ -766,6 +767,12 @@ fn laptop_runs_a_kernel_through(method: Method) {
         check.status.success(),
         "{}",
         fail("laptop_check.py after renewal", &check)
+    );
+    // The new certificate reached the laptop without a restart: Jupyter (and its kernels) lived through it.
+    assert_eq!(
+        jupyter_pid(),
+        jupyter_before_renewal,
+        "a renewal must not restart Jupyter"
     );
     eprintln!(
         "e2e {}: renewed certificate served {:.1} s after certbot renew ({old_serial} -> {new_serial})",

@@ -289,7 +289,6 @@ impl Builder<'_> {
                     server_port,
                 ),
                 "login": format!("{}@{}", l.cert_account, server_host),
-                "jupyter_unit": l.jupyter_unit,
                 "fetch_unit": l.fetch_unit,
                 "refresh": p.workstation.certificate_refresh,
             }),
