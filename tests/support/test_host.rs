@@ -106,12 +106,12 @@ enum StartError {
 impl TestHost {
     /// Starts a host and waits until its sshd accepts connections.
     ///
-    /// Returns `None` (after printing `skipped: <why>` to stderr) when the harness cannot run
-    /// here: not root, `unshare`/`nsenter`/`sshd`/`ssh-keygen` missing, or mount namespaces
-    /// not permitted. Panics when the machine should support it but setup fails.
+    /// When the harness cannot run here (not root, `unshare`/`nsenter`/`sshd`/`ssh-keygen` missing,
+    /// mount namespaces not permitted): fails under tests/run.sh, else returns `None` after printing
+    /// `skipped: <why>` (`prereq::skip`). Panics when the machine should support it but setup fails.
     pub fn start(name: &str) -> Option<TestHost> {
         if let Err(why) = prerequisites() {
-            eprintln!("skipped: {why}");
+            super::prereq::skip(&why);
             return None;
         }
         for _ in 0..8 {
