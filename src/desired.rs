@@ -150,11 +150,13 @@ pub fn fact_queries(p: &Profile) -> [(Role, FactQuery); 2] {
             Role::Workstation => &mut workstation,
         };
         query.certificates.push(certificate.fullchain);
-        // What destroy removes of a self-signed certificate (an ACME one is kept).
-        if certificate.source == CertificateSource::SelfSigned {
-            query
+        // What destroy removes: of a self-signed certificate its files; of an ACME one (the certificate
+        // is kept) the webroot jprov made for certbot's challenges.
+        match certificate.source {
+            CertificateSource::SelfSigned => query
                 .exists
-                .extend(certificate.renames.into_iter().map(|r| r.to));
+                .extend(certificate.renames.into_iter().map(|r| r.to)),
+            CertificateSource::Acme => query.exists.extend(certificate.directory.map(|d| d.path)),
         }
     }
     // Either half of a key pair is removed by destroy, even when the other is missing.

@@ -1034,9 +1034,11 @@ fn write_change(f: &mut fmt::Formatter<'_>, change: &Change) -> fmt::Result {
                 None => {}
             }
             if !dirs.is_empty() {
+                // Directories alone (certbot's webroot) come first, not "then".
+                let then = if files.is_empty() { "" } else { "then " };
                 writeln!(
                     f,
-                    "    then remove these directories if empty: {}",
+                    "    {then}remove these directories if empty: {}",
                     dirs.join(", ")
                 )?;
             }

@@ -848,9 +848,14 @@ fn laptop_runs_a_kernel_through(method: Method) {
         "systemctl list-unit-files 'jprov-*' --no-legend | wc -l; \
              getent passwd jprov-tunnel jprov-cert | wc -l; \
              ls /etc/ssh/sshd_config.d /etc/nginx/sites-enabled /etc/letsencrypt/renewal-hooks/deploy | grep -c jprov; \
-             sshd -T -C user=admin,host=x,addr=10.77.0.50 | grep -i '^gatewayports '",
+             sshd -T -C user=admin,host=x,addr=10.77.0.50 | grep -i '^gatewayports '; \
+             ls -d /var/lib/jprov* 2>/dev/null || echo 'no /var/lib/jprov*'",
     );
-    assert_eq!(gone, "0\n0\n0\ngatewayports no", "left on the server");
+    // /var/lib/jprov* went too: records, accounts' homes, the bundle, certbot's webroot (nginx-proxy).
+    assert_eq!(
+        gone, "0\n0\n0\ngatewayports no\nno /var/lib/jprov*",
+        "left on the server"
+    );
     assert!(
         !lab.laptop_check(url, "a-new-e2e-password").status.success(),
         "the laptop still reaches Jupyter after destroy"

@@ -125,6 +125,12 @@ pub(crate) fn converged_facts(desired: &DesiredState, role: Role, base: &Facts) 
             Item::Certificate(c) => {
                 facts.certificates.insert(c.fullchain.clone(), true);
                 facts.exists.extend(c.renames.iter().map(|r| r.to.clone()));
+                // apply makes certbot's webroot; the fact query asks whether it exists.
+                if c.source == CertificateSource::Acme {
+                    facts
+                        .exists
+                        .extend(c.directory.iter().map(|d| d.path.clone()));
+                }
             }
             Item::Tunnel(t) => {
                 facts.tunnels.insert(
