@@ -52,6 +52,10 @@ pub struct DesiredState {
     /// on hosts with systemd.
     pub tunnel_service: Option<String>,
     pub jupyter_service: Option<String>,
+    /// Without systemd: what shows the tunnel, and Jupyter, already running (from the facts), so apply
+    /// tells nobody to start a second one; `None` when nothing does, offline, or with systemd (services).
+    pub tunnel_running: Option<String>,
+    pub jupyter_running: Option<String>,
 }
 
 impl DesiredState {
@@ -95,6 +99,10 @@ pub fn fact_queries(p: &Profile) -> [(Role, FactQuery); 2] {
         .units
         .push(unit(UnitScope::User, &l.jupyter_unit));
     workstation.executables.push(p.jupyter.executable());
+    // Without systemd, what listens there shows the tunnel (the server's end of it for both methods)
+    // and Jupyter running, started by hand or by `jprov tunnel`.
+    server.listeners.push(p.tunnel.port.get());
+    workstation.listeners.push(p.jupyter.port.get());
     let letsencrypt = matches!(p.tls, Tls::Letsencrypt { .. });
     if letsencrypt {
         server.add_file(&l.deploy_hook);
@@ -114,7 +122,8 @@ pub fn fact_queries(p: &Profile) -> [(Role, FactQuery); 2] {
                 .units
                 .push(unit(UnitScope::User, &l.tunnel_unit));
             if letsencrypt {
-                // certbot --standalone answers the ACME challenge on port 80 itself.
+                // certbot --standalone answers the ACME challenge on port 80 itself (the tunnel's port is
+                // 1024 or above).
                 server.listeners.push(80);
                 server.reads.push(l.letsencrypt_fullchain.clone());
                 server.reads.push(l.letsencrypt_privkey.clone());
@@ -210,6 +219,12 @@ pub fn build(
         hosts: vec![server, workstation],
         tunnel_service: service(tunnel_opener, &l.tunnel_unit),
         jupyter_service: service(Role::Workstation, &l.jupyter_unit),
+        tunnel_running: (!b.systemd(tunnel_opener))
+            .then(|| b.tunnel_running(&tunnel, tunnel_opener))
+            .flatten(),
+        jupyter_running: (!b.systemd(Role::Workstation))
+            .then(|| b.jupyter_running())
+            .flatten(),
         tunnel,
         tunnel_opener,
         jupyter_command: jupyter_argv(p),

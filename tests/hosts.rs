@@ -993,6 +993,14 @@ fn jprov_tunnel_keeps_the_reverse_tunnel_up_and_stops_it_on_sigterm() {
             .to_string(),
         alice.trim()
     );
+    // While it runs, apply says so instead of telling anyone to start a second tunnel on a taken port.
+    let again = s.apply(&[]);
+    assert!(
+        again.contains(&format!(
+            "The tunnel is up on the workstation: sshd listens on the server's port {port}."
+        )) && !again.contains("Start the tunnel"),
+        "{again}"
+    );
 
     // ssh dies: jprov says so and reconnects after the pause; a new ssh makes the server listen again.
     let killed = std::time::Instant::now();

@@ -26,6 +26,37 @@ pub(super) fn no_systemd_note(role: Role) -> String {
 }
 
 impl Builder<'_> {
+    /// Without systemd: what shows the tunnel up. Its pid file from `apply --start-tunnel` with a live
+    /// process, or else a listener on the server's tunnel port (sshd for a reverse forward, the tunnel's
+    /// ssh for nginx-proxy), which is also how a `jprov tunnel` or an ssh started by hand shows.
+    pub(super) fn tunnel_running(&self, tunnel: &TunnelProcess, opener: Role) -> Option<String> {
+        let started = self
+            .facts(opener)
+            .and_then(|f| f.tunnels.get(&tunnel.pid_file))
+            .filter(|t| t.running);
+        if let Some(started) = started {
+            let how = if started.argv_digest == crate::plan::argv_digest(&tunnel.argv) {
+                "".to_string()
+            } else {
+                ", with an older command: `apply --start-tunnel` replaces it".to_string()
+            };
+            return Some(format!(
+                "started by apply --start-tunnel (pid file {}){how}",
+                tunnel.pid_file
+            ));
+        }
+        let port = self.p.tunnel.port.get();
+        let who = self.world.server?.listeners.get(&port)?;
+        Some(format!("{who} listens on the server's port {port}"))
+    }
+
+    /// Without systemd: what shows Jupyter up (something listens on its port on the workstation).
+    pub(super) fn jupyter_running(&self) -> Option<String> {
+        let port = self.p.jupyter.port.get();
+        let who = self.world.workstation?.listeners.get(&port)?;
+        Some(format!("{who} listens on the workstation's port {port}"))
+    }
+
     /// Whether `role` runs systemd; offline, jprov plans for systemd hosts.
     pub(super) fn systemd(&self, role: Role) -> bool {
         self.facts(role).map_or(true, |f| f.systemd)
