@@ -584,11 +584,15 @@ impl Builder<'_> {
         items.push(plain_group("Jupyter configuration and tunnel files", files));
         if !systemd {
             items.push(Item::Tunnel(tunnel.clone()));
+            let mut notes = vec![no_systemd_note(Role::Workstation)];
+            if matches!(p.tls, Tls::Letsencrypt { .. }) {
+                notes.push(renewals_need_apply_note());
+            }
             return Ok(HostState {
                 role: Role::Workstation,
                 items,
                 sshd_intent: vec![],
-                notes: vec![no_systemd_note(Role::Workstation)],
+                notes,
                 problems: vec![],
             });
         }
@@ -830,4 +834,4 @@ mod services;
 pub(crate) mod tests;
 
 use certificates::certificate;
-use services::{no_systemd_note, unit_group};
+use services::{no_systemd_note, renewals_need_apply_note, unit_group};

@@ -25,6 +25,16 @@ pub(super) fn no_systemd_note(role: Role) -> String {
     )
 }
 
+/// Reverse-forward with Let's Encrypt, workstation without systemd: no timer fetches renewals there.
+pub(super) fn renewals_need_apply_note() -> String {
+    "without systemd nothing on the workstation fetches renewed certificates: certbot renews on the server \
+     (30 days before expiry), and the renewed one reaches the workstation only when `jprov apply PROFILE` \
+     runs again, and Jupyter only when it is restarted after that. Run apply at least every few weeks, \
+     e.g. from the crontab of whoever runs jprov (`0 4 * * 1 jprov apply PROFILE`), then restart Jupyter \
+     when it copied a new certificate"
+        .to_string()
+}
+
 impl Builder<'_> {
     /// Without systemd: what shows the tunnel up. Its pid file from `apply --start-tunnel` with a live
     /// process, or else a listener on the server's tunnel port (sshd for a reverse forward, the tunnel's

@@ -858,3 +858,18 @@ fn without_systemd_what_runs_already_is_known_from_the_facts() {
     ws.tunnels.get_mut(pid_file).unwrap().running = false;
     assert_eq!(running(&ws), None);
 }
+
+#[test]
+fn without_systemd_the_plan_says_renewals_reach_jupyter_only_through_apply() {
+    let says = |name: &str, systemd: bool| {
+        let (server, ws, _) = converge_on(&profile(name), Options::default(), systemd);
+        let plan = plan_for(&profile(name), &server, &ws, Options::default());
+        plan.host(Role::Workstation).notes.iter().any(|n| {
+            n.contains("reaches the workstation only when `jprov apply PROFILE` runs again")
+        })
+    };
+    assert!(says("rf", false));
+    // The workstation's timer fetches them; a self-signed certificate is apply's to renew anyway.
+    assert!(!says("rf", true));
+    assert!(!says("rf-ss", false));
+}
