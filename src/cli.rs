@@ -286,31 +286,47 @@ fn apply(
     if options.destroy {
         return Ok(exit::OK);
     }
-    match &plan.tunnel.service {
-        Some(service) => {
+    let tunnel = &plan.tunnel;
+    match (&tunnel.service, &tunnel.running) {
+        (Some(service), _) => {
             let _ = writeln!(
                 stdout,
                 "\nThe tunnel runs on the {} as a service, restarted whenever it dies: {service}",
-                plan.tunnel.opened_by
+                tunnel.opened_by
             );
         }
-        None if !options.start_tunnel => {
+        // Telling anyone to start it would start a second tunnel on a taken port.
+        (None, Some(running)) => {
+            let _ = writeln!(
+                stdout,
+                "\nThe tunnel is up on the {}: {running}.",
+                tunnel.opened_by
+            );
+        }
+        (None, None) if !options.start_tunnel => {
             let _ = writeln!(
                 stdout,
                 "\nStart the tunnel on the {} as {} (`jprov tunnel PROFILE` keeps it up, apply --start-tunnel starts it once):\n  {}",
-                plan.tunnel.opened_by, plan.tunnel.user, plan.tunnel.command
+                tunnel.opened_by, tunnel.user, tunnel.command
             );
         }
-        None => {}
+        (None, None) => {}
     }
-    match &plan.jupyter_service {
-        Some(service) => {
+    match (&plan.jupyter_service, &plan.jupyter_running) {
+        (Some(service), _) => {
             let _ = writeln!(
                 stdout,
                 "Jupyter runs on the workstation as a service: {service}"
             );
         }
-        None => {
+        (None, Some(running)) => {
+            let _ = writeln!(
+                stdout,
+                "Jupyter is up on the workstation: {running}. It is no service: it reads its configuration \
+                 and certificate when it starts, so restart it when apply changed them."
+            );
+        }
+        (None, None) => {
             let _ = writeln!(
                 stdout,
                 "Start Jupyter on the workstation:\n  {}",

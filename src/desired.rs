@@ -52,6 +52,10 @@ pub struct DesiredState {
     /// on hosts with systemd.
     pub tunnel_service: Option<String>,
     pub jupyter_service: Option<String>,
+    /// Without systemd: what shows the tunnel, and Jupyter, already running (from the facts), so apply
+    /// tells nobody to start a second one; `None` when nothing does, offline, or with systemd (services).
+    pub tunnel_running: Option<String>,
+    pub jupyter_running: Option<String>,
 }
 
 impl DesiredState {
@@ -95,6 +99,10 @@ pub fn fact_queries(p: &Profile) -> [(Role, FactQuery); 2] {
         .units
         .push(unit(UnitScope::User, &l.jupyter_unit));
     workstation.executables.push(p.jupyter.executable());
+    // Without systemd, what listens there shows the tunnel (the server's end of it for both methods)
+    // and Jupyter running, started by hand or by `jprov tunnel`.
+    server.listeners.push(p.tunnel.port.get());
+    workstation.listeners.push(p.jupyter.port.get());
     let letsencrypt = matches!(p.tls, Tls::Letsencrypt { .. });
     if letsencrypt {
         server.add_file(&l.deploy_hook);
@@ -114,7 +122,8 @@ pub fn fact_queries(p: &Profile) -> [(Role, FactQuery); 2] {
                 .units
                 .push(unit(UnitScope::User, &l.tunnel_unit));
             if letsencrypt {
-                // certbot --standalone answers the ACME challenge on port 80 itself.
+                // certbot --standalone answers the ACME challenge on port 80 itself (the tunnel's port is
+                // 1024 or above).
                 server.listeners.push(80);
                 server.reads.push(l.letsencrypt_fullchain.clone());
                 server.reads.push(l.letsencrypt_privkey.clone());
@@ -150,11 +159,13 @@ pub fn fact_queries(p: &Profile) -> [(Role, FactQuery); 2] {
             Role::Workstation => &mut workstation,
         };
         query.certificates.push(certificate.fullchain);
-        // What destroy removes of a self-signed certificate (an ACME one is kept).
-        if certificate.source == CertificateSource::SelfSigned {
-            query
+        // What destroy removes: of a self-signed certificate its files; of an ACME one (the certificate
+        // is kept) the webroot jprov made for certbot's challenges.
+        match certificate.source {
+            CertificateSource::SelfSigned => query
                 .exists
-                .extend(certificate.renames.into_iter().map(|r| r.to));
+                .extend(certificate.renames.into_iter().map(|r| r.to)),
+            CertificateSource::Acme => query.exists.extend(certificate.directory.map(|d| d.path)),
         }
     }
     // Either half of a key pair is removed by destroy, even when the other is missing.
@@ -208,6 +219,12 @@ pub fn build(
         hosts: vec![server, workstation],
         tunnel_service: service(tunnel_opener, &l.tunnel_unit),
         jupyter_service: service(Role::Workstation, &l.jupyter_unit),
+        tunnel_running: (!b.systemd(tunnel_opener))
+            .then(|| b.tunnel_running(&tunnel, tunnel_opener))
+            .flatten(),
+        jupyter_running: (!b.systemd(Role::Workstation))
+            .then(|| b.jupyter_running())
+            .flatten(),
         tunnel,
         tunnel_opener,
         jupyter_command: jupyter_argv(p),
@@ -567,11 +584,15 @@ impl Builder<'_> {
         items.push(plain_group("Jupyter configuration and tunnel files", files));
         if !systemd {
             items.push(Item::Tunnel(tunnel.clone()));
+            let mut notes = vec![no_systemd_note(Role::Workstation)];
+            if matches!(p.tls, Tls::Letsencrypt { .. }) {
+                notes.push(renewals_need_apply_note());
+            }
             return Ok(HostState {
                 role: Role::Workstation,
                 items,
                 sshd_intent: vec![],
-                notes: vec![no_systemd_note(Role::Workstation)],
+                notes,
                 problems: vec![],
             });
         }
@@ -813,4 +834,4 @@ mod services;
 pub(crate) mod tests;
 
 use certificates::certificate;
-use services::{no_systemd_note, unit_group};
+use services::{no_systemd_note, renewals_need_apply_note, unit_group};

@@ -343,7 +343,7 @@ fn remove_certificate(
                     fullchain = certificate.fullchain,
                 ));
             }
-            None
+            remove_webroot(certificate.directory.as_ref()?, facts)
         }
         CertificateSource::SelfSigned => {
             let files: Vec<String> = certificate
@@ -367,6 +367,29 @@ fn remove_certificate(
             })
         }
     }
+}
+
+/// The webroot apply made for certbot's http-01 challenges (nginx-proxy): certbot puts its challenge
+/// files in `.well-known/acme-challenge/` there and removes them; the directories go when empty, with
+/// their parent when no other profile's webroot is left in it.
+fn remove_webroot(webroot: &Directory, facts: Option<&Facts>) -> Option<Change> {
+    let root = &webroot.path;
+    if facts.is_some_and(|f| !f.exists.contains(root)) {
+        return None;
+    }
+    let mut dirs = vec![
+        format!("{root}/.well-known/acme-challenge"),
+        format!("{root}/.well-known"),
+        root.clone(),
+    ];
+    dirs.extend(jprov_dirs([root.as_str()]));
+    Some(Change::RemoveFiles {
+        label: "certbot's webroot for the ACME challenge (jprov made it)".into(),
+        files: vec![],
+        validate: None,
+        reload: None,
+        dirs,
+    })
 }
 
 fn remove_key(key: &KeyPair, facts: Option<&Facts>) -> Option<Change> {

@@ -28,6 +28,8 @@ pub struct Plan {
     pub jupyter_command: String,
     /// `systemctl --user status jprov-NAME-jupyter.service` when Jupyter runs as a service.
     pub jupyter_service: Option<String>,
+    /// Without systemd: what shows Jupyter already running (`DesiredState::jupyter_running`).
+    pub jupyter_running: Option<String>,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -37,6 +39,8 @@ pub struct TunnelSummary {
     pub command: String,
     /// `systemctl status jprov-NAME-tunnel.service` (or `--user`) when the tunnel runs as a service.
     pub service: Option<String>,
+    /// Without systemd: what shows the tunnel already up (`DesiredState::tunnel_running`).
+    pub running: Option<String>,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -390,9 +394,11 @@ pub(crate) fn assemble(
             user: desired.tunnel.user.clone(),
             command: shell_words(&desired.tunnel.argv),
             service: desired.tunnel_service.clone(),
+            running: desired.tunnel_running.clone(),
         },
         jupyter_command: shell_words(&desired.jupyter_command),
         jupyter_service: desired.jupyter_service.clone(),
+        jupyter_running: desired.jupyter_running.clone(),
     }
 }
 
@@ -1079,9 +1085,11 @@ fn write_change(f: &mut fmt::Formatter<'_>, change: &Change) -> fmt::Result {
                 None => {}
             }
             if !dirs.is_empty() {
+                // Directories alone (certbot's webroot) come first, not "then".
+                let then = if files.is_empty() { "" } else { "then " };
                 writeln!(
                     f,
-                    "    then remove these directories if empty: {}",
+                    "    {then}remove these directories if empty: {}",
                     dirs.join(", ")
                 )?;
             }

@@ -32,7 +32,7 @@ pub struct SavedPlan {
 pub enum SavedPlanError {
     #[error("cannot write the saved plan {0}: {1}")]
     Write(PathBuf, std::io::Error),
-    #[error("{0} is a saved plan of an offline plan: offline plans can't be applied; run `jprov plan -o` against the hosts")]
+    #[error("cannot save the plan to {0}: offline plans can't be saved (a saved plan records the state of the hosts, which an offline plan never saw); run `jprov plan -o FILE` against the hosts")]
     Offline(PathBuf),
     #[error("the profile {0} changed since the plan was saved; run `jprov plan -o` again")]
     ProfileChanged(PathBuf),

@@ -1,5 +1,6 @@
 //! End-to-end tests in the lab of tests/lab (real booted Debian hosts in network
-//! namespaces, real ACME). Needs root; skips itself otherwise. See tests/lab/README.md.
+//! namespaces, real ACME). Needs root: without it they fail under tests/run.sh and say `skipped`
+//! otherwise (`support::prereq`). Python is the test venv's. See tests/lab/README.md.
 //!
 //! `lab_selftest` proves the lab with tests/lab/selftest.sh. The jprov tests each get a fresh lab
 //! (one lab at a time: LAB_LOCK), run `jprov plan`/`apply` from the ctl namespace (the tunnel and
@@ -28,22 +29,27 @@ fn is_root() -> bool {
         .unwrap_or(false)
 }
 
-/// Returns why the e2e tests cannot run here, if they cannot.
-fn skip_reason() -> Option<String> {
-    if std::env::var_os("JPROV_SKIP_E2E").is_some() {
-        return Some("JPROV_SKIP_E2E is set".into());
-    }
-    if !cfg!(target_os = "linux") {
-        return Some("e2e lab needs Linux".into());
-    }
-    if !is_root() {
-        return Some(
-            "e2e lab needs root (network namespaces, overlay mounts, systemd-nspawn); \
-             run as root: cargo test --test e2e"
-                .into(),
-        );
-    }
-    None
+/// Whether the lab can run here. When it cannot: fails under tests/run.sh (`prereq::skip`), else
+/// prints `skipped: WHY` and the test returns. `JPROV_SKIP_E2E=1` asks for the skip, and is refused
+/// under tests/run.sh like any other.
+fn lab_can_run() -> bool {
+    let why = if std::env::var_os("JPROV_SKIP_E2E").is_some() {
+        "JPROV_SKIP_E2E is set"
+    } else if !cfg!(target_os = "linux") {
+        "the e2e lab needs Linux"
+    } else if !is_root() {
+        "the e2e lab needs root (network namespaces, overlay mounts, systemd-nspawn); \
+         run as root: cargo test --test e2e"
+    } else {
+        return true;
+    };
+    support::prereq::skip(why);
+    false
+}
+
+/// The test venv's Python with what laptop_check.py imports (tornado comes with jupyter_server).
+fn laptop_python() -> String {
+    support::prereq::python(&["tornado", "jupyter_server", "ipykernel"])
 }
 
 fn show(what: &str, out: &Output) -> String {
@@ -119,9 +125,7 @@ impl Lab {
         let out = self.lab(&["acme-root", self.path().to_str().unwrap()]);
         assert!(out.status.success(), "{}", show("lab.sh acme-root", &out));
         let root = self.path().join("acme-root.pem");
-        // tests/run.sh points JPROV_TEST_PYTHON at a venv with tornado/jupyter_server.
-        let python = std::env::var("JPROV_TEST_PYTHON").unwrap_or_else(|_| "python3".into());
-        self.cmd_in("laptop", &python)
+        self.cmd_in("laptop", &laptop_python())
             .arg(LAPTOP_CHECK_PY)
             .args(["--url", url, "--password", password, "--cafile"])
             .arg(root)
@@ -158,16 +162,17 @@ impl Drop for Lab {
 
 #[test]
 fn lab_selftest() {
-    if let Some(why) = skip_reason() {
-        println!("skipped: {why}");
+    if !lab_can_run() {
         return;
     }
+    let python = laptop_python();
     let _turn = one_lab_at_a_time();
     let lab = Lab::up("jpe2e");
     let out = Command::new("bash")
         .arg(SELFTEST_SH)
         .arg(lab.path())
         .env("LAB_NAME", &lab.name)
+        .env(support::prereq::PYTHON, &python)
         .stdin(std::process::Stdio::null())
         .output()
         .expect("run selftest.sh");
@@ -192,20 +197,13 @@ fn lab_selftest() {
 #[test]
 fn laptop_check_proves_itself() {
     if std::env::var_os("JPROV_SKIP_E2E").is_some() {
-        println!("skipped: JPROV_SKIP_E2E is set");
+        support::prereq::skip("JPROV_SKIP_E2E is set");
         return;
     }
-    let have = Command::new("python3")
-        .args(["-c", "import jupyter_server, ipykernel, tornado"])
-        .output()
-        .map(|o| o.status.success())
-        .unwrap_or(false);
-    if !have {
-        println!("skipped: python3 lacks jupyter_server/ipykernel/tornado");
-        return;
-    }
+    let python = laptop_python();
     let out = Command::new("bash")
         .arg(LAPTOP_CHECK_LOCAL_SH)
+        .env(support::prereq::PYTHON, &python)
         .stdin(std::process::Stdio::null())
         .output()
         .expect("run laptop_check_local.sh");
@@ -451,8 +449,7 @@ fn served_serial(lab: &Lab, port: u16) -> String {
 /// Steps 1–7 of the issue for one method, in a lab of its own, then what must keep working for months:
 /// a dead tunnel, a restarted peer, a renewed certificate, a changed config.
 fn laptop_runs_a_kernel_through(method: Method) {
-    if let Some(why) = skip_reason() {
-        println!("skipped: {why}");
+    if !lab_can_run() {
         return;
     }
     let _turn = one_lab_at_a_time();
@@ -858,9 +855,14 @@ fn laptop_runs_a_kernel_through(method: Method) {
         "systemctl list-unit-files 'jprov-*' --no-legend | wc -l; \
              getent passwd jprov-tunnel jprov-cert | wc -l; \
              ls /etc/ssh/sshd_config.d /etc/nginx/sites-enabled /etc/letsencrypt/renewal-hooks/deploy | grep -c jprov; \
-             sshd -T -C user=admin,host=x,addr=10.77.0.50 | grep -i '^gatewayports '",
+             sshd -T -C user=admin,host=x,addr=10.77.0.50 | grep -i '^gatewayports '; \
+             ls -d /var/lib/jprov* 2>/dev/null || echo 'no /var/lib/jprov*'",
     );
-    assert_eq!(gone, "0\n0\n0\ngatewayports no", "left on the server");
+    // /var/lib/jprov* went too: records, accounts' homes, the bundle, certbot's webroot (nginx-proxy).
+    assert_eq!(
+        gone, "0\n0\n0\ngatewayports no\nno /var/lib/jprov*",
+        "left on the server"
+    );
     assert!(
         !lab.laptop_check(url, "a-new-e2e-password").status.success(),
         "the laptop still reaches Jupyter after destroy"
@@ -960,8 +962,7 @@ fn tunnel_port_versions(profile: &Path) -> [String; 2] {
 /// dies right after the reload, the systemd-run timer restores by itself.
 #[test]
 fn lockout_guard_on_a_booted_systemd_server() {
-    if let Some(why) = skip_reason() {
-        println!("skipped: {why}");
+    if !lab_can_run() {
         return;
     }
     let _turn = one_lab_at_a_time();

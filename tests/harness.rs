@@ -416,41 +416,58 @@ fn drop_cleans_up_when_the_test_panics() {
     let _ = session.wait();
 }
 
+/// This very test binary run as `nobody` (copied where nobody can read it: the build directory may
+/// be under a 0700 home), with `JPROV_HARNESS_AS_NOBODY` so it only calls `TestHost::start`.
+fn as_nobody(test: &str, require_all: bool) -> Output {
+    let dir = tempfile::tempdir().unwrap();
+    let exe = dir.path().join("harness");
+    fs::copy(std::env::current_exe().unwrap(), &exe).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o755)).unwrap();
+    fs::set_permissions(&exe, fs::Permissions::from_mode(0o755)).unwrap();
+    let mut cmd = Command::new("setpriv");
+    cmd.args(["--reuid=nobody", "--regid=nogroup", "--clear-groups", "--"])
+        .arg(&exe)
+        .args(["--exact", test, "--nocapture", "--test-threads=1"])
+        .env("JPROV_HARNESS_AS_NOBODY", "1")
+        .env_remove(support::prereq::REQUIRE_ALL)
+        .current_dir("/")
+        .stdin(Stdio::null());
+    if require_all {
+        cmd.env(support::prereq::REQUIRE_ALL, "1");
+    }
+    cmd.output().unwrap()
+}
+
 #[test]
-fn start_skips_when_not_root() {
-    // Run this very test binary as `nobody`: TestHost::start must print the skip line and
-    // the test must pass without doing anything.
+fn start_skips_when_not_root_but_fails_under_tests_run_sh() {
+    // As `nobody`: TestHost::start prints the skip line and returns None, or (tests/run.sh) fails.
     if std::env::var_os("JPROV_HARNESS_AS_NOBODY").is_some() {
         assert!(TestHost::start("nobody").is_none());
         return;
     }
     // SAFETY: geteuid has no preconditions.
     if unsafe { libc::geteuid() } != 0 || which::which("setpriv").is_err() {
-        eprintln!("skipped: needs root and setpriv to switch to nobody");
+        support::prereq::skip("needs root and setpriv (util-linux) to switch to nobody");
         return;
     }
-    let exe = std::env::current_exe().unwrap();
-    let out = Command::new("setpriv")
-        .args(["--reuid=nobody", "--regid=nogroup", "--clear-groups", "--"])
-        .arg(&exe)
-        .args([
-            "--exact",
-            "start_skips_when_not_root",
-            "--nocapture",
-            "--test-threads=1",
-        ])
-        .env("JPROV_HARNESS_AS_NOBODY", "1")
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
+    let test = "start_skips_when_not_root_but_fails_under_tests_run_sh";
+    let out = as_nobody(test, false);
     let err = String::from_utf8_lossy(&out.stderr);
-    if err.contains("Permission denied") && !out.status.success() {
-        eprintln!("skipped: nobody cannot run {}", exe.display());
-        return;
-    }
     assert!(out.status.success(), "{}", describe(&out));
     assert!(
         err.contains("skipped: TestHost needs root"),
+        "{}",
+        describe(&out)
+    );
+
+    let out = as_nobody(test, true);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{}", describe(&out));
+    assert!(
+        err.contains("TestHost needs root")
+            && err.contains("JPROV_TEST_REQUIRE_ALL is set")
+            && !err.contains("skipped:"),
         "{}",
         describe(&out)
     );

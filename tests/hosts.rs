@@ -626,12 +626,7 @@ fn a_reload_left_pending_by_an_interrupted_apply_is_done_by_the_next_apply() {
 }
 
 fn admin_can_log_in(s: &Setup) -> bool {
-    s.server
-        .ssh("admin")
-        .arg("true")
-        .status()
-        .unwrap()
-        .success()
+    s.server.logs_in("admin", "true")
 }
 
 #[test]
@@ -1125,6 +1120,14 @@ fn jprov_tunnel_keeps_the_reverse_tunnel_up_and_stops_it_on_sigterm() {
             .uid()
             .to_string(),
         alice.trim()
+    );
+    // While it runs, apply says so instead of telling anyone to start a second tunnel on a taken port.
+    let again = s.apply(&[]);
+    assert!(
+        again.contains(&format!(
+            "The tunnel is up on the workstation: sshd listens on the server's port {port}."
+        )) && !again.contains("Start the tunnel"),
+        "{again}"
     );
 
     // ssh dies: jprov says so and reconnects after the pause; a new ssh makes the server listen again.

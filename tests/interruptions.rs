@@ -175,7 +175,7 @@ impl Sweep {
         );
         for (user, command) in [("root", "true"), ("admin", "sudo -n true")] {
             assert!(
-                logs_in(&self.s.server, user, command),
+                self.s.server.logs_in(user, command),
                 "{what}: {user} cannot log in (and run `{command}`)\n{}",
                 self.s.server.sshd_log()
             );
@@ -197,23 +197,6 @@ impl Sweep {
             self.snapshots[target],
             "{what}: the hosts moved after the rerun converged"
         );
-    }
-}
-
-/// `ssh USER@server COMMAND` works, allowing a moment for an sshd that is re-executing after a reload.
-fn logs_in(host: &TestHost, user: &str, command: &str) -> bool {
-    let deadline = Instant::now() + Duration::from_secs(5);
-    loop {
-        let out = host.ssh(user).arg(command).output().unwrap();
-        if out.status.success() {
-            return true;
-        }
-        let refused = text(&out.stderr).contains("Connection refused");
-        if !refused || Instant::now() > deadline {
-            eprintln!("{user}: {}", text(&out.stderr));
-            return false;
-        }
-        std::thread::sleep(Duration::from_millis(100));
     }
 }
 

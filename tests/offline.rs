@@ -471,25 +471,26 @@ fn destroy_plans_refuse_what_they_cannot_do() {
         "{}",
         text(&out.stderr)
     );
-    // An offline destroy plan cannot be saved for apply (it was not made against the hosts).
+    // An offline plan, of a teardown or not, cannot be saved for apply (it was not made against the
+    // hosts), and the error says that.
     let dir = tempfile::tempdir().unwrap();
-    let saved = dir.path().join("destroy.json");
-    let out = jprov(
-        &[
-            "plan",
-            "--destroy",
-            "--offline",
-            "-o",
-            saved.to_str().unwrap(),
-            profile.to_str().unwrap(),
-        ],
-        None,
-    );
-    assert_eq!(out.status.code(), Some(1));
-    assert!(
-        text(&out.stderr).contains("offline plans can't be applied"),
-        "{}",
-        text(&out.stderr)
-    );
-    assert!(!saved.exists());
+    let saved = dir.path().join("plan.json");
+    for destroy in [true, false] {
+        let mut args = vec!["plan", "--offline", "-o", saved.to_str().unwrap()];
+        if destroy {
+            args.push("--destroy");
+        }
+        args.push(profile.to_str().unwrap());
+        let out = jprov(&args, None);
+        assert_eq!(out.status.code(), Some(1), "{args:?}");
+        assert!(
+            text(&out.stderr).contains(&format!(
+                "cannot save the plan to {}: offline plans can't be saved",
+                saved.display()
+            )),
+            "{args:?}: {}",
+            text(&out.stderr)
+        );
+        assert!(!saved.exists());
+    }
 }

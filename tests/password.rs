@@ -1,8 +1,10 @@
 //! Hashes made by jprov must be accepted by the real jupyter_server (`passwd_check`), and hashes
 //! made by jupyter_server must be accepted by jprov.
 //!
-//! Needs a Python with jupyter_server 2.x: `python3` by default, or the interpreter named by
-//! `JPROV_TEST_PYTHON`. Missing it is a failure, not a skip.
+//! Runs the test venv's Python (`JPROV_TEST_PYTHON`, made by tests/run.sh; never python3) with
+//! jupyter_server 2.x. Missing it is a failure, not a skip.
+
+mod support;
 
 use std::io::Write;
 use std::process::{Command, Stdio};
@@ -23,14 +25,10 @@ except Exception as e:
     sys.exit(3)
 "#;
 
-fn python() -> String {
-    std::env::var("JPROV_TEST_PYTHON").unwrap_or_else(|_| "python3".to_string())
-}
-
 /// Run a Python snippet (after the import preamble) with `env` and `stdin`; return
 /// (exit code, stdout). Panics with setup instructions when Python or jupyter_server is missing.
 fn run_python(snippet: &str, env: &[(&str, &str)], stdin: &str) -> (i32, String) {
-    let py = python();
+    let py = support::prereq::python(&["jupyter_server"]);
     let mut cmd = Command::new(&py);
     cmd.arg("-c")
         .arg(format!("{IMPORT}{snippet}"))
@@ -40,13 +38,9 @@ fn run_python(snippet: &str, env: &[(&str, &str)], stdin: &str) -> (i32, String)
     for (k, v) in env {
         cmd.env(k, v);
     }
-    let mut child = cmd.spawn().unwrap_or_else(|e| {
-        panic!(
-            "cannot run the Python interpreter `{py}` ({e}). Run the project's test setup, which \
-             installs jupyter_server (python3 -m pip install 'jupyter_server>=2'), or set \
-             JPROV_TEST_PYTHON to a Python that has it."
-        )
-    });
+    let mut child = cmd
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot run the test venv's Python `{py}` ({e})"));
     child
         .stdin
         .take()
@@ -56,13 +50,10 @@ fn run_python(snippet: &str, env: &[(&str, &str)], stdin: &str) -> (i32, String)
     let out = child.wait_with_output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     let code = out.status.code().unwrap_or(-1);
-    if code == NO_JUPYTER {
-        panic!(
-            "`{py}` cannot import jupyter_server: {stderr}\nRun the project's test setup, which \
-             installs jupyter_server (python3 -m pip install 'jupyter_server>=2'), or set \
-             JPROV_TEST_PYTHON to a Python that has it."
-        );
-    }
+    assert!(
+        code != NO_JUPYTER,
+        "the test venv's Python `{py}` cannot import jupyter_server.auth.security: {stderr}"
+    );
     assert!(
         code == 0 || code == 1,
         "`{py}` failed with status {code}: {stderr}"

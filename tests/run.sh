@@ -1,38 +1,49 @@
 #!/usr/bin/env bash
 # The whole test suite, from a fresh Debian 12 machine: installs what the tests need, then runs them.
-#   bash tests/run.sh            (as root: the integration tests start real sshd/nginx/systemd hosts)
-# Installs: Debian packages (OpenSSH, nginx, certbot, pebble, debootstrap, systemd-nspawn, ...) and a Python
-# virtualenv with jupyter_server + ipykernel from PyPI (target/test-venv). Extra arguments go to `cargo test`.
+#   bash tests/run.sh            (as root: it installs packages, and the integration tests start real
+#                                 sshd/nginx/systemd hosts)
+# Installs: Debian packages (the build's gcc, pkg-config, libssl-dev; OpenSSH, nginx, certbot, pebble,
+# debootstrap, systemd-nspawn, ...) and a Python virtualenv with jupyter_server + ipykernel from PyPI
+# (target/test-venv). Extra arguments go to `cargo test`.
+# Everything a test needs is installed here, so nothing may be skipped: JPROV_TEST_REQUIRE_ALL=1 makes a
+# test whose prerequisite is missing fail (tests/support/prereq.rs), and every test that runs Python runs
+# JPROV_TEST_PYTHON, the venv's. Every test binary runs (--no-fail-fast): one failure hides no other.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+if [ "$(id -u)" != 0 ]; then
+  echo "tests/run.sh: must run as root (it installs Debian packages; the integration tests need root)." >&2
+  echo "  As another user, run a part by hand, e.g.: cargo test --test offline" >&2
+  exit 1
+fi
+
 packages=(
+  gcc pkg-config libssl-dev
   openssh-server openssh-client sudo nginx certbot pebble openssl curl ca-certificates
   debootstrap systemd systemd-container iproute2 util-linux procps
-  python3 python3-venv python3-pip pkg-config libssl-dev gcc
+  python3 python3-venv python3-pip
 )
-if [ "$(id -u)" = 0 ]; then
-  missing=()
-  for p in "${packages[@]}"; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p"); done
-  if [ ${#missing[@]} -gt 0 ]; then
-    echo "tests/run.sh: installing ${missing[*]}"
-    apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-  fi
-else
-  echo "tests/run.sh: not root: installing nothing; tests that need root will say they were skipped" >&2
+missing=()
+for p in "${packages[@]}"; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p"); done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "tests/run.sh: installing ${missing[*]}"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
 command -v cargo >/dev/null || { echo "tests/run.sh: cargo not found: install Rust with rustup (https://rustup.rs)" >&2; exit 1; }
 
 venv=target/test-venv
-if ! "$venv/bin/python" -c 'import jupyter_server, ipykernel' 2>/dev/null; then
+# tornado (a jupyter_server dependency) is what tests/lab/laptop_check.py imports.
+if ! "$venv/bin/python" -c 'import jupyter_server, ipykernel, tornado' 2>/dev/null; then
   echo "tests/run.sh: creating $venv with jupyter_server and ipykernel"
   rm -rf "$venv"
-  python3 -m venv "$venv"
+  /usr/bin/python3 -m venv "$venv"
   "$venv/bin/pip" install -q --disable-pip-version-check 'jupyter_server>=2,<3' ipykernel
+  "$venv/bin/python" -c 'import jupyter_server, ipykernel, tornado'
 fi
 export JPROV_TEST_PYTHON="$PWD/$venv/bin/python"
+export JPROV_TEST_REQUIRE_ALL=1
 
 cargo build --quiet --tests
-cargo test "$@"
+cargo test --no-fail-fast "$@"

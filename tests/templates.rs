@@ -1,7 +1,10 @@
 //! The templates, checked by the programs that read them: sshd, nginx, jupyter_server (and curl,
 //! openssl, ssh-keygen around them). Nothing is mocked; everything runs on loopback in temp dirs.
 //!
-//! Missing programs are failures, not skips: the suite's setup installs them.
+//! Missing programs are failures, not skips: the suite's setup installs them. Python is the test
+//! venv's (`support::prereq::python`).
+
+mod support;
 
 use std::fs;
 use std::io::{BufRead, BufReader, Read, Write};
@@ -31,25 +34,9 @@ fn require(program: &str, package: &str) -> PathBuf {
     panic!("`{program}` not found: install the `{package}` package (the test suite's setup does)");
 }
 
-fn python() -> String {
-    std::env::var("JPROV_TEST_PYTHON").unwrap_or_else(|_| "python3".to_string())
-}
-
-/// The interpreter, checked to have jupyter_server and traitlets.
+/// The test venv's Python (never python3), checked to have jupyter_server and traitlets.
 fn require_python() -> String {
-    let py = python();
-    let out = Command::new(&py)
-        .args(["-c", "import jupyter_server, traitlets"])
-        .output()
-        .unwrap_or_else(|e| {
-            panic!("cannot run `{py}` ({e}): install python3 or set JPROV_TEST_PYTHON")
-        });
-    assert!(
-        out.status.success(),
-        "`{py}` lacks jupyter_server: `pip install jupyter_server` (or set JPROV_TEST_PYTHON)\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    py
+    support::prereq::python(&["jupyter_server", "traitlets"])
 }
 
 fn run(cmd: &mut Command) -> Output {

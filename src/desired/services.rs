@@ -25,7 +25,48 @@ pub(super) fn no_systemd_note(role: Role) -> String {
     )
 }
 
+/// Reverse-forward with Let's Encrypt, workstation without systemd: no timer fetches renewals there.
+pub(super) fn renewals_need_apply_note() -> String {
+    "without systemd nothing on the workstation fetches renewed certificates: certbot renews on the server \
+     (30 days before expiry), and the renewed one reaches the workstation only when `jprov apply PROFILE` \
+     runs again, and Jupyter only when it is restarted after that. Run apply at least every few weeks, \
+     e.g. from the crontab of whoever runs jprov (`0 4 * * 1 jprov apply PROFILE`), then restart Jupyter \
+     when it copied a new certificate"
+        .to_string()
+}
+
 impl Builder<'_> {
+    /// Without systemd: what shows the tunnel up. Its pid file from `apply --start-tunnel` with a live
+    /// process, or else a listener on the server's tunnel port (sshd for a reverse forward, the tunnel's
+    /// ssh for nginx-proxy), which is also how a `jprov tunnel` or an ssh started by hand shows.
+    pub(super) fn tunnel_running(&self, tunnel: &TunnelProcess, opener: Role) -> Option<String> {
+        let started = self
+            .facts(opener)
+            .and_then(|f| f.tunnels.get(&tunnel.pid_file))
+            .filter(|t| t.running);
+        if let Some(started) = started {
+            let how = if started.argv_digest == crate::plan::argv_digest(&tunnel.argv) {
+                "".to_string()
+            } else {
+                ", with an older command: `apply --start-tunnel` replaces it".to_string()
+            };
+            return Some(format!(
+                "started by apply --start-tunnel (pid file {}){how}",
+                tunnel.pid_file
+            ));
+        }
+        let port = self.p.tunnel.port.get();
+        let who = self.world.server?.listeners.get(&port)?;
+        Some(format!("{who} listens on the server's port {port}"))
+    }
+
+    /// Without systemd: what shows Jupyter up (something listens on its port on the workstation).
+    pub(super) fn jupyter_running(&self) -> Option<String> {
+        let port = self.p.jupyter.port.get();
+        let who = self.world.workstation?.listeners.get(&port)?;
+        Some(format!("{who} listens on the workstation's port {port}"))
+    }
+
     /// Whether `role` runs systemd; offline, jprov plans for systemd hosts.
     pub(super) fn systemd(&self, role: Role) -> bool {
         self.facts(role).map_or(true, |f| f.systemd)

@@ -125,7 +125,15 @@ pub(crate) fn converged_facts(desired: &DesiredState, role: Role, base: &Facts) 
             Item::Certificate(c) => {
                 facts.certificates.insert(c.fullchain.clone(), true);
                 facts.exists.extend(c.renames.iter().map(|r| r.to.clone()));
+                // apply makes certbot's webroot; the fact query asks whether it exists.
+                if c.source == CertificateSource::Acme {
+                    facts
+                        .exists
+                        .extend(c.directory.iter().map(|d| d.path.clone()));
+                }
             }
+            // Without --start-tunnel apply leaves the tunnel to the user.
+            Item::Tunnel(t) if !t.start => {}
             Item::Tunnel(t) => {
                 facts.tunnels.insert(
                     t.pid_file.clone(),
@@ -777,4 +785,91 @@ fn a_restart_waits_for_the_last_round_and_is_recorded_before_the_files_change() 
             if reason.contains("had not restarted it yet")),
         "{plan}"
     );
+}
+
+#[test]
+fn without_systemd_what_runs_already_is_known_from_the_facts() {
+    for name in ["rf", "np"] {
+        let p = profile(name);
+        let (tunnel_port, jupyter_port) = (p.tunnel.port.get(), p.jupyter.port.get());
+        let [(_, server_query), (_, ws_query)] = fact_queries(&p);
+        assert!(server_query.listeners.contains(&tunnel_port), "{name}");
+        assert!(ws_query.listeners.contains(&jupyter_port), "{name}");
+        let running = |server: &Facts, ws: &Facts| {
+            let world = World {
+                server: Some(server),
+                workstation: Some(ws),
+            };
+            let d = build(&p, world, &Templates::new(), Options::default()).unwrap();
+            (d.tunnel_running, d.jupyter_running)
+        };
+        let (mut server, mut ws, _) = converge_on(&p, Options::default(), false);
+        assert_eq!(running(&server, &ws), (None, None), "{name}: nothing runs");
+        // `jprov tunnel` (or an ssh by hand) holds the server's end; Jupyter started by hand.
+        let holder = if name == "rf" { "sshd" } else { "ssh" };
+        server.listeners.insert(tunnel_port, holder.into());
+        ws.listeners.insert(jupyter_port, "jupyter-lab".into());
+        assert_eq!(
+            running(&server, &ws),
+            (
+                Some(format!(
+                    "{holder} listens on the server's port {tunnel_port}"
+                )),
+                Some(format!(
+                    "jupyter-lab listens on the workstation's port {jupyter_port}"
+                ))
+            ),
+            "{name}"
+        );
+        // With systemd these are services, and the listeners say nothing more.
+        let (mut sd_server, mut sd_ws, _) = converge_on(&p, Options::default(), true);
+        sd_server.listeners = server.listeners.clone();
+        sd_ws.listeners = ws.listeners.clone();
+        assert_eq!(running(&sd_server, &sd_ws), (None, None), "{name}");
+    }
+    // A tunnel apply --start-tunnel started: its pid file, and whether it runs the current command.
+    let p = profile("rf");
+    let l = Layout::new(&p);
+    let start = Options {
+        start_tunnel: true,
+        destroy: false,
+    };
+    let (server, mut ws, _) = converge_on(&p, start, false);
+    let running = |ws: &Facts| {
+        let world = World {
+            server: Some(&server),
+            workstation: Some(ws),
+        };
+        build(&p, world, &Templates::new(), Options::default())
+            .unwrap()
+            .tunnel_running
+    };
+    let pid_file = &l.workstation_tunnel_pid;
+    assert_eq!(
+        running(&ws),
+        Some(format!(
+            "started by apply --start-tunnel (pid file {pid_file})"
+        ))
+    );
+    ws.tunnels.get_mut(pid_file).unwrap().argv_digest = "older".into();
+    assert!(running(&ws)
+        .unwrap()
+        .ends_with("with an older command: `apply --start-tunnel` replaces it"));
+    ws.tunnels.get_mut(pid_file).unwrap().running = false;
+    assert_eq!(running(&ws), None);
+}
+
+#[test]
+fn without_systemd_the_plan_says_renewals_reach_jupyter_only_through_apply() {
+    let says = |name: &str, systemd: bool| {
+        let (server, ws, _) = converge_on(&profile(name), Options::default(), systemd);
+        let plan = plan_for(&profile(name), &server, &ws, Options::default());
+        plan.host(Role::Workstation).notes.iter().any(|n| {
+            n.contains("reaches the workstation only when `jprov apply PROFILE` runs again")
+        })
+    };
+    assert!(says("rf", false));
+    // The workstation's timer fetches them; a self-signed certificate is apply's to renew anyway.
+    assert!(!says("rf", true));
+    assert!(!says("rf-ss", false));
 }

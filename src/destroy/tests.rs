@@ -51,7 +51,16 @@ fn simulate(facts: &mut Facts, changes: &[Change]) {
             Change::StopTunnel { pid_file, .. } => {
                 facts.tunnels.remove(pid_file);
             }
-            Change::RemoveFiles { files, reload, .. } => {
+            Change::RemoveFiles {
+                files,
+                reload,
+                dirs,
+                ..
+            } => {
+                // Empty once the files are gone: simulated hosts hold nothing else.
+                for d in dirs {
+                    facts.exists.remove(d);
+                }
                 for f in files {
                     let after = match &f.how {
                         Removal::Delete => FileFact::Missing,
@@ -78,7 +87,10 @@ fn simulate(facts: &mut Facts, changes: &[Change]) {
             Change::Reload { service, .. } => {
                 facts.pending_reloads.retain(|s| s != service.as_str())
             }
-            Change::RemoveCertificate { files, .. } => {
+            Change::RemoveCertificate { files, dirs, .. } => {
+                for d in dirs {
+                    facts.exists.remove(d);
+                }
                 for f in files {
                     facts.exists.remove(f);
                     facts.certificates.remove(f);
@@ -466,9 +478,13 @@ fn every_path_destroy_removes_is_gathered_by_the_fact_query() {
                 };
                 for change in &plan.host(*role).changes {
                     match change {
-                        Change::RemoveFiles { files, .. } => {
+                        Change::RemoveFiles { files, dirs, .. } => {
                             for f in files {
                                 assert!(gathered(&f.path), "{what}: {}", f.path)
+                            }
+                            // Directories alone (certbot's webroot): planned because it exists.
+                            if files.is_empty() {
+                                assert!(dirs.iter().any(|d| gathered(d)), "{what}: {dirs:?}")
                             }
                         }
                         Change::RemoveCertificate { files, .. } => {
@@ -501,5 +517,32 @@ fn every_path_destroy_removes_is_gathered_by_the_fact_query() {
                 }
             }
         }
+    }
+}
+
+#[test]
+fn certbots_webroot_goes_when_it_exists_with_its_parent_when_empty() {
+    let p = profile("np");
+    let l = Layout::new(&p);
+    let (mut server, mut ws, _) = crate::desired::tests::converge_on(&p, Options::default(), true);
+    assert!(server.exists.contains(&l.acme_webroot));
+    let plan = teardown(&p, Some(&server), Some(&ws)).to_string();
+    let step = "  - certbot's webroot for the ACME challenge (jprov made it):\n    \
+                remove these directories if empty: /var/lib/jprov-acme/lab-proxy/.well-known/acme-challenge, \
+                /var/lib/jprov-acme/lab-proxy/.well-known, /var/lib/jprov-acme/lab-proxy, /var/lib/jprov-acme\n";
+    assert!(plan.contains(step), "{plan}");
+    destroy_all(&p, &mut server, &mut ws);
+    assert!(!server.exists.contains(&l.acme_webroot));
+    // Not planned where there is none: a second destroy, a profile with another certificate.
+    let removes_webroot = |plan: &Plan| {
+        plan.hosts
+            .iter()
+            .flat_map(|h| &h.changes)
+            .any(|c| matches!(c, Change::RemoveFiles { dirs, .. } if dirs.iter().any(|d| d.contains("jprov-acme"))))
+    };
+    assert!(!removes_webroot(&teardown(&p, Some(&server), Some(&ws))));
+    for name in ["rf", "np-ss"] {
+        let p = profile(name);
+        assert!(!removes_webroot(&teardown(&p, None, None)), "{name}");
     }
 }

@@ -36,7 +36,6 @@ ensure_deps() {
         apt-get update -qq >&2
         DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
     fi
-    python3 -c 'import tornado' 2>/dev/null || log "warning: python3 lacks tornado: laptop_check.py needs it (pip install tornado)"
 }
 
 # ---------------------------------------------------------------- base ----

@@ -1,11 +1,16 @@
 #!/usr/bin/env bash
 # Proves laptop_check.py itself: against a real jupyter_server on 127.0.0.1 (password,
 # self-signed TLS, nothing in front) it must pass; behind an nginx proxy that drops the
-# websocket upgrade headers it must fail at `execute`. Needs python3 with jupyter_server
-# and ipykernel; nginx for the negative case (skipped if absent). No root needed.
+# websocket upgrade headers it must fail at `execute`. Needs the test venv's Python
+# (JPROV_TEST_PYTHON, made by tests/run.sh: jupyter_server, ipykernel, tornado) and nginx;
+# either missing is a failure. No root needed.
 set -euo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-PY=${PYTHON:-python3}
+PY=${JPROV_TEST_PYTHON:-}
+[[ -n $PY ]] || { echo "laptop_check_local: JPROV_TEST_PYTHON is not set: it names the test venv's Python (bash tests/run.sh creates target/test-venv)" >&2; exit 1; }
+"$PY" -c 'import jupyter_server, ipykernel, tornado' \
+    || { echo "laptop_check_local: $PY lacks jupyter_server/ipykernel/tornado (bash tests/run.sh installs them)" >&2; exit 1; }
+command -v nginx >/dev/null || { echo "laptop_check_local: nginx not found (bash tests/run.sh installs it)" >&2; exit 1; }
 T=$(mktemp -d)
 PIDS=()
 cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$T"; }
@@ -52,7 +57,6 @@ if out=$("$PY" "$HERE/laptop_check.py" --url "https://localhost:$JPORT/" --cafil
     echo "$out"; echo "laptop_check passed with a wrong password"; exit 1; fi
 echo "$out"; grep -q '^FAIL login' <<<"$out"
 
-if ! command -v nginx >/dev/null; then echo "nginx missing: broken-proxy case skipped"; exit 0; fi
 PPORT=$(free_port)
 mkdir -p "$T/ngx/logs"
 cat >"$T/ngx/nginx.conf" <<N

@@ -12,6 +12,11 @@ DIR=$(cd "$1" && pwd)
 # shellcheck disable=SC1091
 . "$DIR/env"
 L="$HERE/lab.sh"
+# laptop_check.py runs with the test venv's Python (tornado), never the machine's python3.
+if [[ ${SELFTEST_TUNNEL:-1} == 1 ]]; then
+    [[ -n ${JPROV_TEST_PYTHON:-} ]] || { echo "selftest: JPROV_TEST_PYTHON is not set: it names the test venv's Python (bash tests/run.sh creates target/test-venv)" >&2; exit 1; }
+    "$JPROV_TEST_PYTHON" -c 'import tornado' || { echo "selftest: $JPROV_TEST_PYTHON lacks tornado (bash tests/run.sh installs jupyter_server)" >&2; exit 1; }
+fi
 export LAB_NAME LAB_DIR
 PASSED=0 FAILED=0 FAILED_NAMES=()
 mkdir -p "$DIR/logs/selftest"
@@ -120,7 +125,7 @@ C"
         ctl_ssh alice@workstation.lab "curl -s -o /dev/null --resolve $LAB_JUPYTER_NAME:$port:127.0.0.1 -k https://$LAB_JUPYTER_NAME:$port/login" && break
         sleep 0.3
     done
-    in_ns "$LAB_NS_LAPTOP" "${PYTHON:-python3}" "$HERE/laptop_check.py" --url "https://$LAB_JUPYTER_NAME:$port/" \
+    in_ns "$LAB_NS_LAPTOP" "$JPROV_TEST_PYTHON" "$HERE/laptop_check.py" --url "https://$LAB_JUPYTER_NAME:$port/" \
         --cafile "$DIR/acme-root.pem" --password mypassword
 }
 if [[ ${SELFTEST_TUNNEL:-1} == 1 ]]; then

@@ -2,11 +2,13 @@
 //!
 //! `test_host` starts real OpenSSH servers, each in a private mount namespace with
 //! copy-on-write `/etc`, `/home`, `/root` and `/var`, so tests can let `jprov` configure
-//! "hosts" for real without touching the machine.
+//! "hosts" for real without touching the machine. `prereq` says what a missing prerequisite does (fail
+//! under tests/run.sh, else skip) and gives every test the test venv's Python.
 
 #![allow(dead_code)]
 
 pub mod cut_proxy;
+pub mod prereq;
 pub mod setup;
 pub mod test_host;
 

@@ -106,12 +106,12 @@ enum StartError {
 impl TestHost {
     /// Starts a host and waits until its sshd accepts connections.
     ///
-    /// Returns `None` (after printing `skipped: <why>` to stderr) when the harness cannot run
-    /// here: not root, `unshare`/`nsenter`/`sshd`/`ssh-keygen` missing, or mount namespaces
-    /// not permitted. Panics when the machine should support it but setup fails.
+    /// When the harness cannot run here (not root, `unshare`/`nsenter`/`sshd`/`ssh-keygen` missing,
+    /// mount namespaces not permitted): fails under tests/run.sh, else returns `None` after printing
+    /// `skipped: <why>` (`prereq::skip`). Panics when the machine should support it but setup fails.
     pub fn start(name: &str) -> Option<TestHost> {
         if let Err(why) = prerequisites() {
-            eprintln!("skipped: {why}");
+            super::prereq::skip(&why);
             return None;
         }
         for _ in 0..8 {
@@ -307,6 +307,24 @@ impl TestHost {
             .arg(format!("{user}@127.0.0.1"))
             .stdin(Stdio::null());
         cmd
+    }
+
+    /// Whether `ssh USER@host COMMAND` succeeds, allowing a moment for an sshd that is re-executing after a
+    /// reload (it refuses connections for a few milliseconds then); a refused login is an answer at once.
+    pub fn logs_in(&self, user: &str, command: &str) -> bool {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        loop {
+            let out = self.ssh(user).arg(command).output().unwrap();
+            if out.status.success() {
+                return true;
+            }
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            if !stderr.contains("Connection refused") || std::time::Instant::now() > deadline {
+                eprintln!("{user}@{}: {stderr}", self.name);
+                return false;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
     }
 
     /// `useradd -m -s /bin/bash NAME` inside, and authorizes [`client_key`](Self::client_key)
