@@ -3,10 +3,9 @@
 //! One script per host per round: one SSH exec, and the on-host steps (write, validate, restore, reload)
 //! don't depend on the connection staying up between them.
 
+use crate::argv::argv_digest;
 use crate::facts::hex_text;
-use crate::plan::{
-    argv_digest, content_digest, link_digest, Change, FileAction, HostPlan, Removal,
-};
+use crate::plan::{content_digest, link_digest, Change, FileAction, HostPlan, Removal};
 use crate::render::{self, RenderError, Templates};
 use crate::resource::{Content, Role};
 use serde_json::{json, Value};

@@ -1,7 +1,8 @@
 //! Command-line interface: parsing and dispatch. Every flag is documented once, here.
 
 use crate::desired::Options;
-use crate::engine::{self, exit, Hosts, RunError};
+use crate::error::{exit, Error};
+use crate::host::engine::{self, Hosts};
 use crate::password::{self, HashScheme};
 use crate::profile;
 use crate::render::Templates;
@@ -92,7 +93,7 @@ enum Command {
         /// Seconds to wait after ssh exited before starting it again (at least 1).
         #[arg(
             long,
-            default_value_t = crate::tunnel::RESTART_SECONDS,
+            default_value_t = crate::desired::TUNNEL_RESTART_SECONDS,
             value_name = "SECONDS",
             value_parser = clap::value_parser!(u32).range(1..)
         )]
@@ -135,26 +136,7 @@ pub fn main() -> std::process::ExitCode {
     std::process::ExitCode::from(code)
 }
 
-#[derive(Debug, thiserror::Error)]
-enum CliError {
-    #[error(transparent)]
-    Run(#[from] RunError),
-    #[error(transparent)]
-    Password(#[from] password::PasswordError),
-    #[error(transparent)]
-    Tunnel(#[from] crate::tunnel::TunnelError),
-}
-
-impl CliError {
-    fn exit_code(&self) -> u8 {
-        match self {
-            CliError::Run(e) => e.exit_code(),
-            CliError::Password(_) | CliError::Tunnel(_) => exit::ERROR,
-        }
-    }
-}
-
-fn dispatch(cli: Cli) -> Result<u8, CliError> {
+fn dispatch(cli: Cli) -> Result<u8, Error> {
     let templates = Templates::new();
     let stdout = &mut std::io::stdout().lock();
     match cli.command {
@@ -167,20 +149,19 @@ fn dispatch(cli: Cli) -> Result<u8, CliError> {
             destroy,
             out,
         } => {
-            let lp = profile::load(&profile).map_err(RunError::from)?;
+            let lp = profile::load(&profile)?;
             let options = Options {
                 start_tunnel,
                 destroy,
             };
             let plan = if offline {
-                engine::plan_offline(&lp, &templates, options)?
+                crate::plan::of_profile::offline(&lp, &templates, options)?
             } else {
                 let mut hosts = Hosts::connect(&lp, connect.accept_new_host_keys)?;
                 engine::plan_online(&lp, &templates, &mut hosts, options)?
             };
             if let Some(file) = &out {
-                crate::saved_plan::save(file, &profile, &lp.digest, &plan, options)
-                    .map_err(RunError::from)?;
+                crate::saved_plan::save(file, &profile, &lp.digest, &plan, options)?;
             }
             if json {
                 let text = serde_json::to_string_pretty(&plan).expect("plans serialize");
@@ -205,12 +186,12 @@ fn dispatch(cli: Cli) -> Result<u8, CliError> {
             let saved = crate::saved_plan::load(&profile);
             let (lp, options) = match &saved {
                 Some(saved) => {
-                    let lp = profile::load(&saved.profile).map_err(RunError::from)?;
-                    saved.check_profile(&lp.digest).map_err(RunError::from)?;
+                    let lp = profile::load(&saved.profile)?;
+                    saved.check_profile(&lp.digest)?;
                     (lp, saved.options())
                 }
                 None => (
-                    profile::load(&profile).map_err(RunError::from)?,
+                    profile::load(&profile)?,
                     Options {
                         start_tunnel,
                         destroy: false,
@@ -232,7 +213,7 @@ fn dispatch(cli: Cli) -> Result<u8, CliError> {
             connect,
             guard,
         } => {
-            let lp = profile::load(&profile).map_err(RunError::from)?;
+            let lp = profile::load(&profile)?;
             let options = Options {
                 start_tunnel: false,
                 destroy: true,
@@ -240,17 +221,17 @@ fn dispatch(cli: Cli) -> Result<u8, CliError> {
             apply(&lp, &templates, options, &connect, &guard, None, stdout)
         }
         Command::Trust { profile } => {
-            let lp = profile::load(&profile).map_err(RunError::from)?;
-            crate::trust::trust(&lp, stdout)?;
+            let lp = profile::load(&profile)?;
+            crate::host::trust::trust(&lp, stdout)?;
             Ok(exit::OK)
         }
         Command::Tunnel {
             profile,
             retry_seconds,
         } => {
-            let lp = profile::load(&profile).map_err(RunError::from)?;
+            let lp = profile::load(&profile)?;
             let retry = std::time::Duration::from_secs(retry_seconds.into());
-            crate::tunnel::run(&lp, &templates, retry)?;
+            crate::host::tunnel::run(&lp, &templates, retry)?;
             Ok(exit::OK)
         }
         Command::HashPassword { sha1 } => {
@@ -276,7 +257,7 @@ fn apply(
     guard: &GuardArgs,
     saved: Option<&crate::saved_plan::SavedPlan>,
     stdout: &mut dyn Write,
-) -> Result<u8, CliError> {
+) -> Result<u8, Error> {
     let mut hosts = Hosts::connect(lp, connect.accept_new_host_keys)?;
     let settings = engine::ApplySettings {
         options,

@@ -72,6 +72,10 @@ const JUPYTER_SECRETS: &[&str] = &["hashed_password"];
 /// Debian's certbot package renews certificates from this timer.
 const CERTBOT_TIMER: &str = "certbot.timer";
 
+/// The pause before the tunnel is started again after it ended (systemd's RestartSec, and `jprov tunnel`'s
+/// default).
+pub const TUNNEL_RESTART_SECONDS: u32 = 10;
+
 /// The pause before systemd restarts a Jupyter that failed.
 const JUPYTER_RESTART_SECONDS: u32 = 5;
 

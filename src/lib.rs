@@ -2,13 +2,14 @@
 //! See ARCHITECTURE.md for the code map.
 
 pub mod apply;
+pub mod argv;
 pub mod cli;
 pub mod desired;
 pub mod destroy;
 pub mod diff;
-pub mod engine;
+pub mod error;
 pub mod facts;
-pub mod known_hosts;
+pub mod host;
 pub mod layout;
 pub mod password;
 pub mod plan;
@@ -16,10 +17,6 @@ pub mod profile;
 pub mod render;
 pub mod resource;
 pub mod saved_plan;
-pub mod ssh;
-pub mod transport;
-pub mod trust;
-pub mod tunnel;
 pub mod value;
 
 pub fn run() -> std::process::ExitCode {

@@ -1,12 +1,15 @@
 //! The plan: every change jprov would make, per host, with the reason. A value that can be shown as text,
 //! printed as versioned JSON (secrets redacted), and applied.
 
+use crate::argv::{argv_digest, shell_words};
 use crate::desired::{DesiredState, HostState};
 use crate::diff;
 use crate::facts::{Facts, FileFact};
 use crate::resource::*;
 use serde::Serialize;
 use std::fmt;
+
+pub mod of_profile;
 
 /// Bumped when the JSON form changes incompatibly. 2: the `run-certbot` change became `obtain-certificate`
 /// (with `source`: `acme` or `self-signed`).
@@ -431,10 +434,6 @@ pub fn link_digest(target: &str) -> String {
     content_digest(format!("link:{target}").as_bytes())
 }
 
-pub fn shell_words(argv: &[String]) -> String {
-    shlex::try_join(argv.iter().map(String::as_str)).unwrap_or_else(|_| argv.join(" "))
-}
-
 fn plan_host(host: &HostState, facts: &Facts, address: String) -> HostPlan {
     let mut changes = vec![];
     let mut notes = host.notes.clone();
@@ -708,17 +707,6 @@ pub fn sshd_problems(intent: &[SshdExpectation], view: &crate::facts::SshdView) 
             ))
         })
         .collect()
-}
-
-/// Identifies a tunnel's command line in its pid file, so a changed command is restarted.
-pub fn argv_digest(argv: &[String]) -> String {
-    use sha1::Digest;
-    let mut hasher = sha1::Sha1::new();
-    for arg in argv {
-        hasher.update(arg.as_bytes());
-        hasher.update([0]);
-    }
-    hex::encode(hasher.finalize())
 }
 
 fn file_change(f: &ManagedFile, facts: &Facts) -> Option<FileChange> {

@@ -1108,7 +1108,7 @@ fn jprov_tunnel_keeps_the_reverse_tunnel_up_and_stops_it_on_sigterm() {
     let jprov_pid = jprov_tunnel_pid(&s.workstation).expect("jprov tunnel runs");
     let first_ssh = ssh_child(jprov_pid).expect("jprov's ssh child");
     assert_eq!(
-        jprov::plan::shell_words(&cmdline(first_ssh)),
+        jprov::argv::shell_words(&cmdline(first_ssh)),
         command,
         "the ssh command of the plan"
     );

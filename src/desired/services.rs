@@ -45,7 +45,7 @@ impl Builder<'_> {
             .and_then(|f| f.tunnels.get(&tunnel.pid_file))
             .filter(|t| t.running);
         if let Some(started) = started {
-            let how = if started.argv_digest == crate::plan::argv_digest(&tunnel.argv) {
+            let how = if started.argv_digest == crate::argv::argv_digest(&tunnel.argv) {
                 "".to_string()
             } else {
                 ", with an older command: `apply --start-tunnel` replaces it".to_string()
@@ -113,7 +113,7 @@ impl Builder<'_> {
                 "scope": scope.as_str(),
                 "user": (scope == UnitScope::System).then(|| tunnel.user.clone()),
                 "argv": tunnel.argv,
-                "restart_seconds": crate::tunnel::RESTART_SECONDS,
+                "restart_seconds": crate::desired::TUNNEL_RESTART_SECONDS,
             }),
         )?;
         let unit = Unit {

@@ -139,7 +139,7 @@ pub(crate) fn converged_facts(desired: &DesiredState, role: Role, base: &Facts) 
                     t.pid_file.clone(),
                     TunnelFact {
                         running: true,
-                        argv_digest: plan::argv_digest(&t.argv),
+                        argv_digest: crate::argv::argv_digest(&t.argv),
                     },
                 );
             }

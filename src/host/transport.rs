@@ -1,35 +1,10 @@
 //! The imperative shell: the only code that touches hosts. A transport runs a script on one host.
 
-use crate::known_hosts::HostKey;
-use crate::ssh::SshConnection;
+use crate::host::exec::{ExecOutput, TransportError};
+use crate::host::known_hosts::HostKey;
+use crate::host::ssh::SshConnection;
 use std::io::Write;
 use std::process::{Command, Stdio};
-
-#[derive(Debug)]
-pub struct ExecOutput {
-    pub status: i32,
-    pub stdout: String,
-    pub stderr: String,
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum TransportError {
-    #[error("cannot reach {target}: {reason}")]
-    Unreachable { target: String, reason: String },
-    #[error("{0}")]
-    HostKey(String),
-    #[error("cannot log in to {target}: {reason}")]
-    Auth { target: String, reason: String },
-    #[error("running a command on {target} failed: {reason}")]
-    Exec { target: String, reason: String },
-}
-
-impl TransportError {
-    /// Connection-level problems (as opposed to a command failing on a reachable host).
-    pub fn is_unreachable(&self) -> bool {
-        !matches!(self, TransportError::Exec { .. })
-    }
-}
 
 pub enum Transport {
     Ssh(Box<SshConnection>),

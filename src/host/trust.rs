@@ -1,16 +1,17 @@
 //! `jprov trust`: fetch the hosts' keys, show their fingerprints, pin them in the profile's known_hosts file.
 
-use crate::engine::{targets, RunError};
-use crate::known_hosts::{self, Verdict};
+use crate::error::Error;
+use crate::host::engine::targets;
+use crate::host::exec::TransportError;
+use crate::host::known_hosts::{self, Verdict};
+use crate::host::ssh;
 use crate::profile::LoadedProfile;
 use crate::resource::Role;
-use crate::ssh;
-use crate::transport::TransportError;
 use std::io::Write;
 
 /// Pin every host key of both hosts. Keys already pinned are left alone; a host whose pinned key differs
 /// from what it presents fails closed, with both fingerprints shown.
-pub fn trust(lp: &LoadedProfile, out: &mut dyn Write) -> Result<usize, RunError> {
+pub fn trust(lp: &LoadedProfile, out: &mut dyn Write) -> Result<usize, Error> {
     let pinned = lp.pinned_known_hosts();
     let (server, workstation) = targets(lp, false);
     let mut recorded = 0;
@@ -20,7 +21,7 @@ pub fn trust(lp: &LoadedProfile, out: &mut dyn Write) -> Result<usize, RunError>
         (Role::Workstation, workstation),
     ] {
         let Some(target) = target else { continue };
-        let fail = |source| RunError::Transport { role, source };
+        let fail = |source| Error::Transport { role, source };
         let (keys, names) = ssh::fetch_host_keys(&target).map_err(fail)?;
         let files = [pinned.clone()];
         let _ = writeln!(out, "{role} {} ({}):", target.display(), names[0]);

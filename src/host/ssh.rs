@@ -1,8 +1,8 @@
 //! SSH connections with ssh2: OpenSSH's own view of the client config (`ssh -G`), host keys verified against
 //! known_hosts before anything is sent, and authentication with the agent or key files.
 
-use crate::known_hosts::{self, HostKey, Verdict};
-use crate::transport::{ExecOutput, TransportError};
+use crate::host::exec::{ExecOutput, TransportError};
+use crate::host::known_hosts::{self, HostKey, Verdict};
 use ssh2::Session;
 use std::io::Read;
 use std::io::Write;

@@ -11,8 +11,8 @@
 //! jprov exits 0. ssh runs in its own process group, so a terminal's Ctrl-C reaches jprov only, and with
 //! `PR_SET_PDEATHSIG` = SIGTERM, so it also ends when jprov is killed outright (SIGKILL, SIGHUP).
 
+use crate::argv::shell_words;
 use crate::desired::{self, Options, World};
-use crate::plan::shell_words;
 use crate::profile::LoadedProfile;
 use crate::render::{RenderError, Templates};
 use crate::resource::{Role, TunnelProcess};
@@ -23,7 +23,7 @@ use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
 /// The pause before a dead tunnel is restarted, for both the systemd unit and `jprov tunnel`.
-pub const RESTART_SECONDS: u32 = 10;
+pub const RESTART_SECONDS: u32 = crate::desired::TUNNEL_RESTART_SECONDS;
 
 /// A run of ssh shorter than this counts as failing fast: the exit line points at ssh's own message.
 const FAST_FAILURE: Duration = Duration::from_secs(60);

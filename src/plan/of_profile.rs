@@ -1,0 +1,68 @@
+//! The plan of a whole profile: its desired state against the facts of its hosts (or none, offline).
+//! Pure: the host layer gathers the facts and calls this.
+
+use crate::desired::{self, Options, World};
+use crate::error::Error;
+use crate::facts::Facts;
+use crate::plan::Plan;
+use crate::profile::{LoadedProfile, WorkstationHost};
+use crate::render::Templates;
+use crate::resource::Role;
+
+/// Addresses shown in an offline plan: `user@host:port` as the profile names them (the host layer shows
+/// the same for the connections it makes).
+fn offline_addresses(lp: &LoadedProfile) -> [(Role, String); 2] {
+    let p = &lp.profile;
+    let server = format!(
+        "{}@{}:{}",
+        p.server.user,
+        p.server.host,
+        p.server.port.get()
+    );
+    let workstation = match &p.workstation.host {
+        WorkstationHost::Local => "local".to_string(),
+        WorkstationHost::Remote(host) => {
+            format!(
+                "{}@{}:{}",
+                p.workstation.user,
+                host,
+                p.workstation.port.get()
+            )
+        }
+    };
+    [(Role::Server, server), (Role::Workstation, workstation)]
+}
+
+pub fn compute(
+    lp: &LoadedProfile,
+    templates: &Templates,
+    facts: Option<(&Facts, &Facts)>,
+    addresses: [(Role, String); 2],
+    options: Options,
+) -> Result<Plan, Error> {
+    let p = &lp.profile;
+    let world = World {
+        server: facts.map(|f| f.0),
+        workstation: facts.map(|f| f.1),
+    };
+    let desired = desired::build(p, world, templates, options)?;
+    let planner = if options.destroy {
+        crate::destroy::compute
+    } else {
+        super::compute
+    };
+    Ok(planner(
+        p.name.as_str(),
+        &p.method.to_string(),
+        &desired,
+        [
+            (Role::Server, world.server),
+            (Role::Workstation, world.workstation),
+        ],
+        addresses,
+    ))
+}
+
+pub fn offline(lp: &LoadedProfile, templates: &Templates, options: Options) -> Result<Plan, Error> {
+    compute(lp, templates, None, offline_addresses(lp), options)
+}
