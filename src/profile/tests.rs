@@ -183,7 +183,7 @@ fn self_signed_rejects_bad_addresses_and_lifetimes_with_their_line() {
     ));
     assert!(
         e.to_string().starts_with(
-            "p.yaml:22:5: tls.self_signed.addresses[1]: invalid IP address \"10.0.0.6,DNS:evil.org\""
+            "p.yaml:22:5: tls.self_signed.addresses[1]: invalid IP address: use an IPv4 or IPv6 address"
         ),
         "{e}"
     );
