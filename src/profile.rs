@@ -10,6 +10,7 @@ mod source;
 pub use errors::ProfileError;
 pub use source::{MAX_BYTES, MAX_DEPTH};
 
+use crate::layout::CERTIFICATE_ACCOUNT;
 use crate::value::{
     AbsPath, BaseUrl, CertDays, Domain, Email, HostName, HttpsUrl, IpAddress, LocalPath,
     PasswordHash, Port, ProfileName, Size, TimeSpan, UserName,
@@ -557,8 +558,47 @@ fn conflict(fields: &[&'static str], message: impl Into<String>) -> Result<(), C
     })
 }
 
-/// The tunnel account is locked down: it must not be the admin, nor root.
+/// Names of the server's accounts and directories jprov uses for jobs of its own: the tunnel account's
+/// home is `/var/lib/ACCOUNT`, so it must not be one of these.
+const RESERVED_FOR_THE_TUNNEL: &[(&str, &str)] = &[
+    (
+        CERTIFICATE_ACCOUNT,
+        "the account workstations fetch certificates as",
+    ),
+    ("jprov", "/var/lib/jprov holds jprov's backups and journal"),
+    (
+        "jprov-acme",
+        "/var/lib/jprov-acme holds nginx-proxy's ACME challenges",
+    ),
+];
+
+/// The accounts: none is one jprov creates for another job, and the tunnel account is nobody else's.
 fn check_accounts(p: &Profile) -> Result<(), Conflict> {
+    let tunnel = p.tunnel.account.as_str();
+    if let Some((_, job)) = RESERVED_FOR_THE_TUNNEL
+        .iter()
+        .find(|(name, _)| *name == tunnel)
+    {
+        return conflict(
+            &["tunnel.account"],
+            format!("this name is jprov's own ({job}); choose another tunnel account"),
+        );
+    }
+    for field in ["server.user", "workstation.user"] {
+        let user = match field {
+            "server.user" => &p.server.user,
+            _ => &p.workstation.user,
+        };
+        if user.as_str() == CERTIFICATE_ACCOUNT {
+            return conflict(
+                &[field],
+                format!(
+                    "{CERTIFICATE_ACCOUNT} is the account jprov creates for fetching certificates, with keys \
+                     that can do nothing else; use another account"
+                ),
+            );
+        }
+    }
     if p.tunnel.account == p.server.user {
         return conflict(
             &["tunnel.account", "server.user"],
@@ -566,7 +606,14 @@ fn check_accounts(p: &Profile) -> Result<(), Conflict> {
              forwarding only)",
         );
     }
-    if p.tunnel.account.as_str() == "root" {
+    if p.tunnel.account == p.workstation.user {
+        return conflict(
+            &["tunnel.account", "workstation.user"],
+            "the tunnel account must not be the workstation user Jupyter runs as (workstation.user): jprov \
+             creates it locked down (no shell, forwarding only)",
+        );
+    }
+    if tunnel == "root" {
         return conflict(&["tunnel.account"], "the tunnel account must not be root");
     }
     Ok(())

@@ -259,6 +259,42 @@ fn where_(e: &ProfileError) -> (Option<usize>, Option<&str>) {
 }
 
 #[test]
+fn no_account_is_one_jprov_creates_for_another_job() {
+    for name in ["jprov-cert", "jprov", "jprov-acme"] {
+        let e = error(&GOOD.replace("account: jprov-tunnel", &format!("account: {name}")));
+        assert_eq!(
+            where_(&e),
+            (Some(24), Some("tunnel.account")),
+            "{name}: {e}"
+        );
+        assert!(e.message.contains("jprov's own"), "{e}");
+    }
+    let e = error(&GOOD.replace("  user: admin ", "  user: jprov-cert "));
+    assert_eq!(where_(&e), (Some(9), Some("server.user")), "{e}");
+    let e = error(&GOOD.replace("  user: alice ", "  user: jprov-cert "));
+    assert_eq!(where_(&e), (Some(13), Some("workstation.user")), "{e}");
+}
+
+#[test]
+fn the_tunnel_account_is_nobody_else() {
+    let e = error(&GOOD.replace("account: jprov-tunnel", "account: alice"));
+    assert_eq!(where_(&e), (Some(24), Some("tunnel.account")), "{e}");
+    assert!(e.message.contains("workstation.user"), "{e}");
+    // The default tunnel account, not in the text: the field that is.
+    let without = GOOD.replace("  account: jprov-tunnel ", "  # account");
+    let e = error(&without.replace("  user: admin ", "  user: jprov-tunnel "));
+    assert_eq!(where_(&e), (Some(9), Some("server.user")), "{e}");
+    let e = error(&without.replace("  user: alice ", "  user: jprov-tunnel "));
+    assert_eq!(where_(&e), (Some(13), Some("workstation.user")), "{e}");
+    // The same person may administer the server and use the workstation.
+    parse(
+        &GOOD.replace("  user: alice ", "  user: admin "),
+        Path::new("p.yaml"),
+    )
+    .unwrap();
+}
+
+#[test]
 fn an_ip_address_as_domain_is_the_lan_methods_job() {
     for (example, source) in [
         ("rf", GOOD),
