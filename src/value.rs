@@ -215,7 +215,7 @@ fn check_domain(s: &str) -> Result<(), String> {
     match dns_name_problem(s) {
         None => Ok(()),
         Some(problem) => Err(format!(
-            "invalid domain: {problem}; use a lowercase DNS name such as \"jupyter.example.org\""
+            "invalid domain: {problem}; use a lowercase DNS name such as \"jupyter.example.net\""
         )),
     }
 }
@@ -315,7 +315,7 @@ fn check_local_path(s: &str) -> Result<(), String> {
         None => Ok(()),
         Some(problem) => Err(format!(
             "invalid path: {problem}; use letters, digits and / . _ - + @ (absolute, ~/... or relative to \
-             the profile): ssh splits a known_hosts path at spaces and expands % and ~ in both"
+             the profile): ssh splits UserKnownHostsFile at spaces and expands % and ~ in it and in -i"
         )),
     }
 }
@@ -339,7 +339,7 @@ fn check_base_url(s: &str) -> Result<(), String> {
     match problem {
         None => Ok(()),
         Some(problem) => Err(format!(
-            "invalid base_url: {problem}; e.g. \"/\" or \"/jupyter/\""
+            "invalid base_url: {problem}; e.g. \"/\" or \"/lab/\""
         )),
     }
 }
@@ -369,7 +369,7 @@ fn check_email(s: &str) -> Result<(), String> {
     match email_problem(s) {
         None => Ok(()),
         Some(problem) => Err(format!(
-            "invalid email: {problem}; use an address such as \"admin@example.org\""
+            "invalid email: {problem}; use an address such as \"you@example.net\""
         )),
     }
 }
@@ -435,20 +435,20 @@ fn check_time_span(s: &str) -> Result<(), String> {
         && digits.parse::<u32>().is_ok_and(|n| n > 0)
         && ["s", "min", "h", "d"].contains(&unit);
     ok.then_some(())
-        .ok_or_else(|| "invalid time span: use a number with s, min, h or d, e.g. \"6h\"".into())
+        .ok_or_else(|| "invalid time span: use a number with s, min, h or d, e.g. \"30min\"".into())
 }
 
 fn check_size(s: &str) -> Result<(), String> {
     let digits = s.trim_end_matches(['k', 'm', 'g']);
     let ok = digits.len() <= 6 && all_digits(digits) && s.len() - digits.len() <= 1;
     ok.then_some(()).ok_or_else(|| {
-        "invalid size: use a number with an optional k, m or g suffix, e.g. \"512m\"".into()
+        "invalid size: use a number with an optional k, m or g suffix, e.g. \"100m\"".into()
     })
 }
 
 fn check_ip_address(s: &str) -> Result<(), String> {
     s.parse::<std::net::IpAddr>().map(|_| ()).map_err(|_| {
-        "invalid IP address: use an IPv4 or IPv6 address such as \"10.0.0.5\" or \"fd00::5\"".into()
+        "invalid IP address: use an IPv4 or IPv6 address such as \"192.0.2.10\" or \"2001:db8::10\"".into()
     })
 }
 /// A TCP port, 1 to 65535.

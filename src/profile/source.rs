@@ -126,6 +126,9 @@ struct Scanner {
     line: usize,
     /// The current line's indentation.
     indent: usize,
+    /// Tabs in the current line's indentation, which are not indentation to YAML: a refused line still
+    /// belongs to the field its spaces say.
+    tabs: usize,
 }
 
 #[derive(Debug)]
@@ -254,6 +257,7 @@ impl Scanner {
             return Ok(());
         }
         let tab = cur.chars[..indent].iter().position(|c| *c == '\t');
+        self.tabs = cur.chars[..indent].iter().filter(|c| **c == '\t').count();
         cur.pos = indent;
         let result = if self.flow > 0 {
             let expect = if self.flow_expects_node {
@@ -450,11 +454,12 @@ impl Scanner {
     /// A key or list item starts at `column`: close the blocks it ends, then open it.
     fn open(&mut self, column: usize, segment: Segment, open: bool) -> Result<(), Problem> {
         let item = matches!(segment, Segment::Item(_));
+        let indent = column - self.tabs.min(column);
         while let Some(top) = self.blocks.last_mut() {
-            if top.indent < column {
+            if top.indent < indent {
                 break;
             }
-            if top.indent == column {
+            if top.indent == indent {
                 match top.segment {
                     Segment::Item(ref mut index) if item => {
                         *index += 1;
@@ -469,7 +474,7 @@ impl Scanner {
             self.blocks.pop();
         }
         self.blocks.push(Block {
-            indent: column,
+            indent,
             segment,
             open,
         });
@@ -500,17 +505,25 @@ impl Scanner {
     }
 
     fn check_depth(&self, column: usize) -> Result<(), Problem> {
-        if self.blocks.len() + self.flow > MAX_DEPTH {
-            Err(self.problem(
-                column,
-                format!(
-                    "nested more than {MAX_DEPTH} levels deep (the limit; a profile needs 4): jprov stops \
-                     here rather than parse it"
-                ),
-            ))
-        } else {
-            Ok(())
+        if self.blocks.len() + self.flow <= MAX_DEPTH {
+            return Ok(());
         }
+        let message = format!(
+            "nested more than {MAX_DEPTH} levels deep (the limit; a profile needs 4): jprov stops here \
+             rather than parse it"
+        );
+        // Named by the top-level field it is under: the full path would be no field of a profile.
+        let field = match self.blocks.first() {
+            Some(Block {
+                segment: Segment::Key(key),
+                ..
+            }) if is_field_name(key) => Some(key.clone()),
+            _ => None,
+        };
+        Err(Problem {
+            field,
+            ..self.problem(column, message)
+        })
     }
 }
 

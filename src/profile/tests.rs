@@ -331,7 +331,7 @@ fn duplicates_documents_tabs_and_tags_are_reported_where_they_stand() {
     let e = error(&format!("{GOOD}---\nname: other\n"));
     assert_eq!(where_(&e), (Some(27), None), "{e}");
     assert!(e.message.contains("second YAML document"), "{e}");
-    let e = error(&GOOD.replace("\n  port: 22\n", "\n\tport: 22\n"));
+    let e = error(&GOOD.replace("\n  port: 22\n", "\n\t  port: 22\n"));
     assert_eq!(
         (e.line, e.column, e.field.as_deref()),
         (Some(8), Some(1), Some("server.port")),
