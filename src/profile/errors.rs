@@ -90,7 +90,9 @@ pub(super) fn yaml_error(
     if let Some(name) = duplicate_name(&message) {
         // serde reports a duplicate at the mapping that holds it; the reader wants the second key.
         let dotted = join(&field, name);
-        let (line, column) = outline.locate_duplicate(&dotted).unzip();
+        // In a flow mapping the keys have no line of their own: where serde_yaml stopped, then.
+        let at = outline.locate_duplicate(&dotted).or(location);
+        let (line, column) = at.unzip();
         return ProfileError {
             file: file.to_path_buf(),
             line,

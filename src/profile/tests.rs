@@ -328,6 +328,17 @@ fn duplicates_documents_tabs_and_tags_are_reported_where_they_stand() {
         "{e}"
     );
     assert!(e.message.contains("duplicate field `user`"), "{e}");
+    let flow = GOOD.replace(
+        "workstation:\n  host: workstation.internal ",
+        "workstation: {host: a, host: b}\n  #",
+    );
+    let e = error(
+        &flow
+            .replace("\n  user: alice ", "\n  #")
+            .replace("\n  jump: server ", "\n  #"),
+    );
+    assert_eq!(e.field.as_deref(), Some("workstation.host"), "{e}");
+    assert!(e.line.is_some(), "{e}");
     let e = error(&format!("{GOOD}---\nname: other\n"));
     assert_eq!(where_(&e), (Some(27), None), "{e}");
     assert!(e.message.contains("second YAML document"), "{e}");
