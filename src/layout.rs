@@ -2,6 +2,10 @@
 
 use crate::profile::{Method, Profile, Tls, WorkstationHost};
 
+/// The server account a reverse-forward workstation fetches renewed certificates as, shared by every
+/// profile on the server. The profile refuses it as any of its own accounts.
+pub const CERTIFICATE_ACCOUNT: &str = "jprov-cert";
+
 /// Paths and names on both hosts. One place, so the fact query, the desired state and the docs agree.
 #[derive(Clone, Debug)]
 pub struct Layout {
@@ -67,7 +71,7 @@ impl Layout {
         let tunnel_home = format!("/var/lib/{account}");
         let live = format!("/etc/letsencrypt/live/{}", p.domain);
         let tls_dir = format!("{home}/.local/share/jprov/{name}");
-        let cert_account = "jprov-cert".to_string();
+        let cert_account = CERTIFICATE_ACCOUNT.to_string();
         let self_signed_dir = format!("/etc/jprov/tls/{name}");
         Layout {
             profile: name.to_string(),

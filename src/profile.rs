@@ -1,15 +1,28 @@
 //! The profile: the YAML file a user keeps in git, parsed and validated.
 //!
 //! All of YAML handling lives here (serde_yaml is deprecated upstream; keeping it in one module keeps a swap
-//! cheap). Every error names the file, the line and the field.
+//! cheap). Every error names the file, the line and the field, and never the value (`errors`). The text is
+//! bounded and checked before serde_yaml reads it (`source`).
 
+mod errors;
+mod source;
+
+pub use errors::ProfileError;
+pub use source::{MAX_BYTES, MAX_DEPTH};
+
+use crate::layout::CERTIFICATE_ACCOUNT;
 use crate::value::{
-    AbsPath, BaseUrl, CertDays, Domain, Email, HostName, HttpsUrl, IpAddress, PasswordHash, Port,
-    ProfileName, Size, TimeSpan, UserName,
+    AbsPath, BaseUrl, CertDays, Domain, Email, HostName, HttpsUrl, IpAddress, LocalPath,
+    PasswordHash, Port, ProfileName, Size, TimeSpan, UserName,
 };
 use serde::{Deserialize, Serialize};
+use source::Outline;
 use std::fmt;
 use std::path::{Path, PathBuf};
+
+/// The most entries a list in a profile may have: 12,000 `tls.self_signed.addresses` would make an
+/// openssl argument longer than Linux allows, and nobody needs more than a few.
+pub const MAX_LIST_ENTRIES: usize = 64;
 
 #[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
@@ -26,7 +39,7 @@ pub struct Profile {
     /// Only for nginx-proxy.
     pub nginx: Option<Nginx>,
     /// The pinned known_hosts file (relative to the profile's directory); default `known_hosts` there.
-    pub known_hosts: Option<PathBuf>,
+    pub known_hosts: Option<LocalPath>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize)]
@@ -56,7 +69,7 @@ pub struct Server {
     #[serde(default)]
     pub sudo: bool,
     /// A private key file on this machine; default: whatever `ssh -G` and the agent offer.
-    pub identity_file: Option<PathBuf>,
+    pub identity_file: Option<LocalPath>,
 }
 
 #[derive(Clone, Debug, Deserialize, Serialize)]
@@ -71,7 +84,7 @@ pub struct Workstation {
     pub home: Option<AbsPath>,
     /// `server`: reach the workstation through the forwarding server (like ssh -J).
     pub jump: Option<Jump>,
-    pub identity_file: Option<PathBuf>,
+    pub identity_file: Option<LocalPath>,
     /// reverse-forward with letsencrypt: how often the workstation checks the server for a renewed
     /// certificate.
     #[serde(default = "default_certificate_refresh")]
@@ -230,8 +243,39 @@ struct FilesSection {
 struct SelfSignedSection {
     #[serde(default = "default_cert_days")]
     days: CertDays,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "bounded_list")]
     addresses: Vec<IpAddress>,
+}
+
+/// A list of at most [`MAX_LIST_ENTRIES`]; the entry after the last allowed one is not even read.
+fn bounded_list<'de, D, T>(deserializer: D) -> Result<Vec<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    struct Bounded<T>(std::marker::PhantomData<T>);
+    impl<'de, T: Deserialize<'de>> serde::de::Visitor<'de> for Bounded<T> {
+        type Value = Vec<T>;
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            write!(f, "a list of at most {MAX_LIST_ENTRIES} entries")
+        }
+        fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Vec<T>, A::Error> {
+            let mut entries = Vec::new();
+            while entries.len() < MAX_LIST_ENTRIES {
+                match seq.next_element()? {
+                    Some(entry) => entries.push(entry),
+                    None => return Ok(entries),
+                }
+            }
+            match seq.next_element::<serde::de::IgnoredAny>()? {
+                None => Ok(entries),
+                Some(_) => Err(serde::de::Error::custom(format!(
+                    "more than {MAX_LIST_ENTRIES} entries (the limit)"
+                ))),
+            }
+        }
+    }
+    deserializer.deserialize_seq(Bounded(std::marker::PhantomData))
 }
 
 impl TryFrom<TlsSection> for Tls {
@@ -354,35 +398,6 @@ fn default_body_size() -> Size {
     Size::try_from("512m".to_string()).expect("valid")
 }
 
-/// A profile that could not be used, with where and why.
-#[derive(Debug, PartialEq, Eq)]
-pub struct ProfileError {
-    pub file: PathBuf,
-    pub line: Option<usize>,
-    pub column: Option<usize>,
-    pub field: Option<String>,
-    pub message: String,
-}
-
-impl fmt::Display for ProfileError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", self.file.display())?;
-        if let Some(line) = self.line {
-            write!(f, ":{line}")?;
-            if let Some(column) = self.column {
-                write!(f, ":{column}")?;
-            }
-        }
-        f.write_str(": ")?;
-        if let Some(field) = &self.field {
-            write!(f, "{field}: ")?;
-        }
-        f.write_str(&self.message)
-    }
-}
-
-impl std::error::Error for ProfileError {}
-
 /// A profile together with where it came from.
 #[derive(Clone, Debug)]
 pub struct LoadedProfile {
@@ -394,18 +409,16 @@ pub struct LoadedProfile {
 
 impl LoadedProfile {
     /// A path from the profile, relative to the profile's directory.
-    pub fn resolve(&self, path: &Path) -> PathBuf {
-        resolve_local_path(&self.path, path)
+    pub fn resolve(&self, path: impl AsRef<Path>) -> PathBuf {
+        resolve_local_path(&self.path, path.as_ref())
     }
 
     /// The pinned known_hosts file: the profile's `known_hosts`, by default `known_hosts` next to it.
     pub fn pinned_known_hosts(&self) -> PathBuf {
-        self.resolve(
-            self.profile
-                .known_hosts
-                .as_deref()
-                .unwrap_or(Path::new("known_hosts")),
-        )
+        match &self.profile.known_hosts {
+            Some(file) => self.resolve(file),
+            None => self.resolve("known_hosts"),
+        }
     }
 }
 
@@ -422,146 +435,231 @@ fn resolve_local_path(profile_path: &Path, path: &Path) -> PathBuf {
 }
 
 pub fn load(path: &Path) -> Result<LoadedProfile, ProfileError> {
-    let bytes = std::fs::read(path).map_err(|e| ProfileError {
-        file: path.to_path_buf(),
-        line: None,
-        column: None,
-        field: None,
-        message: format!("cannot read the profile: {e}"),
-    })?;
-    let source = String::from_utf8(bytes).map_err(|_| ProfileError {
-        file: path.to_path_buf(),
-        line: None,
-        column: None,
-        field: None,
-        message: "the profile is not UTF-8 text".into(),
-    })?;
-    let profile = parse(&source, path)?;
+    let bytes = std::fs::read(path)
+        .map_err(|e| ProfileError::whole(path, format!("cannot read the profile: {e}")))?;
+    from_bytes(&bytes, path)
+}
+
+/// A profile from the bytes of the file at `path`: parsed, validated, and with the local paths ssh will be
+/// given checked after they are resolved.
+pub fn from_bytes(bytes: &[u8], path: &Path) -> Result<LoadedProfile, ProfileError> {
+    check_size(bytes.len(), path)?;
+    let source = std::str::from_utf8(bytes).map_err(|e| not_utf8(bytes, e, path))?;
+    let (profile, outline) = parse_outlined(source, path)?;
     use sha1::Digest;
-    let digest = hex::encode(sha1::Sha1::digest(source.as_bytes()));
-    Ok(LoadedProfile {
+    let loaded = LoadedProfile {
         profile,
         path: path.to_path_buf(),
-        digest,
-    })
+        digest: hex::encode(sha1::Sha1::digest(bytes)),
+    };
+    check_resolved_ssh_paths(&loaded, &outline)?;
+    Ok(loaded)
+}
+
+fn check_size(len: usize, file: &Path) -> Result<(), ProfileError> {
+    if len > MAX_BYTES {
+        return Err(ProfileError::whole(
+            file,
+            format!("the profile is {len} bytes, more than the limit of {MAX_BYTES} (64 KiB)"),
+        ));
+    }
+    Ok(())
+}
+
+/// The line, column and field of the first byte that is not UTF-8.
+fn not_utf8(bytes: &[u8], e: std::str::Utf8Error, file: &Path) -> ProfileError {
+    let valid = std::str::from_utf8(&bytes[..e.valid_up_to()]).expect("valid up to there");
+    let line = valid.matches('\n').count() + 1;
+    let column = valid.rsplit('\n').next().unwrap_or("").chars().count() + 1;
+    let (outline, _) = source::scan(valid);
+    ProfileError {
+        file: file.to_path_buf(),
+        line: Some(line),
+        column: Some(column),
+        field: outline.field_on(line),
+        message: "a byte that is not UTF-8 text: save the profile as UTF-8".into(),
+    }
+}
+
+/// ssh reads `UserKnownHostsFile` as a list split at whitespace, and expands `%` tokens and `~` there and
+/// in `-i`: the path jprov hands it, with the profile's directory or HOME in front, must still be one
+/// file to ssh. The profile's own text is checked by `LocalPath`; this checks what was put in front.
+fn check_resolved_ssh_paths(lp: &LoadedProfile, outline: &Outline) -> Result<(), ProfileError> {
+    let p = &lp.profile;
+    let files = [
+        (
+            "server.identity_file",
+            p.server.identity_file.as_ref().map(|f| lp.resolve(f)),
+        ),
+        (
+            "workstation.identity_file",
+            p.workstation.identity_file.as_ref().map(|f| lp.resolve(f)),
+        ),
+        ("known_hosts", Some(lp.pinned_known_hosts())),
+    ];
+    for (field, file) in files {
+        let Some(file) = file else { continue };
+        let one_file = file.to_str().is_some_and(|f| {
+            !f.chars().any(|c| {
+                c.is_whitespace() || c.is_control() || matches!(c, '%' | '"' | '\'' | '\\')
+            })
+        });
+        if !one_file {
+            return Err(ProfileError::at_field(
+                &lp.path,
+                outline,
+                field,
+                "with the profile's directory (or HOME) in front, this path has whitespace, a quote, a \
+                 backslash, '%' or a byte that is not UTF-8, and ssh would not read it as one file: move \
+                 the profile, or give an absolute path without them"
+                    .into(),
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// Parse and validate a profile's text; `file` is only used in errors.
 pub fn parse(source: &str, file: &Path) -> Result<Profile, ProfileError> {
+    parse_outlined(source, file).map(|(profile, _)| profile)
+}
+
+fn parse_outlined(source: &str, file: &Path) -> Result<(Profile, Outline), ProfileError> {
+    check_size(source.len(), file)?;
+    // A byte-order mark is allowed before the first key, not only before a comment.
+    let source = source.strip_prefix('\u{feff}').unwrap_or(source);
+    let (outline, checked) = source::scan(source);
+    checked.map_err(|problem| ProfileError::from_problem(file, problem))?;
     // serde_path_to_error knows the exact field of every error, including our own validation errors, for
     // which serde_yaml reports only the enclosing mapping.
     let profile: Profile =
         serde_path_to_error::deserialize(serde_yaml::Deserializer::from_str(source))
-            .map_err(|e| yaml_error(source, &e, file))?;
-    check_consistency(&profile).map_err(|(field, message)| {
-        let (line, column) = locate(source, &field).unzip();
-        ProfileError {
-            file: file.to_path_buf(),
-            line,
-            column,
-            field: Some(field),
-            message,
-        }
+            .map_err(|e| errors::yaml_error(&outline, &e, file))?;
+    check_consistency(&profile).map_err(|conflict| {
+        // The first of the conflicting fields the text has (the others may be defaults).
+        let field = (conflict.fields.iter())
+            .find(|f| outline.locate(f).is_some())
+            .unwrap_or(&conflict.fields[0]);
+        ProfileError::at_field(file, &outline, field, conflict.message)
     })?;
-    Ok(profile)
+    Ok((profile, outline))
 }
 
-fn yaml_error(
-    source: &str,
-    e: &serde_path_to_error::Error<serde_yaml::Error>,
-    file: &Path,
-) -> ProfileError {
-    let inner = e.inner();
-    let mut message = inner.to_string();
-    // serde_yaml appends " at line L column C" and may prefix a path; we print both up front instead.
-    if let Some(loc) = inner.location() {
-        let suffix = format!(" at line {} column {}", loc.line(), loc.column());
-        if let Some(stripped) = message.strip_suffix(&suffix) {
-            message = stripped.to_string();
-        }
-    }
-    if let Some((prefix, rest)) = message.split_once(": ") {
-        if !prefix.contains(' ') && !prefix.is_empty() && !rest.is_empty() {
-            message = rest.to_string();
-        }
-    }
-    let path = e.path().to_string();
-    let field = (path != ".").then_some(path);
-    let located = field.as_deref().and_then(|f| locate(source, f));
-    let (line, column) = match (located, inner.location()) {
-        // An unknown key is reported where it stands, which serde_yaml knows and the path doesn't.
-        (_, Some(loc)) if message.starts_with("unknown field") => {
-            (Some(loc.line()), Some(loc.column()))
-        }
-        (Some((line, column)), _) => (Some(line), Some(column)),
-        (None, Some(loc)) => (Some(loc.line()), Some(loc.column())),
-        (None, None) => (None, None),
-    };
-    ProfileError {
-        file: file.to_path_buf(),
-        line,
-        column,
-        field,
-        message,
-    }
+/// Two or more fields that cannot be as they are together, most likely culprit first.
+struct Conflict {
+    fields: Vec<&'static str>,
+    message: String,
 }
 
-/// Rules that involve more than one field. Returns (dotted field, message).
-fn check_consistency(p: &Profile) -> Result<(), (String, String)> {
-    let err = |field: &str, message: String| Err((field.to_string(), message));
+fn conflict(fields: &[&'static str], message: impl Into<String>) -> Result<(), Conflict> {
+    Err(Conflict {
+        fields: fields.to_vec(),
+        message: message.into(),
+    })
+}
+
+/// Names of the server's accounts and directories jprov uses for jobs of its own: the tunnel account's
+/// home is `/var/lib/ACCOUNT`, so it must not be one of these.
+const RESERVED_FOR_THE_TUNNEL: &[(&str, &str)] = &[
+    (
+        CERTIFICATE_ACCOUNT,
+        "the account workstations fetch certificates as",
+    ),
+    ("jprov", "/var/lib/jprov holds jprov's backups and journal"),
+    (
+        "jprov-acme",
+        "/var/lib/jprov-acme holds nginx-proxy's ACME challenges",
+    ),
+];
+
+/// The accounts: none is one jprov creates for another job, and the tunnel account is nobody else's.
+fn check_accounts(p: &Profile) -> Result<(), Conflict> {
+    let tunnel = p.tunnel.account.as_str();
+    if let Some((_, job)) = RESERVED_FOR_THE_TUNNEL
+        .iter()
+        .find(|(name, _)| *name == tunnel)
+    {
+        return conflict(
+            &["tunnel.account"],
+            format!("this name is jprov's own ({job}); choose another tunnel account"),
+        );
+    }
+    for field in ["server.user", "workstation.user"] {
+        let user = match field {
+            "server.user" => &p.server.user,
+            _ => &p.workstation.user,
+        };
+        if user.as_str() == CERTIFICATE_ACCOUNT {
+            return conflict(
+                &[field],
+                format!(
+                    "{CERTIFICATE_ACCOUNT} is the account jprov creates for fetching certificates, with keys \
+                     that can do nothing else; use another account"
+                ),
+            );
+        }
+    }
     if p.tunnel.account == p.server.user {
-        return err(
-            "tunnel.account",
-            format!(
-                "the tunnel account must not be the admin user {:?}: jprov locks it down (no shell, forwarding only)",
-                p.server.user.as_str()
-            ),
+        return conflict(
+            &["tunnel.account", "server.user"],
+            "the tunnel account must not be the admin user (server.user): jprov locks it down (no shell, \
+             forwarding only)",
         );
     }
-    if p.tunnel.account.as_str() == "root" {
-        return err(
-            "tunnel.account",
-            "the tunnel account must not be root".into(),
+    if p.tunnel.account == p.workstation.user {
+        return conflict(
+            &["tunnel.account", "workstation.user"],
+            "the tunnel account must not be the workstation user Jupyter runs as (workstation.user): jprov \
+             creates it locked down (no shell, forwarding only)",
         );
     }
+    if tunnel == "root" {
+        return conflict(&["tunnel.account"], "the tunnel account must not be root");
+    }
+    Ok(())
+}
+
+/// Rules that involve more than one field.
+fn check_consistency(p: &Profile) -> Result<(), Conflict> {
+    check_accounts(p)?;
     if p.workstation.host == WorkstationHost::Local && p.workstation.jump.is_some() {
-        return err(
-            "workstation.jump",
-            "a local workstation is not reached through a jump host".into(),
+        return conflict(
+            &["workstation.jump"],
+            "a local workstation is not reached through a jump host",
         );
     }
     if p.jupyter.command.is_some() && p.jupyter.virtualenv.is_some() {
-        return err(
-            "jupyter.virtualenv",
-            "give either jupyter.command or jupyter.virtualenv, not both".into(),
+        return conflict(
+            &["jupyter.virtualenv"],
+            "give either jupyter.command or jupyter.virtualenv, not both",
         );
     }
     match p.method {
         Method::ReverseForward => {
             if p.nginx.is_some() {
-                return err(
-                    "nginx",
-                    "nginx settings apply only to method nginx-proxy".into(),
+                return conflict(
+                    &["nginx"],
+                    "nginx settings apply only to method nginx-proxy",
                 );
             }
             if p.tunnel.port.get() < 1024 {
-                return err(
-                    "tunnel.port",
-                    "reverse-forward needs a port of 1024 or more: sshd lets only root listen on lower ports".into(),
+                return conflict(
+                    &["tunnel.port"],
+                    "reverse-forward needs a port of 1024 or more: sshd lets only root listen on lower ports",
                 );
             }
         }
         Method::NginxProxy => {
             if p.workstation.host == WorkstationHost::Local {
-                return err(
-                    "workstation.host",
-                    "nginx-proxy needs the workstation's SSH address: the server opens the tunnel to it".into(),
+                return conflict(
+                    &["workstation.host"],
+                    "nginx-proxy needs the workstation's SSH address: the server opens the tunnel to it",
                 );
             }
             let nginx = p.nginx.clone().unwrap_or_default();
             if p.tunnel.port == nginx.https_port || p.tunnel.port == nginx.http_port {
-                return err(
-                    "tunnel.port",
+                return conflict(
+                    &["tunnel.port"],
                     format!(
                         "port {} is taken by nginx on the server; choose another loopback port",
                         p.tunnel.port
@@ -569,86 +667,14 @@ fn check_consistency(p: &Profile) -> Result<(), (String, String)> {
                 );
             }
             if nginx.https_port == nginx.http_port {
-                return err(
-                    "nginx.http_port",
-                    "nginx needs different ports for http and https".into(),
+                return conflict(
+                    &["nginx.http_port", "nginx.https_port"],
+                    "nginx needs different ports for http and https",
                 );
             }
         }
     }
     Ok(())
-}
-
-/// Find the line and column of a dotted field in block-style YAML (best effort; None if not found). The
-/// last part may index a sequence (`tls.self_signed.addresses[1]`): its item in a block sequence, or the
-/// key's line for a flow sequence.
-fn locate(source: &str, dotted: &str) -> Option<(usize, usize)> {
-    let mut want = dotted.split('.').peekable();
-    let mut key = want.next()?;
-    let mut min_indent = 0usize;
-    let lines: Vec<&str> = source.lines().collect();
-    for (index, line) in lines.iter().enumerate() {
-        let trimmed = line.trim_start();
-        if trimmed.is_empty() || trimmed.starts_with('#') {
-            continue;
-        }
-        let indent = line.len() - trimmed.len();
-        if indent < min_indent {
-            return None;
-        }
-        let (name, item) = match key.strip_suffix(']').and_then(|k| k.split_once('[')) {
-            Some((name, n)) => (name, Some(n.parse::<usize>().ok()?)),
-            None => (key, None),
-        };
-        let is_key = trimmed
-            .strip_prefix(name)
-            .is_some_and(|rest| rest.trim_start().starts_with(':'));
-        if is_key {
-            match (want.next(), item) {
-                (None, None) => return Some((index + 1, indent + 1)),
-                (None, Some(n)) => return locate_item(&lines, index, indent, n),
-                (Some(_), Some(_)) => return None,
-                (Some(next), None) => {
-                    key = next;
-                    min_indent = indent + 1;
-                }
-            }
-        }
-    }
-    None
-}
-
-/// Item `n` of the sequence under the key on line `key_line` (0-based) with indent `key_indent`.
-fn locate_item(
-    lines: &[&str],
-    key_line: usize,
-    key_indent: usize,
-    n: usize,
-) -> Option<(usize, usize)> {
-    let after_colon = lines[key_line].split_once(':')?.1.trim();
-    if !after_colon.is_empty() && !after_colon.starts_with('#') {
-        // A flow sequence on the key's line.
-        return Some((key_line + 1, key_indent + 1));
-    }
-    let mut seen = 0;
-    for (index, line) in lines.iter().enumerate().skip(key_line + 1) {
-        let trimmed = line.trim_start();
-        if trimmed.is_empty() || trimmed.starts_with('#') {
-            continue;
-        }
-        let indent = line.len() - trimmed.len();
-        let is_item = trimmed == "-" || trimmed.starts_with("- ");
-        if indent < key_indent || (indent == key_indent && !is_item) {
-            return None;
-        }
-        if is_item {
-            if seen == n {
-                return Some((index + 1, indent + 1));
-            }
-            seen += 1;
-        }
-    }
-    None
 }
 
 #[cfg(test)]

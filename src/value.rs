@@ -18,6 +18,7 @@ macro_rules! validated_string {
             type Error = String;
             fn try_from(value: String) -> Result<Self, String> {
                 $check(&value)?;
+                check_not_an_option(&value)?;
                 Ok($name(value))
             }
         }
@@ -41,14 +42,13 @@ macro_rules! validated_string {
         }
     };
 }
-
 validated_string!(
     /// A profile name: lowercase letters, digits and hyphens; it names files and units on the hosts.
     ProfileName,
     check_profile_name
 );
 validated_string!(
-    /// A public DNS name (RFC 1123), lowercase.
+    /// A public DNS name (RFC 1123), lowercase; never an IP address (see `check_domain`).
     Domain,
     check_domain
 );
@@ -63,9 +63,16 @@ validated_string!(
     check_user_name
 );
 validated_string!(
-    /// An absolute path without `..`, spaces or shell metacharacters.
+    /// An absolute path on a host without `..`, spaces or shell metacharacters.
     AbsPath,
     check_abs_path
+);
+validated_string!(
+    /// A file on the machine jprov runs on (a key, a known_hosts file): absolute, `~/...` or relative to
+    /// the profile. It is handed to ssh, which splits `UserKnownHostsFile` at spaces and expands `%`
+    /// tokens in both options, so it is held to the characters of `AbsPath`.
+    LocalPath,
+    check_local_path
 );
 validated_string!(
     /// Jupyter's base_url: starts and ends with `/`.
@@ -97,6 +104,52 @@ validated_string!(
     IpAddress,
     check_ip_address
 );
+validated_string!(
+    /// A systemd time span such as `6h`, `30min` or `10s`.
+    TimeSpan,
+    check_time_span
+);
+
+impl AsRef<std::path::Path> for LocalPath {
+    fn as_ref(&self) -> &std::path::Path {
+        std::path::Path::new(&self.0)
+    }
+}
+
+// Error messages say what is wrong with a value and never repeat it: whatever was typed into a field may
+// be a password or a hash pasted into the wrong place. The field and line locate it for the reader.
+
+/// A value starting with `-` would be read as an option by the command it is passed to (`certbot -m`,
+/// `ssh -i`, `ssh HOST`): refused for every validated string, whatever its type's own rules (checked
+/// first, for the more telling message) allow.
+fn check_not_an_option(s: &str) -> Result<(), String> {
+    if s.starts_with('-') {
+        Err("it starts with '-', which a command would read as an option".into())
+    } else {
+        Ok(())
+    }
+}
+
+/// A character named so that the message shows which one without echoing the value.
+fn describe(c: char) -> String {
+    match c {
+        ' ' => "a space".into(),
+        '\t' => "a tab".into(),
+        '\n' | '\r' => "a line break".into(),
+        '\0' => "a NUL character".into(),
+        c if c.is_control() => "a control character".into(),
+        c if !c.is_ascii() => "a non-ASCII character".into(),
+        c => format!("'{c}'"),
+    }
+}
+
+/// The first character `allowed` refuses, as "';' at character 7".
+fn bad_char(s: &str, allowed: impl Fn(char) -> bool) -> Option<String> {
+    s.chars()
+        .enumerate()
+        .find(|(_, c)| !allowed(*c))
+        .map(|(i, c)| format!("{} at character {}", describe(c), i + 1))
+}
 
 fn check_profile_name(s: &str) -> Result<(), String> {
     let ok = (1..=32).contains(&s.len())
@@ -107,44 +160,93 @@ fn check_profile_name(s: &str) -> Result<(), String> {
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
         && !s.ends_with('-');
     ok.then_some(()).ok_or_else(|| {
-        format!("invalid profile name {s:?}: use 1-32 lowercase letters, digits and hyphens, e.g. \"lab-jupyter\"")
+        "invalid profile name: use 1-32 lowercase letters, digits and hyphens, e.g. \"lab-jupyter\"".into()
     })
 }
 
-fn dns_labels_ok(s: &str) -> bool {
-    s.len() <= 253
-        && s.split('.').all(|label| {
-            (1..=63).contains(&label.len())
-                && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
-                && !label.starts_with('-')
-                && !label.ends_with('-')
-        })
+/// What is wrong with a DNS name (lowercase letters, digits, hyphens; dot-separated labels), if anything.
+fn dns_name_problem(s: &str) -> Option<String> {
+    if s.is_empty() {
+        return Some("it is empty".into());
+    }
+    if s.len() > 253 {
+        return Some("it is longer than 253 characters".into());
+    }
+    if let Some(bad) = bad_char(s, |c| {
+        c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '.'
+    }) {
+        return Some(bad);
+    }
+    for label in s.split('.') {
+        if label.is_empty() {
+            return Some(
+                "it has an empty label (a dot at the start or end, or two in a row)".into(),
+            );
+        }
+        if label.len() > 63 {
+            return Some("a label is longer than 63 characters".into());
+        }
+        if label.starts_with('-') || label.ends_with('-') {
+            return Some("a label starts or ends with '-'".into());
+        }
+    }
+    if s.rsplit('.').next().is_some_and(all_digits) {
+        return Some("its last label is all digits, which no top-level domain is".into());
+    }
+    None
 }
 
+fn all_digits(s: &str) -> bool {
+    !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit())
+}
+
+/// Why an IP address is not a `domain`: both methods serve Jupyter under a DNS name (Let's Encrypt
+/// certifies names; Jupyter and nginx are reached under it). Reaching a workstation by address is the
+/// job of a method of its own (`lan`), with its own address field.
+pub const IP_DOMAIN: &str = "an IP address is not a domain: reverse-forward and nginx-proxy serve Jupyter \
+     under a DNS name and get its certificate for that name; use a DNS name (a name in the laptops' hosts \
+     files will do with tls.self_signed, whose `addresses` can add IP addresses). A workstation reached \
+     by address is the job of the `lan` method, not of these";
+
 fn check_domain(s: &str) -> Result<(), String> {
-    if dns_labels_ok(s) && s.chars().all(|c| !c.is_ascii_uppercase()) {
-        Ok(())
-    } else {
-        Err(format!(
-            "invalid domain {:?}: use a lowercase DNS name such as \"jupyter.example.org\" (letters, digits, hyphens and dots only)",
-            printable(s)
-        ))
+    if s.parse::<std::net::IpAddr>().is_ok() {
+        return Err(IP_DOMAIN.into());
+    }
+    match dns_name_problem(s) {
+        None => Ok(()),
+        Some(problem) => Err(format!(
+            "invalid domain: {problem}; use a lowercase DNS name such as \"jupyter.example.net\""
+        )),
     }
 }
 
 fn check_host_name(s: &str) -> Result<(), String> {
-    let is_alias = !s.is_empty()
-        && s.len() <= 253
-        && s.chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'))
-        && !s.starts_with('-');
-    if is_alias || s.parse::<std::net::IpAddr>().is_ok() {
-        Ok(())
+    if s.parse::<std::net::IpAddr>().is_ok() {
+        return Ok(());
+    }
+    let problem = if s.is_empty() {
+        Some("it is empty".to_string())
+    } else if s.len() > 253 {
+        Some("it is longer than 253 characters".into())
+    } else if let Some(bad) = bad_char(s, |c| {
+        c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_')
+    }) {
+        Some(bad)
+    } else if s.split('.').any(str::is_empty) {
+        Some("it has an empty label (a dot at the start or end, or two in a row)".into())
+    } else if s.split('.').any(|label| label.starts_with('-')) {
+        Some("a label starts with '-'".into())
+    } else if s.rsplit('.').next().is_some_and(all_digits) {
+        // ssh would take `10.0.0.256` or `10.1` for some address (inet_aton), not for a name.
+        Some("it ends in digits but is not an IP address".into())
     } else {
-        Err(format!(
-            "invalid host {:?}: use a DNS name, an ~/.ssh/config alias or an IP address",
-            printable(s)
-        ))
+        None
+    };
+    match problem {
+        None => Ok(()),
+        Some(problem) => Err(format!(
+            "invalid host: {problem}; use a DNS name, an ~/.ssh/config alias or an IP address"
+        )),
     }
 }
 
@@ -156,137 +258,199 @@ fn check_user_name(s: &str) -> Result<(), String> {
         && s.chars()
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-');
     ok.then_some(()).ok_or_else(|| {
+        let detail = bad_char(s, |c| {
+            c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-'
+        })
+        .map(|bad| format!(" ({bad})"))
+        .unwrap_or_default();
         format!(
-            "invalid user name {:?}: use lowercase letters, digits, '_' and '-', starting with a letter",
-            printable(s)
+            "invalid user name{detail}: use 1-32 lowercase letters, digits, '_' and '-', starting with a letter"
         )
     })
+}
+
+fn path_char(c: char) -> bool {
+    c.is_ascii_alphanumeric() || matches!(c, '/' | '.' | '_' | '-' | '+' | '@')
+}
+
+/// What is wrong with the `/`-separated part of a path, if anything (no `.` or `..` segments, no `//`).
+fn path_problem(s: &str) -> Option<String> {
+    if s.len() > 1024 {
+        return Some("it is longer than 1024 characters".into());
+    }
+    if let Some(bad) = bad_char(s, path_char) {
+        return Some(bad);
+    }
+    if s.contains("//") {
+        return Some("it contains '//'".into());
+    }
+    if s.split('/').any(|part| part == ".." || part == ".") {
+        return Some("it has a '.' or '..' segment".into());
+    }
+    None
 }
 
 fn check_abs_path(s: &str) -> Result<(), String> {
-    let ok = s.starts_with('/')
-        && s.len() <= 1024
-        && s.chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '/' | '.' | '_' | '-' | '+' | '@'))
-        && !s.contains("//")
-        && s.split('/').all(|part| part != ".." && part != ".");
-    ok.then_some(()).ok_or_else(|| {
-        format!(
-            "invalid path {:?}: use an absolute path of letters, digits and / . _ - + @ (no spaces, no ..)",
-            printable(s)
-        )
-    })
+    let problem = if !s.starts_with('/') {
+        Some("it is not absolute".to_string())
+    } else {
+        path_problem(s)
+    };
+    match problem {
+        None => Ok(()),
+        Some(problem) => Err(format!(
+            "invalid path: {problem}; use an absolute path of letters, digits and / . _ - + @"
+        )),
+    }
+}
+
+fn check_local_path(s: &str) -> Result<(), String> {
+    let rest = s.strip_prefix("~/").unwrap_or(s);
+    let problem = if rest.is_empty() {
+        Some("it is empty".to_string())
+    } else {
+        path_problem(rest)
+    };
+    match problem {
+        None => Ok(()),
+        Some(problem) => Err(format!(
+            "invalid path: {problem}; use letters, digits and / . _ - + @ (absolute, ~/... or relative to \
+             the profile): ssh splits UserKnownHostsFile at spaces and expands % and ~ in it and in -i"
+        )),
+    }
 }
 
 fn check_base_url(s: &str) -> Result<(), String> {
-    let ok = s.starts_with('/')
-        && s.ends_with('/')
-        && !s.contains("//")
-        && s.chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '/' | '.' | '_' | '-' | '~'))
-        && s.split('/').all(|part| part != ".." && part != ".");
-    ok.then_some(()).ok_or_else(|| {
-        format!(
-            "invalid base_url {:?}: it must start and end with '/', e.g. \"/\" or \"/jupyter/\"",
-            printable(s)
-        )
-    })
+    let problem = if s.len() > 256 {
+        Some("it is longer than 256 characters".to_string())
+    } else if let Some(bad) = bad_char(s, |c| {
+        c.is_ascii_alphanumeric() || matches!(c, '/' | '.' | '_' | '-' | '~')
+    }) {
+        Some(bad)
+    } else if !s.starts_with('/') || !s.ends_with('/') {
+        Some("it does not start and end with '/'".into())
+    } else if s.contains("//") {
+        Some("it contains '//'".into())
+    } else if s.split('/').any(|part| part == ".." || part == ".") {
+        Some("it has a '.' or '..' segment".into())
+    } else {
+        None
+    };
+    match problem {
+        None => Ok(()),
+        Some(problem) => Err(format!(
+            "invalid base_url: {problem}; e.g. \"/\" or \"/lab/\""
+        )),
+    }
+}
+
+fn email_problem(s: &str) -> Option<String> {
+    let Some((local, domain)) = s.split_once('@') else {
+        return Some("it has no '@'".into());
+    };
+    if local.is_empty() || local.len() > 64 {
+        return Some("the part before '@' is empty or longer than 64 characters".into());
+    }
+    if let Some(bad) = bad_char(local, |c| {
+        c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '+')
+    }) {
+        return Some(format!("{bad} before the '@'"));
+    }
+    if local.starts_with('.') || local.ends_with('.') || local.contains("..") {
+        return Some("the part before '@' starts or ends with '.' or has two in a row".into());
+    }
+    if domain.parse::<std::net::IpAddr>().is_ok() || !domain.contains('.') {
+        return Some("the part after '@' is not a DNS name with a dot".into());
+    }
+    dns_name_problem(&domain.to_ascii_lowercase()).map(|p| format!("after the '@', {p}"))
 }
 
 fn check_email(s: &str) -> Result<(), String> {
-    let ok = match s.split_once('@') {
-        Some((local, domain)) => {
-            !local.is_empty()
-                && local.len() <= 64
-                && local
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '+'))
-                && dns_labels_ok(domain)
-                && domain.contains('.')
-        }
-        None => false,
+    match email_problem(s) {
+        None => Ok(()),
+        Some(problem) => Err(format!(
+            "invalid email: {problem}; use an address such as \"you@example.net\""
+        )),
+    }
+}
+
+fn url_problem(s: &str) -> Option<String> {
+    if s.len() > 2048 {
+        return Some("it is longer than 2048 characters".into());
+    }
+    let Some(rest) = s.strip_prefix("https://") else {
+        return Some("it does not start with https://".into());
     };
-    ok.then_some(())
-        .ok_or_else(|| format!("invalid email {:?}", printable(s)))
+    let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+    let host = match authority.rsplit_once(':') {
+        Some((host, port)) => {
+            // Digits only, no leading zero: Rust's parser would take "+443" and "00443".
+            let ok = (1..=5).contains(&port.len())
+                && all_digits(port)
+                && !port.starts_with('0')
+                && port.parse::<u16>().is_ok_and(|p| p > 0);
+            if !ok {
+                return Some("the port is not a number from 1 to 65535".into());
+            }
+            host
+        }
+        None => authority,
+    };
+    if let Some(problem) = dns_name_problem(&host.to_ascii_lowercase()) {
+        return Some(format!("in the host name, {problem}"));
+    }
+    if let Some(bad) = bad_char(path, |c| {
+        c.is_ascii_alphanumeric() || matches!(c, '/' | '.' | '_' | '-' | '~')
+    }) {
+        return Some(format!("{bad} in the path"));
+    }
+    if path.contains("//") || path.split('/').any(|part| part == ".." || part == ".") {
+        return Some("the path has an empty, '.' or '..' segment".into());
+    }
+    None
 }
 
 fn check_https_url(s: &str) -> Result<(), String> {
-    let ok = s.strip_prefix("https://").is_some_and(|rest| {
-        let (authority, path) = rest.split_once('/').unwrap_or((rest, ""));
-        let (host, port) = authority.rsplit_once(':').unwrap_or((authority, "443"));
-        dns_labels_ok(host)
-            && port.parse::<u16>().is_ok_and(|p| p > 0)
-            && path
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '/' | '.' | '_' | '-' | '~'))
-    });
-    ok.then_some(()).ok_or_else(|| {
-        format!(
-            "invalid URL {:?}: use https://host[:port]/path, e.g. \"https://acme-staging-v02.api.letsencrypt.org/directory\"",
-            printable(s)
-        )
-    })
+    match url_problem(s) {
+        None => Ok(()),
+        Some(problem) => Err(format!(
+            "invalid URL: {problem}; use https://host[:port]/path, e.g. \"https://acme-staging-v02.api.letsencrypt.org/directory\""
+        )),
+    }
 }
 
 fn check_password_hash(s: &str) -> Result<(), String> {
     if crate::password::looks_like_hash(s) {
         Ok(())
     } else {
-        // Never echo the value: it may be a plaintext password typed into the wrong field.
         Err("this is not a Jupyter password hash; run `jprov hash-password` and paste its output here".into())
     }
 }
 
-validated_string!(
-    /// A systemd time span such as `6h`, `30min` or `10s`.
-    TimeSpan,
-    check_time_span
-);
-
 fn check_time_span(s: &str) -> Result<(), String> {
     let digits = s.trim_end_matches(|c: char| c.is_ascii_lowercase());
     let unit = &s[digits.len()..];
-    let ok = !digits.is_empty()
-        && digits.len() <= 6
-        && digits.chars().all(|c| c.is_ascii_digit())
+    let ok = digits.len() <= 6
+        && all_digits(digits)
         && digits.parse::<u32>().is_ok_and(|n| n > 0)
         && ["s", "min", "h", "d"].contains(&unit);
-    ok.then_some(()).ok_or_else(|| {
-        format!(
-            "invalid time span {:?}: use a number with s, min, h or d, e.g. \"6h\"",
-            printable(s)
-        )
-    })
+    ok.then_some(())
+        .ok_or_else(|| "invalid time span: use a number with s, min, h or d, e.g. \"30min\"".into())
 }
 
 fn check_size(s: &str) -> Result<(), String> {
     let digits = s.trim_end_matches(['k', 'm', 'g']);
-    let ok = !digits.is_empty()
-        && digits.len() <= 6
-        && digits.chars().all(|c| c.is_ascii_digit())
-        && s.len() - digits.len() <= 1;
+    let ok = digits.len() <= 6 && all_digits(digits) && s.len() - digits.len() <= 1;
     ok.then_some(()).ok_or_else(|| {
-        format!(
-            "invalid size {:?}: use a number with an optional k, m or g suffix, e.g. \"512m\"",
-            printable(s)
-        )
+        "invalid size: use a number with an optional k, m or g suffix, e.g. \"100m\"".into()
     })
 }
 
 fn check_ip_address(s: &str) -> Result<(), String> {
     s.parse::<std::net::IpAddr>().map(|_| ()).map_err(|_| {
-        format!(
-            "invalid IP address {:?}: use an IPv4 or IPv6 address such as \"10.0.0.5\" or \"fd00::5\"",
-            printable(s)
-        )
+        "invalid IP address: use an IPv4 or IPv6 address such as \"192.0.2.10\" or \"2001:db8::10\"".into()
     })
 }
-
-/// Shows control characters visibly in error messages.
-fn printable(s: &str) -> String {
-    s.escape_debug().to_string().chars().take(80).collect()
-}
-
 /// A TCP port, 1 to 65535.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(try_from = "u32", into = "u16")]
@@ -297,9 +461,7 @@ impl TryFrom<u32> for Port {
     fn try_from(value: u32) -> Result<Self, String> {
         match u16::try_from(value) {
             Ok(p) if p > 0 => Ok(Port(p)),
-            _ => Err(format!(
-                "invalid port {value}: use a number from 1 to 65535"
-            )),
+            _ => Err("invalid port: use a number from 1 to 65535".into()),
         }
     }
 }
@@ -349,7 +511,7 @@ impl TryFrom<u32> for CertDays {
             Ok(CertDays(value))
         } else {
             Err(format!(
-                "invalid days {value}: use {} to {}; jprov renews the certificate 30 days before it expires, \
+                "invalid days: use {} to {}; jprov renews the certificate 30 days before it expires, \
                  and Apple devices refuse certificates valid for more than {} days",
                 Self::MIN,
                 Self::MAX,
@@ -413,6 +575,181 @@ mod tests {
         assert!(check_size("512mm").is_err());
         assert!(Port::try_from(0).is_err());
         assert!(Port::try_from(65536).is_err());
+    }
+
+    fn accepts<T: TryFrom<String, Error = String>>(value: &str) -> Result<(), String> {
+        T::try_from(value.to_string()).map(|_| ())
+    }
+
+    #[test]
+    fn an_ip_address_is_not_a_domain_and_no_tld_is_numeric() {
+        for address in ["10.0.0.5", "192.168.1.20", "::1", "fd00::5"] {
+            let e = accepts::<Domain>(address).unwrap_err();
+            assert!(e.contains("`lan` method"), "{address}: {e}");
+        }
+        for bad in [
+            "a..b.example.org",
+            "..",
+            ".x.org",
+            "x.org.",
+            "jupyter.123",
+            "10.0.0.256",
+            "1.2.3",
+        ] {
+            assert!(accepts::<Domain>(bad).is_err(), "{bad:?} accepted");
+        }
+        assert!(accepts::<Domain>("jupyter.lab").is_ok());
+    }
+
+    #[test]
+    fn host_names_have_labels_and_digits_only_as_addresses() {
+        for good in [
+            "gateway.example.org",
+            "my_alias",
+            "10.0.0.5",
+            "::1",
+            "Host-1",
+        ] {
+            assert!(accepts::<HostName>(good).is_ok(), "{good:?} rejected");
+        }
+        for bad in [
+            "a..b.example.org",
+            "..",
+            ".",
+            "x.",
+            "10.0.0.256",
+            "10.1",
+            "123",
+            "-oProxyCommand=x",
+            "a.-b",
+        ] {
+            assert!(accepts::<HostName>(bad).is_err(), "{bad:?} accepted");
+        }
+    }
+
+    #[test]
+    fn nothing_that_becomes_an_argument_starts_with_a_dash() {
+        for bad in ["-admin@x.org", "--agree-tos@x.org"] {
+            let e = accepts::<Email>(bad).unwrap_err();
+            assert!(e.contains("'-'"), "{bad}: {e}");
+        }
+        assert!(accepts::<LocalPath>("-i").is_err());
+        assert!(accepts::<HostName>("-x").is_err());
+        assert!(accepts::<Size>("-1").is_err());
+    }
+
+    #[test]
+    fn emails_are_dot_atoms_at_dns_names() {
+        for good in [
+            "admin@example.org",
+            "a.b+jprov@Example.ORG",
+            "x_y@jupyter.lab",
+        ] {
+            assert!(accepts::<Email>(good).is_ok(), "{good:?} rejected");
+        }
+        for bad in [
+            "a..b@example.org",
+            ".a@example.org",
+            "a.@example.org",
+            "a@example",
+            "a@10.0.0.5",
+            "a@x.123",
+            "a@x..org",
+            "a b@x.org",
+            "a@x.org\n",
+            "",
+        ] {
+            assert!(accepts::<Email>(bad).is_err(), "{bad:?} accepted");
+        }
+    }
+
+    #[test]
+    fn acme_urls_have_a_digit_port_and_no_dot_segments() {
+        for good in [
+            "https://acme-v02.api.letsencrypt.org/directory",
+            "https://acme.lab:14000/dir",
+            "https://x.org",
+            "https://x.org/a/",
+        ] {
+            assert!(accepts::<HttpsUrl>(good).is_ok(), "{good:?} rejected");
+        }
+        for bad in [
+            "https://x.org:+443/dir",
+            "https://x.org:/dir",
+            "https://x.org:0/dir",
+            "https://x.org:65536/dir",
+            "https://x.org:00443/dir",
+            "https://x.org/../dir",
+            "https://x.org/a/./dir",
+            "https://x.org//dir",
+            "https://10.0.0.5/dir",
+            "https://x..org/dir",
+            "https://user@x.org/dir",
+            "https://x.org/d?x=1",
+        ] {
+            assert!(accepts::<HttpsUrl>(bad).is_err(), "{bad:?} accepted");
+        }
+    }
+
+    #[test]
+    fn local_paths_are_one_file_to_ssh() {
+        for good in [
+            "known_hosts",
+            "keys/admin",
+            "~/.ssh/id_ed25519",
+            "/tmp/.tmpAbC123/id",
+        ] {
+            assert!(accepts::<LocalPath>(good).is_ok(), "{good:?} rejected");
+        }
+        for bad in [
+            "/a b/known_hosts",
+            "a\nb",
+            "a\0b",
+            "a\tb",
+            "%d/.ssh/id",
+            "~",
+            "~user/.ssh/id",
+            "../keys/id",
+            "./id",
+            "a//b",
+            "a\"b",
+            "",
+        ] {
+            assert!(accepts::<LocalPath>(bad).is_err(), "{bad:?} accepted");
+        }
+    }
+
+    #[test]
+    fn messages_describe_the_problem_without_the_value() {
+        let secret = "sha1:0e112c3ddfce:a68df677475c2b47b6e86d0467eec97ac5f4b85a";
+        type Check = fn(&str) -> Result<(), String>;
+        let checks: [(&str, Check); 13] = [
+            ("profile name", accepts::<ProfileName>),
+            ("domain", accepts::<Domain>),
+            ("host", accepts::<HostName>),
+            ("user name", accepts::<UserName>),
+            ("path", accepts::<AbsPath>),
+            ("path", accepts::<LocalPath>),
+            ("base_url", accepts::<BaseUrl>),
+            ("email", accepts::<Email>),
+            ("URL", accepts::<HttpsUrl>),
+            ("size", accepts::<Size>),
+            ("IP address", accepts::<IpAddress>),
+            ("time span", accepts::<TimeSpan>),
+            ("password hash", |s| {
+                accepts::<PasswordHash>(s).map_err(|e| format!("password hash {e}"))
+            }),
+        ];
+        for (what, check) in checks {
+            let bad = format!("{secret} x");
+            let e = check(&bad).unwrap_err();
+            assert!(e.contains(what), "{what}: {e}");
+            assert!(!e.contains("a68df677"), "{what} echoes the value: {e}");
+        }
+        let e = accepts::<Domain>("jupyter;example.org").unwrap_err();
+        assert!(e.contains("';' at character 8"), "{e}");
+        let e = accepts::<AbsPath>("/a\nb").unwrap_err();
+        assert!(e.contains("a line break at character 3"), "{e}");
     }
 
     #[test]

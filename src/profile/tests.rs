@@ -183,7 +183,7 @@ fn self_signed_rejects_bad_addresses_and_lifetimes_with_their_line() {
     ));
     assert!(
         e.to_string().starts_with(
-            "p.yaml:22:5: tls.self_signed.addresses[1]: invalid IP address \"10.0.0.6,DNS:evil.org\""
+            "p.yaml:22:5: tls.self_signed.addresses[1]: invalid IP address: use an IPv4 or IPv6 address"
         ),
         "{e}"
     );
@@ -208,21 +208,6 @@ fn self_signed_rejects_bad_addresses_and_lifetimes_with_their_line() {
     }
     let e = error(&with_tls("tls:\n  self_signed:\n    days: -5\n"));
     assert_eq!(e.field.as_deref(), Some("tls.self_signed.days"), "{e}");
-}
-
-#[test]
-fn locate_finds_nested_keys() {
-    let src = "a:\n  b: 1\nc:\n  # note\n  b: 2\n  d:\n    e: 3\n";
-    assert_eq!(locate(src, "c.b"), Some((5, 3)));
-    assert_eq!(locate(src, "c.d.e"), Some((7, 5)));
-    assert_eq!(locate(src, "a.d"), None);
-    let src = "a:\n  l: [1, 2]\n  m:\n    - 1\n    # note\n    - 2\n  n:\n  - 3\nb: 4\n";
-    assert_eq!(locate(src, "a.l[1]"), Some((2, 3)));
-    assert_eq!(locate(src, "a.m[0]"), Some((4, 5)));
-    assert_eq!(locate(src, "a.m[1]"), Some((6, 5)));
-    assert_eq!(locate(src, "a.m[2]"), None);
-    assert_eq!(locate(src, "a.n[0]"), Some((8, 3)));
-    assert_eq!(locate(src, "a.n[1]"), None);
 }
 
 #[test]
@@ -265,5 +250,235 @@ fn certificate_refresh_is_a_systemd_time_span() {
             "{bad}: {e}"
         );
         assert!(e.message.contains("time span"), "{bad}: {e}");
+    }
+}
+
+/// `error` with its line and field, the form most checks below compare.
+fn where_(e: &ProfileError) -> (Option<usize>, Option<&str>) {
+    (e.line, e.field.as_deref())
+}
+
+#[test]
+fn no_account_is_one_jprov_creates_for_another_job() {
+    for name in ["jprov-cert", "jprov", "jprov-acme"] {
+        let e = error(&GOOD.replace("account: jprov-tunnel", &format!("account: {name}")));
+        assert_eq!(
+            where_(&e),
+            (Some(24), Some("tunnel.account")),
+            "{name}: {e}"
+        );
+        assert!(e.message.contains("jprov's own"), "{e}");
+    }
+    let e = error(&GOOD.replace("  user: admin ", "  user: jprov-cert "));
+    assert_eq!(where_(&e), (Some(9), Some("server.user")), "{e}");
+    let e = error(&GOOD.replace("  user: alice ", "  user: jprov-cert "));
+    assert_eq!(where_(&e), (Some(13), Some("workstation.user")), "{e}");
+}
+
+#[test]
+fn the_tunnel_account_is_nobody_else() {
+    let e = error(&GOOD.replace("account: jprov-tunnel", "account: alice"));
+    assert_eq!(where_(&e), (Some(24), Some("tunnel.account")), "{e}");
+    assert!(e.message.contains("workstation.user"), "{e}");
+    // The default tunnel account, not in the text: the field that is.
+    let without = GOOD.replace("  account: jprov-tunnel ", "  # account");
+    let e = error(&without.replace("  user: admin ", "  user: jprov-tunnel "));
+    assert_eq!(where_(&e), (Some(9), Some("server.user")), "{e}");
+    let e = error(&without.replace("  user: alice ", "  user: jprov-tunnel "));
+    assert_eq!(where_(&e), (Some(13), Some("workstation.user")), "{e}");
+    // The same person may administer the server and use the workstation.
+    parse(
+        &GOOD.replace("  user: alice ", "  user: admin "),
+        Path::new("p.yaml"),
+    )
+    .unwrap();
+}
+
+#[test]
+fn an_ip_address_as_domain_is_the_lan_methods_job() {
+    for (example, source) in [
+        ("rf", GOOD),
+        ("np", include_str!("../../profiles/nginx-proxy.yaml")),
+    ] {
+        let e = error(&source.replace("domain: jupyter.example.org", "domain: 10.0.0.5"));
+        assert_eq!(where_(&e), (Some(5), Some("domain")), "{example}: {e}");
+        assert!(e.message.contains("`lan` method"), "{e}");
+    }
+}
+
+#[test]
+fn a_byte_order_mark_may_stand_before_a_key() {
+    let without_comments: String = GOOD
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .collect::<Vec<_>>()
+        .join("\n");
+    let plain = parse(&without_comments, Path::new("p.yaml")).unwrap();
+    let marked = parse(&format!("\u{feff}{without_comments}"), Path::new("p.yaml")).unwrap();
+    assert_eq!(format!("{plain:?}"), format!("{marked:?}"));
+}
+
+#[test]
+fn duplicates_documents_tabs_and_tags_are_reported_where_they_stand() {
+    let e = error(&GOOD.replace("  port: 22\n", "  port: 22\n  user: root\n"));
+    // The second `user` is the duplicate: the one the example had.
+    assert_eq!(
+        (e.line, e.column, e.field.as_deref()),
+        (Some(10), Some(3), Some("server.user")),
+        "{e}"
+    );
+    assert!(e.message.contains("duplicate field `user`"), "{e}");
+    let flow = GOOD.replace(
+        "workstation:\n  host: workstation.internal ",
+        "workstation: {host: a, host: b}\n  #",
+    );
+    let e = error(
+        &flow
+            .replace("\n  user: alice ", "\n  #")
+            .replace("\n  jump: server ", "\n  #"),
+    );
+    assert_eq!(e.field.as_deref(), Some("workstation.host"), "{e}");
+    assert!(e.line.is_some(), "{e}");
+    let e = error(&format!("{GOOD}---\nname: other\n"));
+    assert_eq!(where_(&e), (Some(27), None), "{e}");
+    assert!(e.message.contains("second YAML document"), "{e}");
+    let e = error(&GOOD.replace("\n  port: 22\n", "\n\t  port: 22\n"));
+    assert_eq!(
+        (e.line, e.column, e.field.as_deref()),
+        (Some(8), Some(1), Some("server.port")),
+        "{e}"
+    );
+    let e = error(&GOOD.replace("\n  port: 22\n", "\n \tport: 22\n"));
+    assert_eq!(
+        (e.line, e.column, e.field.as_deref()),
+        (Some(8), Some(2), Some("server.port")),
+        "{e}"
+    );
+    for (from, to, line, field) in [
+        ("domain: jupyter", "domain: !evil jupyter", 5, "domain"),
+        (
+            "server:\n",
+            "server: !!python/object:os.system\n",
+            6,
+            "server",
+        ),
+        ("  sudo: true", "  sudo: !!bool true", 10, "server.sudo"),
+        ("  user: alice", "  user: &a alice", 13, "workstation.user"),
+    ] {
+        let e = error(&GOOD.replacen(from, to, 1));
+        assert_eq!(where_(&e), (Some(line), Some(field)), "{to}: {e}");
+    }
+}
+
+#[test]
+fn a_byte_that_is_not_utf8_is_reported_at_its_line() {
+    let bytes = GOOD
+        .replace("  user: alice", "  user: al\u{1}ice")
+        .into_bytes();
+    let bytes: Vec<u8> = bytes
+        .into_iter()
+        .map(|b| if b == 1 { 0xff } else { b })
+        .collect();
+    let e = from_bytes(&bytes, Path::new("p.yaml")).unwrap_err();
+    assert_eq!(
+        (e.line, e.column, e.field.as_deref()),
+        (Some(13), Some(11), Some("workstation.user")),
+        "{e}"
+    );
+    assert!(e.message.contains("UTF-8"), "{e}");
+}
+
+#[test]
+fn size_nesting_and_lists_are_bounded() {
+    let e = error(&format!("{GOOD}#{}\n", "x".repeat(MAX_BYTES)));
+    assert_eq!(where_(&e), (None, None), "{e}");
+    assert!(e.message.contains("65536"), "{e}");
+    let started = std::time::Instant::now();
+    let e = error(&format!("name: {}\n", "[".repeat(MAX_BYTES - 10)));
+    assert!(
+        started.elapsed().as_millis() < 100,
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(where_(&e), (Some(1), Some("name")), "{e}");
+    assert!(e.message.contains("32 levels"), "{e}");
+
+    let list = |n: usize| {
+        let items: Vec<String> = (0..n)
+            .map(|i| format!("10.0.{}.{}", i / 250, i % 250 + 1))
+            .collect();
+        with_tls(&format!(
+            "tls:\n  self_signed:\n    addresses: [{}]\n",
+            items.join(", ")
+        ))
+    };
+    parse(&list(MAX_LIST_ENTRIES), Path::new("p.yaml")).unwrap();
+    let e = error(&list(MAX_LIST_ENTRIES + 1));
+    assert_eq!(
+        where_(&e),
+        (Some(22), Some("tls.self_signed.addresses")),
+        "{e}"
+    );
+    assert!(e.message.contains("more than 64 entries"), "{e}");
+    let e = error(&list(4_000).replace("addresses: [", "addresses: [\"x\", "));
+    assert_eq!(
+        e.field.as_deref(),
+        Some("tls.self_signed.addresses[0]"),
+        "{e}"
+    );
+}
+
+#[test]
+fn a_password_hash_under_the_wrong_key_is_not_printed() {
+    let hash = "sha1:0e112c3ddfce:a68df677475c2b47b6e86d0467eec97ac5f4b85a";
+    for (from, field) in [
+        ("app: lab", "jupyter.app"),
+        (
+            "port: 8888                         # Jupyter",
+            "jupyter.port",
+        ),
+        ("domain: jupyter.example.org", "domain"),
+        ("method: reverse-forward", "method"),
+        ("sudo: true", "server.sudo"),
+        ("jump: server", "workstation.jump"),
+    ] {
+        let key = from.split(':').next().unwrap();
+        let e = error(&GOOD.replacen(from, &format!("{key}: \"{hash}\""), 1));
+        assert_eq!(e.field.as_deref(), Some(field), "{e}");
+        assert!(!e.to_string().contains("a68df677"), "{e}");
+    }
+    let e = error(&GOOD.replacen("  sudo: true", &format!("  \"{hash}\": true"), 1));
+    assert_eq!(e.field.as_deref(), Some("server"), "{e}");
+    assert!(!e.to_string().contains("a68df677"), "{e}");
+}
+
+#[test]
+fn ssh_paths_must_stay_one_file_after_resolving() {
+    let dir = tempfile::tempdir().unwrap();
+    let spaced = dir.path().join("my profiles");
+    std::fs::create_dir(&spaced).unwrap();
+    let e = from_bytes(GOOD.as_bytes(), &spaced.join("p.yaml")).unwrap_err();
+    assert_eq!(where_(&e), (Some(26), Some("known_hosts")), "{e}");
+    let with_identity = GOOD.replace("  sudo: true", "  sudo: true\n  identity_file: keys/admin");
+    let e = from_bytes(with_identity.as_bytes(), &spaced.join("p.yaml")).unwrap_err();
+    assert_eq!(where_(&e), (Some(11), Some("server.identity_file")), "{e}");
+    // An absolute path does not depend on where the profile is.
+    let absolute = with_identity
+        .replace("keys/admin", "/etc/jprov/admin")
+        .replace(
+            "known_hosts: known_hosts",
+            "known_hosts: /etc/jprov/known_hosts",
+        );
+    from_bytes(absolute.as_bytes(), &spaced.join("p.yaml")).unwrap();
+    for bad in ["\"/a b/id\"", "\"id\\nx\"", "\"id\\0\"", "\"%d/id\""] {
+        let e = error(&GOOD.replace(
+            "  sudo: true",
+            &format!("  sudo: true\n  identity_file: {bad}"),
+        ));
+        assert_eq!(
+            where_(&e),
+            (Some(11), Some("server.identity_file")),
+            "{bad}: {e}"
+        );
     }
 }
