@@ -5,7 +5,6 @@ pub mod apply;
 pub mod argv;
 pub mod cli;
 pub mod desired;
-pub mod destroy;
 pub mod diff;
 pub mod error;
 pub mod facts;

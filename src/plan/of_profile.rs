@@ -47,7 +47,7 @@ pub fn compute(
     };
     let desired = desired::build(p, world, templates, options)?;
     let planner = if options.destroy {
-        crate::destroy::compute
+        crate::plan::destroy::compute
     } else {
         super::compute
     };

@@ -1,0 +1,352 @@
+//! The plan as text, for people: what `jprov plan` prints.
+
+use super::*;
+use std::fmt;
+
+impl fmt::Display for Plan {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mode = match (self.offline, self.destroy) {
+            (false, _) => "",
+            (true, false) => " (offline: against hosts with nothing on them yet)",
+            (true, true) => " (offline: against hosts with everything on them, all made by jprov)",
+        };
+        let what = if self.destroy { "Destroy plan" } else { "Plan" };
+        writeln!(
+            f,
+            "{what} for profile {} ({}){mode}",
+            self.profile, self.method
+        )?;
+        for host in &self.hosts {
+            writeln!(f)?;
+            writeln!(f, "{} {}", host.role, host.address)?;
+            if host.changes.is_empty() {
+                writeln!(f, "  no changes")?;
+            }
+            for change in &host.changes {
+                write_change(f, change)?;
+            }
+            for note in &host.notes {
+                writeln!(f, "  note: {note}")?;
+            }
+            for check in &host.checks {
+                writeln!(f, "  checked: {check}")?;
+            }
+            for problem in &host.problems {
+                writeln!(f, "  PROBLEM: {problem}")?;
+            }
+        }
+        writeln!(f)?;
+        if self.destroy {
+            return match self.change_count() {
+                0 => writeln!(
+                    f,
+                    "Nothing to remove: nothing jprov set up for the profile is on the hosts."
+                ),
+                n => writeln!(f, "{n} change{} to apply.", if n == 1 { "" } else { "s" }),
+            };
+        }
+        writeln!(
+            f,
+            "Tunnel, opened by the {} as {}:",
+            self.tunnel.opened_by, self.tunnel.user
+        )?;
+        writeln!(f, "  {}", self.tunnel.command)?;
+        if let Some(service) = &self.tunnel.service {
+            writeln!(f, "  as a service: {service}")?;
+        }
+        writeln!(f, "Jupyter on the workstation: {}", self.jupyter_command)?;
+        if let Some(service) = &self.jupyter_service {
+            writeln!(f, "  as a service: {service}")?;
+        }
+        writeln!(f)?;
+        if self.has_problems() {
+            writeln!(
+                f,
+                "The plan has problems (PROBLEM above): apply would not give the intended result."
+            )?;
+        }
+        match self.change_count() {
+            0 if self.has_problems() => writeln!(
+                f,
+                "No changes to files, but the hosts do not do what the profile wants."
+            ),
+            0 => writeln!(f, "No changes: the hosts match the profile."),
+            n => writeln!(f, "{n} change{} to apply.", if n == 1 { "" } else { "s" }),
+        }
+    }
+}
+
+fn write_change(f: &mut fmt::Formatter<'_>, change: &Change) -> fmt::Result {
+    match change {
+        Change::CreateAccount {
+            name, home, shell, ..
+        } => {
+            let shell = if shell.ends_with("nologin") {
+                "no login shell".to_string()
+            } else {
+                format!("shell {shell} for its keys' forced commands")
+            };
+            writeln!(
+                f,
+                "  + create account {name} (home {home}, no password, {shell})"
+            )
+        }
+        Change::GenerateKey { path, owner, .. } => {
+            writeln!(f, "  + generate ed25519 key pair {path} (owner {owner}; the private key stays on this host)")
+        }
+        Change::WriteFiles {
+            label,
+            files,
+            links,
+            validate,
+            reload,
+        } => {
+            writeln!(f, "  ~ {label}:")?;
+            for file in files {
+                let sign = match file.action {
+                    FileAction::Create => "+ create",
+                    FileAction::Update => "~ update",
+                    FileAction::Fix => "~ fix",
+                    FileAction::Pending => "+ later",
+                };
+                writeln!(
+                    f,
+                    "    {sign} {} ({} {}): {}",
+                    file.path, file.mode, file.owner, file.reason
+                )?;
+                f.write_str(&file.diff)?;
+            }
+            for link in links {
+                writeln!(
+                    f,
+                    "    + link {} -> {}: {}",
+                    link.path, link.target, link.reason
+                )?;
+            }
+            if let Some(v) = validate {
+                writeln!(
+                    f,
+                    "    then validate with `{} -t` (the previous files are restored if it fails)",
+                    v.program()
+                )?;
+            }
+            match reload {
+                Some(Service::Systemd(scope)) => {
+                    writeln!(f, "    then {} daemon-reload", scope.systemctl())?
+                }
+                Some(s) => writeln!(
+                    f,
+                    "    then reload {} (a reload, never a restart)",
+                    s.as_str()
+                )?,
+                None => {}
+            }
+            Ok(())
+        }
+        Change::Reload { service, reason } => {
+            writeln!(f, "  ! validate and reload {} (pending)", service.as_str())?;
+            writeln!(f, "    because {reason}")
+        }
+        Change::ResolveGuard { reason, .. } => {
+            writeln!(
+                f,
+                "  ! prove a fresh login, then disarm the lockout guard (pending; restored at once if the login fails)"
+            )?;
+            writeln!(f, "    because {reason}")
+        }
+        Change::ObtainCertificate {
+            how,
+            command,
+            fullchain,
+            reason,
+            certificate,
+            ..
+        } => {
+            writeln!(f, "  ! {how}: {command}")?;
+            writeln!(f, "    making {fullchain}, because {reason}")?;
+            if let Some(service) = certificate.reload {
+                writeln!(
+                    f,
+                    "    then reload {} so it serves the new certificate",
+                    service.as_str()
+                )?;
+            }
+            Ok(())
+        }
+        Change::StartTunnel {
+            user,
+            command,
+            reason,
+            ..
+        } => {
+            writeln!(f, "  ! start tunnel as {user}: {command}")?;
+            writeln!(f, "    because {reason}")
+        }
+        Change::EnableLinger { user, reason } => {
+            writeln!(
+                f,
+                "  ! enable lingering for {user} (loginctl enable-linger; tried as {user}, then with sudo -n)"
+            )?;
+            writeln!(f, "    because {reason}")
+        }
+        Change::RunCommand {
+            label,
+            command,
+            reason,
+            ..
+        } => {
+            writeln!(f, "  ! {label}: {command}")?;
+            writeln!(f, "    because {reason}")
+        }
+        Change::Unit {
+            name,
+            scope,
+            label,
+            enable,
+            action,
+            reason,
+        } => {
+            let verbs: Vec<&str> = enable
+                .then_some("enable")
+                .into_iter()
+                .chain(action.map(UnitAction::as_str))
+                .collect();
+            let commands: Vec<String> = verbs
+                .iter()
+                .map(|verb| format!("{} {verb} {name}", scope.systemctl()))
+                .collect();
+            writeln!(
+                f,
+                "  ! {} {label}: {}",
+                verbs.join(" and "),
+                commands.join("; ")
+            )?;
+            writeln!(f, "    because {reason}")
+        }
+        Change::StopUnit {
+            name,
+            scope,
+            label,
+            reason,
+        } => {
+            writeln!(
+                f,
+                "  - stop and disable {label}: {} disable --now {name}",
+                scope.systemctl()
+            )?;
+            writeln!(f, "    because {reason}")
+        }
+        Change::StopTunnel {
+            user,
+            pid_file,
+            running,
+            reason,
+        } => {
+            let what = if *running {
+                format!("stop the tunnel running as {user}, then remove")
+            } else {
+                "remove".to_string()
+            };
+            writeln!(f, "  - {what} its pid file {pid_file} and log")?;
+            writeln!(f, "    because {reason}")
+        }
+        Change::RemoveFiles {
+            label,
+            files,
+            validate,
+            reload,
+            dirs,
+        } => {
+            writeln!(f, "  - {label}:")?;
+            for file in files {
+                let what = match &file.how {
+                    Removal::Delete => format!("- delete {}", file.path),
+                    Removal::Restore { .. } => format!("~ restore the original {}", file.path),
+                    Removal::RemoveLine { tag, .. } => {
+                        format!("~ remove the line tagged {tag} from {}", file.path)
+                    }
+                };
+                writeln!(f, "    {what}: {}", file.reason)?;
+                f.write_str(&file.diff)?;
+            }
+            if let Some(v) = validate {
+                writeln!(
+                    f,
+                    "    then validate with `{} -t` (the files are put back if it fails)",
+                    v.program()
+                )?;
+            }
+            match reload {
+                Some(Service::Ssh) => writeln!(
+                    f,
+                    "    then reload ssh (a reload, never a restart), under the lockout guard: a fresh login \
+                     must work, or the files are put back"
+                )?,
+                Some(Service::Systemd(scope)) => {
+                    writeln!(f, "    then {} daemon-reload", scope.systemctl())?
+                }
+                Some(s) => writeln!(f, "    then reload {}", s.as_str())?,
+                None => {}
+            }
+            if !dirs.is_empty() {
+                // Directories alone (certbot's webroot) come first, not "then".
+                let then = if files.is_empty() { "" } else { "then " };
+                writeln!(
+                    f,
+                    "    {then}remove these directories if empty: {}",
+                    dirs.join(", ")
+                )?;
+            }
+            Ok(())
+        }
+        Change::RemoveCertificate {
+            domain,
+            files,
+            dirs,
+            reason,
+        } => {
+            writeln!(
+                f,
+                "  - delete the self-signed certificate for {domain}: {}",
+                files.join(", ")
+            )?;
+            if !dirs.is_empty() {
+                writeln!(
+                    f,
+                    "    then remove these directories if empty: {}",
+                    dirs.join(", ")
+                )?;
+            }
+            writeln!(f, "    because {reason}")
+        }
+        Change::RemoveKey { path, reason } => {
+            writeln!(f, "  - delete the key pair {path} and {path}.pub")?;
+            writeln!(f, "    because {reason}")
+        }
+        Change::RemoveAccount {
+            name,
+            remove_home,
+            home,
+            reason,
+            ..
+        } => {
+            if *remove_home {
+                writeln!(
+                    f,
+                    "  - delete account {name} and its home {home}: userdel -r {name}"
+                )?;
+            } else {
+                writeln!(f, "  - delete account {name}: userdel {name}")?;
+            }
+            writeln!(f, "    because {reason}")
+        }
+        Change::Forget { reason } => {
+            writeln!(
+                f,
+                "  - forget the profile: remove jprov's records of it on this host (the originals and \
+                 backups apply kept, the journal)"
+            )?;
+            writeln!(f, "    because {reason}")
+        }
+    }
+}
