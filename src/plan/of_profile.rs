@@ -2,10 +2,10 @@
 //! Pure: the host layer gathers the facts and calls this.
 
 use crate::desired::{self, Options, World};
-use crate::error::Error;
 use crate::facts::Facts;
 use crate::plan::Plan;
 use crate::profile::{LoadedProfile, WorkstationHost};
+use crate::render::RenderError;
 use crate::render::Templates;
 use crate::resource::Role;
 
@@ -39,7 +39,7 @@ pub fn compute(
     facts: Option<(&Facts, &Facts)>,
     addresses: [(Role, String); 2],
     options: Options,
-) -> Result<Plan, Error> {
+) -> Result<Plan, RenderError> {
     let p = &lp.profile;
     let world = World {
         server: facts.map(|f| f.0),
@@ -63,6 +63,10 @@ pub fn compute(
     ))
 }
 
-pub fn offline(lp: &LoadedProfile, templates: &Templates, options: Options) -> Result<Plan, Error> {
+pub fn offline(
+    lp: &LoadedProfile,
+    templates: &Templates,
+    options: Options,
+) -> Result<Plan, RenderError> {
     compute(lp, templates, None, offline_addresses(lp), options)
 }

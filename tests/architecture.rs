@@ -1,0 +1,91 @@
+//! The structural rules of ARCHITECTURE.md, kept by a test: the core cannot reach the hosts.
+//!
+//! Everything that touches a host or a process lives under src/host/. Only the wiring (`cli.rs`, `lib.rs`,
+//! `main.rs`, and `error.rs`, the one error that every layer's error converts into) may name it; every other module of the crate (profile, desired state, facts, plan, scripts,
+//! templates) is pure, so plan and its tests never need a host.
+
+use std::path::{Path, PathBuf};
+
+fn rust_files(dir: &Path) -> Vec<PathBuf> {
+    let mut files = vec![];
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            files.extend(rust_files(&path));
+        } else if path.extension().is_some_and(|e| e == "rs") {
+            files.push(path);
+        }
+    }
+    files
+}
+
+/// Lines of `text` that use the host layer (`crate::host`, `super::host`, `host::...` paths), comments aside.
+fn host_uses(text: &str) -> Vec<String> {
+    text.lines()
+        .map(str::trim_start)
+        .filter(|line| !line.starts_with("//"))
+        .filter(|line| line.contains("crate::host") || line.contains("jprov::host"))
+        .map(str::to_string)
+        .collect()
+}
+
+#[test]
+fn the_core_imports_nothing_that_touches_a_host() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let wiring = ["cli.rs", "lib.rs", "main.rs", "error.rs"].map(|f| src.join(f));
+    let mut offenders = vec![];
+    let mut core_files = 0;
+    for file in rust_files(&src) {
+        if file.starts_with(src.join("host"))
+            || file == src.join("host.rs")
+            || wiring.contains(&file)
+        {
+            continue;
+        }
+        core_files += 1;
+        let text = std::fs::read_to_string(&file).unwrap();
+        for line in host_uses(&text) {
+            offenders.push(format!(
+                "{}: {line}",
+                file.strip_prefix(&src).unwrap().display()
+            ));
+        }
+    }
+    assert!(
+        core_files > 10,
+        "found only {core_files} core files under {}",
+        src.display()
+    );
+    assert!(
+        offenders.is_empty(),
+        "the core must not import the host layer (ARCHITECTURE.md, Invariants):\n{}",
+        offenders.join("\n")
+    );
+}
+
+#[test]
+fn the_core_returns_its_own_errors_not_the_top_level_one() {
+    // error.rs knows every layer (the host's errors too): a core module that returned it would depend on them.
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let wiring = ["cli.rs", "lib.rs", "main.rs", "error.rs"].map(|f| src.join(f));
+    let offenders: Vec<String> = rust_files(&src)
+        .into_iter()
+        .filter(|f| {
+            !f.starts_with(src.join("host")) && *f != src.join("host.rs") && !wiring.contains(f)
+        })
+        .filter(|f| std::fs::read_to_string(f).unwrap().contains("crate::error"))
+        .map(|f| f.display().to_string())
+        .collect();
+    assert!(offenders.is_empty(), "{offenders:?}");
+}
+
+#[test]
+fn the_rule_sees_a_host_import() {
+    // The check above can fail: a core file that names the host layer is found.
+    assert_eq!(
+        host_uses(
+            "use crate::desired;\nuse crate::host::ssh::Target;\n// crate::host in a comment\n"
+        ),
+        ["use crate::host::ssh::Target;"]
+    );
+}
