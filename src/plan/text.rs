@@ -78,82 +78,20 @@ impl fmt::Display for Plan {
 
 fn write_change(f: &mut fmt::Formatter<'_>, change: &Change) -> fmt::Result {
     match change {
-        Change::CreateAccount {
-            name, home, shell, ..
-        } => {
-            let shell = if shell.ends_with("nologin") {
-                "no login shell".to_string()
-            } else {
-                format!("shell {shell} for its keys' forced commands")
-            };
-            writeln!(
-                f,
-                "  + create account {name} (home {home}, no password, {shell})"
-            )
-        }
-        Change::GenerateKey { path, owner, .. } => {
-            writeln!(f, "  + generate ed25519 key pair {path} (owner {owner}; the private key stays on this host)")
-        }
         Change::WriteFiles {
             label,
             files,
             links,
             validate,
             reload,
-        } => {
-            writeln!(f, "  ~ {label}:")?;
-            for file in files {
-                let sign = match file.action {
-                    FileAction::Create => "+ create",
-                    FileAction::Update => "~ update",
-                    FileAction::Fix => "~ fix",
-                    FileAction::Pending => "+ later",
-                };
-                writeln!(
-                    f,
-                    "    {sign} {} ({} {}): {}",
-                    file.path, file.mode, file.owner, file.reason
-                )?;
-                f.write_str(&file.diff)?;
-            }
-            for link in links {
-                writeln!(
-                    f,
-                    "    + link {} -> {}: {}",
-                    link.path, link.target, link.reason
-                )?;
-            }
-            if let Some(v) = validate {
-                writeln!(
-                    f,
-                    "    then validate with `{} -t` (the previous files are restored if it fails)",
-                    v.program()
-                )?;
-            }
-            match reload {
-                Some(Service::Systemd(scope)) => {
-                    writeln!(f, "    then {} daemon-reload", scope.systemctl())?
-                }
-                Some(s) => writeln!(
-                    f,
-                    "    then reload {} (a reload, never a restart)",
-                    s.as_str()
-                )?,
-                None => {}
-            }
-            Ok(())
-        }
-        Change::Reload { service, reason } => {
-            writeln!(f, "  ! validate and reload {} (pending)", service.as_str())?;
-            writeln!(f, "    because {reason}")
-        }
-        Change::ResolveGuard { reason, .. } => {
-            writeln!(
-                f,
-                "  ! prove a fresh login, then disarm the lockout guard (pending; restored at once if the login fails)"
-            )?;
-            writeln!(f, "    because {reason}")
-        }
+        } => write_files(f, label, files, links, *validate, *reload),
+        Change::RemoveFiles {
+            label,
+            files,
+            validate,
+            reload,
+            dirs,
+        } => write_removals(f, label, files, *validate, *reload, dirs),
         Change::ObtainCertificate {
             how,
             command,
@@ -173,132 +111,6 @@ fn write_change(f: &mut fmt::Formatter<'_>, change: &Change) -> fmt::Result {
             }
             Ok(())
         }
-        Change::StartTunnel {
-            user,
-            command,
-            reason,
-            ..
-        } => {
-            writeln!(f, "  ! start tunnel as {user}: {command}")?;
-            writeln!(f, "    because {reason}")
-        }
-        Change::EnableLinger { user, reason } => {
-            writeln!(
-                f,
-                "  ! enable lingering for {user} (loginctl enable-linger; tried as {user}, then with sudo -n)"
-            )?;
-            writeln!(f, "    because {reason}")
-        }
-        Change::RunCommand {
-            label,
-            command,
-            reason,
-            ..
-        } => {
-            writeln!(f, "  ! {label}: {command}")?;
-            writeln!(f, "    because {reason}")
-        }
-        Change::Unit {
-            name,
-            scope,
-            label,
-            enable,
-            action,
-            reason,
-        } => {
-            let verbs: Vec<&str> = enable
-                .then_some("enable")
-                .into_iter()
-                .chain(action.map(UnitAction::as_str))
-                .collect();
-            let commands: Vec<String> = verbs
-                .iter()
-                .map(|verb| format!("{} {verb} {name}", scope.systemctl()))
-                .collect();
-            writeln!(
-                f,
-                "  ! {} {label}: {}",
-                verbs.join(" and "),
-                commands.join("; ")
-            )?;
-            writeln!(f, "    because {reason}")
-        }
-        Change::StopUnit {
-            name,
-            scope,
-            label,
-            reason,
-        } => {
-            writeln!(
-                f,
-                "  - stop and disable {label}: {} disable --now {name}",
-                scope.systemctl()
-            )?;
-            writeln!(f, "    because {reason}")
-        }
-        Change::StopTunnel {
-            user,
-            pid_file,
-            running,
-            reason,
-        } => {
-            let what = if *running {
-                format!("stop the tunnel running as {user}, then remove")
-            } else {
-                "remove".to_string()
-            };
-            writeln!(f, "  - {what} its pid file {pid_file} and log")?;
-            writeln!(f, "    because {reason}")
-        }
-        Change::RemoveFiles {
-            label,
-            files,
-            validate,
-            reload,
-            dirs,
-        } => {
-            writeln!(f, "  - {label}:")?;
-            for file in files {
-                let what = match &file.how {
-                    Removal::Delete => format!("- delete {}", file.path),
-                    Removal::Restore { .. } => format!("~ restore the original {}", file.path),
-                    Removal::RemoveLine { tag, .. } => {
-                        format!("~ remove the line tagged {tag} from {}", file.path)
-                    }
-                };
-                writeln!(f, "    {what}: {}", file.reason)?;
-                f.write_str(&file.diff)?;
-            }
-            if let Some(v) = validate {
-                writeln!(
-                    f,
-                    "    then validate with `{} -t` (the files are put back if it fails)",
-                    v.program()
-                )?;
-            }
-            match reload {
-                Some(Service::Ssh) => writeln!(
-                    f,
-                    "    then reload ssh (a reload, never a restart), under the lockout guard: a fresh login \
-                     must work, or the files are put back"
-                )?,
-                Some(Service::Systemd(scope)) => {
-                    writeln!(f, "    then {} daemon-reload", scope.systemctl())?
-                }
-                Some(s) => writeln!(f, "    then reload {}", s.as_str())?,
-                None => {}
-            }
-            if !dirs.is_empty() {
-                // Directories alone (certbot's webroot) come first, not "then".
-                let then = if files.is_empty() { "" } else { "then " };
-                writeln!(
-                    f,
-                    "    {then}remove these directories if empty: {}",
-                    dirs.join(", ")
-                )?;
-            }
-            Ok(())
-        }
         Change::RemoveCertificate {
             domain,
             files,
@@ -310,19 +122,89 @@ fn write_change(f: &mut fmt::Formatter<'_>, change: &Change) -> fmt::Result {
                 "  - delete the self-signed certificate for {domain}: {}",
                 files.join(", ")
             )?;
-            if !dirs.is_empty() {
-                writeln!(
-                    f,
-                    "    then remove these directories if empty: {}",
-                    dirs.join(", ")
-                )?;
+            write_dirs(f, "then ", dirs)?;
+            writeln!(f, "    because {reason}")
+        }
+        other => {
+            let (headline, reason) = headline(other);
+            writeln!(f, "  {headline}")?;
+            match reason {
+                Some(reason) => writeln!(f, "    because {reason}"),
+                None => Ok(()),
             }
-            writeln!(f, "    because {reason}")
         }
-        Change::RemoveKey { path, reason } => {
-            writeln!(f, "  - delete the key pair {path} and {path}.pub")?;
-            writeln!(f, "    because {reason}")
+    }
+}
+
+/// The one line that says what a simple change does, and its reason when it shows one.
+fn headline(change: &Change) -> (String, Option<&str>) {
+    match change {
+        Change::CreateAccount {
+            name, home, shell, ..
+        } => {
+            let shell = if shell.ends_with("nologin") {
+                "no login shell".to_string()
+            } else {
+                format!("shell {shell} for its keys' forced commands")
+            };
+            (format!("+ create account {name} (home {home}, no password, {shell})"), None)
         }
+        Change::GenerateKey { path, owner, .. } => (
+            format!("+ generate ed25519 key pair {path} (owner {owner}; the private key stays on this host)"),
+            None,
+        ),
+        Change::Reload { service, reason } => (
+            format!("! validate and reload {} (pending)", service.as_str()),
+            Some(reason),
+        ),
+        Change::ResolveGuard { reason, .. } => (
+            "! prove a fresh login, then disarm the lockout guard (pending; restored at once if the login fails)"
+                .into(),
+            Some(reason),
+        ),
+        Change::StartTunnel {
+            user,
+            command,
+            reason,
+            ..
+        } => (format!("! start tunnel as {user}: {command}"), Some(reason)),
+        Change::EnableLinger { user, reason } => (
+            format!("! enable lingering for {user} (loginctl enable-linger; tried as {user}, then with sudo -n)"),
+            Some(reason),
+        ),
+        Change::RunCommand {
+            label,
+            command,
+            reason,
+            ..
+        } => (format!("! {label}: {command}"), Some(reason)),
+        Change::Unit { reason, .. } => (unit_headline(change), Some(reason)),
+        Change::StopUnit {
+            name,
+            scope,
+            label,
+            reason,
+        } => (
+            format!("- stop and disable {label}: {} disable --now {name}", scope.systemctl()),
+            Some(reason),
+        ),
+        Change::StopTunnel {
+            user,
+            pid_file,
+            running,
+            reason,
+        } => {
+            let what = if *running {
+                format!("stop the tunnel running as {user}, then remove")
+            } else {
+                "remove".to_string()
+            };
+            (format!("- {what} its pid file {pid_file} and log"), Some(reason))
+        }
+        Change::RemoveKey { path, reason } => (
+            format!("- delete the key pair {path} and {path}.pub"),
+            Some(reason),
+        ),
         Change::RemoveAccount {
             name,
             remove_home,
@@ -330,23 +212,149 @@ fn write_change(f: &mut fmt::Formatter<'_>, change: &Change) -> fmt::Result {
             reason,
             ..
         } => {
-            if *remove_home {
-                writeln!(
-                    f,
-                    "  - delete account {name} and its home {home}: userdel -r {name}"
-                )?;
+            let what = if *remove_home {
+                format!("- delete account {name} and its home {home}: userdel -r {name}")
             } else {
-                writeln!(f, "  - delete account {name}: userdel {name}")?;
-            }
-            writeln!(f, "    because {reason}")
+                format!("- delete account {name}: userdel {name}")
+            };
+            (what, Some(reason))
         }
-        Change::Forget { reason } => {
-            writeln!(
-                f,
-                "  - forget the profile: remove jprov's records of it on this host (the originals and \
-                 backups apply kept, the journal)"
-            )?;
-            writeln!(f, "    because {reason}")
-        }
+        Change::Forget { reason } => (
+            "- forget the profile: remove jprov's records of it on this host (the originals and backups \
+             apply kept, the journal)"
+                .into(),
+            Some(reason),
+        ),
+        Change::WriteFiles { .. }
+        | Change::RemoveFiles { .. }
+        | Change::ObtainCertificate { .. }
+        | Change::RemoveCertificate { .. } => unreachable!("write_change writes these in full"),
     }
+}
+
+/// `! enable and restart LABEL: systemctl enable NAME; systemctl restart NAME`.
+fn unit_headline(change: &Change) -> String {
+    let Change::Unit {
+        name,
+        scope,
+        label,
+        enable,
+        action,
+        ..
+    } = change
+    else {
+        unreachable!("a unit change")
+    };
+    let verbs: Vec<&str> = enable
+        .then_some("enable")
+        .into_iter()
+        .chain(action.map(UnitAction::as_str))
+        .collect();
+    let commands: Vec<String> = verbs
+        .iter()
+        .map(|verb| format!("{} {verb} {name}", scope.systemctl()))
+        .collect();
+    format!("! {} {label}: {}", verbs.join(" and "), commands.join("; "))
+}
+
+fn write_files(
+    f: &mut fmt::Formatter<'_>,
+    label: &str,
+    files: &[FileChange],
+    links: &[LinkChange],
+    validate: Option<Validation>,
+    reload: Option<Service>,
+) -> fmt::Result {
+    writeln!(f, "  ~ {label}:")?;
+    for file in files {
+        let sign = match file.action {
+            FileAction::Create => "+ create",
+            FileAction::Update => "~ update",
+            FileAction::Fix => "~ fix",
+            FileAction::Pending => "+ later",
+        };
+        writeln!(
+            f,
+            "    {sign} {} ({} {}): {}",
+            file.path, file.mode, file.owner, file.reason
+        )?;
+        f.write_str(&file.diff)?;
+    }
+    for link in links {
+        writeln!(
+            f,
+            "    + link {} -> {}: {}",
+            link.path, link.target, link.reason
+        )?;
+    }
+    if let Some(v) = validate {
+        writeln!(
+            f,
+            "    then validate with `{} -t` (the previous files are restored if it fails)",
+            v.program()
+        )?;
+    }
+    match reload {
+        Some(Service::Systemd(scope)) => {
+            writeln!(f, "    then {} daemon-reload", scope.systemctl())
+        }
+        Some(s) => writeln!(
+            f,
+            "    then reload {} (a reload, never a restart)",
+            s.as_str()
+        ),
+        None => Ok(()),
+    }
+}
+
+fn write_removals(
+    f: &mut fmt::Formatter<'_>,
+    label: &str,
+    files: &[FileRemoval],
+    validate: Option<Validation>,
+    reload: Option<Service>,
+    dirs: &[String],
+) -> fmt::Result {
+    writeln!(f, "  - {label}:")?;
+    for file in files {
+        let what = match &file.how {
+            Removal::Delete => format!("- delete {}", file.path),
+            Removal::Restore { .. } => format!("~ restore the original {}", file.path),
+            Removal::RemoveLine { tag, .. } => {
+                format!("~ remove the line tagged {tag} from {}", file.path)
+            }
+        };
+        writeln!(f, "    {what}: {}", file.reason)?;
+        f.write_str(&file.diff)?;
+    }
+    if let Some(v) = validate {
+        writeln!(
+            f,
+            "    then validate with `{} -t` (the files are put back if it fails)",
+            v.program()
+        )?;
+    }
+    match reload {
+        Some(Service::Ssh) => writeln!(
+            f,
+            "    then reload ssh (a reload, never a restart), under the lockout guard: a fresh login \
+             must work, or the files are put back"
+        )?,
+        Some(Service::Systemd(scope)) => writeln!(f, "    then {} daemon-reload", scope.systemctl())?,
+        Some(s) => writeln!(f, "    then reload {}", s.as_str())?,
+        None => {}
+    }
+    // Directories alone (certbot's webroot) come first, not "then".
+    write_dirs(f, if files.is_empty() { "" } else { "then " }, dirs)
+}
+
+fn write_dirs(f: &mut fmt::Formatter<'_>, then: &str, dirs: &[String]) -> fmt::Result {
+    if dirs.is_empty() {
+        return Ok(());
+    }
+    writeln!(
+        f,
+        "    {then}remove these directories if empty: {}",
+        dirs.join(", ")
+    )
 }
