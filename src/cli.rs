@@ -149,65 +149,28 @@ fn dispatch(cli: Cli) -> Result<u8, Error> {
             destroy,
             out,
         } => {
-            let lp = profile::load(&profile)?;
             let options = Options {
                 start_tunnel,
                 destroy,
             };
-            let plan = if offline {
-                crate::plan::of_profile::offline(&lp, &templates, options)?
-            } else {
-                let mut hosts = Hosts::connect(&lp, connect.accept_new_host_keys)?;
-                engine::plan_online(&lp, &templates, &mut hosts, options)?
-            };
-            if let Some(file) = &out {
-                crate::saved_plan::save(file, &profile, &lp.digest, &plan, options)?;
-            }
-            if json {
-                let text = serde_json::to_string_pretty(&plan).expect("plans serialize");
-                let _ = writeln!(stdout, "{text}");
-            } else {
-                let _ = write!(stdout, "{plan}");
-            }
-            Ok(if plan.has_problems() {
-                exit::INVALID
-            } else if plan.has_changes() {
-                exit::CHANGES
-            } else {
-                exit::OK
-            })
+            let how = PlanOutput { json, save: out };
+            plan(
+                &profile, offline, &connect, options, &how, &templates, stdout,
+            )
         }
         Command::Apply {
             profile,
             connect,
             start_tunnel,
             guard,
-        } => {
-            let saved = crate::saved_plan::load(&profile);
-            let (lp, options) = match &saved {
-                Some(saved) => {
-                    let lp = profile::load(&saved.profile)?;
-                    saved.check_profile(&lp.digest)?;
-                    (lp, saved.options())
-                }
-                None => (
-                    profile::load(&profile)?,
-                    Options {
-                        start_tunnel,
-                        destroy: false,
-                    },
-                ),
-            };
-            apply(
-                &lp,
-                &templates,
-                options,
-                &connect,
-                &guard,
-                saved.as_ref(),
-                stdout,
-            )
-        }
+        } => apply_profile_or_saved_plan(
+            &profile,
+            start_tunnel,
+            &connect,
+            &guard,
+            &templates,
+            stdout,
+        ),
         Command::Destroy {
             profile,
             connect,
@@ -221,17 +184,15 @@ fn dispatch(cli: Cli) -> Result<u8, Error> {
             apply(&lp, &templates, options, &connect, &guard, None, stdout)
         }
         Command::Trust { profile } => {
-            let lp = profile::load(&profile)?;
-            crate::host::trust::trust(&lp, stdout)?;
+            crate::host::trust::trust(&profile::load(&profile)?, stdout)?;
             Ok(exit::OK)
         }
         Command::Tunnel {
             profile,
             retry_seconds,
         } => {
-            let lp = profile::load(&profile)?;
             let retry = std::time::Duration::from_secs(retry_seconds.into());
-            crate::host::tunnel::run(&lp, &templates, retry)?;
+            crate::host::tunnel::run(&profile::load(&profile)?, &templates, retry)?;
             Ok(exit::OK)
         }
         Command::HashPassword { sha1 } => {
@@ -240,12 +201,87 @@ fn dispatch(cli: Cli) -> Result<u8, Error> {
             } else {
                 HashScheme::Argon2
             };
-            let password = password::read_new_password()?;
-            let hash = password::hash_password(&password, scheme)?;
+            let hash = password::hash_password(&password::read_new_password()?, scheme)?;
             let _ = writeln!(stdout, "{hash}");
             Ok(exit::OK)
         }
     }
+}
+
+/// How `jprov plan` shows its plan: text or JSON, and whether it also saves it.
+struct PlanOutput {
+    json: bool,
+    save: Option<PathBuf>,
+}
+
+/// `jprov plan`: the plan, and the exit code that says whether it has changes or problems.
+fn plan(
+    profile: &std::path::Path,
+    offline: bool,
+    connect: &ConnectArgs,
+    options: Options,
+    how: &PlanOutput,
+    templates: &Templates,
+    stdout: &mut dyn Write,
+) -> Result<u8, Error> {
+    let lp = profile::load(profile)?;
+    let plan = if offline {
+        crate::plan::of_profile::offline(&lp, templates, options)?
+    } else {
+        let mut hosts = Hosts::connect(&lp, connect.accept_new_host_keys)?;
+        engine::plan_online(&lp, templates, &mut hosts, options)?
+    };
+    if let Some(file) = &how.save {
+        crate::saved_plan::save(file, profile, &lp.digest, &plan, options)?;
+    }
+    if how.json {
+        let text = serde_json::to_string_pretty(&plan).expect("plans serialize");
+        let _ = writeln!(stdout, "{text}");
+    } else {
+        let _ = write!(stdout, "{plan}");
+    }
+    Ok(if plan.has_problems() {
+        exit::INVALID
+    } else if plan.has_changes() {
+        exit::CHANGES
+    } else {
+        exit::OK
+    })
+}
+
+/// `jprov apply PROFILE`, or `jprov apply FILE` with a plan saved by `jprov plan -o FILE`.
+fn apply_profile_or_saved_plan(
+    path: &std::path::Path,
+    start_tunnel: bool,
+    connect: &ConnectArgs,
+    guard: &GuardArgs,
+    templates: &Templates,
+    stdout: &mut dyn Write,
+) -> Result<u8, Error> {
+    let saved = crate::saved_plan::load(path);
+    let (lp, options) = match &saved {
+        Some(saved) => {
+            let lp = profile::load(&saved.profile)?;
+            saved.check_profile(&lp.digest)?;
+            (lp, saved.options())
+        }
+        None => (
+            profile::load(path)?,
+            Options {
+                start_tunnel,
+                destroy: false,
+            },
+        ),
+    };
+    apply(
+        &lp,
+        templates,
+        options,
+        connect,
+        guard,
+        saved.as_ref(),
+        stdout,
+    )
 }
 
 /// `apply` and `destroy`: connect, apply in rounds until a fresh plan is empty, say what runs now.
