@@ -1,7 +1,7 @@
 //! SSH connections with ssh2: OpenSSH's own view of the client config (`ssh -G`), host keys verified against
 //! known_hosts before anything is sent, and authentication with the agent or key files.
 
-use crate::host::exec::{ExecOutput, TransportError};
+use crate::host::exec::{ExecOutput, KeyRefusal, TransportError};
 use crate::host::known_hosts::{self, HostKey, Verdict};
 use ssh2::Session;
 use std::io::Read;
@@ -267,35 +267,27 @@ fn verify_host_key(
     key: &HostKey,
 ) -> Result<(), TransportError> {
     let name = &names[0];
-    match known_hosts::check(files, names, key) {
-        Verdict::Trusted { .. } => Ok(()),
-        Verdict::Revoked { file, line } => Err(TransportError::HostKey(format!(
-            "REFUSED: {} presented host key {} ({}), which is marked @revoked in {}:{line}. Nothing was sent.",
-            target.display(),
-            key.fingerprint(),
-            key.algorithm,
-            file.display()
-        ))),
-        Verdict::Changed { known } => {
-            let listed: Vec<String> = known
-                .iter()
-                .map(|(f, l, alg)| format!("{}:{l} ({alg})", f.display()))
-                .collect();
-            Err(TransportError::HostKey(format!(
-                "HOST KEY CHANGED for {name}: it presented {} ({}), but known_hosts lists another key at {}. \
-                 This may be an attack; nothing was sent. If the host was really re-keyed, remove the old entry \
-                 (ssh-keygen -R '{name}') and connect again.",
-                key.fingerprint(),
-                key.algorithm,
-                listed.join(", ")
-            )))
-        }
+    let refusal = match known_hosts::check(files, names, key) {
+        Verdict::Trusted { .. } => return Ok(()),
+        Verdict::Revoked { file, line } => KeyRefusal::Revoked {
+            name: target.display(),
+            key: key.clone(),
+            file,
+            line,
+        },
+        Verdict::Changed { known } => KeyRefusal::Changed {
+            name: name.clone(),
+            key: key.clone(),
+            known,
+        },
         Verdict::Unknown if target.accept_new_host_key => {
             let file = target.pinned_known_hosts.clone().unwrap_or_else(|| {
                 PathBuf::from(std::env::var("HOME").unwrap_or_default()).join(".ssh/known_hosts")
             });
-            known_hosts::record(&file, name, key).map_err(|e| {
-                TransportError::HostKey(format!("cannot record the host key in {}: {e}", file.display()))
+            known_hosts::record(&file, name, key).map_err(|error| KeyRefusal::CannotRecord {
+                name: name.clone(),
+                file: file.clone(),
+                error,
             })?;
             eprintln!(
                 "jprov: recorded new host key for {name} ({} {}) in {}",
@@ -303,20 +295,15 @@ fn verify_host_key(
                 key.fingerprint(),
                 file.display()
             );
-            Ok(())
+            return Ok(());
         }
-        Verdict::Unknown => Err(TransportError::HostKey(format!(
-            "unknown host key for {name}: {} ({}). Nothing was sent. Check the fingerprint with the host's \
-             administrator, then add it to known_hosts{}, or run again with --accept-new-host-keys to record it.",
-            key.fingerprint(),
-            key.algorithm,
-            target
-                .pinned_known_hosts
-                .as_ref()
-                .map(|p| format!(" ({})", p.display()))
-                .unwrap_or_default()
-        ))),
-    }
+        Verdict::Unknown => KeyRefusal::Unknown {
+            name: name.clone(),
+            key: key.clone(),
+            pinned: target.pinned_known_hosts.clone(),
+        },
+    };
+    Err(refusal.into())
 }
 
 fn authenticate(

@@ -2,7 +2,7 @@
 
 use crate::error::Error;
 use crate::host::engine::targets;
-use crate::host::exec::TransportError;
+use crate::host::exec::KeyRefusal;
 use crate::host::known_hosts::{self, Verdict};
 use crate::host::ssh;
 use crate::profile::LoadedProfile;
@@ -26,40 +26,38 @@ pub fn trust(lp: &LoadedProfile, out: &mut dyn Write) -> Result<usize, Error> {
         let files = [pinned.clone()];
         let _ = writeln!(out, "{role} {} ({}):", target.display(), names[0]);
         for key in &keys {
+            let name = names[0].clone();
             let status = match known_hosts::check(&files, &names, key) {
                 Verdict::Trusted { .. } => "already pinned".to_string(),
                 Verdict::Unknown => {
-                    known_hosts::record(&pinned, &names[0], key).map_err(|e| {
-                        fail(TransportError::HostKey(format!(
-                            "cannot write {}: {e}",
-                            pinned.display()
-                        )))
+                    known_hosts::record(&pinned, &name, key).map_err(|error| {
+                        fail(
+                            KeyRefusal::CannotRecord {
+                                name,
+                                file: pinned.clone(),
+                                error,
+                            }
+                            .into(),
+                        )
                     })?;
                     recorded += 1;
                     format!("pinned in {}", pinned.display())
                 }
                 Verdict::Revoked { file, line } => {
-                    return Err(fail(TransportError::HostKey(format!(
-                        "{role} presents {} {}, which is @revoked in {}:{line}",
-                        key.algorithm,
-                        key.fingerprint(),
-                        file.display()
-                    ))))
+                    let key = key.clone();
+                    return Err(fail(
+                        KeyRefusal::Revoked {
+                            name,
+                            key,
+                            file,
+                            line,
+                        }
+                        .into(),
+                    ));
                 }
                 Verdict::Changed { known } => {
-                    let listed: Vec<String> = known
-                        .iter()
-                        .map(|(f, l, _)| format!("{}:{l}", f.display()))
-                        .collect();
-                    return Err(fail(TransportError::HostKey(format!(
-                        "HOST KEY CHANGED for {}: it presents {} {}, but {} pins another {} key. Nothing was \
-                         recorded. If the host was really re-keyed, delete that line and run `jprov trust` again.",
-                        names[0],
-                        key.algorithm,
-                        key.fingerprint(),
-                        listed.join(", "),
-                        key.algorithm
-                    ))));
+                    let key = key.clone();
+                    return Err(fail(KeyRefusal::Changed { name, key, known }.into()));
                 }
             };
             let _ = writeln!(out, "  {} {}  {status}", key.algorithm, key.fingerprint());
