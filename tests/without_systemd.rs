@@ -42,6 +42,12 @@ fn apply_says_only_what_is_not_running() {
     let Some(s) = Setup::new(Method::ReverseForward) else {
         return;
     };
+    // The venv lives in the build directory, which may be under /tmp (private inside a test host).
+    let venv = std::path::Path::new(&python)
+        .parent()
+        .and_then(|bin| bin.parent())
+        .unwrap();
+    s.workstation.share_dir(venv);
     let port = jupyter_port(&s);
     let first = s.apply(&["--start-tunnel"]);
     assert!(

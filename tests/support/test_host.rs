@@ -65,6 +65,9 @@ mount -t tmpfs -o mode=0755,size=64m jprov-host-run /run
 mkdir -m 0755 /run/sshd /run/testhost
 mkdir -m 1777 /run/lock
 mount --bind "$D/share" /run/testhost
+# The machine's /tmp stays reachable for `share_dir` (a build directory under /tmp), below /run.
+mkdir -m 0700 /run/machine-tmp
+mount --bind /tmp /run/machine-tmp
 mount -t tmpfs -o mode=1777,size=512m jprov-host-tmp /tmp
 # Only this host's own configuration: none of the machine's drop-ins or host keys.
 rm -rf /etc/ssh/sshd_config.d
@@ -325,6 +328,23 @@ impl TestHost {
             }
             std::thread::sleep(std::time::Duration::from_millis(100));
         }
+    }
+
+    /// Make a directory of the machine visible inside at the same path. Needed for paths under `/tmp`,
+    /// which is private to the host (a clone of the project under /tmp, its test venv...); paths under the
+    /// overlaid directories are visible anyway. Panics on failure.
+    pub fn share_dir(&self, dir: &Path) {
+        let dir = dir.to_str().expect("a UTF-8 path");
+        let Some(under_tmp) = dir.strip_prefix("/tmp/") else {
+            return;
+        };
+        self.exec_args_ok(
+            r#"set -e
+mkdir -p -- "$1"
+mount --bind -- "/run/machine-tmp/$2" "$1""#,
+            &[dir, under_tmp],
+            None,
+        );
     }
 
     /// `useradd -m -s /bin/bash NAME` inside, and authorizes [`client_key`](Self::client_key)
