@@ -289,6 +289,11 @@ impl Lab {
 
     /// Can `user` log in to the server over SSH from ctl, right now, with the admin key?
     fn ssh_login_works(&self, user: &str) -> bool {
+        self.ssh_runs(user, "true")
+    }
+
+    /// Does `ssh USER@server.lab COMMAND` from ctl, with the admin key, succeed right now?
+    fn ssh_runs(&self, user: &str, command: &str) -> bool {
         let key = self.path().join("keys/admin");
         let kh = self.path().join("known_hosts");
         self.cmd_in("ctl", "ssh")
@@ -307,7 +312,7 @@ impl Lab {
                 "ConnectTimeout=5",
             ])
             .arg(format!("{user}@server.lab"))
-            .arg("true")
+            .arg(command)
             .env_remove("SSH_AUTH_SOCK")
             .output()
             .map(|o| o.status.success())
@@ -1145,24 +1150,56 @@ fn lockout_guard_on_a_booted_systemd_server() {
         fail("plan past the guard's delay", &late)
     );
 
-    // (d) SIGKILL at a few moments spread over an apply (the hosts alternate between two tunnel ports),
-    //     then the same checks as the loopback sweep (tests/interruptions.rs), on systemd's guard.
+    // (d) SIGKILL at a few moments spread over an apply, and (e) the connection to the server cut (a TCP
+    //     reset from ctl's firewall) after a few byte counts; the hosts alternate between two tunnel ports.
+    //     After each: the same checks as the loopback sweeps (tests/interruptions.rs), on systemd's guard.
+    let apply_args = [&["apply"][..], &guard[..]].concat();
+    let after_interruption = |what: &str| {
+        lab.sh_ok("server", "sshd -t");
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        while !(lab.ssh_runs("root", "true") && lab.ssh_runs("admin", "sudo -n true")) {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{what}: a login fails\n{}",
+                lab.host_logs(name)
+            );
+            std::thread::sleep(std::time::Duration::from_millis(200));
+        }
+        let rerun = lab.jprov(&apply_args, &profile, &[]);
+        assert!(rerun.status.success(), "{what}: {}", fail("rerun", &rerun));
+        std::thread::sleep(std::time::Duration::from_secs(7));
+        let late = lab.jprov(&["plan"], &profile, &[]);
+        assert_eq!(
+            late.status.code(),
+            Some(0),
+            "{what}: {}",
+            fail("plan past the guard's delay", &late)
+        );
+    };
+    let server_ip = lab.sh_ok("ctl", "getent hosts server.lab | cut -d' ' -f1");
+    let firewall = |rules: &str| lab.sh_ok("ctl", &rules.replace("SERVER", &server_ip));
+    // The bytes jprov sends the server in a whole apply, counted by ctl's firewall.
+    firewall("iptables -F OUTPUT && iptables -A OUTPUT -p tcp -d SERVER --dport 22 -j ACCEPT");
     let started = std::time::Instant::now();
     std::fs::write(&profile, &versions[0]).unwrap();
-    let whole = lab.jprov(&[&["apply"][..], &guard[..]].concat(), &profile, &[]);
+    let whole = lab.jprov(&apply_args, &profile, &[]);
     assert!(
         whole.status.success(),
         "{}",
         fail("apply (measured)", &whole)
     );
     let whole = started.elapsed();
+    let sent: u64 = firewall("iptables -L OUTPUT -v -x -n | awk '$3 == \"ACCEPT\" {print $2}'")
+        .parse()
+        .unwrap();
+    firewall("iptables -F OUTPUT");
     let mut at = 0;
     for fraction in [0.2, 0.45, 0.7, 0.9] {
         at = 1 - at;
         std::fs::write(&profile, &versions[at]).unwrap();
         let mut child = lab
             .cmd_in("ctl", JPROV)
-            .args([&["apply"][..], &guard[..]].concat())
+            .args(&apply_args)
             .arg(&profile)
             .env_remove("SSH_AUTH_SOCK")
             .stdout(std::process::Stdio::null())
@@ -1173,28 +1210,24 @@ fn lockout_guard_on_a_booted_systemd_server() {
         std::thread::sleep(delay);
         let _ = child.kill();
         let _ = child.wait();
-        let what = format!("SIGKILL after {delay:?} of {whole:?}");
-        lab.sh_ok("server", "sshd -t");
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
-        while !(lab.ssh_login_works("root") && lab.ssh_login_works("admin")) {
-            assert!(
-                std::time::Instant::now() < deadline,
-                "{what}: a login fails\n{}",
-                lab.host_logs(name)
-            );
-            std::thread::sleep(std::time::Duration::from_millis(200));
-        }
-        lab.sh_ok("server", "runuser -u admin -- sudo -n true");
-        let rerun = lab.jprov(&[&["apply"][..], &guard[..]].concat(), &profile, &[]);
-        assert!(rerun.status.success(), "{what}: {}", fail("rerun", &rerun));
-        std::thread::sleep(std::time::Duration::from_secs(7));
-        let late = lab.jprov(&["plan"], &profile, &[]);
-        assert_eq!(
-            late.status.code(),
-            Some(0),
-            "{what}: {}",
-            fail("plan past the guard's delay", &late)
+        after_interruption(&format!("SIGKILL after {delay:?} of {whole:?}"));
+    }
+    for fraction in [0.3, 0.6, 0.85] {
+        at = 1 - at;
+        std::fs::write(&profile, &versions[at]).unwrap();
+        let quota = (sent as f64 * fraction) as u64;
+        firewall(&format!(
+            "iptables -A OUTPUT -p tcp -d SERVER --dport 22 -m quota --quota {quota} -j ACCEPT && \
+             iptables -A OUTPUT -p tcp -d SERVER --dport 22 -j REJECT --reject-with tcp-reset"
+        ));
+        let cut = lab.jprov(&apply_args, &profile, &[]);
+        firewall("iptables -F OUTPUT");
+        assert!(
+            !cut.status.success(),
+            "{}",
+            fail("apply through the cut", &cut)
         );
+        after_interruption(&format!("connection cut after {quota} of {sent} bytes"));
     }
     eprintln!(
         "e2e lockout: total before teardown {:.1} s",
