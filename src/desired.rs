@@ -11,12 +11,8 @@ use crate::render::{RenderError, Templates};
 use crate::resource::*;
 use serde_json::json;
 
-/// Facts per host; `None` when planning offline.
-#[derive(Clone, Copy, Debug, Default)]
-pub struct World<'a> {
-    pub server: Option<&'a Facts>,
-    pub workstation: Option<&'a Facts>,
-}
+/// The facts of each host; none when planning offline.
+pub type World<'a> = PerRole<&'a Facts>;
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Options {
@@ -41,7 +37,7 @@ pub struct HostState {
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct DesiredState {
-    pub hosts: Vec<HostState>,
+    pub hosts: PerRole<HostState>,
     /// The tunnel command, as the opener runs it.
     pub tunnel: TunnelProcess,
     /// The role of the host that opens the tunnel.
@@ -59,11 +55,9 @@ pub struct DesiredState {
 }
 
 impl DesiredState {
+    /// The state of a host the profile has (panics for one it has not).
     pub fn host(&self, role: Role) -> &HostState {
-        self.hosts
-            .iter()
-            .find(|h| h.role == role)
-            .expect("both roles are always present")
+        &self.hosts[role]
     }
 }
 
@@ -80,7 +74,7 @@ pub const TUNNEL_RESTART_SECONDS: u32 = 10;
 const JUPYTER_RESTART_SECONDS: u32 = 5;
 
 /// What to gather from each host before `build` can run.
-pub fn fact_queries(p: &Profile) -> [(Role, FactQuery); 2] {
+pub fn fact_queries(p: &Profile) -> PerRole<FactQuery> {
     let l = Layout::new(p);
     let mut server = FactQuery {
         profile: Some(p.name.to_string()),
@@ -181,7 +175,9 @@ pub fn fact_queries(p: &Profile) -> [(Role, FactQuery); 2] {
             .collect();
         query.exists.extend(halves);
     }
-    [(Role::Server, server), (Role::Workstation, workstation)]
+    PerRole::new()
+        .with(Role::Server, server)
+        .with(Role::Workstation, workstation)
 }
 
 pub fn build(
@@ -220,7 +216,9 @@ pub fn build(
             .then(|| format!("{} status {name}", scope.systemctl()))
     };
     Ok(DesiredState {
-        hosts: vec![server, workstation],
+        hosts: PerRole::new()
+            .with(Role::Server, server)
+            .with(Role::Workstation, workstation),
         tunnel_service: service(tunnel_opener, &l.tunnel_unit),
         jupyter_service: service(Role::Workstation, &l.jupyter_unit),
         tunnel_running: (!b.systemd(tunnel_opener))
@@ -430,10 +428,7 @@ impl Builder<'_> {
     }
 
     fn facts(&self, role: Role) -> Option<&Facts> {
-        match role {
-            Role::Server => self.world.server,
-            Role::Workstation => self.world.workstation,
-        }
+        self.world.get(role).copied()
     }
 
     /// The content of a file on a host as the facts saw it ("" when missing or unknown).
@@ -454,8 +449,7 @@ impl Builder<'_> {
             shared_keys: None,
         })];
         let workstation_key = self
-            .world
-            .workstation
+            .facts(Role::Workstation)
             .and_then(|f| f.public_key(&l.workstation_tunnel_key));
         items.push(plain_group(
             "tunnel account's authorized key",
@@ -518,7 +512,7 @@ impl Builder<'_> {
         }
         let mut problems = vec![];
         if matches!(p.tls, Tls::Letsencrypt { .. }) {
-            if let Some(who) = self.world.server.and_then(|f| f.listeners.get(&80)) {
+            if let Some(who) = self.facts(Role::Server).and_then(|f| f.listeners.get(&80)) {
                 problems.push(format!(
                     "{who} listens on the server's port 80, where certbot --standalone must answer the ACME \
                      challenge, now and at every renewal. A reverse-forward server needs no web server: stop \
@@ -560,13 +554,14 @@ impl Builder<'_> {
         }
         let mut files = vec![self.user_file(
             &l.workstation_known_hosts,
-            self.pinned_known_hosts(self.world.server, Role::Server),
+            self.pinned_known_hosts(self.facts(Role::Server), Role::Server),
             0o644,
             Secrecy::Public,
         )];
         if matches!(p.tls, Tls::Letsencrypt { .. }) && !delivery {
             // Without systemd nothing on the workstation could fetch renewals: apply copies them.
-            let from_server = |path: &str| match self.world.server.and_then(|f| f.read(path)) {
+            let from_server = |path: &str| match self.facts(Role::Server).and_then(|f| f.read(path))
+            {
                 Some(bytes) => Content::Known(String::from_utf8_lossy(bytes).into_owned()),
                 None => Content::Pending("the certificate certbot obtains on the server".into()),
             };
@@ -648,7 +643,7 @@ impl Builder<'_> {
         ];
         let mut known_hosts = root_file(
             &l.server_known_hosts,
-            self.pinned_known_hosts(self.world.workstation, Role::Workstation),
+            self.pinned_known_hosts(self.facts(Role::Workstation), Role::Workstation),
             0o644,
         );
         known_hosts.dir_mode = 0o700;
@@ -726,14 +721,16 @@ impl Builder<'_> {
         let (p, l) = (self.p, self.l);
         let nginx = p.nginx.clone().unwrap_or_default();
         let server_key = self
-            .world
-            .server
+            .facts(Role::Server)
             .and_then(|f| f.public_key(&l.server_tunnel_key));
         let line = self.authorized_key(server_key, p.jupyter.port.get(), Role::Server)?;
         // authorized_keys is the user's file: jprov owns only the line tagged with its profile.
         let content = match line {
             Content::Known(line) => Content::Known(with_tagged_line(
-                &self.existing(self.world.workstation, &l.workstation_authorized_keys),
+                &self.existing(
+                    self.facts(Role::Workstation),
+                    &l.workstation_authorized_keys,
+                ),
                 &format!("jprov:{}", p.name),
                 &line,
             )),

@@ -210,8 +210,7 @@ impl Builder<'_> {
         let (p, l) = (self.p, self.l);
         let account = l.cert_account.clone();
         let fetch_key = self
-            .world
-            .workstation
+            .facts(Role::Workstation)
             .and_then(|f| f.public_key(&l.workstation_cert_key));
         let keys = match fetch_key {
             Some(key) => {
@@ -225,7 +224,7 @@ impl Builder<'_> {
                         "public_key": key,
                     }),
                 )?;
-                let existing = self.existing(self.world.server, &l.cert_authorized_keys);
+                let existing = self.existing(self.facts(Role::Server), &l.cert_authorized_keys);
                 Content::Known(with_tagged_line(
                     &existing,
                     &format!("jprov:{}", p.name),
@@ -237,7 +236,7 @@ impl Builder<'_> {
                     .into(),
             ),
         };
-        let server = self.world.server;
+        let server = self.facts(Role::Server);
         let bundle = match (
             server.and_then(|f| f.read(&l.letsencrypt_fullchain)),
             server.and_then(|f| f.read(&l.letsencrypt_privkey)),
@@ -327,12 +326,12 @@ impl Builder<'_> {
     /// Fetch the certificate during apply when the workstation's copy differs from the server's.
     pub(super) fn fetch_now(&self) -> Option<Item> {
         let l = self.l;
-        let server = self.world.server;
+        let server = self.facts(Role::Server);
         let on_server = (
             server.and_then(|f| f.read(&l.letsencrypt_fullchain)),
             server.and_then(|f| f.read(&l.letsencrypt_privkey)),
         );
-        let content = |path: &str| match self.world.workstation.map(|f| f.file(path)) {
+        let content = |path: &str| match self.facts(Role::Workstation).map(|f| f.file(path)) {
             Some(FileFact::File { content, .. }) => Some(content.as_slice()),
             _ => None,
         };

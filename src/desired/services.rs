@@ -56,14 +56,14 @@ impl Builder<'_> {
             ));
         }
         let port = self.p.tunnel.port.get();
-        let who = self.world.server?.listeners.get(&port)?;
+        let who = self.facts(Role::Server)?.listeners.get(&port)?;
         Some(format!("{who} listens on the server's port {port}"))
     }
 
     /// Without systemd: what shows Jupyter up (something listens on its port on the workstation).
     pub(super) fn jupyter_running(&self) -> Option<String> {
         let port = self.p.jupyter.port.get();
-        let who = self.world.workstation?.listeners.get(&port)?;
+        let who = self.facts(Role::Workstation)?.listeners.get(&port)?;
         Some(format!("{who} listens on the workstation's port {port}"))
     }
 
@@ -170,7 +170,7 @@ impl Builder<'_> {
     /// Jupyter's service would fail at once if systemd cannot find the program it runs.
     pub(super) fn jupyter_problems(&self) -> Vec<String> {
         let program = self.p.jupyter.executable();
-        match self.world.workstation.and_then(|f| f.executables.get(&program)) {
+        match self.facts(Role::Workstation).and_then(|f| f.executables.get(&program)) {
             Some(false) if program.starts_with('/') => vec![format!(
                 "Jupyter's service would run {program}, which is not an executable file on the workstation: \
                  check jupyter.command or jupyter.virtualenv"

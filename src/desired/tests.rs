@@ -23,6 +23,24 @@ pub(crate) fn profile(name: &str) -> Profile {
     parse(&source, Path::new(name)).unwrap()
 }
 
+/// The facts of both hosts (either may be missing: offline, or one host's facts unknown).
+pub(crate) fn world<'a>(server: Option<&'a Facts>, workstation: Option<&'a Facts>) -> World<'a> {
+    let mut world = World::new();
+    if let Some(facts) = server {
+        world.insert(Role::Server, facts);
+    }
+    if let Some(facts) = workstation {
+        world.insert(Role::Workstation, facts);
+    }
+    world
+}
+
+pub(crate) fn addresses() -> PerRole<String> {
+    PerRole::new()
+        .with(Role::Server, "s".into())
+        .with(Role::Workstation, "w".into())
+}
+
 fn certificates(state: &HostState) -> Vec<&Certificate> {
     state
         .items
@@ -161,21 +179,9 @@ pub(crate) fn converged_facts(desired: &DesiredState, role: Role, base: &Facts) 
 }
 
 fn plan_for(p: &Profile, server: &Facts, workstation: &Facts, options: Options) -> plan::Plan {
-    let world = World {
-        server: Some(server),
-        workstation: Some(workstation),
-    };
+    let world = world(Some(server), Some(workstation));
     let desired = build(p, world, &Templates::new(), options).unwrap();
-    plan::compute(
-        "t",
-        "m",
-        &desired,
-        [
-            (Role::Server, Some(server)),
-            (Role::Workstation, Some(workstation)),
-        ],
-        [(Role::Server, "s".into()), (Role::Workstation, "w".into())],
-    )
+    plan::compute("t", "m", &desired, world, &addresses())
 }
 
 /// Iterate "apply" on simulated hosts until the plan is empty: the desired state must reach a fixed point.
@@ -209,10 +215,7 @@ pub(crate) fn converge_from(
         if !plan_for(p, &server, &workstation, options).has_changes() {
             return (server, workstation, round);
         }
-        let world = World {
-            server: Some(&server),
-            workstation: Some(&workstation),
-        };
+        let world = world(Some(&server), Some(&workstation));
         let desired = build(p, world, &t, options).unwrap();
         let s = converged_facts(&desired, Role::Server, &server);
         let w = converged_facts(&desired, Role::Workstation, &workstation);
@@ -308,10 +311,7 @@ fn facts_fill_in_keys_host_keys_and_certificates() {
     server
         .certificates
         .insert(l.letsencrypt_fullchain.clone(), true);
-    let world = World {
-        server: Some(&server),
-        workstation: Some(&ws),
-    };
+    let world = world(Some(&server), Some(&ws));
     let d = build(&p, world, &Templates::new(), Options::default()).unwrap();
     let keys = known(file(d.host(Role::Server), &l.tunnel_authorized_keys));
     assert!(keys.contains("ssh-ed25519 AAAAWS"), "{keys}");
@@ -367,10 +367,7 @@ fn authorized_keys_keeps_the_users_other_lines() {
             content: existing.as_bytes().to_vec(),
         },
     );
-    let world = World {
-        server: Some(&server),
-        workstation: Some(&ws),
-    };
+    let world = world(Some(&server), Some(&ws));
     let d = build(&p, world, &Templates::new(), Options::default()).unwrap();
     let text = known(file(
         d.host(Role::Workstation),
@@ -524,7 +521,7 @@ fn a_self_signed_certificate_is_made_where_tls_ends() {
         );
         // The expiry is asked of the host that makes it, and only of it.
         let queries = fact_queries(&p);
-        let query = |role: Role| &queries.iter().find(|(r, _)| *r == role).unwrap().1;
+        let query = |role: Role| &queries[role];
         assert_eq!(query(on).certificates, vec![fullchain.clone()], "{name}");
         assert!(query(other).certificates.is_empty(), "{name}");
 
@@ -626,10 +623,7 @@ fn jupyter_and_nginx_read_the_self_signed_certificate() {
     server
         .certificates
         .insert(l.self_signed_fullchain.clone(), true);
-    let world = World {
-        server: Some(&server),
-        workstation: None,
-    };
+    let world = world(Some(&server), None);
     let d = build(&p, world, &Templates::new(), Options::default()).unwrap();
     let site = known(file(d.host(Role::Server), &l.nginx_available));
     assert!(
@@ -678,7 +672,7 @@ fn a_self_signed_certificate_is_renewed_only_when_it_expires_within_30_days() {
 fn a_web_server_on_port_80_blocks_standalone_certificates() {
     let p = profile("rf");
     let (mut server, ws, _) = converge(&p, Options::default());
-    assert!(fact_queries(&p)[0].1.listeners.contains(&80));
+    assert!(fact_queries(&p)[Role::Server].listeners.contains(&80));
     server.listeners.insert(80, "nginx".into());
     let plan = plan_for(&p, &server, &ws, Options::default());
     let problems = &plan.host(Role::Server).problems;
@@ -689,7 +683,9 @@ fn a_web_server_on_port_80_blocks_standalone_certificates() {
         "{plan}"
     );
     // nginx-proxy serves the challenge through nginx itself: port 80 is not asked about.
-    assert!(!fact_queries(&profile("np"))[0].1.listeners.contains(&80));
+    assert!(!fact_queries(&profile("np"))[Role::Server]
+        .listeners
+        .contains(&80));
 }
 
 #[test]
@@ -719,7 +715,7 @@ fn lingering_is_a_change_when_sudo_allows_it_and_a_problem_when_nothing_does() {
 fn a_jupyter_systemd_cannot_find_is_a_problem_before_anything_changes() {
     let p = profile("np");
     assert_eq!(
-        fact_queries(&p)[1].1.executables,
+        fact_queries(&p)[Role::Workstation].executables,
         vec!["jupyter".to_string()]
     );
     let (server, mut ws, _) = converge(&p, Options::default());
@@ -792,14 +788,12 @@ fn without_systemd_what_runs_already_is_known_from_the_facts() {
     for name in ["rf", "np"] {
         let p = profile(name);
         let (tunnel_port, jupyter_port) = (p.tunnel.port.get(), p.jupyter.port.get());
-        let [(_, server_query), (_, ws_query)] = fact_queries(&p);
+        let queries = fact_queries(&p);
+        let (server_query, ws_query) = (&queries[Role::Server], &queries[Role::Workstation]);
         assert!(server_query.listeners.contains(&tunnel_port), "{name}");
         assert!(ws_query.listeners.contains(&jupyter_port), "{name}");
         let running = |server: &Facts, ws: &Facts| {
-            let world = World {
-                server: Some(server),
-                workstation: Some(ws),
-            };
+            let world = world(Some(server), Some(ws));
             let d = build(&p, world, &Templates::new(), Options::default()).unwrap();
             (d.tunnel_running, d.jupyter_running)
         };
@@ -836,10 +830,7 @@ fn without_systemd_what_runs_already_is_known_from_the_facts() {
     };
     let (server, mut ws, _) = converge_on(&p, start, false);
     let running = |ws: &Facts| {
-        let world = World {
-            server: Some(&server),
-            workstation: Some(ws),
-        };
+        let world = world(Some(&server), Some(ws));
         build(&p, world, &Templates::new(), Options::default())
             .unwrap()
             .tunnel_running

@@ -5,12 +5,12 @@ use crate::apply::{self, Failure, GuardReply};
 use crate::desired::Options;
 use crate::error::Error;
 use crate::host::fault;
-use crate::host::hosts::Host;
+use crate::host::hosts::{in_parallel, Host};
 use crate::host::validate::check_candidates;
 use crate::plan::{self, Change, Plan};
 use crate::profile::LoadedProfile;
 use crate::render::Templates;
-use crate::resource::Role;
+use crate::resource::PerRole;
 use std::io::Write;
 
 pub use crate::host::hosts::{targets, Hosts};
@@ -29,24 +29,13 @@ pub fn plan_online(
     hosts: &mut Hosts,
     options: Options,
 ) -> Result<Plan, Error> {
-    let (server, workstation) = hosts.gather(templates, lp)?;
-    let addresses = [
-        (Role::Server, hosts.server.address.clone()),
-        (Role::Workstation, hosts.workstation.address.clone()),
-    ];
-    let mut plan = plan::of_profile::compute(
-        lp,
-        templates,
-        Some((&server, &workstation)),
-        addresses,
-        options,
-    )?;
-    for host in [&mut hosts.server, &mut hosts.workstation] {
-        let host_plan = plan
-            .hosts
-            .iter_mut()
-            .find(|h| h.role == host.role)
-            .expect("planned");
+    let facts = hosts.gather(templates, lp)?;
+    let mut plan =
+        plan::of_profile::compute(lp, templates, facts.as_ref(), &hosts.addresses(), options)?;
+    for host in hosts.connected.iter_mut() {
+        let Some(host_plan) = plan.hosts.get_mut(host.role) else {
+            continue;
+        };
         let found = check_candidates(templates, host, host_plan, options.destroy)?;
         host_plan.checks.extend(found.checks);
         host_plan.problems.extend(found.problems);
@@ -103,50 +92,39 @@ pub fn apply(
             .map(Change::phase)
             .min()
             .unwrap_or(plan::phase::MAIN);
-        let scripts = [Role::Server, Role::Workstation].map(|role| {
-            apply::script(
-                templates,
-                name,
-                plan.host(role),
-                phase,
-                settings.guard_seconds,
-            )
-        });
-        let [server_script, workstation_script] = scripts;
-        let (server_script, workstation_script) = (server_script?, workstation_script?);
+        let mut scripts = PerRole::new();
+        for host_plan in &plan.hosts {
+            let script = apply::script(templates, name, host_plan, phase, settings.guard_seconds)?;
+            scripts.insert(host_plan.role, script);
+        }
         // A guard an earlier apply left armed is resolved in this round even when no script runs.
-        let guard_left = |role| {
-            plan.host(role)
+        let guards_left = plan.hosts.as_ref().map(|_, host_plan| {
+            host_plan
                 .changes
                 .iter()
                 .any(|c| matches!(c, Change::ResolveGuard { .. }))
-        };
-        let guards_left = [guard_left(Role::Server), guard_left(Role::Workstation)];
-        if server_script.is_none() && workstation_script.is_none() && !guards_left.contains(&true) {
+        });
+        if scripts.iter().all(Option::is_none) && !guards_left.iter().any(|left| *left) {
             return Err(Error::NotConverged {
                 rounds: round,
                 pending: pending_summary(&plan),
             });
         }
-        let (server, workstation) = (&mut hosts.server, &mut hosts.workstation);
-        let results = std::thread::scope(|s| {
-            let server = s.spawn(|| run_apply_script(server, server_script.as_deref()));
-            let workstation = run_apply_script(workstation, workstation_script.as_deref());
-            [server.join().expect("apply thread"), workstation]
+        let mut results = in_parallel(hosts.connected.as_mut(), |role, host| {
+            let script = scripts.get(role).and_then(Option::as_deref);
+            run_apply_script(host, script)
         });
         // Every guard armed now or left from before is resolved before any error of the round is returned:
         // a guard nobody resolves would later undo files that may be exactly what the profile wants.
         let mut outcomes = vec![];
-        for ((host, result), guard_left) in [&mut hosts.server, &mut hosts.workstation]
-            .into_iter()
-            .zip(results)
-            .zip(guards_left)
-        {
+        for host in hosts.connected.iter_mut() {
+            let role = host.role;
+            let result = results.take(role).expect("a result per host");
             let armed = matches!(&result, Ok(Some(outcome)) if outcome.guard_armed);
-            if armed || guard_left {
+            if armed || guards_left.get(role) == Some(&true) {
                 resolve_guard(name, templates, host, armed, out)?;
             }
-            outcomes.push((host.role, result));
+            outcomes.push((role, result));
         }
         for (role, result) in outcomes {
             if let Some(outcome) = result? {

@@ -2,17 +2,17 @@
 
 use super::*;
 use crate::argv::{argv_digest, shell_words};
-use crate::desired::{DesiredState, HostState};
+use crate::desired::{DesiredState, HostState, World};
 use crate::diff;
 use crate::facts::{Facts, FileFact};
 
-/// Compare the desired state with the facts. `facts` is `None` offline ("nothing there yet").
+/// Compare the desired state with the facts. Without facts (offline): "nothing there yet".
 pub fn compute(
     profile: &str,
     method: &str,
     desired: &DesiredState,
-    facts: [(Role, Option<&Facts>); 2],
-    addresses: [(Role, String); 2],
+    facts: World,
+    addresses: &PerRole<String>,
 ) -> Plan {
     let empty = Facts::default();
     assemble(
@@ -31,35 +31,28 @@ pub(crate) fn assemble(
     profile: &str,
     method: &str,
     desired: &DesiredState,
-    facts: [(Role, Option<&Facts>); 2],
-    addresses: [(Role, String); 2],
+    facts: World,
+    addresses: &PerRole<String>,
     destroy: bool,
     plan_host: impl Fn(&HostState, Option<&Facts>, String) -> HostPlan,
 ) -> Plan {
     let hosts = desired
         .hosts
-        .iter()
-        .map(|host| {
-            let host_facts = facts
-                .iter()
-                .find(|(r, _)| *r == host.role)
-                .and_then(|(_, f)| *f);
-            let address = addresses
-                .iter()
-                .find(|(r, _)| *r == host.role)
-                .map(|(_, a)| a.clone())
-                .unwrap_or_default();
+        .entries()
+        .map(|(role, host)| {
+            let host_facts = facts.get(role).copied();
+            let address = addresses.get(role).cloned().unwrap_or_default();
             let mut host_plan = plan_host(host, host_facts, address);
             host_plan.changes.extend(host_facts.and_then(resolve_guard));
             host_plan.facts_digest = host_facts.map(Facts::managed_digest).unwrap_or_default();
-            host_plan
+            (role, host_plan)
         })
         .collect();
     Plan {
         format_version: FORMAT_VERSION,
         profile: profile.to_string(),
         method: method.to_string(),
-        offline: facts.iter().all(|(_, f)| f.is_none()),
+        offline: facts.is_empty(),
         destroy,
         hosts,
         tunnel: TunnelSummary {
