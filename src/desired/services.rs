@@ -1,5 +1,6 @@
 //! The running parts: systemd units for the tunnel and Jupyter, and what a host without systemd gets instead.
 
+use super::builder::{jupyter_argv, root_file, Builder};
 use super::*;
 
 /// Unit files, after which systemd (the system's or the user's) re-reads its units.
@@ -65,6 +66,17 @@ impl Builder<'_> {
         let port = self.p.jupyter.port.get();
         let who = self.facts(Role::Workstation)?.listeners.get(&port)?;
         Some(format!("{who} listens on the workstation's port {port}"))
+    }
+
+    /// How to look at a unit of jprov's on `role` (`systemctl [--user] status NAME`), when it runs
+    /// systemd: jprov's units are the system's on the server and the user's own on the workstation.
+    pub(super) fn service_status(&self, role: Role, name: &str) -> Option<String> {
+        let scope = match role {
+            Role::Server => UnitScope::System,
+            Role::Workstation => UnitScope::User,
+        };
+        self.systemd(role)
+            .then(|| format!("{} status {name}", scope.systemctl()))
     }
 
     /// Whether `role` runs systemd; offline, jprov plans for systemd hosts.

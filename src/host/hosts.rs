@@ -107,7 +107,8 @@ pub(super) fn in_parallel<T: Send, U: Send>(
     })
 }
 
-/// How jprov reaches each host over SSH; a host without a target is this machine (a local workstation).
+/// How jprov reaches each host of the profile's method over SSH; a host without a target is this machine
+/// (a local workstation).
 pub fn targets(lp: &LoadedProfile, accept_new_host_keys: bool) -> PerRole<Target> {
     let p = &lp.profile;
     let pinned = Some(lp.pinned_known_hosts());
@@ -132,7 +133,10 @@ pub fn targets(lp: &LoadedProfile, accept_new_host_keys: bool) -> PerRole<Target
             jump: p.workstation.jump.map(|_| Box::new(server.clone())),
         }),
     };
-    let mut targets = PerRole::new().with(Role::Server, server);
+    let mut targets = PerRole::new();
+    if desired::roles(p).contains(&Role::Server) {
+        targets.insert(Role::Server, server);
+    }
     if let Some(workstation) = workstation {
         targets.insert(Role::Workstation, workstation);
     }
@@ -140,13 +144,13 @@ pub fn targets(lp: &LoadedProfile, accept_new_host_keys: bool) -> PerRole<Target
 }
 
 impl Hosts {
-    /// Connect to every host in parallel; host keys are verified before anything is sent.
+    /// Connect to every host of the profile's method in parallel; host keys are verified before anything is sent.
     pub fn connect(lp: &LoadedProfile, accept_new_host_keys: bool) -> Result<Hosts, Error> {
         let p = &lp.profile;
         let mut targets = targets(lp, accept_new_host_keys);
         let mut sessions = in_parallel(targets.as_ref(), |_, target| ssh::connect(target));
         let mut connected = PerRole::new();
-        for role in Role::ALL {
+        for &role in desired::roles(p) {
             let transport = match sessions.take(role) {
                 None => Transport::Local,
                 Some(session) => Transport::Ssh(Box::new(
