@@ -2,11 +2,12 @@
 //!
 //! `build` is a pure function of the profile and the facts. Facts only fill in what other steps make (a
 //! generated public key, a certificate's presence, the lines of an authorized_keys file jprov shares with
-//! the user); offline, there are no facts and those parts are `Content::Pending`.
+//! the user); offline, there are no facts and those parts are `Content::Pending`. What to gather is
+//! derived from the desired state itself (`fact_queries`).
 
 use crate::facts::{FactQuery, Facts, FileFact, UnitQuery};
 use crate::layout::{peer_address, Layout};
-use crate::profile::{Method, Profile, Tls};
+use crate::profile::{Profile, Tls};
 use crate::render::{RenderError, Templates};
 use crate::resource::*;
 use serde_json::json;
@@ -73,114 +74,6 @@ pub const TUNNEL_RESTART_SECONDS: u32 = 10;
 /// The pause before systemd restarts a Jupyter that failed.
 const JUPYTER_RESTART_SECONDS: u32 = 5;
 
-/// What to gather from each host before `build` can run.
-pub fn fact_queries(p: &Profile) -> PerRole<FactQuery> {
-    let l = Layout::new(p);
-    let mut server = FactQuery {
-        profile: Some(p.name.to_string()),
-        ..FactQuery::default()
-    };
-    let mut workstation = FactQuery {
-        profile: Some(p.name.to_string()),
-        ..FactQuery::default()
-    };
-    server.accounts.push(p.tunnel.account.to_string());
-    workstation.add_file(&l.jupyter_config);
-    let unit = |scope, name: &str| UnitQuery {
-        scope,
-        name: name.to_string(),
-    };
-    // The workstation's services are the user's own (no root there): they need lingering.
-    workstation.linger = true;
-    workstation.add_file(&l.user_unit(&l.jupyter_unit));
-    workstation
-        .units
-        .push(unit(UnitScope::User, &l.jupyter_unit));
-    workstation.executables.push(p.jupyter.executable());
-    // Without systemd, what listens there shows the tunnel (the server's end of it for both methods)
-    // and Jupyter running, started by hand or by `jprov tunnel`.
-    server.listeners.push(p.tunnel.port.get());
-    workstation.listeners.push(p.jupyter.port.get());
-    let letsencrypt = matches!(p.tls, Tls::Letsencrypt { .. });
-    if letsencrypt {
-        server.add_file(&l.deploy_hook);
-        server.units.push(unit(UnitScope::System, CERTBOT_TIMER));
-    }
-    match p.method {
-        Method::ReverseForward => {
-            server.sshd_users = vec![p.tunnel.account.to_string(), p.server.user.to_string()];
-            server.sshd_keywords = SSHD_KEYWORDS;
-            server.add_file(&l.tunnel_authorized_keys);
-            server.add_file(&l.sshd_dropin);
-            workstation.keys.push(l.workstation_tunnel_key.clone());
-            workstation.add_file(&l.workstation_known_hosts);
-            workstation.tunnels.push(l.workstation_tunnel_pid.clone());
-            workstation.add_file(&l.user_unit(&l.tunnel_unit));
-            workstation
-                .units
-                .push(unit(UnitScope::User, &l.tunnel_unit));
-            if letsencrypt {
-                // certbot --standalone answers the ACME challenge on port 80 itself (the tunnel's port is
-                // 1024 or above).
-                server.listeners.push(80);
-                server.reads.push(l.letsencrypt_fullchain.clone());
-                server.reads.push(l.letsencrypt_privkey.clone());
-                server.accounts.push(l.cert_account.clone());
-                server.sshd_users.push(l.cert_account.clone());
-                server.add_file(&l.cert_authorized_keys);
-                server.add_file(&l.cert_bundle);
-                workstation.add_file(&l.workstation_fullchain);
-                workstation.add_file(&l.workstation_privkey);
-                workstation.keys.push(l.workstation_cert_key.clone());
-                workstation.add_file(&l.fetch_script);
-                workstation.add_file(&l.user_unit(&l.fetch_unit));
-                workstation.add_file(&l.user_unit(&l.fetch_timer));
-                workstation
-                    .units
-                    .push(unit(UnitScope::User, &l.fetch_timer));
-            }
-        }
-        Method::NginxProxy => {
-            server.keys.push(l.server_tunnel_key.clone());
-            server.add_file(&l.server_known_hosts);
-            server.add_file(&l.nginx_available);
-            server.add_file(&l.nginx_enabled);
-            server.tunnels.push(l.server_tunnel_pid.clone());
-            server.add_file(&l.system_unit(&l.tunnel_unit));
-            server.units.push(unit(UnitScope::System, &l.tunnel_unit));
-            workstation.add_file(&l.workstation_authorized_keys);
-        }
-    }
-    let tls = methods::of(p.method).tls_end(p, &l);
-    if let Some((role, certificate)) = certificate(p, &l, &tls) {
-        let query = match role {
-            Role::Server => &mut server,
-            Role::Workstation => &mut workstation,
-        };
-        query.certificates.push(certificate.fullchain);
-        // What destroy removes: of a self-signed certificate its files; of an ACME one (the certificate
-        // is kept) the webroot jprov made for certbot's challenges.
-        match certificate.source {
-            CertificateSource::SelfSigned => query
-                .exists
-                .extend(certificate.renames.into_iter().map(|r| r.to)),
-            CertificateSource::Acme => query.exists.extend(certificate.directory.map(|d| d.path)),
-        }
-    }
-    // Either half of a key pair is removed by destroy, even when the other is missing.
-    for query in [&mut server, &mut workstation] {
-        let halves: Vec<String> = query
-            .keys
-            .iter()
-            .flat_map(|k| [k.clone(), format!("{k}.pub")])
-            .collect();
-        query.exists.extend(halves);
-    }
-    PerRole::new()
-        .with(Role::Server, server)
-        .with(Role::Workstation, workstation)
-}
-
 /// The hosts the profile's method configures, in plan order.
 pub fn roles(p: &Profile) -> &'static [Role] {
     methods::of(p.method).roles()
@@ -193,12 +86,22 @@ pub fn build(
     templates: &Templates,
     options: Options,
 ) -> Result<DesiredState, RenderError> {
+    Ok(build_asking(p, world, templates, options)?.0)
+}
+
+/// `build`, and every question it asked of each host's facts.
+fn build_asking(
+    p: &Profile,
+    world: World,
+    templates: &Templates,
+    options: Options,
+) -> Result<(DesiredState, PerRole<FactQuery>), RenderError> {
     let l = Layout::new(p);
     let method = methods::of(p.method);
     let b = Builder {
         p,
         l: &l,
-        world,
+        facts: FactReader::new(world),
         templates,
         options,
         tls: method.tls_end(p, &l),
@@ -208,7 +111,7 @@ pub fn build(
     for &role in method.roles() {
         hosts.insert(role, method.host(&b, role, &process)?);
     }
-    Ok(DesiredState {
+    let desired = DesiredState {
         hosts,
         tunnel_service: b.service_status(opener, &l.tunnel_unit),
         jupyter_service: b.service_status(Role::Workstation, &l.jupyter_unit),
@@ -221,7 +124,8 @@ pub fn build(
         tunnel: process,
         tunnel_opener: opener,
         jupyter_command: jupyter_argv(p),
-    })
+    };
+    Ok((desired, b.facts.into_asked()))
 }
 
 /// `existing` without the lines ending in `tag` (destroy's counterpart of `with_tagged_line`): every other
@@ -273,10 +177,13 @@ pub(crate) fn with_tagged_line(existing: &str, tag: &str, line: &str) -> String 
 
 mod builder;
 mod certificates;
+mod fact_query;
+mod fact_reader;
 mod methods;
 mod services;
 #[cfg(test)]
 pub(crate) mod tests;
 
 use builder::{jupyter_argv, Builder};
-use certificates::certificate;
+pub use fact_query::fact_queries;
+use fact_reader::FactReader;

@@ -8,7 +8,8 @@ use super::*;
 pub(super) struct Builder<'a> {
     pub(super) p: &'a Profile,
     pub(super) l: &'a Layout,
-    pub(super) world: World<'a>,
+    /// The facts, through the reader that remembers what was asked of them.
+    pub(super) facts: FactReader<'a>,
     pub(super) templates: &'a Templates,
     pub(super) options: Options,
     /// Where the method ends TLS (so where jprov makes a certificate).
@@ -176,7 +177,7 @@ impl Builder<'_> {
 
     /// known_hosts for the tunnel: the peer's host key as jprov verified it, under the tunnel's alias.
     pub(super) fn pinned_known_hosts(&self, peer_role: Role) -> Content {
-        match self.facts(peer_role).and_then(|f| f.host_key.as_deref()) {
+        match self.facts.host_key(peer_role) {
             Some(key) => Content::Known(format!(
                 "{} {key}\n",
                 self.l.host_key_alias(peer_role.as_str())
@@ -214,13 +215,9 @@ impl Builder<'_> {
         })
     }
 
-    pub(super) fn facts(&self, role: Role) -> Option<&Facts> {
-        self.world.get(role).copied()
-    }
-
     /// The content of a file on a host as the facts saw it ("" when missing or unknown).
     pub(super) fn existing(&self, role: Role, path: &str) -> String {
-        match self.facts(role).map(|f| f.file(path)) {
+        match self.facts.file(role, path) {
             Some(FileFact::File { content, .. }) => String::from_utf8_lossy(content).into_owned(),
             _ => String::new(),
         }

@@ -159,8 +159,8 @@ impl Builder<'_> {
     pub(super) fn certificate_due(&self, role: Role) -> Option<Item> {
         let (on, certificate) = certificate(self.p, self.l, &self.tls)?;
         let fresh = self
-            .facts(on)
-            .and_then(|f| f.certificates.get(&certificate.fullchain).copied())
+            .facts
+            .certificate(on, &certificate.fullchain)
             .unwrap_or(false);
         (on == role && (!fresh || self.options.destroy)).then_some(Item::Certificate(certificate))
     }
@@ -168,9 +168,7 @@ impl Builder<'_> {
     /// Whether the certificate the TLS server on `role` reads exists (with `tls.files`: assumed).
     pub(super) fn certificate_exists(&self, role: Role) -> bool {
         match certificate(self.p, self.l, &self.tls) {
-            Some((on, c)) if on == role => self
-                .facts(on)
-                .is_some_and(|f| f.certificates.contains_key(&c.fullchain)),
+            Some((on, c)) if on == role => self.facts.certificate(on, &c.fullchain).is_some(),
             _ => true,
         }
     }
@@ -229,8 +227,8 @@ impl Builder<'_> {
     fn fetch_keys(&self) -> Result<Content, RenderError> {
         let (p, l) = (self.p, self.l);
         let fetch_key = self
-            .facts(Role::Workstation)
-            .and_then(|f| f.public_key(&l.workstation_cert_key));
+            .facts
+            .public_key(Role::Workstation, &l.workstation_cert_key);
         let Some(key) = fetch_key else {
             return Ok(Content::Pending(
                 "the certificate fetcher's public key, generated on the workstation during apply"
@@ -258,10 +256,9 @@ impl Builder<'_> {
     /// The bundle the workstation fetches: the certificate certbot keeps on the server and its key.
     fn bundle(&self) -> Content {
         let l = self.l;
-        let server = self.facts(Role::Server);
         match (
-            server.and_then(|f| f.read(&l.letsencrypt_fullchain)),
-            server.and_then(|f| f.read(&l.letsencrypt_privkey)),
+            self.facts.read(Role::Server, &l.letsencrypt_fullchain),
+            self.facts.read(Role::Server, &l.letsencrypt_privkey),
         ) {
             (Some(chain), Some(key)) => {
                 Content::Known(String::from_utf8_lossy(&[chain, key].concat()).into_owned())
@@ -327,12 +324,11 @@ impl Builder<'_> {
     /// Fetch the certificate during apply when the workstation's copy differs from the server's.
     pub(super) fn fetch_now(&self) -> Option<Item> {
         let l = self.l;
-        let server = self.facts(Role::Server);
         let on_server = (
-            server.and_then(|f| f.read(&l.letsencrypt_fullchain)),
-            server.and_then(|f| f.read(&l.letsencrypt_privkey)),
+            self.facts.read(Role::Server, &l.letsencrypt_fullchain),
+            self.facts.read(Role::Server, &l.letsencrypt_privkey),
         );
-        let content = |path: &str| match self.facts(Role::Workstation).map(|f| f.file(path)) {
+        let content = |path: &str| match self.facts.file(Role::Workstation, path) {
             Some(FileFact::File { content, .. }) => Some(content.as_slice()),
             _ => None,
         };

@@ -42,8 +42,8 @@ impl Builder<'_> {
     /// ssh for nginx-proxy), which is also how a `jprov tunnel` or an ssh started by hand shows.
     pub(super) fn tunnel_running(&self, tunnel: &TunnelProcess, opener: Role) -> Option<String> {
         let started = self
-            .facts(opener)
-            .and_then(|f| f.tunnels.get(&tunnel.pid_file))
+            .facts
+            .tunnel(opener, &tunnel.pid_file)
             .filter(|t| t.running);
         if let Some(started) = started {
             let how = if started.argv_digest == crate::argv::argv_digest(&tunnel.argv) {
@@ -57,14 +57,14 @@ impl Builder<'_> {
             ));
         }
         let port = self.p.tunnel.port.get();
-        let who = self.facts(Role::Server)?.listeners.get(&port)?;
+        let who = self.facts.listener(Role::Server, port)?;
         Some(format!("{who} listens on the server's port {port}"))
     }
 
     /// Without systemd: what shows Jupyter up (something listens on its port on the workstation).
     pub(super) fn jupyter_running(&self) -> Option<String> {
         let port = self.p.jupyter.port.get();
-        let who = self.facts(Role::Workstation)?.listeners.get(&port)?;
+        let who = self.facts.listener(Role::Workstation, port)?;
         Some(format!("{who} listens on the workstation's port {port}"))
     }
 
@@ -81,7 +81,7 @@ impl Builder<'_> {
 
     /// Whether `role` runs systemd; offline, jprov plans for systemd hosts.
     pub(super) fn systemd(&self, role: Role) -> bool {
-        self.facts(role).map_or(true, |f| f.systemd)
+        self.facts.systemd(role)
     }
 
     /// A unit file: the system's (root-owned) or the workstation user's.
@@ -182,7 +182,7 @@ impl Builder<'_> {
     /// Jupyter's service would fail at once if systemd cannot find the program it runs.
     pub(super) fn jupyter_problems(&self) -> Vec<String> {
         let program = self.p.jupyter.executable();
-        match self.facts(Role::Workstation).and_then(|f| f.executables.get(&program)) {
+        match self.facts.executable(Role::Workstation, &program) {
             Some(false) if program.starts_with('/') => vec![format!(
                 "Jupyter's service would run {program}, which is not an executable file on the workstation: \
                  check jupyter.command or jupyter.virtualenv"

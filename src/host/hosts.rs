@@ -188,7 +188,7 @@ impl Hosts {
         templates: &Templates,
         lp: &LoadedProfile,
     ) -> Result<PerRole<Facts>, Error> {
-        let queries = desired::fact_queries(&lp.profile);
+        let queries = desired::fact_queries(&lp.profile, templates)?;
         let gathered = in_parallel(self.connected.as_mut(), |role, host| {
             host.gather_one(templates, &queries[role])
         });

@@ -216,9 +216,7 @@ fn workstation(b: &Builder) -> Result<HostState, RenderError> {
 /// line tagged with its profile.
 fn tunnel_authorized_key(b: &Builder) -> Result<ManagedFile, RenderError> {
     let (p, l) = (b.p, b.l);
-    let server_key = b
-        .facts(Role::Server)
-        .and_then(|f| f.public_key(&l.server_tunnel_key));
+    let server_key = b.facts.public_key(Role::Server, &l.server_tunnel_key);
     let line = b.authorized_key(server_key, p.jupyter.port.get(), Role::Server)?;
     let tag = format!("jprov:{}", p.name);
     let content = match line {

@@ -90,8 +90,8 @@ fn server_items(b: &Builder, delivery: bool) -> Result<Vec<Item>, RenderError> {
         shared_keys: None,
     })];
     let workstation_key = b
-        .facts(Role::Workstation)
-        .and_then(|f| f.public_key(&l.workstation_tunnel_key));
+        .facts
+        .public_key(Role::Workstation, &l.workstation_tunnel_key);
     items.push(plain_group(
         "tunnel account's authorized key",
         vec![root_file(
@@ -165,7 +165,7 @@ fn port_80_problems(b: &Builder) -> Vec<String> {
     if !matches!(b.p.tls, Tls::Letsencrypt { .. }) {
         return vec![];
     }
-    let Some(who) = b.facts(Role::Server).and_then(|f| f.listeners.get(&80)) else {
+    let Some(who) = b.facts.listener(Role::Server, 80) else {
         return vec![];
     };
     vec![format!(
@@ -242,7 +242,7 @@ fn workstation_files(b: &Builder, delivery: bool) -> Result<Vec<ManagedFile>, Re
     )];
     if matches!(p.tls, Tls::Letsencrypt { .. }) && !delivery {
         // Without systemd nothing on the workstation could fetch renewals: apply copies them.
-        let from_server = |path: &str| match b.facts(Role::Server).and_then(|f| f.read(path)) {
+        let from_server = |path: &str| match b.facts.read(Role::Server, path) {
             Some(bytes) => Content::Known(String::from_utf8_lossy(bytes).into_owned()),
             None => Content::Pending("the certificate certbot obtains on the server".into()),
         };

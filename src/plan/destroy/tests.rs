@@ -1,5 +1,5 @@
 use super::*;
-use crate::desired::tests::{addresses, converge_from, profile, world};
+use crate::desired::tests::{addresses, converge_from, profile, queries, world};
 use crate::desired::{build, with_tagged_line, Options, World};
 use crate::facts::{record_name, UnitFact};
 use crate::layout::Layout;
@@ -451,7 +451,7 @@ fn every_path_destroy_removes_is_gathered_by_the_fact_query() {
             let desired = build(&p, world, &Templates::new(), DESTROY).unwrap();
             // Offline: everything there.
             let plan = compute("t", "m", &desired, World::default(), &addresses());
-            let queries = crate::desired::fact_queries(&p);
+            let queries = queries(&p);
             for (role, query) in queries.entries() {
                 let what = format!("{name} (systemd: {systemd}) {role}");
                 assert_eq!(query.profile.as_deref(), Some(p.name.as_str()), "{what}");
