@@ -56,7 +56,6 @@ pub fn apply(
     out: &mut dyn Write,
 ) -> Result<Plan, Error> {
     let options = settings.options;
-    let name = lp.profile.name.as_str();
     for round in 1..=MAX_ROUNDS {
         let plan = plan_online(lp, templates, hosts, options)?;
         if round == 1 {
@@ -81,56 +80,12 @@ pub fn apply(
             let _ = writeln!(out, "{done}");
             return Ok(plan);
         }
-        // A round runs the lowest phase left on any host (`plan::phase`): late changes (tunnels, services)
-        // wait until nothing else is left, so they find their peer configured and their files in place; a
-        // teardown stops services everywhere first and forgets jprov's records last.
-        let phase = plan
-            .hosts
-            .iter()
-            .flat_map(|h| h.changes.iter())
-            .filter(|c| c.is_actionable())
-            .map(Change::phase)
-            .min()
-            .unwrap_or(plan::phase::MAIN);
-        let mut scripts = PerRole::new();
-        for host_plan in &plan.hosts {
-            let script = apply::script(templates, name, host_plan, phase, settings.guard_seconds)?;
-            scripts.insert(host_plan.role, script);
-        }
-        // A guard an earlier apply left armed is resolved in this round even when no script runs.
-        let guards_left = plan.hosts.as_ref().map(|_, host_plan| {
-            host_plan
-                .changes
-                .iter()
-                .any(|c| matches!(c, Change::ResolveGuard { .. }))
-        });
-        if scripts.iter().all(Option::is_none) && !guards_left.iter().any(|left| *left) {
-            return Err(Error::NotConverged {
-                rounds: round,
-                pending: pending_summary(&plan),
-            });
-        }
-        let mut results = in_parallel(hosts.connected.as_mut(), |role, host| {
-            let script = scripts.get(role).and_then(Option::as_deref);
-            run_apply_script(host, script)
-        });
-        // Every guard armed now or left from before is resolved before any error of the round is returned:
-        // a guard nobody resolves would later undo files that may be exactly what the profile wants.
-        let mut outcomes = vec![];
-        for host in hosts.connected.iter_mut() {
-            let role = host.role;
-            let result = results.take(role).expect("a result per host");
-            let armed = matches!(&result, Ok(Some(outcome)) if outcome.guard_armed);
-            if armed || guards_left.get(role) == Some(&true) {
-                resolve_guard(name, templates, host, armed, out)?;
-            }
-            outcomes.push((role, result));
-        }
-        for (role, result) in outcomes {
-            if let Some(outcome) = result? {
-                let _ = writeln!(out, "round {round}: {}", apply::describe(role, &outcome));
-            }
-        }
+        let round = Round {
+            number: round,
+            profile: lp.profile.name.as_str(),
+            guard_seconds: settings.guard_seconds,
+        };
+        run_round(&round, templates, hosts, &plan, out)?;
     }
     let plan = plan_online(lp, templates, hosts, options)?;
     if plan.has_changes() {
@@ -140,6 +95,88 @@ pub fn apply(
         });
     }
     Ok(plan)
+}
+
+/// One round of an apply.
+struct Round<'a> {
+    number: usize,
+    profile: &'a str,
+    guard_seconds: u32,
+}
+
+/// A round runs the lowest phase left on any host (`plan::phase`): late changes (tunnels, services) wait
+/// until nothing else is left, so they find their peer configured and their files in place; a teardown
+/// stops services everywhere first and forgets jprov's records last.
+fn lowest_phase(plan: &Plan) -> u8 {
+    plan.hosts
+        .iter()
+        .flat_map(|h| h.changes.iter())
+        .filter(|c| c.is_actionable())
+        .map(Change::phase)
+        .min()
+        .unwrap_or(plan::phase::MAIN)
+}
+
+/// Run the round's script on every host at once, then resolve every lockout guard armed now or left
+/// armed by an earlier apply, then report each host's outcome (or its error).
+fn run_round(
+    round: &Round,
+    templates: &Templates,
+    hosts: &mut Hosts,
+    plan: &Plan,
+    out: &mut dyn Write,
+) -> Result<(), Error> {
+    let phase = lowest_phase(plan);
+    let mut scripts = PerRole::new();
+    for host_plan in &plan.hosts {
+        let script = apply::script(
+            templates,
+            round.profile,
+            host_plan,
+            phase,
+            round.guard_seconds,
+        )?;
+        scripts.insert(host_plan.role, script);
+    }
+    // A guard an earlier apply left armed is resolved in this round even when no script runs.
+    let guards_left = plan.hosts.as_ref().map(|_, host_plan| {
+        host_plan
+            .changes
+            .iter()
+            .any(|c| matches!(c, Change::ResolveGuard { .. }))
+    });
+    if scripts.iter().all(Option::is_none) && !guards_left.iter().any(|left| *left) {
+        return Err(Error::NotConverged {
+            rounds: round.number,
+            pending: pending_summary(plan),
+        });
+    }
+    let results = in_parallel(hosts.connected.as_mut(), |role, host| {
+        let script = scripts.get(role).and_then(Option::as_deref);
+        run_apply_script(host, script)
+    });
+    // Every guard armed now or left from before is resolved before any error of the round is returned:
+    // a guard nobody resolves would later undo files that may be exactly what the profile wants.
+    let mut outcomes = vec![];
+    // `results` has a value per connected host, in the same (role) order.
+    for (host, result) in hosts.connected.iter_mut().zip(results) {
+        let armed = matches!(&result, Ok(Some(outcome)) if outcome.guard_armed);
+        if armed || guards_left.get(host.role) == Some(&true) {
+            resolve_guard(round.profile, templates, host, armed, out)?;
+        }
+        outcomes.push((host.role, result));
+    }
+    for (role, result) in outcomes {
+        if let Some(outcome) = result? {
+            let _ = writeln!(
+                out,
+                "round {}: {}",
+                round.number,
+                apply::describe(role, &outcome)
+            );
+        }
+    }
+    Ok(())
 }
 
 /// A host's lockout guard is armed: sshd was just reloaded with new files (`just_armed`), or an earlier apply
