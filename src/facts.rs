@@ -1,8 +1,8 @@
 //! Facts: what is on a host now, gathered in one remote exec.
 //!
-//! The query is derived from the profile alone (see `Layout`), so facts can be gathered before the desired
-//! state is known; the desired state then reads what it needs from them (a generated public key, whether a
-//! certificate exists, the content of a file jprov edits a line of).
+//! The query is derived from desired states built without gathered facts (`desired::fact_queries`), so
+//! facts can be gathered before the real desired state is known; that one then reads what it needs from
+//! them (a generated public key, whether a certificate exists, the content of a file jprov edits a line of).
 
 use crate::render::{RenderError, Templates};
 use serde::Serialize;

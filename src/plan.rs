@@ -26,7 +26,8 @@ pub struct Plan {
     pub offline: bool,
     /// A teardown plan (`plan --destroy`, `jprov destroy`): its changes remove what apply set up.
     pub destroy: bool,
-    pub hosts: Vec<HostPlan>,
+    /// Listed in role order (the server first), each naming its role.
+    pub hosts: PerRole<HostPlan>,
     /// The tunnel, as its opener runs it.
     pub tunnel: TunnelSummary,
     /// How to start Jupyter on the workstation.
@@ -301,10 +302,8 @@ impl Plan {
         self.hosts.iter().any(|h| !h.problems.is_empty())
     }
 
+    /// The plan of a host the profile has (panics for one it has not).
     pub fn host(&self, role: Role) -> &HostPlan {
-        self.hosts
-            .iter()
-            .find(|h| h.role == role)
-            .expect("both roles are always planned")
+        &self.hosts[role]
     }
 }

@@ -2,6 +2,9 @@
 
 use serde::Serialize;
 
+mod per_role;
+pub use per_role::PerRole;
+
 /// Which host of a profile.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "kebab-case")]
@@ -11,6 +14,16 @@ pub enum Role {
 }
 
 impl Role {
+    /// Every role, in the order plans list hosts.
+    pub const ALL: [Role; 2] = [Role::Server, Role::Workstation];
+
+    fn index(self) -> usize {
+        match self {
+            Role::Server => 0,
+            Role::Workstation => 1,
+        }
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Role::Server => "server",

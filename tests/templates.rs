@@ -1285,7 +1285,8 @@ fn facts_scripts_of_the_examples_render_run_and_parse() {
     for example in ["reverse-forward", "nginx-proxy", "self-signed"] {
         let path = format!("{}/profiles/{example}.yaml", env!("CARGO_MANIFEST_DIR"));
         let profile = jprov::profile::load(Path::new(&path)).unwrap().profile;
-        for (role, query) in jprov::desired::fact_queries(&profile) {
+        let queries = jprov::desired::fact_queries(&profile, &Templates::new()).unwrap();
+        for (role, query) in queries.into_entries() {
             let script = jprov::facts::script(&Templates::new(), &query)
                 .unwrap_or_else(|e| panic!("{example} {role}: {e:#?}"));
             let mut child = Command::new("sh")

@@ -1,14 +1,14 @@
 //! Certificates: which one jprov makes and where, and how a reverse-forward workstation keeps receiving the
 //! renewed one from the server without jprov (certbot's deploy hook, a fetch-only account, a timer).
 
+use super::builder::{pinned_ssh_options, plain_group, root_file, Builder};
+use super::methods::TlsEnd;
 use super::*;
 
-/// The certificate jprov makes itself, and the host it makes it on: the one place deciding this. The fact
-/// queries ask that host for the certificate's expiry; `build` puts the item there when the certificate is
-/// missing or expires within 30 days. `None` for `tls.files` (the user's certificate).
-pub(super) fn certificate(p: &Profile, l: &Layout) -> Option<(Role, Certificate)> {
-    // nginx serves the certificate it read when it last (re)loaded.
-    let reload = (p.method == Method::NginxProxy).then_some(Service::Nginx);
+/// The certificate jprov makes itself, and the host it makes it on: the one place deciding this. `build`
+/// puts the item there when the certificate is missing or expires within 30 days (the facts say). `None`
+/// for `tls.files` (the user's certificate).
+pub(super) fn certificate(p: &Profile, l: &Layout, tls: &TlsEnd) -> Option<(Role, Certificate)> {
     match &p.tls {
         Tls::Files { .. } => None,
         Tls::Letsencrypt {
@@ -20,136 +20,136 @@ pub(super) fn certificate(p: &Profile, l: &Layout) -> Option<(Role, Certificate)
             if let Some(bundle) = ca_bundle {
                 command.extend(["env".to_string(), format!("REQUESTS_CA_BUNDLE={bundle}")]);
             }
-            command.extend(
-                [
-                    "certbot",
-                    "certonly",
-                    "--non-interactive",
-                    "--agree-tos",
-                    "--keep-until-expiring",
-                ]
-                .map(String::from),
-            );
-            command.extend([
-                "-m".to_string(),
-                email.to_string(),
-                "-d".to_string(),
-                p.domain.to_string(),
-            ]);
-            // nginx-proxy: nginx serves the http-01 challenge from the webroot. reverse-forward: the server
-            // has no web server, certbot answers it itself.
-            let webroot = match p.method {
-                Method::NginxProxy => Some(&l.acme_webroot),
-                Method::ReverseForward => None,
-            };
-            match webroot {
-                Some(dir) => {
-                    command.extend(["--webroot".to_string(), "-w".to_string(), dir.to_string()])
-                }
-                None => command.push("--standalone".to_string()),
-            }
+            command.extend(certbot_command(p, email.as_str(), tls));
             if let Some(url) = server {
                 command.extend(["--server".to_string(), url.to_string()]);
             }
-            Some((
-                Role::Server,
-                Certificate {
-                    domain: p.domain.to_string(),
-                    source: CertificateSource::Acme,
-                    command,
-                    fullchain: l.letsencrypt_fullchain.clone(),
-                    directory: webroot.map(|dir| Directory {
-                        path: dir.clone(),
-                        mode: 0o755,
-                        owner: "root".into(),
-                        group: "root".into(),
-                    }),
-                    umask: 0o022,
-                    renames: vec![],
-                    reload,
-                },
-            ))
+            Some((Role::Server, acme_certificate(p, l, tls, command)))
         }
-        Tls::SelfSigned { days, addresses } => {
-            // Made where TLS is terminated, at the paths nginx or Jupyter read (`Layout::tls_files`).
-            let (role, directory) = match p.method {
-                Method::NginxProxy => (
-                    Role::Server,
-                    Directory {
-                        path: l.self_signed_dir.clone(),
-                        mode: 0o700,
-                        owner: "root".into(),
-                        group: "root".into(),
-                    },
-                ),
-                Method::ReverseForward => (
-                    Role::Workstation,
-                    Directory {
-                        path: l.workstation_tls_dir.clone(),
-                        mode: 0o700,
-                        owner: p.workstation.user.to_string(),
-                        group: String::new(),
-                    },
-                ),
-            };
-            let (fullchain, privkey) = l.tls_files(p);
-            let (new_fullchain, new_privkey) =
-                (format!("{fullchain}.new"), format!("{privkey}.new"));
-            let mut san = format!("subjectAltName=DNS:{}", p.domain);
-            for address in addresses {
-                san.push_str(&format!(",IP:{address}"));
-            }
-            let command = [
-                "openssl",
-                "req",
-                "-x509",
-                "-noenc",
-                "-days",
-                &days.to_string(),
-                "-newkey",
-                "ec",
-                "-pkeyopt",
-                "ec_paramgen_curve:prime256v1",
-                "-keyout",
-                &new_privkey,
-                "-out",
-                &new_fullchain,
-                "-subj",
-                &format!("/CN={}", p.domain),
-                "-addext",
-                &san,
-                // Apple devices refuse a server certificate without it.
-                "-addext",
-                "extendedKeyUsage=serverAuth",
-            ]
-            .map(String::from)
-            .to_vec();
-            Some((
-                role,
-                Certificate {
-                    domain: p.domain.to_string(),
-                    source: CertificateSource::SelfSigned,
-                    command,
-                    fullchain: fullchain.clone(),
-                    directory: Some(directory),
-                    umask: 0o077,
-                    // The key first: the chain is what the facts look at, so it comes last.
-                    renames: vec![
-                        Rename {
-                            from: new_privkey,
-                            to: privkey,
-                            mode: 0o600,
-                        },
-                        Rename {
-                            from: new_fullchain,
-                            to: fullchain,
-                            mode: 0o644,
-                        },
-                    ],
-                    reload,
-                },
-            ))
-        }
+        Tls::SelfSigned { days, addresses } => Some((
+            tls.role,
+            self_signed_certificate(p, l, tls, days.to_string(), addresses),
+        )),
+    }
+}
+
+/// `certbot certonly` for the profile's domain, answering the challenge from the method's webroot or
+/// standalone.
+fn certbot_command(p: &Profile, email: &str, tls: &TlsEnd) -> Vec<String> {
+    let mut command: Vec<String> = [
+        "certbot",
+        "certonly",
+        "--non-interactive",
+        "--agree-tos",
+        "--keep-until-expiring",
+    ]
+    .map(String::from)
+    .to_vec();
+    command.extend([
+        "-m".to_string(),
+        email.to_string(),
+        "-d".to_string(),
+        p.domain.to_string(),
+    ]);
+    match &tls.acme_webroot {
+        Some(dir) => command.extend(["--webroot".to_string(), "-w".to_string(), dir.to_string()]),
+        None => command.push("--standalone".to_string()),
+    }
+    command
+}
+
+/// A Let's Encrypt certificate, made by certbot on the server where it keeps it (`/etc/letsencrypt/live`).
+fn acme_certificate(p: &Profile, l: &Layout, tls: &TlsEnd, command: Vec<String>) -> Certificate {
+    Certificate {
+        domain: p.domain.to_string(),
+        source: CertificateSource::Acme,
+        command,
+        fullchain: l.letsencrypt_fullchain.clone(),
+        directory: tls.acme_webroot.as_ref().map(|dir| Directory {
+            path: dir.clone(),
+            mode: 0o755,
+            owner: "root".into(),
+            group: "root".into(),
+        }),
+        umask: 0o022,
+        renames: vec![],
+        reload: tls.reload,
+    }
+}
+
+/// `openssl req` making a self-signed certificate for the profile's domain and `addresses`, written to
+/// `privkey` and `fullchain`.
+fn openssl_command(
+    p: &Profile,
+    days: &str,
+    addresses: &[crate::value::IpAddress],
+    privkey: &str,
+    fullchain: &str,
+) -> Vec<String> {
+    let mut san = format!("subjectAltName=DNS:{}", p.domain);
+    for address in addresses {
+        san.push_str(&format!(",IP:{address}"));
+    }
+    [
+        "openssl",
+        "req",
+        "-x509",
+        "-noenc",
+        "-days",
+        days,
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:prime256v1",
+        "-keyout",
+        privkey,
+        "-out",
+        fullchain,
+        "-subj",
+        &format!("/CN={}", p.domain),
+        "-addext",
+        &san,
+        // Apple devices refuse a server certificate without it.
+        "-addext",
+        "extendedKeyUsage=serverAuth",
+    ]
+    .map(String::from)
+    .to_vec()
+}
+
+/// A self-signed certificate, generated by openssl where TLS ends, at the paths nginx or Jupyter read
+/// (`Layout::tls_files`).
+fn self_signed_certificate(
+    p: &Profile,
+    l: &Layout,
+    tls: &TlsEnd,
+    days: String,
+    addresses: &[crate::value::IpAddress],
+) -> Certificate {
+    let (fullchain, privkey) = l.tls_files(p);
+    let (new_fullchain, new_privkey) = (format!("{fullchain}.new"), format!("{privkey}.new"));
+    let command = openssl_command(p, &days, addresses, &new_privkey, &new_fullchain);
+    Certificate {
+        domain: p.domain.to_string(),
+        source: CertificateSource::SelfSigned,
+        command,
+        fullchain: fullchain.clone(),
+        directory: Some(tls.self_signed_dir.clone()),
+        umask: 0o077,
+        // The key first: the chain is what the facts look at, so it comes last.
+        renames: vec![
+            Rename {
+                from: new_privkey,
+                to: privkey,
+                mode: 0o600,
+            },
+            Rename {
+                from: new_fullchain,
+                to: fullchain,
+                mode: 0o644,
+            },
+        ],
+        reload: tls.reload,
     }
 }
 
@@ -157,20 +157,18 @@ impl Builder<'_> {
     /// The certificate item for `role`: when jprov makes the certificate there and it is missing or expires
     /// within 30 days (for a teardown: always, it is what destroy removes or keeps).
     pub(super) fn certificate_due(&self, role: Role) -> Option<Item> {
-        let (on, certificate) = certificate(self.p, self.l)?;
+        let (on, certificate) = certificate(self.p, self.l, &self.tls)?;
         let fresh = self
-            .facts(on)
-            .and_then(|f| f.certificates.get(&certificate.fullchain).copied())
+            .facts
+            .certificate(on, &certificate.fullchain)
             .unwrap_or(false);
         (on == role && (!fresh || self.options.destroy)).then_some(Item::Certificate(certificate))
     }
 
     /// Whether the certificate the TLS server on `role` reads exists (with `tls.files`: assumed).
     pub(super) fn certificate_exists(&self, role: Role) -> bool {
-        match certificate(self.p, self.l) {
-            Some((on, c)) if on == role => self
-                .facts(on)
-                .is_some_and(|f| f.certificates.contains_key(&c.fullchain)),
+        match certificate(self.p, self.l, &self.tls) {
+            Some((on, c)) if on == role => self.facts.certificate(on, &c.fullchain).is_some(),
             _ => true,
         }
     }
@@ -196,62 +194,16 @@ impl Builder<'_> {
         Ok(root_file(&l.deploy_hook, Content::Known(text), 0o755))
     }
 
-    /// Reverse-forward with Let's Encrypt and a systemd workstation: the workstation fetches renewed
-    /// certificates itself, so they stay fresh without jprov.
-    pub(super) fn delivers_certificates(&self) -> bool {
-        self.p.method == Method::ReverseForward
-            && matches!(self.p.tls, Tls::Letsencrypt { .. })
-            && self.systemd(Role::Workstation)
-    }
-
     /// The server's half of certificate delivery: an account whose only key may print the bundle, and
     /// the bundle itself (the certificate and its key, readable by that account only).
     pub(super) fn certificate_delivery_server(&self) -> Result<Vec<Item>, RenderError> {
         let (p, l) = (self.p, self.l);
         let account = l.cert_account.clone();
-        let fetch_key = self
-            .world
-            .workstation
-            .and_then(|f| f.public_key(&l.workstation_cert_key));
-        let keys = match fetch_key {
-            Some(key) => {
-                let key = key.split_whitespace().take(2).collect::<Vec<_>>().join(" ");
-                let line = self.templates.render(
-                    "authorized_key",
-                    json!({
-                        "purpose": "certificate",
-                        "profile": p.name,
-                        "bundle": l.cert_bundle,
-                        "public_key": key,
-                    }),
-                )?;
-                let existing = self.existing(self.world.server, &l.cert_authorized_keys);
-                Content::Known(with_tagged_line(
-                    &existing,
-                    &format!("jprov:{}", p.name),
-                    &line,
-                ))
-            }
-            None => Content::Pending(
-                "the certificate fetcher's public key, generated on the workstation during apply"
-                    .into(),
-            ),
-        };
-        let server = self.world.server;
-        let bundle = match (
-            server.and_then(|f| f.read(&l.letsencrypt_fullchain)),
-            server.and_then(|f| f.read(&l.letsencrypt_privkey)),
-        ) {
-            (Some(chain), Some(key)) => {
-                Content::Known(String::from_utf8_lossy(&[chain, key].concat()).into_owned())
-            }
-            _ => Content::Pending("the certificate certbot obtains".into()),
-        };
-        let mut bundle = root_file(&l.cert_bundle, bundle, 0o640);
+        let mut bundle = root_file(&l.cert_bundle, self.bundle(), 0o640);
         bundle.group = account.clone();
         bundle.dir_mode = 0o750;
         bundle.secrecy = Secrecy::Hidden;
-        let mut keys = root_file(&l.cert_authorized_keys, keys, 0o644);
+        let mut keys = root_file(&l.cert_authorized_keys, self.fetch_keys()?, 0o644);
         keys.line_tag = Some(format!("jprov:{}", p.name));
         Ok(vec![
             Item::Account(Account {
@@ -268,6 +220,51 @@ impl Builder<'_> {
                 vec![keys, bundle, self.deploy_hook(true, false)?],
             ),
         ])
+    }
+
+    /// The certificate account's keys, shared by every profile on the server: this profile's line lets the
+    /// workstation's fetch key print this profile's bundle and nothing else.
+    fn fetch_keys(&self) -> Result<Content, RenderError> {
+        let (p, l) = (self.p, self.l);
+        let fetch_key = self
+            .facts
+            .public_key(Role::Workstation, &l.workstation_cert_key);
+        let Some(key) = fetch_key else {
+            return Ok(Content::Pending(
+                "the certificate fetcher's public key, generated on the workstation during apply"
+                    .into(),
+            ));
+        };
+        let key = key.split_whitespace().take(2).collect::<Vec<_>>().join(" ");
+        let line = self.templates.render(
+            "authorized_key",
+            json!({
+                "purpose": "certificate",
+                "profile": p.name,
+                "bundle": l.cert_bundle,
+                "public_key": key,
+            }),
+        )?;
+        let existing = self.existing(Role::Server, &l.cert_authorized_keys);
+        Ok(Content::Known(with_tagged_line(
+            &existing,
+            &format!("jprov:{}", p.name),
+            &line,
+        )))
+    }
+
+    /// The bundle the workstation fetches: the certificate certbot keeps on the server and its key.
+    fn bundle(&self) -> Content {
+        let l = self.l;
+        match (
+            self.facts.read(Role::Server, &l.letsencrypt_fullchain),
+            self.facts.read(Role::Server, &l.letsencrypt_privkey),
+        ) {
+            (Some(chain), Some(key)) => {
+                Content::Known(String::from_utf8_lossy(&[chain, key].concat()).into_owned())
+            }
+            _ => Content::Pending("the certificate certbot obtains".into()),
+        }
     }
 
     /// The workstation's half of certificate delivery: a script that fetches the bundle with its own key,
@@ -327,12 +324,11 @@ impl Builder<'_> {
     /// Fetch the certificate during apply when the workstation's copy differs from the server's.
     pub(super) fn fetch_now(&self) -> Option<Item> {
         let l = self.l;
-        let server = self.world.server;
         let on_server = (
-            server.and_then(|f| f.read(&l.letsencrypt_fullchain)),
-            server.and_then(|f| f.read(&l.letsencrypt_privkey)),
+            self.facts.read(Role::Server, &l.letsencrypt_fullchain),
+            self.facts.read(Role::Server, &l.letsencrypt_privkey),
         );
-        let content = |path: &str| match self.world.workstation.map(|f| f.file(path)) {
+        let content = |path: &str| match self.facts.file(Role::Workstation, path) {
             Some(FileFact::File { content, .. }) => Some(content.as_slice()),
             _ => None,
         };

@@ -1,5 +1,6 @@
 //! The running parts: systemd units for the tunnel and Jupyter, and what a host without systemd gets instead.
 
+use super::builder::{jupyter_argv, root_file, Builder};
 use super::*;
 
 /// Unit files, after which systemd (the system's or the user's) re-reads its units.
@@ -41,8 +42,8 @@ impl Builder<'_> {
     /// ssh for nginx-proxy), which is also how a `jprov tunnel` or an ssh started by hand shows.
     pub(super) fn tunnel_running(&self, tunnel: &TunnelProcess, opener: Role) -> Option<String> {
         let started = self
-            .facts(opener)
-            .and_then(|f| f.tunnels.get(&tunnel.pid_file))
+            .facts
+            .tunnel(opener, &tunnel.pid_file)
             .filter(|t| t.running);
         if let Some(started) = started {
             let how = if started.argv_digest == crate::argv::argv_digest(&tunnel.argv) {
@@ -56,20 +57,31 @@ impl Builder<'_> {
             ));
         }
         let port = self.p.tunnel.port.get();
-        let who = self.world.server?.listeners.get(&port)?;
+        let who = self.facts.listener(Role::Server, port)?;
         Some(format!("{who} listens on the server's port {port}"))
     }
 
     /// Without systemd: what shows Jupyter up (something listens on its port on the workstation).
     pub(super) fn jupyter_running(&self) -> Option<String> {
         let port = self.p.jupyter.port.get();
-        let who = self.world.workstation?.listeners.get(&port)?;
+        let who = self.facts.listener(Role::Workstation, port)?;
         Some(format!("{who} listens on the workstation's port {port}"))
+    }
+
+    /// How to look at a unit of jprov's on `role` (`systemctl [--user] status NAME`), when it runs
+    /// systemd: jprov's units are the system's on the server and the user's own on the workstation.
+    pub(super) fn service_status(&self, role: Role, name: &str) -> Option<String> {
+        let scope = match role {
+            Role::Server => UnitScope::System,
+            Role::Workstation => UnitScope::User,
+        };
+        self.systemd(role)
+            .then(|| format!("{} status {name}", scope.systemctl()))
     }
 
     /// Whether `role` runs systemd; offline, jprov plans for systemd hosts.
     pub(super) fn systemd(&self, role: Role) -> bool {
-        self.facts(role).map_or(true, |f| f.systemd)
+        self.facts.systemd(role)
     }
 
     /// A unit file: the system's (root-owned) or the workstation user's.
@@ -170,7 +182,7 @@ impl Builder<'_> {
     /// Jupyter's service would fail at once if systemd cannot find the program it runs.
     pub(super) fn jupyter_problems(&self) -> Vec<String> {
         let program = self.p.jupyter.executable();
-        match self.world.workstation.and_then(|f| f.executables.get(&program)) {
+        match self.facts.executable(Role::Workstation, &program) {
             Some(false) if program.starts_with('/') => vec![format!(
                 "Jupyter's service would run {program}, which is not an executable file on the workstation: \
                  check jupyter.command or jupyter.virtualenv"

@@ -4,23 +4,47 @@ use crate::plan::{self, Change, FileAction};
 use crate::profile::parse;
 use std::path::Path;
 
-/// The examples; `-ss` variants use `tls.self_signed` instead of Let's Encrypt.
+/// The examples; `-ss` variants use `tls.self_signed` instead of Let's Encrypt, `-files` variants the
+/// user's own certificate (`tls.files`).
 pub(crate) fn profile(name: &str) -> Profile {
-    let source = match name.trim_end_matches("-ss") {
+    let base = name.trim_end_matches("-ss").trim_end_matches("-files");
+    let source = match base {
         "rf" => include_str!("../../profiles/reverse-forward.yaml"),
         _ => include_str!("../../profiles/nginx-proxy.yaml"),
     };
-    let source = if name.ends_with("-ss") {
-        let letsencrypt = "tls:\n  letsencrypt:\n    email: admin@example.org\n";
-        assert!(source.contains(letsencrypt));
-        source.replace(
-            letsencrypt,
-            "tls:\n  self_signed:\n    days: 90\n    addresses: [10.0.0.5, \"fd00::5\"]\n",
-        )
+    let letsencrypt = "tls:\n  letsencrypt:\n    email: admin@example.org\n";
+    let tls = if name.ends_with("-ss") {
+        "tls:\n  self_signed:\n    days: 90\n    addresses: [10.0.0.5, \"fd00::5\"]\n"
+    } else if name.ends_with("-files") {
+        "tls:\n  files:\n    cert: /etc/ssl/jupyter/fullchain.pem\n    key: /etc/ssl/jupyter/privkey.pem\n"
     } else {
-        source.to_string()
+        letsencrypt
     };
-    parse(&source, Path::new(name)).unwrap()
+    assert!(source.contains(letsencrypt));
+    parse(&source.replace(letsencrypt, tls), Path::new(name)).unwrap()
+}
+
+/// The facts of both hosts (either may be missing: offline, or one host's facts unknown).
+pub(crate) fn world<'a>(server: Option<&'a Facts>, workstation: Option<&'a Facts>) -> World<'a> {
+    let mut world = World::new();
+    if let Some(facts) = server {
+        world.insert(Role::Server, facts);
+    }
+    if let Some(facts) = workstation {
+        world.insert(Role::Workstation, facts);
+    }
+    world
+}
+
+/// The fact queries of a profile, with the built-in templates.
+pub(crate) fn queries(p: &Profile) -> PerRole<FactQuery> {
+    fact_queries(p, &Templates::new()).unwrap()
+}
+
+pub(crate) fn addresses() -> PerRole<String> {
+    PerRole::new()
+        .with(Role::Server, "s".into())
+        .with(Role::Workstation, "w".into())
 }
 
 fn certificates(state: &HostState) -> Vec<&Certificate> {
@@ -161,21 +185,9 @@ pub(crate) fn converged_facts(desired: &DesiredState, role: Role, base: &Facts) 
 }
 
 fn plan_for(p: &Profile, server: &Facts, workstation: &Facts, options: Options) -> plan::Plan {
-    let world = World {
-        server: Some(server),
-        workstation: Some(workstation),
-    };
+    let world = world(Some(server), Some(workstation));
     let desired = build(p, world, &Templates::new(), options).unwrap();
-    plan::compute(
-        "t",
-        "m",
-        &desired,
-        [
-            (Role::Server, Some(server)),
-            (Role::Workstation, Some(workstation)),
-        ],
-        [(Role::Server, "s".into()), (Role::Workstation, "w".into())],
-    )
+    plan::compute("t", "m", &desired, world, &addresses())
 }
 
 /// Iterate "apply" on simulated hosts until the plan is empty: the desired state must reach a fixed point.
@@ -201,18 +213,30 @@ pub(crate) fn converge_on(p: &Profile, options: Options, systemd: bool) -> (Fact
 pub(crate) fn converge_from(
     p: &Profile,
     options: Options,
+    server: Facts,
+    workstation: Facts,
+) -> (Facts, Facts, usize) {
+    let mut rounds = converge_rounds(p, options, server, workstation);
+    let count = rounds.len();
+    let (server, workstation) = rounds.pop().expect("at least the first");
+    (server, workstation, count)
+}
+
+/// The hosts' facts before each simulated apply round, from these to the fixed point (the last).
+pub(crate) fn converge_rounds(
+    p: &Profile,
+    options: Options,
     mut server: Facts,
     mut workstation: Facts,
-) -> (Facts, Facts, usize) {
+) -> Vec<(Facts, Facts)> {
     let t = Templates::new();
-    for round in 1..=5 {
+    let mut rounds = vec![];
+    for _ in 1..=5 {
+        rounds.push((server.clone(), workstation.clone()));
         if !plan_for(p, &server, &workstation, options).has_changes() {
-            return (server, workstation, round);
+            return rounds;
         }
-        let world = World {
-            server: Some(&server),
-            workstation: Some(&workstation),
-        };
+        let world = world(Some(&server), Some(&workstation));
         let desired = build(p, world, &t, options).unwrap();
         let s = converged_facts(&desired, Role::Server, &server);
         let w = converged_facts(&desired, Role::Workstation, &workstation);
@@ -308,10 +332,7 @@ fn facts_fill_in_keys_host_keys_and_certificates() {
     server
         .certificates
         .insert(l.letsencrypt_fullchain.clone(), true);
-    let world = World {
-        server: Some(&server),
-        workstation: Some(&ws),
-    };
+    let world = world(Some(&server), Some(&ws));
     let d = build(&p, world, &Templates::new(), Options::default()).unwrap();
     let keys = known(file(d.host(Role::Server), &l.tunnel_authorized_keys));
     assert!(keys.contains("ssh-ed25519 AAAAWS"), "{keys}");
@@ -367,10 +388,7 @@ fn authorized_keys_keeps_the_users_other_lines() {
             content: existing.as_bytes().to_vec(),
         },
     );
-    let world = World {
-        server: Some(&server),
-        workstation: Some(&ws),
-    };
+    let world = world(Some(&server), Some(&ws));
     let d = build(&p, world, &Templates::new(), Options::default()).unwrap();
     let text = known(file(
         d.host(Role::Workstation),
@@ -523,8 +541,8 @@ fn a_self_signed_certificate_is_made_where_tls_ends() {
             "{name}"
         );
         // The expiry is asked of the host that makes it, and only of it.
-        let queries = fact_queries(&p);
-        let query = |role: Role| &queries.iter().find(|(r, _)| *r == role).unwrap().1;
+        let queries = queries(&p);
+        let query = |role: Role| &queries[role];
         assert_eq!(query(on).certificates, vec![fullchain.clone()], "{name}");
         assert!(query(other).certificates.is_empty(), "{name}");
 
@@ -626,10 +644,7 @@ fn jupyter_and_nginx_read_the_self_signed_certificate() {
     server
         .certificates
         .insert(l.self_signed_fullchain.clone(), true);
-    let world = World {
-        server: Some(&server),
-        workstation: None,
-    };
+    let world = world(Some(&server), None);
     let d = build(&p, world, &Templates::new(), Options::default()).unwrap();
     let site = known(file(d.host(Role::Server), &l.nginx_available));
     assert!(
@@ -678,7 +693,7 @@ fn a_self_signed_certificate_is_renewed_only_when_it_expires_within_30_days() {
 fn a_web_server_on_port_80_blocks_standalone_certificates() {
     let p = profile("rf");
     let (mut server, ws, _) = converge(&p, Options::default());
-    assert!(fact_queries(&p)[0].1.listeners.contains(&80));
+    assert!(queries(&p)[Role::Server].listeners.contains(&80));
     server.listeners.insert(80, "nginx".into());
     let plan = plan_for(&p, &server, &ws, Options::default());
     let problems = &plan.host(Role::Server).problems;
@@ -689,7 +704,9 @@ fn a_web_server_on_port_80_blocks_standalone_certificates() {
         "{plan}"
     );
     // nginx-proxy serves the challenge through nginx itself: port 80 is not asked about.
-    assert!(!fact_queries(&profile("np"))[0].1.listeners.contains(&80));
+    assert!(!queries(&profile("np"))[Role::Server]
+        .listeners
+        .contains(&80));
 }
 
 #[test]
@@ -719,7 +736,7 @@ fn lingering_is_a_change_when_sudo_allows_it_and_a_problem_when_nothing_does() {
 fn a_jupyter_systemd_cannot_find_is_a_problem_before_anything_changes() {
     let p = profile("np");
     assert_eq!(
-        fact_queries(&p)[1].1.executables,
+        queries(&p)[Role::Workstation].executables,
         vec!["jupyter".to_string()]
     );
     let (server, mut ws, _) = converge(&p, Options::default());
@@ -792,14 +809,12 @@ fn without_systemd_what_runs_already_is_known_from_the_facts() {
     for name in ["rf", "np"] {
         let p = profile(name);
         let (tunnel_port, jupyter_port) = (p.tunnel.port.get(), p.jupyter.port.get());
-        let [(_, server_query), (_, ws_query)] = fact_queries(&p);
+        let queries = queries(&p);
+        let (server_query, ws_query) = (&queries[Role::Server], &queries[Role::Workstation]);
         assert!(server_query.listeners.contains(&tunnel_port), "{name}");
         assert!(ws_query.listeners.contains(&jupyter_port), "{name}");
         let running = |server: &Facts, ws: &Facts| {
-            let world = World {
-                server: Some(server),
-                workstation: Some(ws),
-            };
+            let world = world(Some(server), Some(ws));
             let d = build(&p, world, &Templates::new(), Options::default()).unwrap();
             (d.tunnel_running, d.jupyter_running)
         };
@@ -836,10 +851,7 @@ fn without_systemd_what_runs_already_is_known_from_the_facts() {
     };
     let (server, mut ws, _) = converge_on(&p, start, false);
     let running = |ws: &Facts| {
-        let world = World {
-            server: Some(&server),
-            workstation: Some(ws),
-        };
+        let world = world(Some(&server), Some(ws));
         build(&p, world, &Templates::new(), Options::default())
             .unwrap()
             .tunnel_running

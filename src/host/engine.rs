@@ -5,12 +5,12 @@ use crate::apply::{self, Failure, GuardReply};
 use crate::desired::Options;
 use crate::error::Error;
 use crate::host::fault;
-use crate::host::hosts::Host;
+use crate::host::hosts::{in_parallel, Host};
 use crate::host::validate::check_candidates;
 use crate::plan::{self, Change, Plan};
 use crate::profile::LoadedProfile;
 use crate::render::Templates;
-use crate::resource::Role;
+use crate::resource::PerRole;
 use std::io::Write;
 
 pub use crate::host::hosts::{targets, Hosts};
@@ -29,24 +29,13 @@ pub fn plan_online(
     hosts: &mut Hosts,
     options: Options,
 ) -> Result<Plan, Error> {
-    let (server, workstation) = hosts.gather(templates, lp)?;
-    let addresses = [
-        (Role::Server, hosts.server.address.clone()),
-        (Role::Workstation, hosts.workstation.address.clone()),
-    ];
-    let mut plan = plan::of_profile::compute(
-        lp,
-        templates,
-        Some((&server, &workstation)),
-        addresses,
-        options,
-    )?;
-    for host in [&mut hosts.server, &mut hosts.workstation] {
-        let host_plan = plan
-            .hosts
-            .iter_mut()
-            .find(|h| h.role == host.role)
-            .expect("planned");
+    let facts = hosts.gather(templates, lp)?;
+    let mut plan =
+        plan::of_profile::compute(lp, templates, facts.as_ref(), &hosts.addresses(), options)?;
+    for host in hosts.connected.iter_mut() {
+        let Some(host_plan) = plan.hosts.get_mut(host.role) else {
+            continue;
+        };
         let found = check_candidates(templates, host, host_plan, options.destroy)?;
         host_plan.checks.extend(found.checks);
         host_plan.problems.extend(found.problems);
@@ -67,7 +56,6 @@ pub fn apply(
     out: &mut dyn Write,
 ) -> Result<Plan, Error> {
     let options = settings.options;
-    let name = lp.profile.name.as_str();
     for round in 1..=MAX_ROUNDS {
         let plan = plan_online(lp, templates, hosts, options)?;
         if round == 1 {
@@ -92,67 +80,12 @@ pub fn apply(
             let _ = writeln!(out, "{done}");
             return Ok(plan);
         }
-        // A round runs the lowest phase left on any host (`plan::phase`): late changes (tunnels, services)
-        // wait until nothing else is left, so they find their peer configured and their files in place; a
-        // teardown stops services everywhere first and forgets jprov's records last.
-        let phase = plan
-            .hosts
-            .iter()
-            .flat_map(|h| h.changes.iter())
-            .filter(|c| c.is_actionable())
-            .map(Change::phase)
-            .min()
-            .unwrap_or(plan::phase::MAIN);
-        let scripts = [Role::Server, Role::Workstation].map(|role| {
-            apply::script(
-                templates,
-                name,
-                plan.host(role),
-                phase,
-                settings.guard_seconds,
-            )
-        });
-        let [server_script, workstation_script] = scripts;
-        let (server_script, workstation_script) = (server_script?, workstation_script?);
-        // A guard an earlier apply left armed is resolved in this round even when no script runs.
-        let guard_left = |role| {
-            plan.host(role)
-                .changes
-                .iter()
-                .any(|c| matches!(c, Change::ResolveGuard { .. }))
+        let round = Round {
+            number: round,
+            profile: lp.profile.name.as_str(),
+            guard_seconds: settings.guard_seconds,
         };
-        let guards_left = [guard_left(Role::Server), guard_left(Role::Workstation)];
-        if server_script.is_none() && workstation_script.is_none() && !guards_left.contains(&true) {
-            return Err(Error::NotConverged {
-                rounds: round,
-                pending: pending_summary(&plan),
-            });
-        }
-        let (server, workstation) = (&mut hosts.server, &mut hosts.workstation);
-        let results = std::thread::scope(|s| {
-            let server = s.spawn(|| run_apply_script(server, server_script.as_deref()));
-            let workstation = run_apply_script(workstation, workstation_script.as_deref());
-            [server.join().expect("apply thread"), workstation]
-        });
-        // Every guard armed now or left from before is resolved before any error of the round is returned:
-        // a guard nobody resolves would later undo files that may be exactly what the profile wants.
-        let mut outcomes = vec![];
-        for ((host, result), guard_left) in [&mut hosts.server, &mut hosts.workstation]
-            .into_iter()
-            .zip(results)
-            .zip(guards_left)
-        {
-            let armed = matches!(&result, Ok(Some(outcome)) if outcome.guard_armed);
-            if armed || guard_left {
-                resolve_guard(name, templates, host, armed, out)?;
-            }
-            outcomes.push((host.role, result));
-        }
-        for (role, result) in outcomes {
-            if let Some(outcome) = result? {
-                let _ = writeln!(out, "round {round}: {}", apply::describe(role, &outcome));
-            }
-        }
+        run_round(&round, templates, hosts, &plan, out)?;
     }
     let plan = plan_online(lp, templates, hosts, options)?;
     if plan.has_changes() {
@@ -162,6 +95,88 @@ pub fn apply(
         });
     }
     Ok(plan)
+}
+
+/// One round of an apply.
+struct Round<'a> {
+    number: usize,
+    profile: &'a str,
+    guard_seconds: u32,
+}
+
+/// A round runs the lowest phase left on any host (`plan::phase`): late changes (tunnels, services) wait
+/// until nothing else is left, so they find their peer configured and their files in place; a teardown
+/// stops services everywhere first and forgets jprov's records last.
+fn lowest_phase(plan: &Plan) -> u8 {
+    plan.hosts
+        .iter()
+        .flat_map(|h| h.changes.iter())
+        .filter(|c| c.is_actionable())
+        .map(Change::phase)
+        .min()
+        .unwrap_or(plan::phase::MAIN)
+}
+
+/// Run the round's script on every host at once, then resolve every lockout guard armed now or left
+/// armed by an earlier apply, then report each host's outcome (or its error).
+fn run_round(
+    round: &Round,
+    templates: &Templates,
+    hosts: &mut Hosts,
+    plan: &Plan,
+    out: &mut dyn Write,
+) -> Result<(), Error> {
+    let phase = lowest_phase(plan);
+    let mut scripts = PerRole::new();
+    for host_plan in &plan.hosts {
+        let script = apply::script(
+            templates,
+            round.profile,
+            host_plan,
+            phase,
+            round.guard_seconds,
+        )?;
+        scripts.insert(host_plan.role, script);
+    }
+    // A guard an earlier apply left armed is resolved in this round even when no script runs.
+    let guards_left = plan.hosts.as_ref().map(|_, host_plan| {
+        host_plan
+            .changes
+            .iter()
+            .any(|c| matches!(c, Change::ResolveGuard { .. }))
+    });
+    if scripts.iter().all(Option::is_none) && !guards_left.iter().any(|left| *left) {
+        return Err(Error::NotConverged {
+            rounds: round.number,
+            pending: pending_summary(plan),
+        });
+    }
+    let results = in_parallel(hosts.connected.as_mut(), |role, host| {
+        let script = scripts.get(role).and_then(Option::as_deref);
+        run_apply_script(host, script)
+    });
+    // Every guard armed now or left from before is resolved before any error of the round is returned:
+    // a guard nobody resolves would later undo files that may be exactly what the profile wants.
+    let mut outcomes = vec![];
+    // `results` has a value per connected host, in the same (role) order.
+    for (host, result) in hosts.connected.iter_mut().zip(results) {
+        let armed = matches!(&result, Ok(Some(outcome)) if outcome.guard_armed);
+        if armed || guards_left.get(host.role) == Some(&true) {
+            resolve_guard(round.profile, templates, host, armed, out)?;
+        }
+        outcomes.push((host.role, result));
+    }
+    for (role, result) in outcomes {
+        if let Some(outcome) = result? {
+            let _ = writeln!(
+                out,
+                "round {}: {}",
+                round.number,
+                apply::describe(role, &outcome)
+            );
+        }
+    }
+    Ok(())
 }
 
 /// A host's lockout guard is armed: sshd was just reloaded with new files (`just_armed`), or an earlier apply

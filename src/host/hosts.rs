@@ -1,4 +1,4 @@
-//! The hosts of a profile: how each is reached (`targets`), connecting to both in parallel, running a script
+//! The hosts of a profile: how each is reached (`targets`), connecting to all in parallel, running a script
 //! on one, gathering facts, and proving a fresh login after an sshd reload.
 
 use crate::desired;
@@ -8,7 +8,7 @@ use crate::host::ssh::{self, Target};
 use crate::host::{exec::TransportError, transport::Transport};
 use crate::profile::{LoadedProfile, WorkstationHost};
 use crate::render::Templates;
-use crate::resource::Role;
+use crate::resource::{PerRole, Role};
 
 /// A connected host.
 pub struct Host {
@@ -84,12 +84,32 @@ impl Host {
     }
 }
 
+/// The connected hosts of a profile, one per role.
 pub struct Hosts {
-    pub server: Host,
-    pub workstation: Host,
+    pub(super) connected: PerRole<Host>,
 }
 
-pub fn targets(lp: &LoadedProfile, accept_new_host_keys: bool) -> (Target, Option<Target>) {
+/// `f` on every value at once, one thread each (a connection, a script per host); the results by role.
+pub(super) fn in_parallel<T: Send, U: Send>(
+    values: PerRole<T>,
+    f: impl Fn(Role, T) -> U + Sync,
+) -> PerRole<U> {
+    let f = &f;
+    std::thread::scope(|s| {
+        let running: Vec<_> = values
+            .into_entries()
+            .map(|(role, value)| (role, s.spawn(move || f(role, value))))
+            .collect();
+        running
+            .into_iter()
+            .map(|(role, thread)| (role, thread.join().expect("host thread")))
+            .collect()
+    })
+}
+
+/// How jprov reaches each host of the profile's method over SSH; a host without a target is this machine
+/// (a local workstation).
+pub fn targets(lp: &LoadedProfile, accept_new_host_keys: bool) -> PerRole<Target> {
     let p = &lp.profile;
     let pinned = Some(lp.pinned_known_hosts());
     let server = Target {
@@ -113,64 +133,68 @@ pub fn targets(lp: &LoadedProfile, accept_new_host_keys: bool) -> (Target, Optio
             jump: p.workstation.jump.map(|_| Box::new(server.clone())),
         }),
     };
-    (server, workstation)
+    let mut targets = PerRole::new();
+    if desired::roles(p).contains(&Role::Server) {
+        targets.insert(Role::Server, server);
+    }
+    if let Some(workstation) = workstation {
+        targets.insert(Role::Workstation, workstation);
+    }
+    targets
 }
 
 impl Hosts {
-    /// Connect to both hosts in parallel; host keys are verified before anything is sent.
+    /// Connect to every host of the profile's method in parallel; host keys are verified before anything is sent.
     pub fn connect(lp: &LoadedProfile, accept_new_host_keys: bool) -> Result<Hosts, Error> {
-        let (server_target, workstation_target) = targets(lp, accept_new_host_keys);
         let p = &lp.profile;
-        let (server, workstation) = std::thread::scope(|s| {
-            let server = s.spawn(|| ssh::connect(&server_target));
-            let workstation = workstation_target.as_ref().map(ssh::connect);
-            (server.join().expect("connect thread"), workstation)
-        });
-        let server = server.map_err(|source| Error::Transport {
-            role: Role::Server,
-            source,
-        })?;
-        let workstation = match workstation {
-            None => Transport::Local,
-            Some(w) => Transport::Ssh(Box::new(w.map_err(|source| Error::Transport {
-                role: Role::Workstation,
-                source,
-            })?)),
-        };
-        let workstation_address = match &workstation_target {
-            None => "local".to_string(),
-            Some(t) if t.jump.is_some() => format!("{} (through the server)", t.display()),
-            Some(t) => t.display(),
-        };
-        Ok(Hosts {
-            server: Host {
-                role: Role::Server,
-                address: server_target.display(),
-                transport: Transport::Ssh(Box::new(server)),
-                sudo: p.server.sudo && p.server.user.as_str() != "root",
-                target: Some(server_target),
-            },
-            workstation: Host {
-                role: Role::Workstation,
-                address: workstation_address,
-                transport: workstation,
-                sudo: false,
-                target: workstation_target,
-            },
-        })
+        let mut targets = targets(lp, accept_new_host_keys);
+        let mut sessions = in_parallel(targets.as_ref(), |_, target| ssh::connect(target));
+        let mut connected = PerRole::new();
+        for &role in desired::roles(p) {
+            let transport = match sessions.take(role) {
+                None => Transport::Local,
+                Some(session) => Transport::Ssh(Box::new(
+                    session.map_err(|source| Error::Transport { role, source })?,
+                )),
+            };
+            let target = targets.take(role);
+            let address = match &target {
+                None => "local".to_string(),
+                Some(t) if t.jump.is_some() => format!("{} (through the server)", t.display()),
+                Some(t) => t.display(),
+            };
+            let sudo = role == Role::Server && p.server.sudo && p.server.user.as_str() != "root";
+            connected.insert(
+                role,
+                Host {
+                    role,
+                    address,
+                    transport,
+                    sudo,
+                    target,
+                },
+            );
+        }
+        Ok(Hosts { connected })
+    }
+
+    /// Where each host is, as plans show it.
+    pub(super) fn addresses(&self) -> PerRole<String> {
+        self.connected.as_ref().map(|_, host| host.address.clone())
     }
 
     pub(super) fn gather(
         &mut self,
         templates: &Templates,
         lp: &LoadedProfile,
-    ) -> Result<(Facts, Facts), Error> {
-        let [(_, server_query), (_, workstation_query)] = desired::fact_queries(&lp.profile);
-        let (server, workstation) = (&mut self.server, &mut self.workstation);
-        std::thread::scope(|s| {
-            let server = s.spawn(|| server.gather_one(templates, &server_query));
-            let workstation = workstation.gather_one(templates, &workstation_query);
-            Ok((server.join().expect("facts thread")?, workstation?))
-        })
+    ) -> Result<PerRole<Facts>, Error> {
+        let queries = desired::fact_queries(&lp.profile, templates)?;
+        let gathered = in_parallel(self.connected.as_mut(), |role, host| {
+            host.gather_one(templates, &queries[role])
+        });
+        gathered
+            .into_entries()
+            .map(|(role, facts)| Ok((role, facts?)))
+            .collect()
     }
 }

@@ -6,21 +6,16 @@ use crate::host::exec::KeyRefusal;
 use crate::host::known_hosts::{self, Verdict};
 use crate::host::ssh;
 use crate::profile::LoadedProfile;
-use crate::resource::Role;
 use std::io::Write;
 
 /// Pin every host key of both hosts. Keys already pinned are left alone; a host whose pinned key differs
 /// from what it presents fails closed, with both fingerprints shown.
 pub fn trust(lp: &LoadedProfile, out: &mut dyn Write) -> Result<usize, Error> {
     let pinned = lp.pinned_known_hosts();
-    let (server, workstation) = targets(lp, false);
     let mut recorded = 0;
-    // The server first: a workstation reached through it is verified with the server's pinned key.
-    for (role, target) in [
-        (Role::Server, Some(server)),
-        (Role::Workstation, workstation),
-    ] {
-        let Some(target) = target else { continue };
+    // The server first (role order): a workstation reached through it is verified with the server's pinned
+    // key. A host without a target is this machine.
+    for (role, target) in targets(lp, false).into_entries() {
         let fail = |source| Error::Transport { role, source };
         let (keys, names) = ssh::fetch_host_keys(&target).map_err(fail)?;
         let files = [pinned.clone()];

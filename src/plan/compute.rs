@@ -2,17 +2,17 @@
 
 use super::*;
 use crate::argv::{argv_digest, shell_words};
-use crate::desired::{DesiredState, HostState};
+use crate::desired::{DesiredState, HostState, World};
 use crate::diff;
 use crate::facts::{Facts, FileFact};
 
-/// Compare the desired state with the facts. `facts` is `None` offline ("nothing there yet").
+/// Compare the desired state with the facts. Without facts (offline): "nothing there yet".
 pub fn compute(
     profile: &str,
     method: &str,
     desired: &DesiredState,
-    facts: [(Role, Option<&Facts>); 2],
-    addresses: [(Role, String); 2],
+    facts: World,
+    addresses: &PerRole<String>,
 ) -> Plan {
     let empty = Facts::default();
     assemble(
@@ -31,35 +31,28 @@ pub(crate) fn assemble(
     profile: &str,
     method: &str,
     desired: &DesiredState,
-    facts: [(Role, Option<&Facts>); 2],
-    addresses: [(Role, String); 2],
+    facts: World,
+    addresses: &PerRole<String>,
     destroy: bool,
     plan_host: impl Fn(&HostState, Option<&Facts>, String) -> HostPlan,
 ) -> Plan {
     let hosts = desired
         .hosts
-        .iter()
-        .map(|host| {
-            let host_facts = facts
-                .iter()
-                .find(|(r, _)| *r == host.role)
-                .and_then(|(_, f)| *f);
-            let address = addresses
-                .iter()
-                .find(|(r, _)| *r == host.role)
-                .map(|(_, a)| a.clone())
-                .unwrap_or_default();
+        .entries()
+        .map(|(role, host)| {
+            let host_facts = facts.get(role).copied();
+            let address = addresses.get(role).cloned().unwrap_or_default();
             let mut host_plan = plan_host(host, host_facts, address);
             host_plan.changes.extend(host_facts.and_then(resolve_guard));
             host_plan.facts_digest = host_facts.map(Facts::managed_digest).unwrap_or_default();
-            host_plan
+            (role, host_plan)
         })
         .collect();
     Plan {
         format_version: FORMAT_VERSION,
         profile: profile.to_string(),
         method: method.to_string(),
-        offline: facts.iter().all(|(_, f)| f.is_none()),
+        offline: facts.is_empty(),
         destroy,
         hosts,
         tunnel: TunnelSummary {
@@ -109,107 +102,28 @@ fn plan_host(host: &HostState, facts: &Facts, address: String) -> HostPlan {
     let mut notes = host.notes.clone();
     let mut problems = host.problems.clone();
     for item in &host.items {
-        match item {
-            Item::Account(a) => {
-                if facts.accounts.get(&a.name) != Some(&true) {
-                    changes.push(Change::CreateAccount {
-                        name: a.name.clone(),
-                        home: a.home.clone(),
-                        shell: a.shell.clone(),
-                        create_home: a.create_home,
-                    });
+        let change = match item {
+            Item::Account(a) => account_change(a, facts),
+            Item::KeyPair(k) => key_change(k, facts),
+            Item::Files(group) => files_change(group, facts),
+            Item::Certificate(c) => Some(certificate_change(c, facts)),
+            Item::Tunnel(t) => tunnel_change(t, facts),
+            Item::Linger(user) => match linger_change(user, facts) {
+                Ok(change) => change,
+                Err(problem) => {
+                    problems.push(problem);
+                    None
                 }
-            }
-            Item::KeyPair(k) => {
-                if facts.public_key(&k.path).is_none() {
-                    changes.push(Change::GenerateKey {
-                        path: k.path.clone(),
-                        owner: k.owner.clone(),
-                        comment: k.comment.clone(),
-                    });
-                }
-            }
-            Item::Files(group) => {
-                let files: Vec<FileChange> = group
-                    .files
-                    .iter()
-                    .filter_map(|f| file_change(f, facts))
-                    .collect();
-                let links: Vec<LinkChange> = group
-                    .links
-                    .iter()
-                    .filter_map(|l| link_change(l, facts))
-                    .collect();
-                if !files.is_empty() || !links.is_empty() {
-                    changes.push(Change::WriteFiles {
-                        label: group.label.clone(),
-                        files,
-                        links,
-                        validate: group.validate,
-                        reload: group.reload,
-                    });
-                }
-            }
-            Item::Certificate(c) => changes.push(Change::ObtainCertificate {
-                domain: c.domain.clone(),
-                source: c.source,
-                how: c.how(),
-                command: shell_words(&c.command),
-                fullchain: c.fullchain.clone(),
-                reason: match facts.certificates.get(&c.fullchain) {
-                    Some(_) => "the certificate expires within 30 days".into(),
-                    None => format!("no certificate for {} yet", c.domain),
-                },
-                certificate: c.clone(),
-            }),
-            Item::Tunnel(t) if t.start => {
-                let digest = argv_digest(&t.argv);
-                let reason = match facts.tunnels.get(&t.pid_file) {
-                    Some(f) if f.running && f.argv_digest == digest => continue,
-                    Some(f) if f.running => "the tunnel command changed: restart it",
-                    _ => "the tunnel is not running",
-                };
-                changes.push(Change::StartTunnel {
-                    user: t.user.clone(),
-                    command: shell_words(&t.argv),
-                    reason: reason.into(),
-                    argv: t.argv.clone(),
-                    pid_file: t.pid_file.clone(),
-                });
-            }
-            Item::Tunnel(_) => {}
-            Item::Linger(user)
-                if facts.linger == Some(false) && facts.linger_by_sudo == Some(false) =>
-            {
-                problems.push(format!(
-                    "systemd stops {user}'s services when {user} logs out unless lingering is on, and {user} may \
-                     not turn it on (no polkit rule, no sudo for it). Ask an administrator to run once: \
-                     sudo loginctl enable-linger {user} (or to allow exactly that in sudoers: \
-                     {user} ALL=(root) NOPASSWD: /usr/bin/loginctl enable-linger {user}); then apply again."
-                ));
-            }
-            Item::Linger(user) => {
-                if facts.linger != Some(true) {
-                    changes.push(Change::EnableLinger {
-                        user: user.clone(),
-                        reason:
-                            "without it systemd stops the user's services when the user logs out"
-                                .into(),
-                    });
-                }
-            }
-            Item::Command(c) => changes.push(Change::RunCommand {
+            },
+            Item::Command(c) => Some(Change::RunCommand {
                 label: c.label.clone(),
                 command: shell_words(&c.argv),
                 reason: c.reason.clone(),
                 argv: c.argv.clone(),
             }),
-            Item::Unit(unit) => {
-                if let Some(change) = unit_change(unit, facts, &changes, &mut notes) {
-                    changes.push(change);
-                }
-            }
-        }
+            Item::Unit(unit) => unit_change(unit, facts, &changes, &mut notes),
+        };
+        changes.extend(change);
     }
     changes.extend(pending_reloads(facts, &changes));
     // With sshd's files unchanged, what sshd does now is what it will do: check it against the intent.
@@ -235,6 +149,102 @@ fn plan_host(host: &HostState, facts: &Facts, address: String) -> HostPlan {
         sshd_intent: host.sshd_intent.clone(),
         facts_digest: String::new(),
     }
+}
+
+fn account_change(a: &Account, facts: &Facts) -> Option<Change> {
+    (facts.accounts.get(&a.name) != Some(&true)).then(|| Change::CreateAccount {
+        name: a.name.clone(),
+        home: a.home.clone(),
+        shell: a.shell.clone(),
+        create_home: a.create_home,
+    })
+}
+
+fn key_change(k: &KeyPair, facts: &Facts) -> Option<Change> {
+    facts
+        .public_key(&k.path)
+        .is_none()
+        .then(|| Change::GenerateKey {
+            path: k.path.clone(),
+            owner: k.owner.clone(),
+            comment: k.comment.clone(),
+        })
+}
+
+/// The group's files and links that differ from what is there.
+fn files_change(group: &FileGroup, facts: &Facts) -> Option<Change> {
+    let files: Vec<FileChange> = group
+        .files
+        .iter()
+        .filter_map(|f| file_change(f, facts))
+        .collect();
+    let links: Vec<LinkChange> = group
+        .links
+        .iter()
+        .filter_map(|l| link_change(l, facts))
+        .collect();
+    if files.is_empty() && links.is_empty() {
+        return None;
+    }
+    Some(Change::WriteFiles {
+        label: group.label.clone(),
+        files,
+        links,
+        validate: group.validate,
+        reload: group.reload,
+    })
+}
+
+/// The desired state holds a certificate only when one is due (missing, or expiring within 30 days).
+fn certificate_change(c: &Certificate, facts: &Facts) -> Change {
+    Change::ObtainCertificate {
+        domain: c.domain.clone(),
+        source: c.source,
+        how: c.how(),
+        command: shell_words(&c.command),
+        fullchain: c.fullchain.clone(),
+        reason: match facts.certificates.get(&c.fullchain) {
+            Some(_) => "the certificate expires within 30 days".into(),
+            None => format!("no certificate for {} yet", c.domain),
+        },
+        certificate: c.clone(),
+    }
+}
+
+/// A tunnel apply starts (`--start-tunnel`) when it is not running, or runs an older command.
+fn tunnel_change(t: &TunnelProcess, facts: &Facts) -> Option<Change> {
+    if !t.start {
+        return None;
+    }
+    let digest = argv_digest(&t.argv);
+    let reason = match facts.tunnels.get(&t.pid_file) {
+        Some(f) if f.running && f.argv_digest == digest => return None,
+        Some(f) if f.running => "the tunnel command changed: restart it",
+        _ => "the tunnel is not running",
+    };
+    Some(Change::StartTunnel {
+        user: t.user.clone(),
+        command: shell_words(&t.argv),
+        reason: reason.into(),
+        argv: t.argv.clone(),
+        pid_file: t.pid_file.clone(),
+    })
+}
+
+/// Lingering to turn on, or (`Err`) the problem when the user may not turn it on.
+fn linger_change(user: &str, facts: &Facts) -> Result<Option<Change>, String> {
+    if facts.linger == Some(false) && facts.linger_by_sudo == Some(false) {
+        return Err(format!(
+            "systemd stops {user}'s services when {user} logs out unless lingering is on, and {user} may \
+             not turn it on (no polkit rule, no sudo for it). Ask an administrator to run once: \
+             sudo loginctl enable-linger {user} (or to allow exactly that in sudoers: \
+             {user} ALL=(root) NOPASSWD: /usr/bin/loginctl enable-linger {user}); then apply again."
+        ));
+    }
+    Ok((facts.linger != Some(true)).then(|| Change::EnableLinger {
+        user: user.to_string(),
+        reason: "without it systemd stops the user's services when the user logs out".into(),
+    }))
 }
 
 /// Files written by an apply (or destroy) that stopped before its reload look converged; the on-host

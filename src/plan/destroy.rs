@@ -10,19 +10,21 @@
 //! a path it keeps what was there (`original/NAME`, or `NAME.absent` when nothing was), and it records each
 //! account it creates. A path or account without such a record is not jprov's and is left alone.
 
-use crate::desired::{has_jprov_tag, is_tagged, without_tagged_line, DesiredState, HostState};
+use crate::desired::{
+    has_jprov_tag, is_tagged, without_tagged_line, DesiredState, HostState, World,
+};
 use crate::diff;
 use crate::facts::{Facts, FileFact};
 use crate::plan::{self, Change, FileRemoval, HostPlan, Plan, Removal};
 use crate::resource::*;
 
-/// The teardown plan of `desired` (built with `Options::destroy`); `facts` are `None` offline.
+/// The teardown plan of `desired` (built with `Options::destroy`); without facts offline.
 pub fn compute(
     profile: &str,
     method: &str,
     desired: &DesiredState,
-    facts: [(Role, Option<&Facts>); 2],
-    addresses: [(Role, String); 2],
+    facts: World,
+    addresses: &PerRole<String>,
 ) -> Plan {
     plan::assemble(profile, method, desired, facts, addresses, true, plan_host)
 }

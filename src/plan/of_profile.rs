@@ -2,16 +2,15 @@
 //! Pure: the host layer gathers the facts and calls this.
 
 use crate::desired::{self, Options, World};
-use crate::facts::Facts;
 use crate::plan::Plan;
 use crate::profile::{LoadedProfile, WorkstationHost};
 use crate::render::RenderError;
 use crate::render::Templates;
-use crate::resource::Role;
+use crate::resource::{PerRole, Role};
 
 /// Addresses shown in an offline plan: `user@host:port` as the profile names them (the host layer shows
 /// the same for the connections it makes).
-fn offline_addresses(lp: &LoadedProfile) -> [(Role, String); 2] {
+fn offline_addresses(lp: &LoadedProfile) -> PerRole<String> {
     let p = &lp.profile;
     let server = format!(
         "{}@{}:{}",
@@ -30,21 +29,20 @@ fn offline_addresses(lp: &LoadedProfile) -> [(Role, String); 2] {
             )
         }
     };
-    [(Role::Server, server), (Role::Workstation, workstation)]
+    PerRole::new()
+        .with(Role::Server, server)
+        .with(Role::Workstation, workstation)
 }
 
+/// The plan against these facts (none: offline), showing each host at its address.
 pub fn compute(
     lp: &LoadedProfile,
     templates: &Templates,
-    facts: Option<(&Facts, &Facts)>,
-    addresses: [(Role, String); 2],
+    world: World,
+    addresses: &PerRole<String>,
     options: Options,
 ) -> Result<Plan, RenderError> {
     let p = &lp.profile;
-    let world = World {
-        server: facts.map(|f| f.0),
-        workstation: facts.map(|f| f.1),
-    };
     let desired = desired::build(p, world, templates, options)?;
     let planner = if options.destroy {
         crate::plan::destroy::compute
@@ -55,10 +53,7 @@ pub fn compute(
         p.name.as_str(),
         &p.method.to_string(),
         &desired,
-        [
-            (Role::Server, world.server),
-            (Role::Workstation, world.workstation),
-        ],
+        world,
         addresses,
     ))
 }
@@ -68,5 +63,11 @@ pub fn offline(
     templates: &Templates,
     options: Options,
 ) -> Result<Plan, RenderError> {
-    compute(lp, templates, None, offline_addresses(lp), options)
+    compute(
+        lp,
+        templates,
+        World::default(),
+        &offline_addresses(lp),
+        options,
+    )
 }

@@ -1,5 +1,5 @@
 use super::*;
-use crate::desired::tests::{converge_from, profile};
+use crate::desired::tests::{addresses, converge_from, profile, queries, world};
 use crate::desired::{build, with_tagged_line, Options, World};
 use crate::facts::{record_name, UnitFact};
 use crate::layout::Layout;
@@ -12,18 +12,9 @@ const DESTROY: Options = Options {
 };
 
 fn teardown(p: &Profile, server: Option<&Facts>, workstation: Option<&Facts>) -> Plan {
-    let world = World {
-        server,
-        workstation,
-    };
+    let world = world(server, workstation);
     let desired = build(p, world, &Templates::new(), DESTROY).unwrap();
-    compute(
-        "t",
-        "m",
-        &desired,
-        [(Role::Server, server), (Role::Workstation, workstation)],
-        [(Role::Server, "s".into()), (Role::Workstation, "w".into())],
-    )
+    compute("t", "m", &desired, world, &addresses())
 }
 
 fn user_file(content: &str, mode: u32) -> FileFact {
@@ -456,27 +447,18 @@ fn every_path_destroy_removes_is_gathered_by_the_fact_query() {
                 systemd,
                 ..Facts::default()
             };
-            let world = World {
-                server: Some(&host),
-                workstation: Some(&host),
-            };
+            let world = world(Some(&host), Some(&host));
             let desired = build(&p, world, &Templates::new(), DESTROY).unwrap();
             // Offline: everything there.
-            let plan = compute(
-                "t",
-                "m",
-                &desired,
-                [(Role::Server, None), (Role::Workstation, None)],
-                [(Role::Server, "s".into()), (Role::Workstation, "w".into())],
-            );
-            let queries = crate::desired::fact_queries(&p);
-            for (role, query) in &queries {
+            let plan = compute("t", "m", &desired, World::default(), &addresses());
+            let queries = queries(&p);
+            for (role, query) in queries.entries() {
                 let what = format!("{name} (systemd: {systemd}) {role}");
                 assert_eq!(query.profile.as_deref(), Some(p.name.as_str()), "{what}");
                 let gathered = |path: &str| {
                     query.files.iter().any(|f| f == path) || query.exists.iter().any(|f| f == path)
                 };
-                for change in &plan.host(*role).changes {
+                for change in &plan.host(role).changes {
                     match change {
                         Change::RemoveFiles { files, dirs, .. } => {
                             for f in files {

@@ -1,0 +1,59 @@
+//! Methods: how the browser reaches Jupyter. Each method is one file under `methods/` implementing
+//! `Method`: which hosts it configures, where TLS ends, its tunnel, and each host's state. `desired::build`
+//! picks the implementation once (`of`) and calls only this interface; what every method shares is in
+//! `builder.rs`, `services.rs` and `certificates.rs`.
+
+use super::builder::Builder;
+use super::*;
+
+mod nginx_proxy;
+mod reverse_forward;
+
+/// One way from the browser to Jupyter.
+pub(super) trait Method: Sync {
+    /// The hosts jprov configures for it, in the order plans list them: the workstation always, after the
+    /// server when the method has one.
+    fn roles(&self) -> &'static [Role];
+
+    /// Where TLS ends: where a certificate jprov makes is made, and what serves it.
+    fn tls_end(&self, p: &Profile, l: &Layout) -> TlsEnd;
+
+    /// The tunnel, as the host that opens it runs it.
+    fn tunnel(&self, b: &Builder) -> Tunnel;
+
+    /// What one of its hosts (`role`, one of `roles`) needs: items in order, sshd's intent, notes, problems.
+    fn host(
+        &self,
+        b: &Builder,
+        role: Role,
+        tunnel: &TunnelProcess,
+    ) -> Result<HostState, RenderError>;
+}
+
+/// The tunnel and the host that opens it.
+pub(super) struct Tunnel {
+    pub(super) opener: Role,
+    pub(super) process: TunnelProcess,
+}
+
+/// Where a method terminates TLS, which decides where jprov makes a certificate and what reads it.
+pub(super) struct TlsEnd {
+    /// The host whose TLS server (nginx, Jupyter) reads the certificate: a self-signed one is made there.
+    pub(super) role: Role,
+    /// Where a self-signed certificate is generated (`Layout::tls_files` names its files in it).
+    pub(super) self_signed_dir: Directory,
+    /// The service that must reload to serve a renewed certificate (nginx; Jupyter is a unit restarted
+    /// through `Unit::restart_on`).
+    pub(super) reload: Option<Service>,
+    /// Where certbot puts the ACME http-01 challenge for a web server on the server to serve; `None`:
+    /// certbot answers it itself (`--standalone`).
+    pub(super) acme_webroot: Option<String>,
+}
+
+/// The implementation of the profile's method.
+pub(super) fn of(method: crate::profile::Method) -> &'static dyn Method {
+    match method {
+        crate::profile::Method::ReverseForward => &reverse_forward::ReverseForward,
+        crate::profile::Method::NginxProxy => &nginx_proxy::NginxProxy,
+    }
+}
