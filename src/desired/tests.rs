@@ -88,14 +88,6 @@ fn known(f: &ManagedFile) -> &str {
 pub(crate) fn converged_facts(desired: &DesiredState, role: Role, base: &Facts) -> Facts {
     let mut facts = base.clone();
     facts.state = true;
-    let written = |facts: &mut Facts, path: &str| {
-        let name = crate::facts::record_name(path);
-        if !facts.originals.contains_key(&name) {
-            let before = facts.file(path).clone();
-            facts.originals.insert(name.clone(), before);
-        }
-        facts.backups.insert(name);
-    };
     for item in &desired.host(role).items {
         match item {
             Item::Account(a) => {
@@ -113,39 +105,7 @@ pub(crate) fn converged_facts(desired: &DesiredState, role: Role, base: &Facts) 
                 facts.exists.insert(k.path.clone());
                 facts.exists.insert(format!("{}.pub", k.path));
             }
-            Item::Files(g) => {
-                for f in &g.files {
-                    if let Content::Known(text) = &f.content {
-                        if !matches!(facts.file(&f.path), FileFact::File { content, .. } if content == text.as_bytes())
-                        {
-                            written(&mut facts, &f.path);
-                        }
-                        let group = if f.group.is_empty() {
-                            f.owner.clone()
-                        } else {
-                            f.group.clone()
-                        };
-                        facts.files.insert(
-                            f.path.clone(),
-                            FileFact::File {
-                                mode: f.mode,
-                                owner: f.owner.clone(),
-                                group,
-                                content: text.clone().into_bytes(),
-                            },
-                        );
-                    }
-                }
-                for l in &g.links {
-                    written(&mut facts, &l.path);
-                    facts.files.insert(
-                        l.path.clone(),
-                        FileFact::Symlink {
-                            target: l.target.clone(),
-                        },
-                    );
-                }
-            }
+            Item::Files(g) => converged_files(&mut facts, g),
             Item::Certificate(c) => {
                 facts.certificates.insert(c.fullchain.clone(), true);
                 facts.exists.extend(c.renames.iter().map(|r| r.to.clone()));
@@ -182,6 +142,51 @@ pub(crate) fn converged_facts(desired: &DesiredState, role: Role, base: &Facts) 
         }
     }
     facts
+}
+
+/// Apply's records of a path it wrote: what was there before its first write, and a backup.
+fn record_written(facts: &mut Facts, path: &str) {
+    let name = crate::facts::record_name(path);
+    if !facts.originals.contains_key(&name) {
+        let before = facts.file(path).clone();
+        facts.originals.insert(name.clone(), before);
+    }
+    facts.backups.insert(name);
+}
+
+/// `converged_facts` of a file group: its files and links in place, recorded as written by apply.
+fn converged_files(facts: &mut Facts, g: &FileGroup) {
+    for f in &g.files {
+        if let Content::Known(text) = &f.content {
+            if !matches!(facts.file(&f.path), FileFact::File { content, .. } if content == text.as_bytes())
+            {
+                record_written(facts, &f.path);
+            }
+            let group = if f.group.is_empty() {
+                f.owner.clone()
+            } else {
+                f.group.clone()
+            };
+            facts.files.insert(
+                f.path.clone(),
+                FileFact::File {
+                    mode: f.mode,
+                    owner: f.owner.clone(),
+                    group,
+                    content: text.clone().into_bytes(),
+                },
+            );
+        }
+    }
+    for l in &g.links {
+        record_written(facts, &l.path);
+        facts.files.insert(
+            l.path.clone(),
+            FileFact::Symlink {
+                target: l.target.clone(),
+            },
+        );
+    }
 }
 
 fn plan_for(p: &Profile, server: &Facts, workstation: &Facts, options: Options) -> plan::Plan {
@@ -511,6 +516,34 @@ fn the_tunnel_names_the_key_and_known_hosts_its_command_uses_and_the_opener_gets
     }
 }
 
+/// The openssl command that makes the example profiles' self-signed certificate beside its final files.
+fn self_signed_command(privkey: &str, fullchain: &str) -> Vec<String> {
+    [
+        "openssl",
+        "req",
+        "-x509",
+        "-noenc",
+        "-days",
+        "90",
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:prime256v1",
+        "-keyout",
+        &format!("{privkey}.new"),
+        "-out",
+        &format!("{fullchain}.new"),
+        "-subj",
+        "/CN=jupyter.example.org",
+        "-addext",
+        "subjectAltName=DNS:jupyter.example.org,IP:10.0.0.5,IP:fd00::5",
+        "-addext",
+        "extendedKeyUsage=serverAuth",
+    ]
+    .map(String::from)
+    .to_vec()
+}
+
 #[test]
 fn a_self_signed_certificate_is_made_where_tls_ends() {
     for (name, on, other, dir, owner) in [
@@ -555,28 +588,7 @@ fn a_self_signed_certificate_is_made_where_tls_ends() {
         assert_eq!(c.fullchain, fullchain);
         assert_eq!(
             c.command,
-            [
-                "openssl",
-                "req",
-                "-x509",
-                "-noenc",
-                "-days",
-                "90",
-                "-newkey",
-                "ec",
-                "-pkeyopt",
-                "ec_paramgen_curve:prime256v1",
-                "-keyout",
-                &format!("{privkey}.new"),
-                "-out",
-                &format!("{fullchain}.new"),
-                "-subj",
-                "/CN=jupyter.example.org",
-                "-addext",
-                "subjectAltName=DNS:jupyter.example.org,IP:10.0.0.5,IP:fd00::5",
-                "-addext",
-                "extendedKeyUsage=serverAuth",
-            ],
+            self_signed_command(&privkey, &fullchain),
             "{name}"
         );
         let directory = c.directory.as_ref().unwrap();

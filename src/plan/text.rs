@@ -179,6 +179,21 @@ fn headline(change: &Change) -> (String, Option<&str>) {
             ..
         } => (format!("! {label}: {command}"), Some(reason)),
         Change::Unit { reason, .. } => (unit_headline(change), Some(reason)),
+        Change::StopUnit { .. }
+        | Change::StopTunnel { .. }
+        | Change::RemoveKey { .. }
+        | Change::RemoveAccount { .. }
+        | Change::Forget { .. } => teardown_headline(change),
+        Change::WriteFiles { .. }
+        | Change::RemoveFiles { .. }
+        | Change::ObtainCertificate { .. }
+        | Change::RemoveCertificate { .. } => unreachable!("write_change writes these in full"),
+    }
+}
+
+/// `headline` of a teardown's simple changes.
+fn teardown_headline(change: &Change) -> (String, Option<&str>) {
+    match change {
         Change::StopUnit {
             name,
             scope,
@@ -225,10 +240,7 @@ fn headline(change: &Change) -> (String, Option<&str>) {
                 .into(),
             Some(reason),
         ),
-        Change::WriteFiles { .. }
-        | Change::RemoveFiles { .. }
-        | Change::ObtainCertificate { .. }
-        | Change::RemoveCertificate { .. } => unreachable!("write_change writes these in full"),
+        _ => unreachable!("headline writes the others"),
     }
 }
 
