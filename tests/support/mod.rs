@@ -19,6 +19,7 @@ pub mod golden;
 pub mod prereq;
 pub mod profiles;
 pub mod setup;
+pub mod step;
 pub mod test;
 pub mod test_host;
 
