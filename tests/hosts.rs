@@ -2,6 +2,13 @@
 //! (see tests/support/test_host.rs). jprov runs as `Step`s (tests/support/step.rs): every apply and destroy
 //! step is followed by a plan that must show no changes, and outputs are compared with the test's ports
 //! shown as `[SERVER_PORT]`, `[TUNNEL_PORT]`, ...
+//!
+//! Outputs are compared exactly where they are fixed once the ports are named (a converged apply, an empty
+//! teardown plan, a pending reload, refusals in jprov's own words). A step checks single lines instead, and
+//! says why, when the output holds what changes from run to run: a plan before the first apply shows the
+//! hosts' new keys (generated at start), fingerprints, the names `ss` gives listeners, or the messages of
+//! sshd and libssh2, which vary by version. The wording of whole plans is pinned by the offline golden files
+//! (tests/golden/plans).
 
 mod support;
 
@@ -19,6 +26,7 @@ fn reverse_forward_plans_applies_converges_and_reapplies_nothing() {
     let Some(s) = Setup::new(Method::ReverseForward) else {
         return;
     };
+    // Lines, not all: a first plan shows the hosts' keys (pinned known_hosts content), new every run.
     s.run(&["plan"])
         .status(2)
         .stdout_contains("+ create account jprov-tunnel")
@@ -29,7 +37,7 @@ fn reverse_forward_plans_applies_converges_and_reapplies_nothing() {
 
     let reloads_before = s.server.sshd_reload_count();
     s.apply(&["--start-tunnel"])
-        .stdout_contains("reloaded ssh")
+        .stdout_contains("reloaded ssh") // a first apply: its plan shows the keys
         .run();
     s.server.wait_sshd_reloads(reloads_before + 1);
     assert_eq!(
@@ -118,13 +126,14 @@ fn nginx_proxy_enables_a_validated_site_and_opens_the_tunnel() {
     s.server.start_nginx();
     let master = s.server.nginx_master_pid();
     let site = "/etc/nginx/sites-available/jprov-t-nginx-proxy";
+    // Lines: a first plan (the hosts' keys).
     s.run(&["plan"])
         .status(2)
         .stdout_contains("`nginx -t` passes with the new files (staged; live files untouched)")
         .absent(Role::Server, site)
         .run();
     s.apply(&["--start-tunnel"])
-        .stdout_contains("reloaded nginx")
+        .stdout_contains("reloaded nginx") // a first apply
         .run();
     let link = s
         .server
@@ -164,7 +173,38 @@ fn nginx_proxy_enables_a_validated_site_and_opens_the_tunnel() {
     assert_eq!(shell.trim(), "/usr/sbin/nologin");
 
     s.apply(&["--start-tunnel"])
-        .stdout_contains("No changes")
+        .stdout(
+            "\
+Plan for profile t-nginx-proxy (nginx-proxy)
+
+server admin@127.0.0.1:[SERVER_PORT]
+  no changes
+  note: the server does not run systemd: jprov sets up no services there; start the tunnel yourself \
+(`jprov tunnel PROFILE` keeps a tunnel up, `apply --start-tunnel` starts it once)
+
+workstation alice@127.0.0.1:[WORKSTATION_PORT]
+  no changes
+  note: the workstation does not run systemd: jprov sets up no services there; start Jupyter and the \
+tunnel (when it opens it) yourself (`jprov tunnel PROFILE` keeps a tunnel up, `apply --start-tunnel` starts \
+it once)
+
+Tunnel, opened by the server as jprov-tunnel:
+  ssh -N -o 'ExitOnForwardFailure=yes' -o 'ServerAliveInterval=30' -o 'ServerAliveCountMax=3' \
+-o 'BatchMode=yes' -o 'IdentitiesOnly=yes' -o 'StrictHostKeyChecking=yes' \
+-o 'UserKnownHostsFile=/var/lib/jprov-tunnel/.ssh/known_hosts' \
+-o 'HostKeyAlias=jprov-t-nginx-proxy-workstation' -i /var/lib/jprov-tunnel/.ssh/id_ed25519 \
+-p [WORKSTATION_PORT] -L 127.0.0.1:[TUNNEL_PORT]:localhost:[JUPYTER_PORT] alice@127.0.0.1
+Jupyter on the workstation: jupyter lab
+
+No changes: the hosts match the profile.
+Applied: the hosts match the profile.
+
+The tunnel is up on the server: started by apply --start-tunnel (pid file \
+/var/lib/jprov-tunnel/jprov-t-nginx-proxy-tunnel.pid).
+Start Jupyter on the workstation:
+  jupyter lab
+",
+        )
         .run();
 }
 
@@ -249,6 +289,8 @@ fn reverse_forward_generates_a_self_signed_certificate_on_the_workstation() {
 
     // A second apply makes no new certificate.
     let fingerprint = x509(&s.workstation, &fullchain, "-fingerprint -sha256");
+    // Converged: its whole text is compared in reverse_forward_plans_applies_converges_and_reapplies_nothing;
+    // here, that no round ran.
     s.apply(&[])
         .stdout_contains("No changes")
         .stdout_lacks("round 1")
@@ -263,6 +305,7 @@ fn reverse_forward_generates_a_self_signed_certificate_on_the_workstation() {
         "runuser -u alice -- openssl req -x509 -noenc -days 10 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 \
          -keyout {privkey} -out {fullchain} -subj /CN=jupyter.test 2>/dev/null"
     ));
+    // Lines: the plan shows the old certificate's dates.
     s.run(&["plan"])
         .status(2)
         .stdout_contains(format!(
@@ -305,7 +348,7 @@ fn nginx_proxy_serves_a_self_signed_certificate_generated_on_the_server() {
     assert!(!workstation.contains("openssl"), "{planned}");
 
     // Round 1 serves the site without TLS and makes the certificate; a later round adds the TLS block.
-    s.apply(&[]).stdout_contains("round 2: server").run();
+    s.apply(&[]).stdout_contains("round 2: server").run(); // a first apply
     assert_eq!(
         x509(&s.server, &fullchain, "-ext subjectAltName"),
         "X509v3 Subject Alternative Name: \n    DNS:jupyter.test\n"
@@ -353,6 +396,8 @@ fn nginx_proxy_serves_a_self_signed_certificate_generated_on_the_server() {
     );
 
     let fingerprint = x509(&s.server, &fullchain, "-fingerprint -sha256");
+    // Converged: its whole text is compared in reverse_forward_plans_applies_converges_and_reapplies_nothing;
+    // here, that no round ran.
     s.apply(&[])
         .stdout_contains("No changes")
         .stdout_lacks("round 1")
@@ -368,6 +413,7 @@ fn plan_validates_candidates_on_the_host_and_refuses_what_sshd_would_reject() {
     let Some(s) = Setup::new(Method::ReverseForward) else {
         return;
     };
+    // Lines: first plans (the hosts' keys), and sshd's own messages.
     s.run(&["plan"])
         .status(2)
         .stdout_contains("`sshd -t` passes with the new files")
@@ -421,6 +467,7 @@ fn failed_validation_during_apply_restores_the_previous_files_and_reloads_nothin
         b"ThisIsNotAnOption yes\n",
         0o644,
     );
+    // Lines: sshd's own message follows.
     s.run(&["apply"])
         .env("JPROV_FAULT", "skip-plan-validation")
         .status(3)
@@ -455,14 +502,40 @@ fn a_shadowed_sshd_setting_is_reported_with_the_file_that_wins() {
         b"Match all\n\tGatewayPorts no\n",
         0o644,
     );
+    // A shadowed setting is not success ("No changes: the hosts match" is not said).
     s.run(&["plan"])
         .status(3)
-        .stdout_contains(
-            "sshd gives jprov-tunnel `gatewayports no`, but jprov needs `gatewayports clientspecified`",
+        .stdout(
+            "\
+Plan for profile t-reverse-forward (reverse-forward)
+
+server admin@127.0.0.1:[SERVER_PORT]
+  no changes
+  PROBLEM: sshd gives jprov-tunnel `gatewayports no`, but jprov needs `gatewayports clientspecified`. Lines \
+setting gatewayports, in the order sshd reads them: \
+/etc/ssh/sshd_config.d/00-site.conf:2:\tGatewayPorts no | \
+/etc/ssh/sshd_config.d/01-jprov-t-reverse-forward.conf:16:\tGatewayPorts clientspecified. Among Match blocks \
+that apply to jprov-tunnel, the first value read wins: remove the earlier one or make its Match exclude \
+jprov-tunnel.
+
+workstation alice@127.0.0.1:[WORKSTATION_PORT]
+  no changes
+  note: the workstation does not run systemd: jprov sets up no services there; start Jupyter and the \
+tunnel (when it opens it) yourself (`jprov tunnel PROFILE` keeps a tunnel up, `apply --start-tunnel` starts \
+it once)
+
+Tunnel, opened by the workstation as alice:
+  ssh -N -o 'ExitOnForwardFailure=yes' -o 'ServerAliveInterval=30' -o 'ServerAliveCountMax=3' \
+-o 'BatchMode=yes' -o 'IdentitiesOnly=yes' -o 'StrictHostKeyChecking=yes' \
+-o 'UserKnownHostsFile=/home/alice/.ssh/jprov-t-reverse-forward-known_hosts' \
+-o 'HostKeyAlias=jprov-t-reverse-forward-server' -i /home/alice/.ssh/jprov-t-reverse-forward-tunnel \
+-p [SERVER_PORT] -R :[TUNNEL_PORT]:localhost:[JUPYTER_PORT] jprov-tunnel@127.0.0.1
+Jupyter on the workstation: jupyter lab
+
+The plan has problems (PROBLEM above): apply would not give the intended result.
+No changes to files, but the hosts do not do what the profile wants.
+",
         )
-        .stdout_contains("/etc/ssh/sshd_config.d/00-site.conf:2:")
-        // A shadowed setting is not success.
-        .stdout_lacks("No changes: the hosts match")
         .run();
 }
 
@@ -472,6 +545,7 @@ fn a_workstation_behind_the_server_is_reached_through_it() {
         return;
     };
     s.edit_profile(|p| p.workstation.jump = Some(Jump::Server));
+    // Lines: a first plan (the hosts' keys).
     s.run(&["plan"])
         .status(2)
         .stdout_contains("(through the server)")
@@ -503,6 +577,7 @@ fn host_keys_are_verified_before_anything_is_sent() {
     };
     // A changed key is refused.
     s.server.rotate_host_key();
+    // Lines: refusals of host keys name their fingerprints, new every run.
     s.run(&["apply"])
         .status(4)
         .stderr_contains("HOST KEY CHANGED")
@@ -548,6 +623,7 @@ fn trust_pins_host_keys_next_to_the_profile_and_fails_closed_on_change() {
     };
     let pinned = s.dir.path().join("known_hosts");
     std::fs::write(&pinned, "").unwrap();
+    // Counted lines: trust shows the fingerprints, new every run.
     let trusted = s.run(&["trust"]).stdout_contains("SHA256:").run().stdout;
     assert_eq!(trusted.matches("pinned in").count(), 2, "{trusted}");
     let pins = std::fs::read_to_string(&pinned).unwrap();
@@ -580,9 +656,34 @@ fn a_reload_left_pending_by_an_interrupted_apply_is_done_by_the_next_apply() {
         .exec_ok(&format!("printf 'reload ssh\\n' > {journal}"));
     s.run(&["plan"])
         .status(2)
-        .stdout_contains("validate and reload ssh (pending)")
+        .stdout(
+            "\
+Plan for profile t-reverse-forward (reverse-forward)
+
+server admin@127.0.0.1:[SERVER_PORT]
+  ! validate and reload ssh (pending)
+    because an earlier run wrote its files but stopped before reloading
+
+workstation alice@127.0.0.1:[WORKSTATION_PORT]
+  no changes
+  note: the workstation does not run systemd: jprov sets up no services there; start Jupyter and the \
+tunnel (when it opens it) yourself (`jprov tunnel PROFILE` keeps a tunnel up, `apply --start-tunnel` starts \
+it once)
+
+Tunnel, opened by the workstation as alice:
+  ssh -N -o 'ExitOnForwardFailure=yes' -o 'ServerAliveInterval=30' -o 'ServerAliveCountMax=3' \
+-o 'BatchMode=yes' -o 'IdentitiesOnly=yes' -o 'StrictHostKeyChecking=yes' \
+-o 'UserKnownHostsFile=/home/alice/.ssh/jprov-t-reverse-forward-known_hosts' \
+-o 'HostKeyAlias=jprov-t-reverse-forward-server' -i /home/alice/.ssh/jprov-t-reverse-forward-tunnel \
+-p [SERVER_PORT] -R :[TUNNEL_PORT]:localhost:[JUPYTER_PORT] jprov-tunnel@127.0.0.1
+Jupyter on the workstation: jupyter lab
+
+1 change to apply.
+",
+        )
         .run();
     let reloads = s.server.sshd_reload_count();
+    // Lines: what matters is the reload; the plan it shows is the one just compared.
     s.apply(&[])
         .stdout_contains("reloaded ssh")
         .absent(Role::Server, journal)
@@ -590,7 +691,7 @@ fn a_reload_left_pending_by_an_interrupted_apply_is_done_by_the_next_apply() {
     s.server.wait_sshd_reloads(reloads + 1);
     // And a clean apply leaves no journal behind.
     s.apply(&[])
-        .stdout_contains("No changes")
+        .stdout_contains("No changes") // converged: compared whole in reverse_forward_plans_applies_...
         .absent(Role::Server, journal)
         .run();
 }
@@ -605,6 +706,7 @@ fn a_change_that_would_lock_the_admin_out_is_rolled_back() {
         return;
     };
     let templates = support::lockout_templates(s.dir.path());
+    // Lines: the error quotes libssh2's message, which varies by version.
     s.run(&["apply"])
         .env("JPROV_TEMPLATE_DIR", &templates)
         .status(1)
@@ -615,7 +717,7 @@ fn a_change_that_would_lock_the_admin_out_is_rolled_back() {
     assert!(admin_can_log_in(&s), "the admin must still get in");
     // With the real templates the same profile applies, and a fresh login is proven.
     s.apply(&[])
-        .stdout_contains("a fresh login works after the sshd reload")
+        .stdout_contains("a fresh login works after the sshd reload") // a first apply
         .run();
 }
 
@@ -685,6 +787,7 @@ fn a_guard_left_armed_is_shown_by_plan_and_resolved_by_the_next_apply_before_it_
     let armed_at = std::time::Instant::now();
     assert!(s.server.exists(GUARD_DIR), "the guard is armed");
     assert_eq!(guard_sleepers(&s.server), 1);
+    // Lines: the plan shows the tunnel's public key, new every run.
     s.run(&["plan"])
         .status(2)
         .stdout_contains("prove a fresh login, then disarm the lockout guard (pending")
@@ -713,7 +816,7 @@ fn a_guard_left_armed_is_shown_by_plan_and_resolved_by_the_next_apply_before_it_
     let dropin = s.server.read_file(DROPIN).expect("the drop-in");
     std::thread::sleep(std::time::Duration::from_secs(5));
     s.run(&["plan"])
-        .stdout_contains("No changes")
+        .stdout_contains("No changes") // converged: compared whole in reverse_forward_plans_applies_...
         .file(Role::Server, DROPIN, &dropin)
         .run();
     assert!(!s.server.sshd_log().contains("lockout guard"));
@@ -782,7 +885,10 @@ fn a_saved_plan_is_applied_exactly_or_not_at_all() {
     s.workstation.exec_ok("mkdir -p /home/alice/.jupyter && echo '# mine' > /home/alice/.jupyter/jupyter_server_config.py && chown -R alice: /home/alice/.jupyter");
     s.apply_saved(&saved)
         .status(1)
-        .stderr_contains("workstation's managed files changed since the plan was saved")
+        .stderr(
+            "error: the workstation's managed files changed since the plan was saved; nothing was applied. \
+             Run `jprov plan -o` again\n",
+        )
         .absent(Role::Server, DROPIN) // nothing applied
         .run();
 
@@ -793,14 +899,17 @@ fn a_saved_plan_is_applied_exactly_or_not_at_all() {
     std::fs::write(&s.profile_file, format!("{profile}# edited\n")).unwrap();
     s.apply_saved(&saved)
         .status(1)
-        .stderr_contains("changed since the plan was saved")
+        .stderr(
+            "error: the profile [DIR]/profile.yaml changed since the plan was saved; run `jprov plan -o` \
+             again\n",
+        )
         .absent(Role::Server, DROPIN) // nothing applied
         .run();
 
     // Unchanged: applied, and the hosts converge.
     s.run(&save).status(2).run();
     s.apply_saved(&saved)
-        .stdout_contains("exactly those of the saved plan")
+        .stdout_contains("exactly those of the saved plan") // a first apply
         .present(Role::Server, DROPIN)
         .replans(Replan::Setup)
         .run();
@@ -1027,6 +1136,7 @@ fn jprov_tunnel_keeps_the_reverse_tunnel_up_and_stops_it_on_sigterm() {
         alice.trim()
     );
     // While it runs, apply says so instead of telling anyone to start a second tunnel on a taken port.
+    // Lines: the tunnel's line names the listener as `ss` calls it.
     s.apply(&[])
         .stdout_contains(
             "The tunnel is up on the workstation: sshd listens on the server's port [TUNNEL_PORT].",
@@ -1191,7 +1301,8 @@ Nothing to remove: nothing jprov set up for the profile is on the hosts.
     assert!(alive(tunnel));
     let key = "/home/alice/.ssh/jprov-t-reverse-forward-tunnel";
 
-    // plan --destroy shows every step and changes nothing.
+    // plan --destroy shows every step and changes nothing. Lines: the whole teardown's wording is pinned by
+    // the offline golden files (plans/*.destroy.txt); here, the steps these hosts need.
     let mut plan = s.run(&["plan", "--destroy"]).status(2);
     for step in [
         "Destroy plan for profile t-reverse-forward (reverse-forward)",
@@ -1220,6 +1331,7 @@ Nothing to remove: nothing jprov set up for the profile is on the hosts.
 
     // Everything jprov made is gone, the tunnel first; alice's own file is back, byte for byte.
     let reloads = s.server.sshd_reload_count();
+    // Lines: the plan it shows is the one above.
     let mut destroy = s
         .destroy(&[])
         .stdout_contains("a fresh login works after the sshd reload; lockout guard disarmed")
@@ -1267,21 +1379,24 @@ Nothing to remove: nothing jprov set up for the profile is on the hosts.
     let saved = s.dir.path().join("destroy.json");
     s.run(&["plan", "--destroy", "-o", saved.to_str().unwrap()])
         .status(2)
-        .stdout_contains("Destroy plan for profile")
+        .stdout_contains("Destroy plan for profile") // the steps: as above
         .run();
     let file: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&saved).unwrap()).unwrap();
     assert_eq!(file["destroy"], true);
     assert_eq!(file["plan"]["destroy"], true);
     s.apply_saved(&saved)
-        .stdout_contains("exactly those of the saved plan")
+        .stdout_contains("exactly those of the saved plan") // the steps: as above
         .stdout_contains("Destroyed: nothing jprov set up")
         .file(Role::Workstation, config, original)
         .absent(Role::Server, DROPIN)
         .replans(Replan::Teardown)
         .run();
     // Applying the same saved plan again is refused: the hosts changed since it was saved.
-    s.apply_saved(&saved).status(1).run();
+    s.apply_saved(&saved)
+        .status(1)
+        .stderr_contains("changed since the plan was saved")
+        .run();
 }
 
 #[test]
@@ -1310,6 +1425,7 @@ fn nginx_proxy_destroy_keeps_the_users_keys_and_removes_site_certificate_and_acc
     let with_line = s.workstation.read_file(keys).unwrap();
     assert!(text(&with_line).contains("jprov:t-nginx-proxy"));
 
+    // Lines: the authorized_keys line it removes holds the tunnel's public key, new every run.
     let mut plan = s.run(&["plan", "--destroy"]).status(2);
     for step in [
         "  - stop the tunnel running as jprov-tunnel, then remove its pid file",
@@ -1333,6 +1449,7 @@ fn nginx_proxy_destroy_keeps_the_users_keys_and_removes_site_certificate_and_acc
     assert!(alive(tunnel));
 
     // The user's authorized_keys is exactly as before the first apply; jprov's own files are gone.
+    // Lines: the plan it shows is the one above.
     let mut destroy = s
         .destroy(&[])
         .stdout_contains("reloaded nginx")
@@ -1375,12 +1492,14 @@ fn a_destroy_that_would_lock_the_admin_out_is_rolled_back() {
     let record = "/var/lib/jprov/backup/t-reverse-forward/original/%etc%ssh%sshd_config.d%01-jprov-t-reverse-forward.conf";
     s.server.exec_ok(&format!("rm '{record}.absent'"));
     s.server.write_file(record, b"DenyUsers admin\n", 0o644);
+    // Lines: the restore's diff is of the drop-in the plans above show; here, what it restores.
     s.run(&["plan", "--destroy"])
         .status(2)
         .stdout_contains(format!("~ restore the original {DROPIN}"))
         .stdout_contains("+DenyUsers admin")
         .run();
     let reloads = s.server.sshd_reload_count();
+    // Lines: the error quotes libssh2's message, which varies by version.
     s.run(&["destroy", "--lockout-guard-seconds", "30"])
         .status(1)
         .stderr_contains("a fresh login as admin failed")
@@ -1393,6 +1512,7 @@ fn a_destroy_that_would_lock_the_admin_out_is_rolled_back() {
 
     // Without that record, jprov knows only that it wrote the drop-in: destroy deletes it and finishes.
     s.server.exec_ok(&format!("rm '{record}'"));
+    // Lines: as above.
     s.run(&["plan", "--destroy"])
         .status(2)
         .stdout_contains(format!(

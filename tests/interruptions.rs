@@ -188,6 +188,7 @@ impl Sweep {
         self.s
             .run(&["plan"])
             .note(format!("{what}: a plan after the guard's delay"))
+            // Converged: the whole text is compared in tests/hosts.rs; here, that nothing is left.
             .stdout_contains("No changes")
             .run();
         assert_eq!(

@@ -30,6 +30,7 @@ fn apply_says_only_what_is_not_running() {
     };
     let port = s.profile().jupyter.port.get();
     s.apply(&["--start-tunnel"])
+        // Lines: a first apply, whose plan shows the hosts' keys.
         .stdout_contains("Start Jupyter on the workstation:")
         .run();
 
@@ -78,6 +79,7 @@ fn apply_says_only_what_is_not_running() {
         );
         std::thread::sleep(Duration::from_millis(100));
     }
+    // Lines: as above.
     s.apply(&[])
         .stdout_contains("Start Jupyter on the workstation:")
         .stdout_contains("The tunnel is up on the workstation")
