@@ -9,8 +9,17 @@ use std::path::PathBuf;
 /// Set to rewrite the golden files instead of comparing with them.
 pub const UPDATE: &str = "JPROV_UPDATE_GOLDEN";
 
+/// Whether this run rewrites the golden files. Never under tests/run.sh (`JPROV_TEST_REQUIRE_ALL`): a suite
+/// that rewrote what it compares with would pass whatever jprov printed.
 pub fn updating() -> bool {
-    std::env::var_os(UPDATE).is_some_and(|v| !v.is_empty() && v != "0")
+    let updating = std::env::var_os(UPDATE).is_some_and(|v| !v.is_empty() && v != "0");
+    assert!(
+        !(updating && super::prereq::all_required()),
+        "{UPDATE} is set under {}: rewrite golden files by hand (`{UPDATE}=1 cargo test --test NAME`), \
+         never in the full suite",
+        super::prereq::REQUIRE_ALL
+    );
+    updating
 }
 
 /// tests/golden/NAME in the source tree.
