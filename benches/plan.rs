@@ -30,7 +30,7 @@ fn main() {
         eprintln!("benchmark needs root (it starts test hosts)");
         return;
     };
-    setup.apply(&[]);
+    setup.apply(&[]).run();
     println!(
         "jprov plan with no changes, reverse-forward profile, 2 hosts on loopback, {RUNS} runs"
     );
@@ -39,7 +39,7 @@ fn main() {
     let mut plan = vec![];
     for _ in 0..RUNS {
         let start = Instant::now();
-        let out = setup.jprov(&["plan"]);
+        let out = setup.command(&["plan"]).output().unwrap();
         plan.push(start.elapsed());
         assert_eq!(
             out.status.code(),

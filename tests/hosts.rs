@@ -1,38 +1,44 @@
 //! `jprov plan` and `apply` against real OpenSSH servers on loopback, each host in its own mount namespace
-//! (see tests/support/test_host.rs). Every successful apply is followed by a plan that must show no changes.
+//! (see tests/support/test_host.rs). jprov runs as `Step`s (tests/support/step.rs): every apply and destroy
+//! step is followed by a plan that must show no changes, and outputs are compared with the test's ports
+//! shown as `[SERVER_PORT]`, `[TUNNEL_PORT]`, ...
+//!
+//! Outputs are compared exactly where they are fixed once the ports are named (a converged apply, an empty
+//! teardown plan, a pending reload, refusals in jprov's own words). A step checks single lines instead, and
+//! says why, when the output holds what changes from run to run: a plan before the first apply shows the
+//! hosts' new keys (generated at start), fingerprints, the names `ss` gives listeners, or the messages of
+//! sshd and libssh2, which vary by version. The wording of whole plans is pinned by the offline golden files
+//! (tests/golden/plans).
 
 mod support;
 
-use support::setup::{expect_exit, text, Method, Setup};
+use jprov::profile::{Jump, WorkstationHost};
+use jprov::value::Port;
+use support::profiles::{self, self_signed, valid, HASH_DIGEST};
+use support::setup::{expect_exit, text, Method, Role, Setup};
+use support::step::Replan;
+
+/// The sshd drop-in of the reverse-forward test profile.
+const DROPIN: &str = "/etc/ssh/sshd_config.d/01-jprov-t-reverse-forward.conf";
 
 #[test]
 fn reverse_forward_plans_applies_converges_and_reapplies_nothing() {
     let Some(s) = Setup::new(Method::ReverseForward) else {
         return;
     };
-    let planned = s.expect(&["plan"], 2);
-    assert!(
-        planned.contains("+ create account jprov-tunnel"),
-        "{planned}"
-    );
-    assert!(
-        planned.contains("+++ /etc/ssh/sshd_config.d/01-jprov-t-reverse-forward.conf"),
-        "{planned}"
-    );
-    assert!(
-        !planned.contains("a68df677475c2b47b6e86d0467eec97ac5f4b85a"),
-        "{planned}"
-    );
-    assert!(
-        s.server
-            .read_file("/etc/ssh/sshd_config.d/01-jprov-t-reverse-forward.conf")
-            .is_none(),
-        "plan changed nothing"
-    );
+    // Lines, not all: a first plan shows the hosts' keys (pinned known_hosts content), new every run.
+    s.run(&["plan"])
+        .status(2)
+        .stdout_contains("+ create account jprov-tunnel")
+        .stdout_contains(format!("+++ {DROPIN}"))
+        .stdout_lacks(HASH_DIGEST)
+        .absent(Role::Server, DROPIN) // plan changed nothing
+        .run();
 
     let reloads_before = s.server.sshd_reload_count();
-    let applied = s.apply(&["--start-tunnel"]);
-    assert!(applied.contains("reloaded ssh"), "{applied}");
+    s.apply(&["--start-tunnel"])
+        .stdout_contains("reloaded ssh") // a first apply: its plan shows the keys
+        .run();
     s.server.wait_sshd_reloads(reloads_before + 1);
     assert_eq!(
         s.server.sshd_reload_count(),
@@ -50,7 +56,7 @@ fn reverse_forward_plans_applies_converges_and_reapplies_nothing() {
     // The tunnel is up, and because of GatewayPorts clientspecified sshd listens on all interfaces.
     let listening = s.server.exec_ok("ss -ltnH");
     assert!(
-        listening.contains(&format!("0.0.0.0:{}", s.tunnel_port)),
+        listening.contains(&format!("0.0.0.0:{}", s.tunnel_port())),
         "{listening}"
     );
     let config = s
@@ -68,10 +74,39 @@ fn reverse_forward_plans_applies_converges_and_reapplies_nothing() {
         .workstation
         .exec_ok("head -n1 /home/alice/.local/state/jprov/t-reverse-forward-tunnel.pid");
 
-    // Second apply: nothing to do, nothing reloaded, the tunnel untouched.
-    let again = s.apply(&["--start-tunnel"]);
-    assert!(again.contains("No changes"), "{again}");
-    assert!(!again.contains("round 1"), "{again}");
+    // Second apply: nothing to do (no round ran a script), nothing reloaded, the tunnel untouched.
+    s.apply(&["--start-tunnel"])
+        .stdout(
+            "\
+Plan for profile t-reverse-forward (reverse-forward)
+
+server admin@127.0.0.1:[SERVER_PORT]
+  no changes
+
+workstation alice@127.0.0.1:[WORKSTATION_PORT]
+  no changes
+  note: the workstation does not run systemd: jprov sets up no services there; start Jupyter and the \
+tunnel (when it opens it) yourself (`jprov tunnel PROFILE` keeps a tunnel up, `apply --start-tunnel` starts \
+it once)
+
+Tunnel, opened by the workstation as alice:
+  ssh -N -o 'ExitOnForwardFailure=yes' -o 'ServerAliveInterval=30' -o 'ServerAliveCountMax=3' \
+-o 'BatchMode=yes' -o 'IdentitiesOnly=yes' -o 'StrictHostKeyChecking=yes' \
+-o 'UserKnownHostsFile=/home/alice/.ssh/jprov-t-reverse-forward-known_hosts' \
+-o 'HostKeyAlias=jprov-t-reverse-forward-server' -i /home/alice/.ssh/jprov-t-reverse-forward-tunnel \
+-p [SERVER_PORT] -R :[TUNNEL_PORT]:localhost:[JUPYTER_PORT] jprov-tunnel@127.0.0.1
+Jupyter on the workstation: jupyter lab
+
+No changes: the hosts match the profile.
+Applied: the hosts match the profile.
+
+The tunnel is up on the workstation: started by apply --start-tunnel (pid file \
+/home/alice/.local/state/jprov/t-reverse-forward-tunnel.pid).
+Start Jupyter on the workstation:
+  jupyter lab
+",
+        )
+        .run();
     assert_eq!(
         s.server.sshd_reload_count(),
         reloads_before + 1,
@@ -90,24 +125,20 @@ fn nginx_proxy_enables_a_validated_site_and_opens_the_tunnel() {
     };
     s.server.start_nginx();
     let master = s.server.nginx_master_pid();
-    let plan = text(&s.jprov(&["plan"]).stdout);
-    assert!(
-        plan.contains("`nginx -t` passes with the new files (staged; live files untouched)"),
-        "{plan}"
-    );
-    assert!(s
-        .server
-        .read_file("/etc/nginx/sites-available/jprov-t-nginx-proxy")
-        .is_none());
-    let applied = s.apply(&["--start-tunnel"]);
-    assert!(applied.contains("reloaded nginx"), "{applied}");
+    let site = "/etc/nginx/sites-available/jprov-t-nginx-proxy";
+    // Lines: a first plan (the hosts' keys).
+    s.run(&["plan"])
+        .status(2)
+        .stdout_contains("`nginx -t` passes with the new files (staged; live files untouched)")
+        .absent(Role::Server, site)
+        .run();
+    s.apply(&["--start-tunnel"])
+        .stdout_contains("reloaded nginx") // a first apply
+        .run();
     let link = s
         .server
         .exec_ok("readlink /etc/nginx/sites-enabled/jprov-t-nginx-proxy");
-    assert_eq!(
-        link.trim(),
-        "/etc/nginx/sites-available/jprov-t-nginx-proxy"
-    );
+    assert_eq!(link.trim(), site);
     assert_eq!(
         s.server.nginx_master_pid(),
         master,
@@ -131,7 +162,7 @@ fn nginx_proxy_enables_a_validated_site_and_opens_the_tunnel() {
     // The tunnel runs as the locked-down account and listens on the server's loopback only.
     let listening = s.server.exec_ok("ss -ltnpH");
     assert!(
-        listening.contains(&format!("127.0.0.1:{}", s.tunnel_port)),
+        listening.contains(&format!("127.0.0.1:{}", s.tunnel_port())),
         "{listening}"
     );
     let owner = s
@@ -141,8 +172,40 @@ fn nginx_proxy_enables_a_validated_site_and_opens_the_tunnel() {
     let shell = s.server.exec_ok("getent passwd jprov-tunnel | cut -d: -f7");
     assert_eq!(shell.trim(), "/usr/sbin/nologin");
 
-    let again = s.apply(&["--start-tunnel"]);
-    assert!(again.contains("No changes"), "{again}");
+    s.apply(&["--start-tunnel"])
+        .stdout(
+            "\
+Plan for profile t-nginx-proxy (nginx-proxy)
+
+server admin@127.0.0.1:[SERVER_PORT]
+  no changes
+  note: the server does not run systemd: jprov sets up no services there; start the tunnel yourself \
+(`jprov tunnel PROFILE` keeps a tunnel up, `apply --start-tunnel` starts it once)
+
+workstation alice@127.0.0.1:[WORKSTATION_PORT]
+  no changes
+  note: the workstation does not run systemd: jprov sets up no services there; start Jupyter and the \
+tunnel (when it opens it) yourself (`jprov tunnel PROFILE` keeps a tunnel up, `apply --start-tunnel` starts \
+it once)
+
+Tunnel, opened by the server as jprov-tunnel:
+  ssh -N -o 'ExitOnForwardFailure=yes' -o 'ServerAliveInterval=30' -o 'ServerAliveCountMax=3' \
+-o 'BatchMode=yes' -o 'IdentitiesOnly=yes' -o 'StrictHostKeyChecking=yes' \
+-o 'UserKnownHostsFile=/var/lib/jprov-tunnel/.ssh/known_hosts' \
+-o 'HostKeyAlias=jprov-t-nginx-proxy-workstation' -i /var/lib/jprov-tunnel/.ssh/id_ed25519 \
+-p [WORKSTATION_PORT] -L 127.0.0.1:[TUNNEL_PORT]:localhost:[JUPYTER_PORT] alice@127.0.0.1
+Jupyter on the workstation: jupyter lab
+
+No changes: the hosts match the profile.
+Applied: the hosts match the profile.
+
+The tunnel is up on the server: started by apply --start-tunnel (pid file \
+/var/lib/jprov-tunnel/jprov-t-nginx-proxy-tunnel.pid).
+Start Jupyter on the workstation:
+  jupyter lab
+",
+        )
+        .run();
 }
 
 /// `openssl x509 OPTIONS -noout -in PATH` on `host`.
@@ -155,10 +218,15 @@ fn reverse_forward_generates_a_self_signed_certificate_on_the_workstation() {
     let Some(s) = Setup::new(Method::ReverseForward) else {
         return;
     };
-    s.set_tls("tls:\n  self_signed:\n    days: 90\n    addresses: [127.0.0.1]\n");
+    s.edit_profile(|p| p.tls = self_signed(Some(90), &["127.0.0.1"]));
     let dir = "/home/alice/.local/share/jprov/t-reverse-forward";
     let (fullchain, privkey) = (format!("{dir}/fullchain.pem"), format!("{dir}/privkey.pem"));
-    let planned = s.expect(&["plan"], 2);
+    let planned = s
+        .run(&["plan"])
+        .status(2)
+        .absent(Role::Workstation, &fullchain) // plan changed nothing
+        .run()
+        .stdout;
     let (server, workstation) = planned.split_at(planned.find("\nworkstation ").unwrap());
     assert!(
         workstation.contains(&format!(
@@ -168,12 +236,8 @@ fn reverse_forward_generates_a_self_signed_certificate_on_the_workstation() {
         "{planned}"
     );
     assert!(!server.contains("openssl"), "{planned}");
-    assert!(
-        s.workstation.read_file(&fullchain).is_none(),
-        "plan changed nothing"
-    );
 
-    s.apply(&[]); // and the re-plan shows no changes
+    s.apply(&[]).run();
     assert_eq!(
         x509(&s.workstation, &fullchain, "-ext subjectAltName"),
         "X509v3 Subject Alternative Name: \n    DNS:jupyter.test, IP Address:127.0.0.1\n"
@@ -225,9 +289,12 @@ fn reverse_forward_generates_a_self_signed_certificate_on_the_workstation() {
 
     // A second apply makes no new certificate.
     let fingerprint = x509(&s.workstation, &fullchain, "-fingerprint -sha256");
-    let again = s.apply(&[]);
-    assert!(again.contains("No changes"), "{again}");
-    assert!(!again.contains("round 1"), "{again}");
+    // Converged: its whole text is compared in reverse_forward_plans_applies_converges_and_reapplies_nothing;
+    // here, that no round ran.
+    s.apply(&[])
+        .stdout_contains("No changes")
+        .stdout_lacks("round 1")
+        .run();
     assert_eq!(
         x509(&s.workstation, &fullchain, "-fingerprint -sha256"),
         fingerprint
@@ -238,14 +305,15 @@ fn reverse_forward_generates_a_self_signed_certificate_on_the_workstation() {
         "runuser -u alice -- openssl req -x509 -noenc -days 10 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 \
          -keyout {privkey} -out {fullchain} -subj /CN=jupyter.test 2>/dev/null"
     ));
-    let planned = s.expect(&["plan"], 2);
-    assert!(
-        planned.contains(&format!(
+    // Lines: the plan shows the old certificate's dates.
+    s.run(&["plan"])
+        .status(2)
+        .stdout_contains(format!(
             "making {fullchain}, because the certificate expires within 30 days"
-        )) && planned.contains("1 change to apply."),
-        "{planned}"
-    );
-    s.apply(&[]);
+        ))
+        .stdout_contains("1 change to apply.")
+        .run();
+    s.apply(&[]).run();
     s.workstation.exec_ok(&format!(
         "openssl x509 -checkend {} -noout -in {fullchain}",
         60 * 86400
@@ -263,12 +331,12 @@ fn nginx_proxy_serves_a_self_signed_certificate_generated_on_the_server() {
     let Some(s) = Setup::new(Method::NginxProxy) else {
         return;
     };
-    s.set_tls("tls:\n  self_signed: {}\n");
+    s.edit_profile(|p| p.tls = self_signed(None, &[]));
     s.server.start_nginx();
     let dir = "/etc/jprov/tls/t-nginx-proxy";
     let (fullchain, privkey) = (format!("{dir}/fullchain.pem"), format!("{dir}/privkey.pem"));
     let site = "/etc/nginx/sites-available/jprov-t-nginx-proxy";
-    let planned = s.expect(&["plan"], 2);
+    let planned = s.run(&["plan"]).status(2).run().stdout;
     let (server, workstation) = planned.split_at(planned.find("\nworkstation ").unwrap());
     assert!(
         server.contains(&format!(
@@ -280,8 +348,7 @@ fn nginx_proxy_serves_a_self_signed_certificate_generated_on_the_server() {
     assert!(!workstation.contains("openssl"), "{planned}");
 
     // Round 1 serves the site without TLS and makes the certificate; a later round adds the TLS block.
-    let applied = s.apply(&[]);
-    assert!(applied.contains("round 2: server"), "{applied}");
+    s.apply(&[]).stdout_contains("round 2: server").run(); // a first apply
     assert_eq!(
         x509(&s.server, &fullchain, "-ext subjectAltName"),
         "X509v3 Subject Alternative Name: \n    DNS:jupyter.test\n"
@@ -304,7 +371,7 @@ fn nginx_proxy_serves_a_self_signed_certificate_generated_on_the_server() {
     // name (the reply is 502: no tunnel, no Jupyter behind it).
     let trusted = s.dir.path().join("trusted.pem");
     std::fs::write(&trusted, s.server.read_file(&fullchain).unwrap()).unwrap();
-    let https_port = s.profile_value("https_port");
+    let https_port = s.profile().nginx.expect("nginx-proxy").https_port;
     let out = std::process::Command::new("curl")
         .args([
             "-sS",
@@ -329,9 +396,12 @@ fn nginx_proxy_serves_a_self_signed_certificate_generated_on_the_server() {
     );
 
     let fingerprint = x509(&s.server, &fullchain, "-fingerprint -sha256");
-    let again = s.apply(&[]);
-    assert!(again.contains("No changes"), "{again}");
-    assert!(!again.contains("round 1"), "{again}");
+    // Converged: its whole text is compared in reverse_forward_plans_applies_converges_and_reapplies_nothing;
+    // here, that no round ran.
+    s.apply(&[])
+        .stdout_contains("No changes")
+        .stdout_lacks("round 1")
+        .run();
     assert_eq!(
         x509(&s.server, &fullchain, "-fingerprint -sha256"),
         fingerprint
@@ -343,45 +413,31 @@ fn plan_validates_candidates_on_the_host_and_refuses_what_sshd_would_reject() {
     let Some(s) = Setup::new(Method::ReverseForward) else {
         return;
     };
-    let plan = s.jprov(&["plan"]);
-    assert!(
-        text(&plan.stdout).contains("`sshd -t` passes with the new files"),
-        "{}",
-        text(&plan.stdout)
-    );
-    assert!(
-        text(&plan.stdout).contains("effective settings (sshd -T) with the new files match"),
-        "{}",
-        text(&plan.stdout)
-    );
+    // Lines: first plans (the hosts' keys), and sshd's own messages.
+    s.run(&["plan"])
+        .status(2)
+        .stdout_contains("`sshd -t` passes with the new files")
+        .stdout_contains("effective settings (sshd -T) with the new files match")
+        .run();
     s.server.write_file(
         "/etc/ssh/sshd_config.d/99-broken.conf",
         b"ThisIsNotAnOption yes\n",
         0o644,
     );
-    let stdout = s.expect(&["plan"], 3);
-    assert!(
-        stdout.contains("PROBLEM: `sshd -t` rejects") && stdout.contains("ThisIsNotAnOption"),
-        "{stdout}"
-    );
+    s.run(&["plan"])
+        .status(3)
+        .stdout_contains("PROBLEM: `sshd -t` rejects")
+        .stdout_contains("ThisIsNotAnOption")
+        .run();
     // apply runs the same check first and changes nothing.
     let reloads = s.server.sshd_reload_count();
-    let out = s.jprov(&["apply"]);
-    assert_eq!(out.status.code(), Some(3), "{}", text(&out.stderr));
+    s.run(&["apply"])
+        .status(3)
+        .stderr_contains("nothing was changed")
+        .absent(Role::Server, DROPIN)
+        .run();
     assert!(
-        text(&out.stderr).contains("nothing was changed"),
-        "{}",
-        text(&out.stderr)
-    );
-    assert!(s
-        .server
-        .read_file("/etc/ssh/sshd_config.d/01-jprov-t-reverse-forward.conf")
-        .is_none());
-    assert!(
-        s.server
-            .exec("getent passwd jprov-tunnel")
-            .stdout
-            .is_empty(),
+        !account_exists(&s.server, "jprov-tunnel"),
         "no account created"
     );
     assert_eq!(s.server.sshd_reload_count(), reloads);
@@ -399,41 +455,31 @@ fn failed_validation_during_apply_restores_the_previous_files_and_reloads_nothin
     let Some(s) = Setup::new(Method::ReverseForward) else {
         return;
     };
-    s.apply(&[]);
-    let dropin = "/etc/ssh/sshd_config.d/01-jprov-t-reverse-forward.conf";
-    let before = s.server.read_file(dropin).unwrap();
+    s.apply(&[]).run();
+    let before = s.server.read_file(DROPIN).unwrap();
     let reloads = s.server.sshd_reload_count();
     // Change the profile (new tunnel port) while another file makes `sshd -t` fail, and let apply meet it
     // (as if the file had appeared between the plan-time check and the write).
-    let profile = std::fs::read_to_string(&s.profile).unwrap();
-    std::fs::write(
-        &s.profile,
-        profile.replace(&format!("port: {}", s.tunnel_port), "port: 40123"),
-    )
-    .unwrap();
+    let port = s.fresh_port();
+    s.edit_profile(|p| p.tunnel.port = Port::new(port));
     s.server.write_file(
         "/etc/ssh/sshd_config.d/99-broken.conf",
         b"ThisIsNotAnOption yes\n",
         0o644,
     );
-    let out = s.jprov_with(
-        &["apply"],
-        &[("JPROV_FAULT", std::ffi::OsStr::new("skip-plan-validation"))],
-    );
-    let stderr = text(&out.stderr);
-    assert_eq!(out.status.code(), Some(3), "{}{stderr}", text(&out.stdout));
-    assert!(
-        stderr.contains("`sshd -t` rejected") && stderr.contains("ThisIsNotAnOption"),
-        "{stderr}"
-    );
-    assert!(stderr.contains("previous files were restored"), "{stderr}");
-    assert_eq!(
-        s.server.read_file(dropin).unwrap(),
-        before,
-        "the previous drop-in is restored"
-    );
+    // Lines: sshd's own message follows.
+    s.run(&["apply"])
+        .env("JPROV_FAULT", "skip-plan-validation")
+        .status(3)
+        .stderr_contains("`sshd -t` rejected")
+        .stderr_contains("ThisIsNotAnOption")
+        .stderr_contains("previous files were restored")
+        .file(Role::Server, DROPIN, &before) // the previous drop-in is restored
+        // No reload is left pending.
+        .absent(Role::Server, "/var/lib/jprov/journal/t-reverse-forward")
+        .run();
     assert_eq!(s.server.sshd_reload_count(), reloads, "nothing reloaded");
-    // The old version is also kept as a backup on the host, and no reload is left pending.
+    // The old version is also kept as a backup on the host.
     let backups = s
         .server
         .exec_ok("ls /var/lib/jprov/backup/t-reverse-forward/");
@@ -441,10 +487,6 @@ fn failed_validation_during_apply_restores_the_previous_files_and_reloads_nothin
         backups.contains("01-jprov-t-reverse-forward.conf"),
         "{backups}"
     );
-    assert!(s
-        .server
-        .read_file("/var/lib/jprov/journal/t-reverse-forward")
-        .is_none());
 }
 
 #[test]
@@ -452,7 +494,7 @@ fn a_shadowed_sshd_setting_is_reported_with_the_file_that_wins() {
     let Some(s) = Setup::new(Method::ReverseForward) else {
         return;
     };
-    s.apply(&[]);
+    s.apply(&[]).run();
     // A Match block read before jprov's also applies to the tunnel account: sshd keeps its value.
     // (A plain global `GatewayPorts no` would not shadow jprov's Match block; this does.)
     s.server.write_file(
@@ -460,16 +502,41 @@ fn a_shadowed_sshd_setting_is_reported_with_the_file_that_wins() {
         b"Match all\n\tGatewayPorts no\n",
         0o644,
     );
-    let stdout = s.expect(&["plan"], 3);
-    assert!(stdout.contains("sshd gives jprov-tunnel `gatewayports no`, but jprov needs `gatewayports clientspecified`"), "{stdout}");
-    assert!(
-        stdout.contains("/etc/ssh/sshd_config.d/00-site.conf:2:"),
-        "{stdout}"
-    );
-    assert!(
-        !stdout.contains("No changes: the hosts match"),
-        "a shadowed setting is not success: {stdout}"
-    );
+    // A shadowed setting is not success ("No changes: the hosts match" is not said).
+    s.run(&["plan"])
+        .status(3)
+        .stdout(
+            "\
+Plan for profile t-reverse-forward (reverse-forward)
+
+server admin@127.0.0.1:[SERVER_PORT]
+  no changes
+  PROBLEM: sshd gives jprov-tunnel `gatewayports no`, but jprov needs `gatewayports clientspecified`. Lines \
+setting gatewayports, in the order sshd reads them: \
+/etc/ssh/sshd_config.d/00-site.conf:2:\tGatewayPorts no | \
+/etc/ssh/sshd_config.d/01-jprov-t-reverse-forward.conf:16:\tGatewayPorts clientspecified. Among Match blocks \
+that apply to jprov-tunnel, the first value read wins: remove the earlier one or make its Match exclude \
+jprov-tunnel.
+
+workstation alice@127.0.0.1:[WORKSTATION_PORT]
+  no changes
+  note: the workstation does not run systemd: jprov sets up no services there; start Jupyter and the \
+tunnel (when it opens it) yourself (`jprov tunnel PROFILE` keeps a tunnel up, `apply --start-tunnel` starts \
+it once)
+
+Tunnel, opened by the workstation as alice:
+  ssh -N -o 'ExitOnForwardFailure=yes' -o 'ServerAliveInterval=30' -o 'ServerAliveCountMax=3' \
+-o 'BatchMode=yes' -o 'IdentitiesOnly=yes' -o 'StrictHostKeyChecking=yes' \
+-o 'UserKnownHostsFile=/home/alice/.ssh/jprov-t-reverse-forward-known_hosts' \
+-o 'HostKeyAlias=jprov-t-reverse-forward-server' -i /home/alice/.ssh/jprov-t-reverse-forward-tunnel \
+-p [SERVER_PORT] -R :[TUNNEL_PORT]:localhost:[JUPYTER_PORT] jprov-tunnel@127.0.0.1
+Jupyter on the workstation: jupyter lab
+
+The plan has problems (PROBLEM above): apply would not give the intended result.
+No changes to files, but the hosts do not do what the profile wants.
+",
+        )
+        .run();
 }
 
 #[test]
@@ -477,14 +544,12 @@ fn a_workstation_behind_the_server_is_reached_through_it() {
     let Some(s) = Setup::new(Method::ReverseForward) else {
         return;
     };
-    let profile = std::fs::read_to_string(&s.profile).unwrap();
-    std::fs::write(
-        &s.profile,
-        profile.replace("  user: alice\n", "  user: alice\n  jump: server\n"),
-    )
-    .unwrap();
-    let stdout = s.expect(&["plan"], 2);
-    assert!(stdout.contains("(through the server)"), "{stdout}");
+    s.edit_profile(|p| p.workstation.jump = Some(Jump::Server));
+    // Lines: a first plan (the hosts' keys).
+    s.run(&["plan"])
+        .status(2)
+        .stdout_contains("(through the server)")
+        .run();
     // The server carried the connection: besides jprov's own session, a second admin login (the `ssh -W`
     // carrier) that never started a session.
     let log = s.server.sshd_log();
@@ -512,17 +577,13 @@ fn host_keys_are_verified_before_anything_is_sent() {
     };
     // A changed key is refused.
     s.server.rotate_host_key();
-    let out = s.jprov(&["apply"]);
-    let stderr = text(&out.stderr);
-    assert_eq!(out.status.code(), Some(4), "{stderr}");
-    assert!(
-        stderr.contains("HOST KEY CHANGED") && stderr.contains("SHA256:"),
-        "{stderr}"
-    );
-    assert!(s
-        .server
-        .read_file("/etc/ssh/sshd_config.d/01-jprov-t-reverse-forward.conf")
-        .is_none());
+    // Lines: refusals of host keys name their fingerprints, new every run.
+    s.run(&["apply"])
+        .status(4)
+        .stderr_contains("HOST KEY CHANGED")
+        .stderr_contains("SHA256:")
+        .absent(Role::Server, DROPIN)
+        .run();
     assert!(
         !s.server.sshd_log().contains("Accepted publickey"),
         "no login happened:\n{}",
@@ -532,15 +593,11 @@ fn host_keys_are_verified_before_anything_is_sent() {
     // An unknown key is refused too, unless the user asks to record it; even then a changed key is not.
     let pinned = s.dir.path().join("known_hosts");
     std::fs::write(&pinned, format!("{}\n", s.workstation.known_hosts_line())).unwrap();
-    let out = s.jprov(&["plan"]);
-    assert_eq!(out.status.code(), Some(4));
-    assert!(
-        text(&out.stderr).contains("unknown host key"),
-        "{}",
-        text(&out.stderr)
-    );
-    let out = s.jprov(&["plan", "--accept-new-host-keys"]);
-    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    s.run(&["plan"])
+        .status(4)
+        .stderr_contains("unknown host key")
+        .run();
+    s.run(&["plan", "--accept-new-host-keys"]).status(2).run();
     assert!(std::fs::read_to_string(&pinned)
         .unwrap()
         .contains(&format!("[127.0.0.1]:{}", s.server.port())));
@@ -556,13 +613,7 @@ fn host_keys_are_verified_before_anything_is_sent() {
         ),
     )
     .unwrap();
-    let out = s.jprov(&["plan"]);
-    assert_eq!(out.status.code(), Some(4));
-    assert!(
-        text(&out.stderr).contains("@revoked"),
-        "{}",
-        text(&out.stderr)
-    );
+    s.run(&["plan"]).status(4).stderr_contains("@revoked").run();
 }
 
 #[test]
@@ -572,27 +623,24 @@ fn trust_pins_host_keys_next_to_the_profile_and_fails_closed_on_change() {
     };
     let pinned = s.dir.path().join("known_hosts");
     std::fs::write(&pinned, "").unwrap();
-    let stdout = s.expect(&["trust"], 0);
-    assert_eq!(stdout.matches("pinned in").count(), 2, "{stdout}");
-    assert!(stdout.contains("SHA256:"), "{stdout}");
+    // Counted lines: trust shows the fingerprints, new every run.
+    let trusted = s.run(&["trust"]).stdout_contains("SHA256:").run().stdout;
+    assert_eq!(trusted.matches("pinned in").count(), 2, "{trusted}");
     let pins = std::fs::read_to_string(&pinned).unwrap();
     assert!(pins.contains(&s.server.known_hosts_line()), "{pins}");
     assert!(pins.contains(&s.workstation.known_hosts_line()), "{pins}");
     // With the pins, plan works without any prompt or flag.
-    assert_eq!(s.jprov(&["plan"]).status.code(), Some(2));
+    s.run(&["plan"]).status(2).run();
     // Trusting again changes nothing.
-    let again = text(&s.jprov(&["trust"]).stdout);
+    let again = s.run(&["trust"]).run().stdout;
     assert_eq!(again.matches("already pinned").count(), 2, "{again}");
     assert_eq!(std::fs::read_to_string(&pinned).unwrap(), pins);
     // A re-keyed host is refused and nothing is recorded.
     s.server.rotate_host_key();
-    let out = s.jprov(&["trust"]);
-    assert_eq!(out.status.code(), Some(4), "{}", text(&out.stdout));
-    assert!(
-        text(&out.stderr).contains("HOST KEY CHANGED"),
-        "{}",
-        text(&out.stderr)
-    );
+    s.run(&["trust"])
+        .status(4)
+        .stderr_contains("HOST KEY CHANGED")
+        .run();
     assert_eq!(std::fs::read_to_string(&pinned).unwrap(), pins);
 }
 
@@ -601,28 +649,51 @@ fn a_reload_left_pending_by_an_interrupted_apply_is_done_by_the_next_apply() {
     let Some(s) = Setup::new(Method::ReverseForward) else {
         return;
     };
-    s.apply(&[]);
+    s.apply(&[]).run();
     // What an apply that died between writing the drop-in and reloading sshd leaves behind.
+    let journal = "/var/lib/jprov/journal/t-reverse-forward";
     s.server
-        .exec_ok("printf 'reload ssh\\n' > /var/lib/jprov/journal/t-reverse-forward");
-    let plan = s.jprov(&["plan"]);
-    let planned = text(&plan.stdout);
-    assert_eq!(plan.status.code(), Some(2), "{planned}");
-    assert!(
-        planned.contains("validate and reload ssh (pending)"),
-        "{planned}"
-    );
+        .exec_ok(&format!("printf 'reload ssh\\n' > {journal}"));
+    s.run(&["plan"])
+        .status(2)
+        .stdout(
+            "\
+Plan for profile t-reverse-forward (reverse-forward)
+
+server admin@127.0.0.1:[SERVER_PORT]
+  ! validate and reload ssh (pending)
+    because an earlier run wrote its files but stopped before reloading
+
+workstation alice@127.0.0.1:[WORKSTATION_PORT]
+  no changes
+  note: the workstation does not run systemd: jprov sets up no services there; start Jupyter and the \
+tunnel (when it opens it) yourself (`jprov tunnel PROFILE` keeps a tunnel up, `apply --start-tunnel` starts \
+it once)
+
+Tunnel, opened by the workstation as alice:
+  ssh -N -o 'ExitOnForwardFailure=yes' -o 'ServerAliveInterval=30' -o 'ServerAliveCountMax=3' \
+-o 'BatchMode=yes' -o 'IdentitiesOnly=yes' -o 'StrictHostKeyChecking=yes' \
+-o 'UserKnownHostsFile=/home/alice/.ssh/jprov-t-reverse-forward-known_hosts' \
+-o 'HostKeyAlias=jprov-t-reverse-forward-server' -i /home/alice/.ssh/jprov-t-reverse-forward-tunnel \
+-p [SERVER_PORT] -R :[TUNNEL_PORT]:localhost:[JUPYTER_PORT] jprov-tunnel@127.0.0.1
+Jupyter on the workstation: jupyter lab
+
+1 change to apply.
+",
+        )
+        .run();
     let reloads = s.server.sshd_reload_count();
-    let applied = s.apply(&[]);
-    assert!(applied.contains("reloaded ssh"), "{applied}");
+    // Lines: what matters is the reload; the plan it shows is the one just compared.
+    s.apply(&[])
+        .stdout_contains("reloaded ssh")
+        .absent(Role::Server, journal)
+        .run();
     s.server.wait_sshd_reloads(reloads + 1);
-    assert!(s
-        .server
-        .read_file("/var/lib/jprov/journal/t-reverse-forward")
-        .is_none());
     // And a clean apply leaves no journal behind.
-    let again = s.apply(&[]);
-    assert!(again.contains("No changes"), "{again}");
+    s.apply(&[])
+        .stdout_contains("No changes") // converged: compared whole in reverse_forward_plans_applies_...
+        .absent(Role::Server, journal)
+        .run();
 }
 
 fn admin_can_log_in(s: &Setup) -> bool {
@@ -635,25 +706,19 @@ fn a_change_that_would_lock_the_admin_out_is_rolled_back() {
         return;
     };
     let templates = support::lockout_templates(s.dir.path());
-    let out = s.jprov_with(&["apply"], &[("JPROV_TEMPLATE_DIR", templates.as_os_str())]);
-    let stderr = text(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "{}{stderr}", text(&out.stdout));
-    assert!(
-        stderr.contains("a fresh login as admin failed")
-            && stderr.contains("restored the previous sshd files"),
-        "{stderr}"
-    );
+    // Lines: the error quotes libssh2's message, which varies by version.
+    s.run(&["apply"])
+        .env("JPROV_TEMPLATE_DIR", &templates)
+        .status(1)
+        .stderr_contains("a fresh login as admin failed")
+        .stderr_contains("restored the previous sshd files")
+        .absent(Role::Server, DROPIN)
+        .run();
     assert!(admin_can_log_in(&s), "the admin must still get in");
-    assert!(s
-        .server
-        .read_file("/etc/ssh/sshd_config.d/01-jprov-t-reverse-forward.conf")
-        .is_none());
     // With the real templates the same profile applies, and a fresh login is proven.
-    let applied = s.apply(&[]);
-    assert!(
-        applied.contains("a fresh login works after the sshd reload"),
-        "{applied}"
-    );
+    s.apply(&[])
+        .stdout_contains("a fresh login works after the sshd reload") // a first apply
+        .run();
 }
 
 #[test]
@@ -663,17 +728,11 @@ fn the_on_host_guard_restores_sshd_when_jprov_dies_mid_change() {
     };
     let templates = support::lockout_templates(s.dir.path());
     let started = std::time::Instant::now();
-    let out = s.jprov_with(
-        &["apply", "--lockout-guard-seconds", "4"],
-        &[
-            ("JPROV_TEMPLATE_DIR", templates.as_os_str()),
-            (
-                "JPROV_FAULT",
-                std::ffi::OsStr::new("exit-after-sshd-reload"),
-            ),
-        ],
-    );
-    expect_exit(&out, 9);
+    s.run(&["apply", "--lockout-guard-seconds", "4"])
+        .env("JPROV_TEMPLATE_DIR", &templates)
+        .env("JPROV_FAULT", "exit-after-sshd-reload")
+        .status(9)
+        .run();
     assert!(
         !admin_can_log_in(&s),
         "right after the harmful reload the admin is locked out"
@@ -693,21 +752,14 @@ fn the_on_host_guard_restores_sshd_when_jprov_dies_mid_change() {
         waited >= 3.5,
         "restored after {waited:.1} s, before the guard's delay"
     );
-    assert!(s
-        .server
-        .read_file("/etc/ssh/sshd_config.d/01-jprov-t-reverse-forward.conf")
-        .is_none());
+    assert!(!s.server.exists(DROPIN));
     // The guard cleaned up after itself, and a normal apply still converges.
-    assert!(
-        !exists(&s.server, GUARD_DIR),
-        "the guard left its directory"
-    );
-    s.apply(&[]);
+    assert!(!s.server.exists(GUARD_DIR), "the guard left its directory");
+    s.apply(&[]).run();
 }
 
 /// Where the lockout guard of the test profile lives while it is armed (host_lib.sh).
 const GUARD_DIR: &str = "/var/lib/jprov/guard/t-reverse-forward";
-const DROPIN: &str = "/etc/ssh/sshd_config.d/01-jprov-t-reverse-forward.conf";
 
 /// The guard's sleepers alive on the server (hosts without systemd).
 fn guard_sleepers(host: &support::TestHost) -> usize {
@@ -728,26 +780,20 @@ fn a_guard_left_armed_is_shown_by_plan_and_resolved_by_the_next_apply_before_it_
     let Some(s) = Setup::new(Method::ReverseForward) else {
         return;
     };
-    let out = s.jprov_with(
-        &["apply", "--lockout-guard-seconds", "4"],
-        &[(
-            "JPROV_FAULT",
-            std::ffi::OsStr::new("exit-after-sshd-reload"),
-        )],
-    );
-    expect_exit(&out, 9);
+    s.run(&["apply", "--lockout-guard-seconds", "4"])
+        .env("JPROV_FAULT", "exit-after-sshd-reload")
+        .status(9)
+        .run();
     let armed_at = std::time::Instant::now();
-    assert!(exists(&s.server, GUARD_DIR), "the guard is armed");
+    assert!(s.server.exists(GUARD_DIR), "the guard is armed");
     assert_eq!(guard_sleepers(&s.server), 1);
-    let plan = s.jprov(&["plan"]);
-    let planned = expect_exit(&plan, 2);
-    assert!(
-        planned.contains("prove a fresh login, then disarm the lockout guard (pending")
-            && planned.contains("its guard restores the sshd files that apply replaced"),
-        "{planned}"
-    );
-    let json: serde_json::Value =
-        serde_json::from_slice(&s.jprov(&["plan", "--json"]).stdout).unwrap();
+    // Lines: the plan shows the tunnel's public key, new every run.
+    s.run(&["plan"])
+        .status(2)
+        .stdout_contains("prove a fresh login, then disarm the lockout guard (pending")
+        .stdout_contains("its guard restores the sshd files that apply replaced")
+        .run();
+    let json = s.run(&["plan", "--json"]).status(2).run().json();
     let server_changes = json["hosts"][0]["changes"].as_array().unwrap();
     assert!(
         server_changes
@@ -755,27 +801,24 @@ fn a_guard_left_armed_is_shown_by_plan_and_resolved_by_the_next_apply_before_it_
             .any(|c| c["kind"] == "resolve-guard" && c["ticking"] == true),
         "{json}"
     );
-    let applied = s.apply(&["--lockout-guard-seconds", "4"]);
-    assert!(
-        applied
-            .contains("server: a fresh login works after the sshd reload; lockout guard disarmed"),
-        "{applied}"
-    );
+    s.apply(&["--lockout-guard-seconds", "4"])
+        .stdout_contains(
+            "server: a fresh login works after the sshd reload; lockout guard disarmed",
+        )
+        .absent(Role::Server, GUARD_DIR)
+        .run();
     assert!(
         armed_at.elapsed().as_secs() < 4,
         "the rerun took longer than the guard's delay"
     );
-    assert!(!exists(&s.server, GUARD_DIR));
     assert_eq!(guard_sleepers(&s.server), 0, "disarming ends the sleeper");
     // Past the old guard's delay nothing has moved.
     let dropin = s.server.read_file(DROPIN).expect("the drop-in");
     std::thread::sleep(std::time::Duration::from_secs(5));
-    let late = s.expect(&["plan"], 0);
-    assert!(late.contains("No changes"), "{late}");
-    assert_eq!(
-        s.server.read_file(DROPIN).as_deref(),
-        Some(dropin.as_slice())
-    );
+    s.run(&["plan"])
+        .stdout_contains("No changes") // converged: compared whole in reverse_forward_plans_applies_...
+        .file(Role::Server, DROPIN, &dropin)
+        .run();
     assert!(!s.server.sshd_log().contains("lockout guard"));
 }
 
@@ -784,30 +827,18 @@ fn every_arming_replaces_the_earlier_guard_and_a_guard_never_restores_a_file_cha
     let Some(s) = Setup::new(Method::ReverseForward) else {
         return;
     };
-    let fault = [(
-        "JPROV_FAULT",
-        std::ffi::OsStr::new("exit-after-sshd-reload"),
-    )];
-    expect_exit(
-        &s.jprov_with(&["apply", "--lockout-guard-seconds", "30"], &fault),
-        9,
-    );
+    let interrupted_apply = |guard_seconds: &str| {
+        s.run(&["apply", "--lockout-guard-seconds", guard_seconds])
+            .env("JPROV_FAULT", "exit-after-sshd-reload")
+            .status(9)
+            .run();
+    };
+    interrupted_apply("30");
     // A second interrupted apply with another sshd change: one guard, one sleeper, the new delay.
-    let profile = std::fs::read_to_string(&s.profile).unwrap();
-    let tunnel = format!("tunnel:\n  port: {}\n", s.tunnel_port);
-    std::fs::write(
-        &s.profile,
-        profile.replace(
-            &tunnel,
-            &format!("tunnel:\n  port: {}\n", support::setup::free_port()),
-        ),
-    )
-    .unwrap();
+    let port = s.fresh_port();
+    s.edit_profile(|p| p.tunnel.port = Port::new(port));
     let started = std::time::Instant::now();
-    expect_exit(
-        &s.jprov_with(&["apply", "--lockout-guard-seconds", "3"], &fault),
-        9,
-    );
+    interrupted_apply("3");
     assert_eq!(
         guard_sleepers(&s.server),
         1,
@@ -818,7 +849,7 @@ fn every_arming_replaces_the_earlier_guard_and_a_guard_never_restores_a_file_cha
     let edited = b"# edited by the administrator\n";
     s.server.write_file(DROPIN, edited, 0o644);
     let reloads = s.server.sshd_reload_count();
-    while exists(&s.server, GUARD_DIR) {
+    while s.server.exists(GUARD_DIR) {
         assert!(started.elapsed().as_secs() < 20, "the guard never fired");
         std::thread::sleep(std::time::Duration::from_millis(200));
     }
@@ -835,63 +866,53 @@ fn every_arming_replaces_the_earlier_guard_and_a_guard_never_restores_a_file_cha
     );
     assert_eq!(guard_sleepers(&s.server), 0);
     // A normal apply converges from there.
-    s.apply(&[]);
+    s.apply(&[]).run();
 }
 
 #[test]
 fn a_saved_plan_is_applied_exactly_or_not_at_all() {
-    use std::ffi::OsStr;
     let Some(s) = Setup::new(Method::ReverseForward) else {
         return;
     };
     let saved = s.dir.path().join("plan.json");
-    let dropin = "/etc/ssh/sshd_config.d/01-jprov-t-reverse-forward.conf";
+    let save = ["plan", "-o", saved.to_str().unwrap()];
 
     // A host that changed after the plan was saved: refused, nothing applied.
-    let plan = s.jprov(&["plan", "-o", saved.to_str().unwrap()]);
-    assert_eq!(plan.status.code(), Some(2), "{}", text(&plan.stderr));
+    s.run(&save).status(2).run();
     let file = std::fs::read_to_string(&saved).unwrap();
     assert!(file.contains("\"jprov-saved-plan\""), "{file}");
-    assert!(
-        !file.contains("a68df677475c2b47b6e86d0467eec97ac5f4b85a"),
-        "no secrets in a saved plan"
-    );
+    assert!(!file.contains(HASH_DIGEST), "no secrets in a saved plan");
     s.workstation.exec_ok("mkdir -p /home/alice/.jupyter && echo '# mine' > /home/alice/.jupyter/jupyter_server_config.py && chown -R alice: /home/alice/.jupyter");
-    let out = s.jprov_raw(&[OsStr::new("apply"), saved.as_os_str()]);
-    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stdout));
-    assert!(
-        text(&out.stderr).contains("workstation's managed files changed since the plan was saved"),
-        "{}",
-        text(&out.stderr)
-    );
-    assert!(s.server.read_file(dropin).is_none(), "nothing applied");
+    s.apply_saved(&saved)
+        .status(1)
+        .stderr(
+            "error: the workstation's managed files changed since the plan was saved; nothing was applied. \
+             Run `jprov plan -o` again\n",
+        )
+        .absent(Role::Server, DROPIN) // nothing applied
+        .run();
 
-    // A changed profile: refused.
-    let plan = s.jprov(&["plan", "-o", saved.to_str().unwrap()]);
-    assert_eq!(plan.status.code(), Some(2));
-    let profile = std::fs::read_to_string(&s.profile).unwrap();
-    std::fs::write(&s.profile, format!("{profile}# edited\n")).unwrap();
-    let out = s.jprov_raw(&[OsStr::new("apply"), saved.as_os_str()]);
-    assert_eq!(out.status.code(), Some(1));
-    assert!(
-        text(&out.stderr).contains("changed since the plan was saved"),
-        "{}",
-        text(&out.stderr)
-    );
-    assert!(s.server.read_file(dropin).is_none(), "nothing applied");
+    // A changed profile: refused. A comment, added to the text: the saved plan records the digest of the
+    // file's bytes, not of the profile's value.
+    s.run(&save).status(2).run();
+    let profile = std::fs::read_to_string(&s.profile_file).unwrap();
+    std::fs::write(&s.profile_file, format!("{profile}# edited\n")).unwrap();
+    s.apply_saved(&saved)
+        .status(1)
+        .stderr(
+            "error: the profile [DIR]/profile.yaml changed since the plan was saved; run `jprov plan -o` \
+             again\n",
+        )
+        .absent(Role::Server, DROPIN) // nothing applied
+        .run();
 
     // Unchanged: applied, and the hosts converge.
-    let plan = s.jprov(&["plan", "-o", saved.to_str().unwrap()]);
-    assert_eq!(plan.status.code(), Some(2));
-    let out = s.jprov_raw(&[OsStr::new("apply"), saved.as_os_str()]);
-    expect_exit(&out, 0);
-    assert!(
-        text(&out.stdout).contains("exactly those of the saved plan"),
-        "{}",
-        text(&out.stdout)
-    );
-    assert!(s.server.read_file(dropin).is_some());
-    assert_eq!(s.jprov(&["plan"]).status.code(), Some(0));
+    s.run(&save).status(2).run();
+    s.apply_saved(&saved)
+        .stdout_contains("exactly those of the saved plan") // a first apply
+        .present(Role::Server, DROPIN)
+        .replans(Replan::Setup)
+        .run();
 }
 
 #[test]
@@ -900,30 +921,23 @@ fn jprov_running_on_the_workstation_itself_uses_the_local_transport() {
         return;
     };
     // The profile, the admin's key and the pinned keys, inside the workstation; jprov runs there as alice.
-    let profile = std::fs::read_to_string(&s.profile)
-        .unwrap()
-        .replace(
-            &format!(
-                "  host: 127.0.0.1\n  port: {}\n  user: alice\n",
-                s.workstation.port()
-            ),
-            "  host: local\n  user: alice\n",
-        )
-        .replace(
-            &s.server.client_key().display().to_string(),
-            "/home/alice/jprov/admin_key",
-        );
-    assert!(profile.contains("host: local"), "{profile}");
+    let mut profile = s.profile();
+    profile.workstation.host = WorkstationHost::Local;
+    profile.workstation.port = Port::new(22);
+    profile.server.identity_file = Some(valid("/home/alice/jprov/admin_key"));
+    let yaml = profiles::to_yaml(&profile);
+    assert!(yaml.contains("  host: local\n"), "{yaml}");
     let known_hosts = std::fs::read(s.dir.path().join("known_hosts")).unwrap();
     let key = std::fs::read(s.server.client_key()).unwrap();
     s.workstation
-        .write_file("/home/alice/jprov/profile.yaml", profile.as_bytes(), 0o644);
+        .write_file("/home/alice/jprov/profile.yaml", yaml.as_bytes(), 0o644);
     s.workstation
         .write_file("/home/alice/jprov/known_hosts", &known_hosts, 0o644);
     s.workstation
         .write_file("/home/alice/jprov/admin_key", &key, 0o600);
     support::setup::install_jprov(&s.workstation, "/home/alice/jprov");
     s.workstation.exec_ok("chown -R alice: /home/alice/jprov");
+    // jprov inside the workstation, not a `Step`: the host runs it.
     let run = |args: &str| {
         s.workstation.exec_args(
             &format!("cd /home/alice && runuser -u alice -- env -u SSH_AUTH_SOCK HOME=/home/alice \"$1\" {args} /home/alice/jprov/profile.yaml"),
@@ -1051,7 +1065,7 @@ fn jprov_tunnel_keeps_the_reverse_tunnel_up_and_stops_it_on_sigterm() {
     let Some(s) = Setup::new(Method::ReverseForward) else {
         return;
     };
-    let applied = s.apply(&[]);
+    let applied = s.apply(&[]).run().stdout;
     // The command apply tells the user to run: `jprov tunnel` must run exactly that.
     let command = applied
         .lines()
@@ -1061,14 +1075,14 @@ fn jprov_tunnel_keeps_the_reverse_tunnel_up_and_stops_it_on_sigterm() {
         .trim()
         .to_string();
     assert!(command.starts_with("ssh -N "), "{command}");
-    let port = s.tunnel_port;
+    let port = s.tunnel_port();
     assert_eq!(listener(&s.server, port), None, "no tunnel yet");
 
     let dir = "/home/alice/jprov";
     let jprov = support::setup::install_jprov(&s.workstation, dir);
     let profile = format!("{dir}/profile.yaml");
     s.workstation
-        .write_file(&profile, &std::fs::read(&s.profile).unwrap(), 0o644);
+        .write_file(&profile, &std::fs::read(&s.profile_file).unwrap(), 0o644);
     s.workstation.exec_ok("chown -R alice: /home/alice/jprov");
 
     // As root, not alice: refused with the user, the host and what to run; nothing started.
@@ -1122,13 +1136,13 @@ fn jprov_tunnel_keeps_the_reverse_tunnel_up_and_stops_it_on_sigterm() {
         alice.trim()
     );
     // While it runs, apply says so instead of telling anyone to start a second tunnel on a taken port.
-    let again = s.apply(&[]);
-    assert!(
-        again.contains(&format!(
-            "The tunnel is up on the workstation: sshd listens on the server's port {port}."
-        )) && !again.contains("Start the tunnel"),
-        "{again}"
-    );
+    // Lines: the tunnel's line names the listener as `ss` calls it.
+    s.apply(&[])
+        .stdout_contains(
+            "The tunnel is up on the workstation: sshd listens on the server's port [TUNNEL_PORT].",
+        )
+        .stdout_lacks("Start the tunnel")
+        .run();
 
     // ssh dies: jprov says so and reconnects after the pause; a new ssh makes the server listen again.
     let killed = std::time::Instant::now();
@@ -1177,14 +1191,14 @@ fn jprov_tunnel_runs_as_the_tunnel_account_on_the_server_and_dies_with_jprov() {
         return;
     };
     s.server.start_nginx();
-    s.apply(&[]);
-    let port = s.tunnel_port;
+    s.apply(&[]).run();
+    let port = s.tunnel_port();
     assert_eq!(listener(&s.server, port), None, "no tunnel yet");
     let dir = "/var/lib/jprov-test";
     let jprov = support::setup::install_jprov(&s.server, dir);
     let profile = format!("{dir}/profile.yaml");
     s.server
-        .write_file(&profile, &std::fs::read(&s.profile).unwrap(), 0o644);
+        .write_file(&profile, &std::fs::read(&s.profile_file).unwrap(), 0o644);
 
     let out = s
         .server
@@ -1231,19 +1245,14 @@ fn jprov_tunnel_runs_as_the_tunnel_account_on_the_server_and_dies_with_jprov() {
 
 // `jprov destroy` and `plan --destroy`. These hosts have no systemd: units are exercised offline
 // (tests/offline.rs) and in the lab.
+// `jprov destroy` and `plan --destroy`. These hosts have no systemd: units are exercised offline
+// (tests/offline.rs) and in the lab.
 
 /// sshd's whole effective configuration for `user` (`sshd -T`).
 fn sshd_effective(s: &Setup, user: &str) -> String {
     s.server.exec_ok(&format!(
         "sshd -T -C user={user},host=laptop,addr=192.0.2.1"
     ))
-}
-
-/// Whether `path` exists on `host` (as anything, a dangling link included).
-fn exists(host: &support::TestHost, path: &str) -> bool {
-    host.exec_args("[ -e \"$1\" ] || [ -L \"$1\" ]", &[path], None)
-        .status
-        .success()
 }
 
 fn account_exists(host: &support::TestHost, name: &str) -> bool {
@@ -1254,7 +1263,6 @@ fn account_exists(host: &support::TestHost, name: &str) -> bool {
 
 #[test]
 fn reverse_forward_destroy_removes_the_setup_and_puts_back_what_was_there() {
-    use std::ffi::OsStr;
     let Some(s) = Setup::new(Method::ReverseForward) else {
         return;
     };
@@ -1266,15 +1274,23 @@ fn reverse_forward_destroy_removes_the_setup_and_puts_back_what_was_there() {
     let admin_before = sshd_effective(&s, "admin");
 
     // Nothing of the profile is on the hosts yet: nothing to remove, and alice's file is not jprov's.
-    let nothing = s.expect(&["plan", "--destroy"], 0);
-    assert!(
-        nothing
-            .contains("Nothing to remove: nothing jprov set up for the profile is on the hosts."),
-        "{nothing}"
-    );
+    s.run(&["plan", "--destroy"])
+        .stdout(
+            "\
+Destroy plan for profile t-reverse-forward (reverse-forward)
 
-    s.apply(&["--start-tunnel"]);
-    let dropin = "/etc/ssh/sshd_config.d/01-jprov-t-reverse-forward.conf";
+server admin@127.0.0.1:[SERVER_PORT]
+  no changes
+
+workstation alice@127.0.0.1:[WORKSTATION_PORT]
+  no changes
+
+Nothing to remove: nothing jprov set up for the profile is on the hosts.
+",
+        )
+        .run();
+
+    s.apply(&["--start-tunnel"]).run();
     let pid_file = "/home/alice/.local/state/jprov/t-reverse-forward-tunnel.pid";
     let tunnel: u32 = text(&s.workstation.read_file(pid_file).unwrap())
         .lines()
@@ -1285,12 +1301,13 @@ fn reverse_forward_destroy_removes_the_setup_and_puts_back_what_was_there() {
     assert!(alive(tunnel));
     let key = "/home/alice/.ssh/jprov-t-reverse-forward-tunnel";
 
-    // plan --destroy shows every step and changes nothing.
-    let planned = s.expect(&["plan", "--destroy"], 2);
+    // plan --destroy shows every step and changes nothing. Lines: the whole teardown's wording is pinned by
+    // the offline golden files (plans/*.destroy.txt); here, the steps these hosts need.
+    let mut plan = s.run(&["plan", "--destroy"]).status(2);
     for step in [
         "Destroy plan for profile t-reverse-forward (reverse-forward)",
         &format!("  - stop the tunnel running as alice, then remove its pid file {pid_file} and log"),
-        &format!("    - delete {dropin}: jprov created it"),
+        &format!("    - delete {DROPIN}: jprov created it"),
         "    - delete /etc/ssh/jprov/jprov-tunnel.keys: jprov created it",
         "    then remove these directories if empty: /etc/ssh/jprov",
         "    then validate with `sshd -t` (the files are put back if it fails)",
@@ -1303,37 +1320,31 @@ fn reverse_forward_destroy_removes_the_setup_and_puts_back_what_was_there() {
         "    - delete /home/alice/.ssh/jprov-t-reverse-forward-known_hosts: jprov created it",
         "  - forget the profile",
     ] {
-        assert!(planned.contains(step), "no {step:?} in:\n{planned}");
+        plan = plan.stdout_contains(step);
     }
-    assert!(
-        !planned.contains("a68df677475c2b47b6e86d0467eec97ac5f4b85a"),
-        "{planned}"
-    );
-    assert!(exists(&s.server, dropin) && account_exists(&s.server, "jprov-tunnel"));
+    plan.stdout_lacks(HASH_DIGEST)
+        .present(Role::Server, DROPIN)
+        .run();
+    assert!(account_exists(&s.server, "jprov-tunnel"));
     assert!(alive(tunnel), "plan --destroy stopped nothing");
     assert_ne!(s.workstation.read_file(config).unwrap(), original);
 
+    // Everything jprov made is gone, the tunnel first; alice's own file is back, byte for byte.
     let reloads = s.server.sshd_reload_count();
-    let destroyed = s.expect(&["destroy"], 0);
-    assert!(
-        destroyed.contains("a fresh login works after the sshd reload; lockout guard disarmed")
-            && destroyed
-                .contains("Destroyed: nothing jprov set up for the profile is left on the hosts."),
-        "{destroyed}"
-    );
-    s.server.wait_sshd_reloads(reloads + 1);
-
-    // Everything jprov made is gone, the tunnel first.
-    assert!(!alive(tunnel), "the tunnel is stopped");
-    assert_eq!(listener(&s.server, s.tunnel_port), None);
+    // Lines: the plan it shows is the one above.
+    let mut destroy = s
+        .destroy(&[])
+        .stdout_contains("a fresh login works after the sshd reload; lockout guard disarmed")
+        .stdout_contains("Destroyed: nothing jprov set up for the profile is left on the hosts.")
+        .file(Role::Workstation, config, original);
     for path in [
-        dropin,
+        DROPIN,
         "/etc/ssh/jprov",
         "/var/lib/jprov/backup/t-reverse-forward",
         "/var/lib/jprov/journal/t-reverse-forward",
         "/var/lib/jprov",
     ] {
-        assert!(!exists(&s.server, path), "server: {path} is left");
+        destroy = destroy.absent(Role::Server, path);
     }
     for path in [
         key,
@@ -1342,11 +1353,14 @@ fn reverse_forward_destroy_removes_the_setup_and_puts_back_what_was_there() {
         pid_file,
         "/home/alice/.local/state/jprov",
     ] {
-        assert!(!exists(&s.workstation, path), "workstation: {path} is left");
+        destroy = destroy.absent(Role::Workstation, path);
     }
+    destroy.run(); // and then nothing is left to remove
+    s.server.wait_sshd_reloads(reloads + 1);
+    assert!(!alive(tunnel), "the tunnel is stopped");
+    assert_eq!(listener(&s.server, s.tunnel_port()), None);
     assert!(!account_exists(&s.server, "jprov-tunnel"));
-    // alice's own file is back, byte for byte, with its mode and owner.
-    assert_eq!(s.workstation.read_file(config).unwrap(), original);
+    // With its mode and owner.
     assert_eq!(
         s.workstation
             .exec_ok(&format!("stat -c '%a %U:%G' {config}"))
@@ -1356,35 +1370,33 @@ fn reverse_forward_destroy_removes_the_setup_and_puts_back_what_was_there() {
     // sshd treats the admin exactly as before, and the admin gets in.
     assert_eq!(sshd_effective(&s, "admin"), admin_before);
     assert!(admin_can_log_in(&s));
-    // Nothing left to remove.
-    let again = s.expect(&["plan", "--destroy"], 0);
-    assert!(again.contains("Nothing to remove"), "{again}");
 
     // A new apply starts from scratch and converges (and replaces alice's file again).
-    s.apply(&[]);
+    s.apply(&[]).run();
     assert_ne!(s.workstation.read_file(config).unwrap(), original);
 
     // A saved destroy plan says so, and `apply FILE` applies exactly it.
     let saved = s.dir.path().join("destroy.json");
-    let planned = s.expect(&["plan", "--destroy", "-o", saved.to_str().unwrap()], 2);
-    assert!(planned.contains("Destroy plan for profile"), "{planned}");
+    s.run(&["plan", "--destroy", "-o", saved.to_str().unwrap()])
+        .status(2)
+        .stdout_contains("Destroy plan for profile") // the steps: as above
+        .run();
     let file: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&saved).unwrap()).unwrap();
     assert_eq!(file["destroy"], true);
     assert_eq!(file["plan"]["destroy"], true);
-    let out = s.jprov_raw(&[OsStr::new("apply"), saved.as_os_str()]);
-    let applied = expect_exit(&out, 0);
-    assert!(
-        applied.contains("exactly those of the saved plan")
-            && applied.contains("Destroyed: nothing jprov set up"),
-        "{applied}"
-    );
-    assert_eq!(s.workstation.read_file(config).unwrap(), original);
-    assert!(!exists(&s.server, dropin));
-    s.expect(&["plan", "--destroy"], 0);
+    s.apply_saved(&saved)
+        .stdout_contains("exactly those of the saved plan") // the steps: as above
+        .stdout_contains("Destroyed: nothing jprov set up")
+        .file(Role::Workstation, config, original)
+        .absent(Role::Server, DROPIN)
+        .replans(Replan::Teardown)
+        .run();
     // Applying the same saved plan again is refused: the hosts changed since it was saved.
-    let out = s.jprov_raw(&[OsStr::new("apply"), saved.as_os_str()]);
-    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stdout));
+    s.apply_saved(&saved)
+        .status(1)
+        .stderr_contains("changed since the plan was saved")
+        .run();
 }
 
 #[test]
@@ -1392,14 +1404,14 @@ fn nginx_proxy_destroy_keeps_the_users_keys_and_removes_site_certificate_and_acc
     let Some(s) = Setup::new(Method::NginxProxy) else {
         return;
     };
-    s.set_tls("tls:\n  self_signed: {}\n");
+    s.edit_profile(|p| p.tls = self_signed(None, &[]));
     s.server.start_nginx();
     let keys = "/home/alice/.ssh/authorized_keys";
     s.workstation.exec_ok(&format!(
         "printf '# laptop\\nssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl alice@laptop\\n' >> {keys}"
     ));
     let keys_before = s.workstation.read_file(keys).unwrap();
-    s.apply(&["--start-tunnel"]);
+    s.apply(&["--start-tunnel"]).run();
     let master = s.server.nginx_master_pid();
     let site = "/etc/nginx/sites-available/jprov-t-nginx-proxy";
     let link = "/etc/nginx/sites-enabled/jprov-t-nginx-proxy";
@@ -1413,7 +1425,8 @@ fn nginx_proxy_destroy_keeps_the_users_keys_and_removes_site_certificate_and_acc
     let with_line = s.workstation.read_file(keys).unwrap();
     assert!(text(&with_line).contains("jprov:t-nginx-proxy"));
 
-    let planned = s.expect(&["plan", "--destroy"], 2);
+    // Lines: the authorized_keys line it removes holds the tunnel's public key, new every run.
+    let mut plan = s.run(&["plan", "--destroy"]).status(2);
     for step in [
         "  - stop the tunnel running as jprov-tunnel, then remove its pid file",
         &format!("    - delete {site}: jprov created it"),
@@ -1428,15 +1441,24 @@ fn nginx_proxy_destroy_keeps_the_users_keys_and_removes_site_certificate_and_acc
         "    -restrict,port-forwarding,permitopen=\"localhost:",
         "    - delete /home/alice/.jupyter/jupyter_server_config.py: jprov created it",
     ] {
-        assert!(planned.contains(step), "no {step:?} in:\n{planned}");
+        plan = plan.stdout_contains(step);
     }
-    assert!(exists(&s.server, link) && alive(tunnel));
-    assert_eq!(s.workstation.read_file(keys).unwrap(), with_line);
+    plan.present(Role::Server, link)
+        .file(Role::Workstation, keys, &with_line)
+        .run();
+    assert!(alive(tunnel));
 
-    let destroyed = s.expect(&["destroy"], 0);
-    assert!(destroyed.contains("reloaded nginx"), "{destroyed}");
-    assert!(!alive(tunnel));
-    assert_eq!(listener(&s.server, s.tunnel_port), None);
+    // The user's authorized_keys is exactly as before the first apply; jprov's own files are gone.
+    // Lines: the plan it shows is the one above.
+    let mut destroy = s
+        .destroy(&[])
+        .stdout_contains("reloaded nginx")
+        .file(Role::Workstation, keys, &keys_before)
+        .absent(
+            Role::Workstation,
+            "/home/alice/.jupyter/jupyter_server_config.py",
+        )
+        .absent(Role::Workstation, "/home/alice/.local/state/jprov");
     for path in [
         site,
         link,
@@ -1444,24 +1466,18 @@ fn nginx_proxy_destroy_keeps_the_users_keys_and_removes_site_certificate_and_acc
         "/var/lib/jprov-tunnel",
         "/var/lib/jprov",
     ] {
-        assert!(!exists(&s.server, path), "server: {path} is left");
+        destroy = destroy.absent(Role::Server, path);
     }
+    destroy.run(); // and then nothing is left to remove
+    assert!(!alive(tunnel));
+    assert_eq!(listener(&s.server, s.tunnel_port()), None);
     assert!(!account_exists(&s.server, "jprov-tunnel"));
     // nginx was reloaded, not restarted, and its configuration is valid without the site.
     assert_eq!(s.server.nginx_master_pid(), master);
     s.server.exec_ok("nginx -t -q");
-    // The user's authorized_keys is exactly as before the first apply; jprov's own files are gone.
-    assert_eq!(s.workstation.read_file(keys).unwrap(), keys_before);
-    assert!(!exists(
-        &s.workstation,
-        "/home/alice/.jupyter/jupyter_server_config.py"
-    ));
-    assert!(!exists(&s.workstation, "/home/alice/.local/state/jprov"));
-    s.expect(&["plan", "--destroy"], 0);
 
     // And it all comes back with a new apply.
-    s.apply(&[]);
-    assert!(exists(&s.server, link));
+    s.apply(&[]).present(Role::Server, link).run();
 }
 
 #[test]
@@ -1469,45 +1485,40 @@ fn a_destroy_that_would_lock_the_admin_out_is_rolled_back() {
     let Some(s) = Setup::new(Method::ReverseForward) else {
         return;
     };
-    s.apply(&[]);
-    let dropin = "/etc/ssh/sshd_config.d/01-jprov-t-reverse-forward.conf";
-    let ours = s.server.read_file(dropin).unwrap();
+    s.apply(&[]).run();
+    let ours = s.server.read_file(DROPIN).unwrap();
     // Destroy puts back what was at a path before the first apply. Pretend that was a drop-in denying the
     // admin: removing jprov's would then lock the admin out.
     let record = "/var/lib/jprov/backup/t-reverse-forward/original/%etc%ssh%sshd_config.d%01-jprov-t-reverse-forward.conf";
     s.server.exec_ok(&format!("rm '{record}.absent'"));
     s.server.write_file(record, b"DenyUsers admin\n", 0o644);
-    let planned = s.expect(&["plan", "--destroy"], 2);
-    assert!(
-        planned.contains(&format!("~ restore the original {dropin}"))
-            && planned.contains("+DenyUsers admin"),
-        "{planned}"
-    );
+    // Lines: the restore's diff is of the drop-in the plans above show; here, what it restores.
+    s.run(&["plan", "--destroy"])
+        .status(2)
+        .stdout_contains(format!("~ restore the original {DROPIN}"))
+        .stdout_contains("+DenyUsers admin")
+        .run();
     let reloads = s.server.sshd_reload_count();
-    let out = s.jprov(&["destroy", "--lockout-guard-seconds", "30"]);
-    let stderr = text(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "{}{stderr}", text(&out.stdout));
-    assert!(
-        stderr.contains("a fresh login as admin failed")
-            && stderr.contains("restored the previous sshd files"),
-        "{stderr}"
-    );
-    // Two reloads: the harmful one, and the guard's putting jprov's drop-in back.
+    // Lines: the error quotes libssh2's message, which varies by version.
+    s.run(&["destroy", "--lockout-guard-seconds", "30"])
+        .status(1)
+        .stderr_contains("a fresh login as admin failed")
+        .stderr_contains("restored the previous sshd files")
+        .run();
+    // Two reloads: the harmful one, and the one putting jprov's drop-in back.
     s.server.wait_sshd_reloads(reloads + 2);
     assert!(admin_can_log_in(&s), "the admin must still get in");
-    assert_eq!(s.server.read_file(dropin).unwrap(), ours);
+    assert_eq!(s.server.read_file(DROPIN).unwrap(), ours);
 
     // Without that record, jprov knows only that it wrote the drop-in: destroy deletes it and finishes.
     s.server.exec_ok(&format!("rm '{record}'"));
-    let planned = s.expect(&["plan", "--destroy"], 2);
-    assert!(
-        planned.contains(&format!(
-            "- delete {dropin}: jprov wrote it and kept no record of what was there before"
-        )),
-        "{planned}"
-    );
-    s.expect(&["destroy"], 0);
-    assert!(!exists(&s.server, dropin));
+    // Lines: as above.
+    s.run(&["plan", "--destroy"])
+        .status(2)
+        .stdout_contains(format!(
+            "- delete {DROPIN}: jprov wrote it and kept no record of what was there before"
+        ))
+        .run();
+    s.destroy(&[]).absent(Role::Server, DROPIN).run(); // and then nothing is left to remove
     assert!(admin_can_log_in(&s));
-    s.expect(&["plan", "--destroy"], 0);
 }

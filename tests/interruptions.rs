@@ -9,11 +9,13 @@
 
 mod support;
 
+use jprov::profile::Profile;
+use jprov::value::Port;
 use std::collections::BTreeMap;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 use support::cut_proxy::CutProxy;
-use support::setup::{expect_exit, text, Method, Setup};
+use support::setup::{Method, Setup};
 use support::TestHost;
 
 /// Short, so that a stale guard fires while the test watches.
@@ -24,8 +26,8 @@ type Snapshot = BTreeMap<(String, String), Option<Vec<u8>>>;
 
 struct Sweep {
     s: Setup,
-    /// The two versions of the profile; `s.profile` holds the one being applied.
-    versions: [String; 2],
+    /// The two versions of the profile; `s.profile()` is the one being applied.
+    versions: [Profile; 2],
     snapshots: [Snapshot; 2],
     /// Managed paths per host role ("server", "workstation").
     paths: Vec<(String, String)>,
@@ -48,27 +50,17 @@ impl Sweep {
 
     fn with_server(server: TestHost, server_port: Option<u16>) -> Option<Sweep> {
         let s = Setup::with_server(server, Method::ReverseForward)?;
-        let mut first = std::fs::read_to_string(&s.profile).unwrap();
         if let Some(port) = server_port {
-            let sshd = format!("  port: {}\n  user: admin", s.server.port());
-            assert!(first.contains(&sshd), "{first}");
-            first = first.replace(&sshd, &format!("  port: {port}\n  user: admin"));
+            s.edit_profile(|p| p.server.port = Port::new(port));
             // The proxy's address carries the server's host key.
             let pins = s.dir.path().join("known_hosts");
-            let line = s
-                .server
-                .known_hosts_line()
-                .replace(&format!("]:{} ", s.server.port()), &format!("]:{port} "));
             let mut known = std::fs::read_to_string(&pins).unwrap();
-            known.push_str(&format!("{line}\n"));
+            known.push_str(&format!("{}\n", s.server.known_hosts_line_at(port)));
             std::fs::write(&pins, known).unwrap();
         }
-        let tunnel = format!("tunnel:\n  port: {}\n", s.tunnel_port);
-        assert!(first.contains(&tunnel), "{first}");
-        let second = first.replace(
-            &tunnel,
-            &format!("tunnel:\n  port: {}\n", support::setup::free_port()),
-        );
+        let first = s.profile();
+        let mut second = first.clone();
+        second.tunnel.port = Port::new(s.fresh_port());
         let mut sweep = Sweep {
             s,
             versions: [first, second],
@@ -90,16 +82,16 @@ impl Sweep {
     }
 
     fn select(&self, version: usize) {
-        std::fs::write(&self.s.profile, &self.versions[version]).unwrap();
+        self.s.set_profile(self.versions[version].clone());
     }
 
+    /// The apply a sweep interrupts: a process of its own, to kill or to watch.
     fn apply_command(&self) -> Command {
-        let mut command = Command::new(support::jprov_bin());
+        let guard = guard_args();
+        let mut args = vec!["apply"];
+        args.extend(guard.iter().map(String::as_str));
+        let mut command = self.s.command(&args);
         command
-            .arg("apply")
-            .args(guard_args())
-            .arg(&self.s.profile)
-            .env_remove("SSH_AUTH_SOCK")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
@@ -109,16 +101,23 @@ impl Sweep {
     /// Apply `version` to convergence (apply, then a plan that must be empty).
     fn converge_on(&mut self, version: usize) -> String {
         self.select(version);
-        let applied = self.s.apply(&guard_args().each_ref().map(String::as_str));
+        let applied = self
+            .s
+            .apply(&guard_args().each_ref().map(String::as_str))
+            .run()
+            .stdout;
         self.at = version;
         applied
     }
 
     /// Every path jprov manages on the hosts, as the teardown plan lists them.
     fn managed_paths(&self) -> Vec<(String, String)> {
-        let out = self.s.jprov(&["plan", "--destroy", "--json"]);
-        let plan: serde_json::Value = serde_json::from_slice(&out.stdout)
-            .unwrap_or_else(|e| panic!("plan --destroy --json: {e}\n{}", text(&out.stderr)));
+        let plan = self
+            .s
+            .run(&["plan", "--destroy", "--json"])
+            .status(2)
+            .run()
+            .json();
         let mut paths = vec![];
         for host in plan["hosts"].as_array().unwrap() {
             let role = host["role"].as_str().unwrap().to_string();
@@ -171,7 +170,7 @@ impl Sweep {
         assert!(
             sshd_t.status.success(),
             "{what}: sshd -t fails: {}",
-            text(&sshd_t.stderr)
+            String::from_utf8_lossy(&sshd_t.stderr)
         );
         for (user, command) in [("root", "true"), ("admin", "sudo -n true")] {
             assert!(
@@ -186,12 +185,12 @@ impl Sweep {
         }
         // Past the delay of any guard the interrupted run armed: a stale guard would have fired by now.
         std::thread::sleep(Duration::from_secs(GUARD_SECONDS + 1));
-        let late = self.s.jprov(&["plan"]);
-        let stdout = expect_exit(&late, 0);
-        assert!(
-            stdout.contains("No changes"),
-            "{what}: a plan after the guard's delay shows changes:\n{stdout}"
-        );
+        self.s
+            .run(&["plan"])
+            .note(format!("{what}: a plan after the guard's delay"))
+            // Converged: the whole text is compared in tests/hosts.rs; here, that nothing is left.
+            .stdout_contains("No changes")
+            .run();
         assert_eq!(
             self.snapshot(),
             self.snapshots[target],

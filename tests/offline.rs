@@ -1,39 +1,63 @@
-//! The CLI without hosts: offline plans, JSON, profile errors, hash-password. Needs no root.
+//! The CLI without hosts: offline plans (compared with golden files), JSON, profile errors, hash-password,
+//! `jprov tunnel`'s refusals. Needs no root.
+//!
+//! Every run goes through the `Test` builder (tests/support/test.rs): exit status and exact output, with the
+//! test's temporary directory shown as `[TMP]` and the source tree as `[REPO]`.
 
-use std::io::Write;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+mod support;
 
-fn jprov(args: &[&str], stdin: Option<&str>) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_jprov"))
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    if let Some(input) = stdin {
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(input.as_bytes())
-            .unwrap();
+use jprov::profile::WorkstationHost;
+use support::profiles::{example, example_names, self_signed, valid, HASH_DIGEST};
+use support::test::Test;
+
+/// The four offline plans of every example: (arguments after `plan --offline`, golden file suffix).
+const PLAN_KINDS: [(&[&str], &str); 4] = [
+    (&[], "txt"),
+    (&["--json"], "json"),
+    (&["--destroy"], "destroy.txt"),
+    (&["--destroy", "--json"], "destroy.json"),
+];
+
+/// tests/golden/plans/NAME.SUFFIX for profiles/NAME.yaml.
+fn golden_plan(example: &str, suffix: &str) -> String {
+    format!("plans/{}.{suffix}", example.trim_end_matches(".yaml"))
+}
+
+#[test]
+fn offline_plans_of_every_example_match_their_golden_files() {
+    let mut expected = vec![];
+    for name in example_names() {
+        for (args, suffix) in PLAN_KINDS {
+            let golden = golden_plan(&name, suffix);
+            Test::new()
+                .example(&name)
+                .args(["plan", "--offline"])
+                .args(args.iter().copied())
+                .status(2)
+                .stdout_golden(&golden)
+                .stderr("")
+                .run();
+            expected.push(golden);
+        }
     }
-    drop(child.stdin.take());
-    child.wait_with_output().unwrap()
+    // The golden file of an example that is gone would be kept, and reviewed, for nothing.
+    let dir = support::golden::path("plans");
+    let mut stale: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| format!("plans/{}", e.unwrap().file_name().to_string_lossy()))
+        .filter(|f| !expected.contains(f))
+        .collect();
+    stale.sort();
+    assert_eq!(
+        stale,
+        Vec::<String>::new(),
+        "stale golden files in {}",
+        dir.display()
+    );
 }
 
-fn example(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("profiles")
-        .join(name)
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
-
+/// What each example's plan must say, whatever its golden file holds: the golden files show every change in
+/// review, these lines are the ones a change must not lose.
 #[test]
 fn offline_plans_of_the_examples_show_every_file_and_exit_2() {
     for (name, must_show) in [
@@ -66,28 +90,14 @@ fn offline_plans_of_the_examples_show_every_file_and_exit_2() {
             ][..],
         ),
     ] {
-        let out = jprov(
-            &["plan", "--offline", example(name).to_str().unwrap()],
-            None,
-        );
-        let stdout = text(&out.stdout);
-        assert_eq!(
-            out.status.code(),
-            Some(2),
-            "{name}: {stdout}{}",
-            text(&out.stderr)
-        );
+        let mut test = Test::new().example(name).args(["plan", "--offline"]);
         for needle in must_show {
-            assert!(
-                stdout.contains(needle),
-                "{name}: plan lacks {needle:?}:\n{stdout}"
-            );
+            test = test.stdout_contains(*needle);
         }
-        assert!(
-            !stdout.contains("a68df677475c2b47b6e86d0467eec97ac5f4b85a"),
-            "the password hash leaked:\n{stdout}"
-        );
-        assert!(stdout.contains("hashed_password ********"), "{stdout}");
+        test.status(2)
+            .stdout_lacks(HASH_DIGEST)
+            .stdout_contains("hashed_password ********")
+            .run();
     }
 }
 
@@ -107,7 +117,6 @@ fn section<'a>(plan: &'a str, role: &str) -> &'a str {
 
 #[test]
 fn self_signed_certificates_are_generated_on_the_host_that_terminates_tls() {
-    let dir = tempfile::tempdir().unwrap();
     for (name, on, other, fullchain) in [
         (
             "self-signed.yaml",
@@ -122,44 +131,40 @@ fn self_signed_certificates_are_generated_on_the_host_that_terminates_tls() {
             "/etc/jprov/tls/lab-proxy/fullchain.pem",
         ),
     ] {
-        let source = std::fs::read_to_string(example(name)).unwrap();
-        let tls = source.find("tls:\n").unwrap();
-        let after = tls + source[tls..].find("\ntunnel:").unwrap() + 1;
-        let profile = format!(
-            "{}tls:\n  self_signed:\n    addresses: [10.0.0.5]\n{}",
-            &source[..tls],
-            &source[after..]
-        );
-        let path = dir.path().join(name);
-        std::fs::write(&path, profile).unwrap();
-
-        let out = jprov(&["plan", "--offline", path.to_str().unwrap()], None);
-        let stdout = text(&out.stdout);
-        assert_eq!(out.status.code(), Some(2), "{stdout}{}", text(&out.stderr));
+        let mut profile = example(name);
+        profile.tls = self_signed(None, &["10.0.0.5"]);
+        let plan = Test::new()
+            .profile(&profile)
+            .args(["plan", "--offline"])
+            .status(2)
+            .stdout_lacks("certbot certonly")
+            .run();
         let keyout = fullchain.replace("fullchain.pem", "privkey.pem.new");
         let command = format!(
             "openssl req -x509 -noenc -days 365 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 \
              -keyout {keyout} -out {fullchain}.new -subj '/CN=jupyter"
         );
-        let mine = section(&stdout, on);
+        let mine = section(&plan.stdout, on);
         assert!(
             mine.contains("  ! generate a self-signed certificate for jupyter.")
                 && mine.contains(&command)
                 && mine.contains(",IP:10.0.0.5'")
                 && mine.contains(&format!("making {fullchain}, because no certificate")),
-            "{name}: the {on} generates it:\n{stdout}"
+            "{name}: the {on} generates it:\n{}",
+            plan.stdout
         );
         assert!(
-            !section(&stdout, other).contains("openssl"),
-            "{name}: not on the {other}:\n{stdout}"
+            !section(&plan.stdout, other).contains("openssl"),
+            "{name}: not on the {other}:\n{}",
+            plan.stdout
         );
-        assert!(!stdout.contains("certbot certonly"), "{stdout}");
 
-        let out = jprov(
-            &["plan", "--offline", "--json", path.to_str().unwrap()],
-            None,
-        );
-        let plan: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        let plan = Test::new()
+            .profile(&profile)
+            .args(["plan", "--offline", "--json"])
+            .status(2)
+            .run()
+            .json();
         let certificate_changes: Vec<(String, serde_json::Value)> = plan["hosts"]
             .as_array()
             .unwrap()
@@ -191,63 +196,57 @@ fn self_signed_certificates_are_generated_on_the_host_that_terminates_tls() {
 
 #[test]
 fn json_plan_is_versioned_and_redacted() {
-    let out = jprov(
-        &[
-            "plan",
-            "--offline",
-            "--json",
-            example("nginx-proxy.yaml").to_str().unwrap(),
-        ],
-        None,
-    );
-    assert_eq!(out.status.code(), Some(2));
-    let stdout = text(&out.stdout);
-    let plan: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    let plan = Test::new()
+        .example("nginx-proxy.yaml")
+        .args(["plan", "--offline", "--json"])
+        .status(2)
+        .stdout_lacks(HASH_DIGEST)
+        .run()
+        .json();
     assert_eq!(plan["format_version"], 2);
     assert_eq!(plan["offline"], true);
     assert_eq!(plan["hosts"].as_array().unwrap().len(), 2);
-    assert!(!stdout.contains("a68df677475c2b47b6e86d0467eec97ac5f4b85a"));
 }
 
 #[test]
 fn bad_profiles_name_file_line_and_field() {
-    let dir = tempfile::tempdir().unwrap();
-    let good = std::fs::read_to_string(example("reverse-forward.yaml")).unwrap();
-    for (edit, expect) in [
+    // Text edits of the example, not `Profile` values: these profiles are not valid ones (a value no type
+    // holds, an unknown key, a wrong type), and the errors must name the line of the user's file.
+    let good =
+        std::fs::read_to_string(support::profiles::example_path("reverse-forward.yaml")).unwrap();
+    for (edit, error) in [
         (
             good.replace("domain: jupyter.example.org", "domain: \"x.org; rm -rf /\""),
-            ":5:1: domain: invalid domain",
+            ":5:1: domain: invalid domain: ';' at character 6; use a lowercase DNS name such as \
+             \"jupyter.example.net\"",
         ),
         (
             good.replace("  sudo: true", "  sudo: true\n  hots: x"),
-            ":11:3: server.hots: unknown field `hots`",
+            ":11:3: server.hots: unknown field `hots`, expected one of `host`, `port`, `user`, `sudo`, \
+             `identity_file`",
         ),
         (
             good.replace("  port: 22\n", "  port: [22]\n"),
-            ":8:3: server.port: invalid type",
+            ":8:3: server.port: invalid type: sequence, expected u32",
         ),
         (
             good.replace(
                 "  password_hash:",
                 "  password: s3cret-typed-here\n  password_hash:",
             ),
-            ":19:3: jupyter.password: plaintext passwords are refused",
+            ":19:3: jupyter.password: plaintext passwords are refused; run `jprov hash-password` and put \
+             its output in jupyter.password_hash",
         ),
     ] {
-        let path = dir.path().join("bad.yaml");
-        std::fs::write(&path, &edit).unwrap();
-        let out = jprov(&["plan", "--offline", path.to_str().unwrap()], None);
-        let stderr = text(&out.stderr);
-        assert_eq!(out.status.code(), Some(1), "{stderr}");
-        assert!(
-            stderr.contains(&format!("{}{expect}", path.display())),
-            "expected {expect:?} in:\n{stderr}"
-        );
-        assert!(!stderr.contains("s3cret-typed-here"));
-        assert!(
-            out.stdout.is_empty(),
-            "nothing is planned from a bad profile"
-        );
+        assert_ne!(edit, good, "the edit for {error:?} matched nothing");
+        // Exact stderr: the secret typed under the wrong key is not echoed; nothing is planned.
+        Test::new()
+            .profile_text(&edit)
+            .args(["plan", "--offline"])
+            .status(1)
+            .stdout("")
+            .stderr(format!("error: [TMP]/profile.yaml{error}\n"))
+            .run();
     }
 }
 
@@ -260,20 +259,32 @@ fn hash_password_reads_stdin_and_the_hash_verifies() {
         ),
         (&["hash-password", "--sha1"][..], "sha1:"),
     ] {
-        let out = jprov(args, Some("łe¶ŧ←↓→\n"));
-        assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
-        let hash = text(&out.stdout).trim().to_string();
+        let out = Test::new()
+            .args(args.iter().copied())
+            .stdin("łe¶ŧ←↓→\n")
+            .stdout_contains(prefix)
+            .run();
+        let hash = out.stdout.trim();
         assert!(hash.starts_with(prefix), "{hash}");
-        assert!(jprov::password::verify_password(&hash, "łe¶ŧ←↓→").unwrap());
-        assert!(!jprov::password::verify_password(&hash, "łe¶ŧ←↓").unwrap());
+        assert!(jprov::password::verify_password(hash, "łe¶ŧ←↓→").unwrap());
+        assert!(!jprov::password::verify_password(hash, "łe¶ŧ←↓").unwrap());
     }
-    let out = jprov(&["hash-password"], Some("\n"));
-    assert_eq!(out.status.code(), Some(1), "an empty password is refused");
+    // An empty password is refused.
+    Test::new()
+        .arg("hash-password")
+        .stdin("\n")
+        .status(1)
+        .stdout("")
+        .stderr("error: the password is empty; choose a non-empty password\n")
+        .run();
 }
 
 fn current_user() -> String {
-    let out = Command::new("id").arg("-un").output().unwrap();
-    text(&out.stdout).trim().to_string()
+    let out = std::process::Command::new("id")
+        .arg("-un")
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
 
 #[test]
@@ -286,74 +297,54 @@ fn tunnel_refuses_the_wrong_user_and_names_the_right_one_and_host() {
             eprintln!("skipped {name}: this test runs as {user}");
             continue;
         }
-        let profile = example(name);
-        let out = jprov(&["tunnel", profile.to_str().unwrap()], None);
-        let stderr = text(&out.stderr);
-        assert_eq!(out.status.code(), Some(1), "{name}: {stderr}");
-        assert!(
-            stderr.contains(&format!(
-                "the tunnel runs as {user} on the {host} (the host that opens it), but this is {}: \
-                 run it there as {user}, e.g. `sudo -u {user} jprov tunnel {}`",
+        // Exact stderr: nothing started (no "running `ssh"), and it names what to run where.
+        Test::new()
+            .arg("tunnel")
+            .example(name)
+            .status(1)
+            .stdout("")
+            .stderr(format!(
+                "error: the tunnel runs as {user} on the {host} (the host that opens it), but this is {}: \
+                 run it there as {user}, e.g. `sudo -u {user} jprov tunnel [REPO]/profiles/{name}`\n",
                 current_user(),
-                profile.display()
-            )),
-            "{name}: {stderr}"
-        );
-        assert!(
-            !stderr.contains("running `ssh"),
-            "nothing started: {stderr}"
-        );
+            ))
+            .run();
     }
 }
 
 #[test]
 fn tunnel_without_the_key_says_to_apply_first() {
-    let dir = tempfile::tempdir().unwrap();
-    let home = dir.path().join("home");
-    let profile = std::fs::read_to_string(example("reverse-forward.yaml"))
-        .unwrap()
-        .replace(
-            "  host: workstation.internal ",
-            "  host: local # was workstation.internal ",
+    let test = Test::new();
+    let mut profile = example("reverse-forward.yaml");
+    profile.workstation.host = WorkstationHost::Local;
+    profile.workstation.user = valid(&current_user());
+    profile.workstation.home = Some(valid(&test.dir().join("home").display().to_string()));
+    profile.workstation.jump = None;
+    // Exact stderr: nothing started (no "running `ssh").
+    test.profile(&profile)
+        .arg("tunnel")
+        .status(1)
+        .stdout("")
+        .stderr(
+            "error: cannot read the tunnel's key [TMP]/home/.ssh/jprov-lab-reverse-tunnel: No such file or \
+             directory (os error 2). Run `jprov apply [TMP]/profile.yaml` first (it creates it on the \
+             workstation), and run `jprov tunnel` on the workstation\n",
         )
-        .replace(
-            "  user: alice ",
-            &format!("  user: {}\n  home: {} #", current_user(), home.display()),
-        )
-        .replace("  jump: server ", "  # jump: server ");
-    let path = dir.path().join("p.yaml");
-    std::fs::write(&path, profile).unwrap();
-    let out = jprov(&["tunnel", path.to_str().unwrap()], None);
-    let stderr = text(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "{stderr}");
-    let key = home.join(".ssh/jprov-lab-reverse-tunnel");
-    assert!(
-        stderr.contains(&format!("cannot read the tunnel's key {}: ", key.display()))
-            && stderr.contains(&format!(
-                "Run `jprov apply {}` first (it creates it on the workstation)",
-                path.display()
-            )),
-        "{stderr}"
-    );
-    assert!(
-        !stderr.contains("running `ssh"),
-        "nothing started: {stderr}"
-    );
+        .run();
 }
 
 #[test]
 fn tunnel_retry_seconds_must_be_positive() {
-    let profile = example("reverse-forward.yaml");
-    let out = jprov(
-        &["tunnel", "--retry-seconds", "0", profile.to_str().unwrap()],
-        None,
-    );
-    assert_ne!(out.status.code(), Some(0));
-    assert!(
-        text(&out.stderr).contains("invalid value '0' for '--retry-seconds <SECONDS>'"),
-        "{}",
-        text(&out.stderr)
-    );
+    Test::new()
+        .args(["tunnel", "--retry-seconds", "0"])
+        .example("reverse-forward.yaml")
+        .status(2)
+        .stdout("")
+        .stderr(
+            "error: invalid value '0' for '--retry-seconds <SECONDS>': 0 is not in 1..=4294967295\n\n\
+             For more information, try '--help'.\n",
+        )
+        .run();
 }
 
 #[test]
@@ -397,25 +388,20 @@ fn offline_destroy_plans_show_the_whole_teardown_of_systemd_hosts() {
             ][..],
         ),
     ] {
-        let out = jprov(
-            &["plan", "--destroy", "--offline", example(name).to_str().unwrap()],
-            None,
-        );
-        let stdout = text(&out.stdout);
-        assert_eq!(out.status.code(), Some(2), "{name}: {stdout}{}", text(&out.stderr));
+        let mut test = Test::new().example(name).args(["plan", "--destroy", "--offline"]);
         for needle in must_show {
-            assert!(stdout.contains(needle), "{name}: plan lacks {needle:?}:\n{stdout}");
+            test = test.stdout_contains(*needle);
         }
         // Debian's certbot timer is not jprov's: never stopped.
-        assert!(!stdout.contains("certbot.timer"), "{name}: {stdout}");
-        assert!(!stdout.contains("a68df677475c2b47b6e86d0467eec97ac5f4b85a"));
+        let plan = test
+            .status(2)
+            .stdout_lacks("certbot.timer")
+            .stdout_lacks(HASH_DIGEST)
+            .run();
         // On each host: services stop first, jprov's records go last.
         for role in ["server", "workstation"] {
-            let host = section(&stdout, role);
-            let changes: Vec<&str> = host
-                .lines()
-                .filter(|l| l.starts_with("  - "))
-                .collect();
+            let host = section(&plan.stdout, role);
+            let changes: Vec<&str> = host.lines().filter(|l| l.starts_with("  - ")).collect();
             assert!(
                 changes.last().is_some_and(|l| l.starts_with("  - forget the profile")),
                 "{name} {role}: {host}"
@@ -432,13 +418,16 @@ fn offline_destroy_plans_show_the_whole_teardown_of_systemd_hosts() {
             );
         }
 
-        let out = jprov(
-            &["plan", "--destroy", "--offline", "--json", example(name).to_str().unwrap()],
-            None,
+        let plan = Test::new()
+            .example(name)
+            .args(["plan", "--destroy", "--offline", "--json"])
+            .status(2)
+            .run()
+            .json();
+        assert_eq!(
+            (plan["destroy"].clone(), plan["offline"].clone()),
+            (true.into(), true.into())
         );
-        assert_eq!(out.status.code(), Some(2));
-        let plan: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-        assert_eq!((plan["destroy"].clone(), plan["offline"].clone()), (true.into(), true.into()));
         let kinds: Vec<String> = plan["hosts"]
             .as_array()
             .unwrap()
@@ -454,43 +443,34 @@ fn offline_destroy_plans_show_the_whole_teardown_of_systemd_hosts() {
 
 #[test]
 fn destroy_plans_refuse_what_they_cannot_do() {
-    let profile = example("reverse-forward.yaml");
-    let out = jprov(
-        &[
-            "plan",
-            "--destroy",
-            "--start-tunnel",
-            "--offline",
-            profile.to_str().unwrap(),
-        ],
-        None,
-    );
-    assert_ne!(out.status.code(), Some(0));
-    assert!(
-        text(&out.stderr).contains("cannot be used with"),
-        "{}",
-        text(&out.stderr)
-    );
+    Test::new()
+        .args(["plan", "--destroy", "--start-tunnel", "--offline"])
+        .example("reverse-forward.yaml")
+        .status(2)
+        .stdout("")
+        .stderr(
+            "error: the argument '--destroy' cannot be used with '--start-tunnel'\n\n\
+             Usage: jprov plan --destroy --offline <PROFILE>\n\n\
+             For more information, try '--help'.\n",
+        )
+        .run();
     // An offline plan, of a teardown or not, cannot be saved for apply (it was not made against the
     // hosts), and the error says that.
-    let dir = tempfile::tempdir().unwrap();
-    let saved = dir.path().join("plan.json");
-    for destroy in [true, false] {
-        let mut args = vec!["plan", "--offline", "-o", saved.to_str().unwrap()];
-        if destroy {
-            args.push("--destroy");
-        }
-        args.push(profile.to_str().unwrap());
-        let out = jprov(&args, None);
-        assert_eq!(out.status.code(), Some(1), "{args:?}");
-        assert!(
-            text(&out.stderr).contains(&format!(
-                "cannot save the plan to {}: offline plans can't be saved",
-                saved.display()
-            )),
-            "{args:?}: {}",
-            text(&out.stderr)
-        );
-        assert!(!saved.exists());
+    for destroy in [&[][..], &["--destroy"]] {
+        let test = Test::new();
+        let saved = test.dir().join("plan.json");
+        test.args(["plan", "--offline", "-o"])
+            .arg(&saved)
+            .args(destroy.iter().copied())
+            .example("reverse-forward.yaml")
+            .status(1)
+            .stdout("")
+            .stderr(
+                "error: cannot save the plan to [TMP]/plan.json: offline plans can't be saved (a saved plan \
+                 records the state of the hosts, which an offline plan never saw); run `jprov plan -o FILE` \
+                 against the hosts\n",
+            )
+            .absent(&saved)
+            .run();
     }
 }

@@ -9,20 +9,6 @@ use std::net::TcpStream;
 use std::time::{Duration, Instant};
 use support::setup::{Method, Setup};
 
-/// Jupyter's port in the profile (`jupyter:` then `  port: N`).
-fn jupyter_port(s: &Setup) -> u16 {
-    let profile = std::fs::read_to_string(&s.profile).unwrap();
-    let (_, section) = profile
-        .split_once("\njupyter:\n")
-        .expect("a jupyter section");
-    section
-        .lines()
-        .find_map(|l| l.strip_prefix("  port: "))
-        .expect("jupyter.port")
-        .parse()
-        .unwrap()
-}
-
 /// Wait until `127.0.0.1:port` accepts connections (the hosts share the machine's network).
 fn wait_listening(port: u16, log: impl Fn() -> String) {
     let start = Instant::now();
@@ -48,12 +34,11 @@ fn apply_says_only_what_is_not_running() {
         .and_then(|bin| bin.parent())
         .unwrap();
     s.workstation.share_dir(venv);
-    let port = jupyter_port(&s);
-    let first = s.apply(&["--start-tunnel"]);
-    assert!(
-        first.contains("Start Jupyter on the workstation:"),
-        "{first}"
-    );
+    let port = s.profile().jupyter.port.get();
+    s.apply(&["--start-tunnel"])
+        // Lines: a first apply, whose plan shows the hosts' keys.
+        .stdout_contains("Start Jupyter on the workstation:")
+        .run();
 
     // Jupyter started by hand, as alice, reading the configuration jprov wrote (its port, its TLS files).
     // setpriv execs (no fork): the pid printed is Jupyter's own.
@@ -74,24 +59,20 @@ fn apply_says_only_what_is_not_running() {
     };
     wait_listening(port, log);
 
-    let again = s.apply(&[]);
-    let pid_file = "/home/alice/.local/state/jprov/t-reverse-forward-tunnel.pid";
-    for said in [
-        format!(
-            "The tunnel is up on the workstation: started by apply --start-tunnel (pid file {pid_file})."
-        ),
-        "Jupyter is up on the workstation: ".to_string(),
-        format!(
-            " listens on the workstation's port {port}. It is no service: it reads its configuration \
-             and certificate when it starts, so restart it when apply changed them."
-        ),
-    ] {
-        assert!(again.contains(&said), "no {said:?} in:\n{again}");
-    }
-    assert!(
-        !again.contains("Start the tunnel") && !again.contains("Start Jupyter"),
-        "{again}"
-    );
+    // Contains, not exact: the line about Jupyter names the process that listens (as `ss` calls it).
+    s.apply(&[])
+        .stdout_contains(
+            "The tunnel is up on the workstation: started by apply --start-tunnel (pid file \
+             /home/alice/.local/state/jprov/t-reverse-forward-tunnel.pid).",
+        )
+        .stdout_contains("Jupyter is up on the workstation: ")
+        .stdout_contains(
+            " listens on the workstation's port [JUPYTER_PORT]. It is no service: it reads its \
+             configuration and certificate when it starts, so restart it when apply changed them.",
+        )
+        .stdout_lacks("Start the tunnel")
+        .stdout_lacks("Start Jupyter")
+        .run();
 
     // Jupyter gone: apply says to start it again; the tunnel still runs.
     // SAFETY: kill has no memory preconditions; the pid is the Jupyter this test started.
@@ -104,13 +85,9 @@ fn apply_says_only_what_is_not_running() {
         );
         std::thread::sleep(Duration::from_millis(100));
     }
-    let after = s.apply(&[]);
-    assert!(
-        after.contains("Start Jupyter on the workstation:"),
-        "{after}"
-    );
-    assert!(
-        after.contains("The tunnel is up on the workstation"),
-        "{after}"
-    );
+    // Lines: as above.
+    s.apply(&[])
+        .stdout_contains("Start Jupyter on the workstation:")
+        .stdout_contains("The tunnel is up on the workstation")
+        .run();
 }

@@ -4,12 +4,23 @@
 //! copy-on-write `/etc`, `/home`, `/root` and `/var`, so tests can let `jprov` configure
 //! "hosts" for real without touching the machine. `prereq` says what a missing prerequisite does (fail
 //! under tests/run.sh, else skip) and gives every test the test venv's Python.
+//!
+//! The builders: `test::Test` runs the binary without hosts; `setup::Setup` makes a server and a workstation
+//! and its `Step`s run jprov against them (an apply or destroy step re-plans and requires an empty plan).
+//! Both check through `expect` (exit status, exact/contained output after `Normalize`), `golden` keeps
+//! expected outputs in tests/golden/, and `profiles` builds test profiles as `jprov::profile::Profile`
+//! values.
 
 #![allow(dead_code)]
 
 pub mod cut_proxy;
+pub mod expect;
+pub mod golden;
 pub mod prereq;
+pub mod profiles;
 pub mod setup;
+pub mod step;
+pub mod test;
 pub mod test_host;
 
 #[allow(unused_imports)]

@@ -1,21 +1,26 @@
-//! Two test hosts (a server with a sudo admin, a workstation with user alice), a profile for them, and
-//! the jprov binary: shared by tests/hosts.rs and benches/plan.rs.
+//! Two test hosts (a server with a sudo admin, a workstation with user alice), a profile for them (a
+//! `Profile` value, written to `DIR/profile.yaml`), and the jprov binary: shared by tests/hosts.rs,
+//! tests/without_systemd.rs, tests/interruptions.rs and benches/plan.rs. jprov runs against them as `Step`s
+//! (tests/support/step.rs).
 
+use super::expect::Normalize;
+use super::profiles::{self, Hosts};
+use super::step::{Replan, Step};
 use super::test_host::TestHost;
-use std::path::PathBuf;
-use std::process::Output;
+use jprov::profile::{Profile, WorkstationHost};
+use std::cell::RefCell;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
 
-const HASH: &str = "sha1:0e112c3ddfce:a68df677475c2b47b6e86d0467eec97ac5f4b85a";
+pub use jprov::profile::Method;
 
+/// A free TCP port on 127.0.0.1.
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    profiles::free_ports::<1>()[0]
 }
 
-/// Require exit `code`; return stdout. On mismatch, show both streams.
+/// Require exit `code`; return stdout. On mismatch, show both streams. For commands a test runs inside a
+/// host (jprov installed there); jprov run by the test itself goes through `Step`.
 pub fn expect_exit(out: &Output, code: i32) -> String {
     let stdout = text(&out.stdout);
     assert_eq!(
@@ -41,19 +46,21 @@ pub fn install_jprov(host: &TestHost, dir: &str) -> String {
     path
 }
 
+/// Which of the two hosts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Role {
+    Server,
+    Workstation,
+}
+
 /// A server and a workstation, a profile for them, and the jprov binary.
 pub struct Setup {
     pub server: TestHost,
     pub workstation: TestHost,
     pub dir: tempfile::TempDir,
-    pub profile: PathBuf,
-    pub tunnel_port: u16,
-}
-
-#[derive(Clone, Copy, PartialEq)]
-pub enum Method {
-    ReverseForward,
-    NginxProxy,
+    /// `DIR/profile.yaml`, always what `profile()` returns.
+    pub profile_file: PathBuf,
+    profile: RefCell<Profile>,
 }
 
 impl Setup {
@@ -78,124 +85,144 @@ impl Setup {
             ),
         )
         .unwrap();
-        let tls_host = if method == Method::ReverseForward {
-            &workstation
-        } else {
-            &server
+        let tls_host = match method {
+            Method::ReverseForward => &workstation,
+            Method::NginxProxy => &server,
         };
-        tls_host.exec_ok(
-            "mkdir -p /etc/jprov-test && openssl req -x509 -noenc -days 30 -newkey rsa:2048 -subj /CN=jupyter.test \
-             -addext subjectAltName=DNS:jupyter.test -keyout /etc/jprov-test/key.pem -out /etc/jprov-test/cert.pem 2>/dev/null \
-             && chmod 644 /etc/jprov-test/key.pem",
+        make_test_certificate(tls_host);
+        let [jupyter_port, tunnel_port, https, http] = profiles::free_ports::<4>();
+        let profile = profiles::for_hosts(
+            method,
+            &Hosts {
+                server_port: server.port(),
+                server_key: server.client_key(),
+                workstation_port: workstation.port(),
+                workstation_key: workstation.client_key(),
+                jupyter_port,
+                tunnel_port,
+                nginx_ports: (method == Method::NginxProxy).then_some((https, http)),
+            },
         );
-        let tunnel_port = free_port();
-        let (method_name, nginx) = match method {
-            Method::ReverseForward => ("reverse-forward", String::new()),
-            Method::NginxProxy => (
-                "nginx-proxy",
-                format!(
-                    "nginx:\n  https_port: {}\n  http_port: {}\n",
-                    free_port(),
-                    free_port()
-                ),
-            ),
-        };
-        let profile = format!(
-            "name: t-{method_name}\nmethod: {method_name}\ndomain: jupyter.test\n\
-             server:\n  host: 127.0.0.1\n  port: {sp}\n  user: admin\n  sudo: true\n  identity_file: {key}\n\
-             workstation:\n  host: 127.0.0.1\n  port: {wp}\n  user: alice\n  identity_file: {wkey}\n\
-             jupyter:\n  port: {jp}\n  password_hash: \"{HASH}\"\n\
-             tls:\n  files:\n    cert: /etc/jprov-test/cert.pem\n    key: /etc/jprov-test/key.pem\n\
-             tunnel:\n  port: {tunnel_port}\n{nginx}known_hosts: known_hosts\n",
-            sp = server.port(),
-            wp = workstation.port(),
-            key = server.client_key().display(),
-            wkey = workstation.client_key().display(),
-            jp = free_port(),
-        );
-        let path = dir.path().join("profile.yaml");
-        std::fs::write(&path, profile).unwrap();
+        let profile_file = dir.path().join("profile.yaml");
+        profiles::write(&profile_file, &profile);
         Some(Setup {
             server,
             workstation,
             dir,
-            profile: path,
-            tunnel_port,
+            profile_file,
+            profile: RefCell::new(profile),
         })
     }
 
-    /// Replace the profile's `tls:` section (the test certificate files) with `section`, e.g.
-    /// `"tls:\n  self_signed: {}\n"`.
-    pub fn set_tls(&self, section: &str) {
-        let profile = std::fs::read_to_string(&self.profile).unwrap();
-        let files =
-            "tls:\n  files:\n    cert: /etc/jprov-test/cert.pem\n    key: /etc/jprov-test/key.pem\n";
-        assert!(profile.contains(files), "{profile}");
-        std::fs::write(&self.profile, profile.replace(files, section)).unwrap();
+    /// The profile as it is now.
+    pub fn profile(&self) -> Profile {
+        self.profile.borrow().clone()
     }
 
-    /// A value of the profile, by its key (`"https_port"`): the first line `  KEY: VALUE`.
-    pub fn profile_value(&self, key: &str) -> String {
-        let profile = std::fs::read_to_string(&self.profile).unwrap();
-        profile
-            .lines()
-            .find_map(|l| l.trim_start().strip_prefix(&format!("{key}: ")))
-            .unwrap_or_else(|| panic!("no {key} in {profile}"))
-            .to_string()
+    /// Replace the profile (and its file).
+    pub fn set_profile(&self, profile: Profile) {
+        profiles::write(&self.profile_file, &profile);
+        *self.profile.borrow_mut() = profile;
     }
 
-    pub fn jprov(&self, args: &[&str]) -> Output {
-        self.jprov_with(args, &[])
+    /// Change the profile (and its file): `s.edit_profile(|p| p.tunnel.port = Port::new(40123))`.
+    pub fn edit_profile(&self, edit: impl FnOnce(&mut Profile)) {
+        let mut profile = self.profile();
+        edit(&mut profile);
+        self.set_profile(profile);
     }
 
-    /// Run jprov (profile appended), require exit `code`, return stdout; on mismatch show both streams.
-    pub fn expect(&self, args: &[&str], code: i32) -> String {
-        expect_exit(&self.jprov(args), code)
+    /// The tunnel's port on the server in the profile as it is now.
+    pub fn tunnel_port(&self) -> u16 {
+        self.profile.borrow().tunnel.port.get()
     }
 
-    /// jprov with exactly these arguments (no profile appended).
-    pub fn jprov_raw(&self, args: &[&std::ffi::OsStr]) -> Output {
-        std::process::Command::new(super::jprov_bin())
-            .args(args)
-            .env_remove("SSH_AUTH_SOCK")
-            .output()
-            .unwrap()
+    /// A free port that no field of the profile uses yet (for an edit that moves one).
+    pub fn fresh_port(&self) -> u16 {
+        let used = self.profile_ports();
+        loop {
+            let port = free_port();
+            if !used.iter().any(|(p, _)| *p == port) {
+                return port;
+            }
+        }
     }
 
-    pub fn jprov_with(&self, args: &[&str], env: &[(&str, &std::ffi::OsStr)]) -> Output {
-        let mut command = std::process::Command::new(super::jprov_bin());
-        command.args(args).arg(&self.profile);
-        command.envs(env.iter().copied());
-        // No agent: authentication must come from the profile's identity_file.
+    pub fn host(&self, role: Role) -> &TestHost {
+        match role {
+            Role::Server => &self.server,
+            Role::Workstation => &self.workstation,
+        }
+    }
+
+    /// `jprov ARGS PROFILE`, without an ssh agent (authentication must come from the profile's
+    /// identity_file). For the few callers that drive the process themselves (kill it, time it);
+    /// everything else runs a `Step`.
+    pub fn command(&self, args: &[&str]) -> Command {
+        let mut command = Command::new(super::jprov_bin());
+        command.args(args).arg(&self.profile_file);
         command.env_remove("SSH_AUTH_SOCK");
-        command.output().unwrap()
+        command
     }
 
-    /// Apply, require success, then re-plan: a converged host must show zero changes (exit 0).
-    pub fn apply(&self, args: &[&str]) -> String {
+    /// `jprov ARGS PROFILE`, checked as the step says (by default: exit 0).
+    pub fn run(&self, args: &[&str]) -> Step<'_> {
+        Step::new(self, args, true)
+    }
+
+    /// `jprov apply ARGS PROFILE`: exit 0, then a plan that must show no changes (exit 0).
+    pub fn apply(&self, args: &[&str]) -> Step<'_> {
         let mut all = vec!["apply"];
         all.extend_from_slice(args);
-        let out = self.jprov(&all);
-        let stdout = text(&out.stdout);
-        assert_eq!(
-            out.status.code(),
-            Some(0),
-            "apply failed:\n{stdout}\n{}",
-            text(&out.stderr)
-        );
-        let mut plan_args = vec!["plan"];
-        if args.contains(&"--start-tunnel") {
-            plan_args.push("--start-tunnel");
+        self.run(&all).replans(Replan::Setup)
+    }
+
+    /// `jprov destroy ARGS PROFILE`: exit 0, then a teardown plan that must be empty (exit 0).
+    pub fn destroy(&self, args: &[&str]) -> Step<'_> {
+        let mut all = vec!["destroy"];
+        all.extend_from_slice(args);
+        self.run(&all).replans(Replan::Teardown)
+    }
+
+    /// `jprov apply SAVED` (a saved plan: no profile argument). Say `.replans(...)` for the plan after it.
+    pub fn apply_saved(&self, saved: &Path) -> Step<'_> {
+        Step::new(self, &["apply", saved.to_str().unwrap()], false)
+    }
+
+    /// What differs from run to run in jprov's output, by name: this setup's directories and ports.
+    pub fn normalize(&self) -> Normalize {
+        let mut normalize = Normalize::default()
+            .text(self.dir.path().display().to_string(), "[DIR]")
+            .text(self.server.dir().display().to_string(), "[SERVER_DIR]")
+            .text(
+                self.workstation.dir().display().to_string(),
+                "[WORKSTATION_DIR]",
+            );
+        for (port, name) in self.profile_ports() {
+            normalize = normalize.number(port, name);
         }
-        let plan = self.jprov(&plan_args);
-        assert_eq!(
-            plan.status.code(),
-            Some(0),
-            "a plan right after apply must show no changes:\n{}{}",
-            text(&plan.stdout),
-            text(&plan.stderr)
-        );
-        stdout
+        if self.server.port() != self.profile.borrow().server.port.get() {
+            normalize = normalize.number(self.server.port(), "[SERVER_SSHD_PORT]");
+        }
+        normalize
+    }
+
+    /// The ports of the profile that the test picked, with their names in normalized output.
+    fn profile_ports(&self) -> Vec<(u16, &'static str)> {
+        let p = self.profile.borrow();
+        let mut ports = vec![
+            (p.server.port.get(), "[SERVER_PORT]"),
+            (p.jupyter.port.get(), "[JUPYTER_PORT]"),
+            (p.tunnel.port.get(), "[TUNNEL_PORT]"),
+        ];
+        if let WorkstationHost::Remote(_) = p.workstation.host {
+            ports.push((p.workstation.port.get(), "[WORKSTATION_PORT]"));
+        }
+        if let Some(nginx) = &p.nginx {
+            ports.push((nginx.https_port.get(), "[HTTPS_PORT]"));
+            ports.push((nginx.http_port.get(), "[HTTP_PORT]"));
+        }
+        ports
     }
 
     pub fn sshd_setting(&self, user: &str, key: &str) -> String {
@@ -204,4 +231,13 @@ impl Setup {
         ));
         out.trim().to_string()
     }
+}
+
+/// The certificate the test profiles' `tls.files` name, on the host that terminates TLS.
+fn make_test_certificate(host: &TestHost) {
+    host.exec_ok(
+        "mkdir -p /etc/jprov-test && openssl req -x509 -noenc -days 30 -newkey rsa:2048 -subj /CN=jupyter.test \
+         -addext subjectAltName=DNS:jupyter.test -keyout /etc/jprov-test/key.pem -out /etc/jprov-test/cert.pem 2>/dev/null \
+         && chmod 644 /etc/jprov-test/key.pem",
+    );
 }

@@ -266,13 +266,18 @@ impl TestHost {
 
     /// `[127.0.0.1]:PORT ssh-ed25519 AAAA...` for the host's current key.
     pub fn known_hosts_line(&self) -> String {
+        self.known_hosts_line_at(self.port)
+    }
+
+    /// Like [`known_hosts_line`](Self::known_hosts_line), for the host reached at another port (a proxy's).
+    pub fn known_hosts_line_at(&self, port: u16) -> String {
         let pubkey = self
             .read_file("/etc/ssh/ssh_host_ed25519_key.pub")
             .expect("host key missing inside the namespace");
         let pubkey = String::from_utf8_lossy(&pubkey);
         let mut fields = pubkey.split_whitespace();
         let (kind, blob) = (fields.next().unwrap_or(""), fields.next().unwrap_or(""));
-        format!("[127.0.0.1]:{} {kind} {blob}", self.port)
+        format!("[127.0.0.1]:{port} {kind} {blob}")
     }
 
     /// Writes `known_hosts_line()` to `<dir>/known_hosts` (replacing it) and returns the path.
@@ -435,6 +440,13 @@ install -m 0600 -o "$1" -g "$group" /run/testhost/client_key.pub "$home/.ssh/aut
         // sites-enabled/*) would resolve against the *caller's* root there.
         let out = self.exec_args(r#"exec cat -- "$1""#, &[path], None);
         out.status.success().then_some(out.stdout)
+    }
+
+    /// Whether `path` exists inside (as anything, a dangling link included).
+    pub fn exists(&self, path: &str) -> bool {
+        self.exec_args(r#"[ -e "$1" ] || [ -L "$1" ]"#, &[path], None)
+            .status
+            .success()
     }
 
     /// Writes `content` to `path` inside (creating parent dirs), then `chmod mode`.
