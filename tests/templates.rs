@@ -1286,7 +1286,7 @@ fn facts_scripts_of_the_examples_render_run_and_parse() {
         let path = format!("{}/profiles/{example}.yaml", env!("CARGO_MANIFEST_DIR"));
         let profile = jprov::profile::load(Path::new(&path)).unwrap().profile;
         for (role, query) in jprov::desired::fact_queries(&profile) {
-            let script = jprov::facts::script(&Templates::new(), &query)
+            let script = jprov::script::facts(&Templates::new(), &query)
                 .unwrap_or_else(|e| panic!("{example} {role}: {e:#?}"));
             let mut child = Command::new("sh")
                 .arg("-s")

@@ -1,7 +1,6 @@
 //! Plan and apply for a whole profile: gather facts, compute, validate on the hosts, run, repeat until
 //! converged.
 
-use crate::apply::{self, Failure, GuardReply};
 use crate::desired::Options;
 use crate::error::Error;
 use crate::host::fault;
@@ -9,8 +8,10 @@ use crate::host::hosts::Host;
 use crate::host::validate::check_candidates;
 use crate::plan::{self, Change, Plan};
 use crate::profile::LoadedProfile;
+use crate::protocol::{self, Failure, GuardReply, Outcome};
 use crate::render::Templates;
 use crate::resource::Role;
+use crate::script::{self, GuardAction, Root};
 use std::io::Write;
 
 pub use crate::host::hosts::{targets, Hosts};
@@ -103,15 +104,13 @@ pub fn apply(
             .map(Change::phase)
             .min()
             .unwrap_or(plan::phase::MAIN);
-        let scripts = [Role::Server, Role::Workstation].map(|role| {
-            apply::script(
-                templates,
-                name,
-                plan.host(role),
-                phase,
-                settings.guard_seconds,
-            )
-        });
+        let run = script::Run {
+            profile: name,
+            guard_seconds: settings.guard_seconds,
+            root: Root::HOST,
+        };
+        let scripts = [Role::Server, Role::Workstation]
+            .map(|role| script::apply(&run, plan.host(role), phase));
         let [server_script, workstation_script] = scripts;
         let (server_script, workstation_script) = (server_script?, workstation_script?);
         // A guard an earlier apply left armed is resolved in this round even when no script runs.
@@ -144,13 +143,13 @@ pub fn apply(
         {
             let armed = matches!(&result, Ok(Some(outcome)) if outcome.guard_armed);
             if armed || guard_left {
-                resolve_guard(name, templates, host, armed, out)?;
+                resolve_guard(name, host, armed, out)?;
             }
             outcomes.push((host.role, result));
         }
         for (role, result) in outcomes {
             if let Some(outcome) = result? {
-                let _ = writeln!(out, "round {round}: {}", apply::describe(role, &outcome));
+                let _ = writeln!(out, "round {round}: {}", describe(role, &outcome));
             }
         }
     }
@@ -168,7 +167,6 @@ pub fn apply(
 /// left the guard armed. Prove a fresh login, then disarm it; if the login fails, have it restore at once.
 fn resolve_guard(
     profile: &str,
-    templates: &Templates,
     host: &mut Host,
     just_armed: bool,
     out: &mut dyn Write,
@@ -183,10 +181,14 @@ fn resolve_guard(
         std::process::exit(9);
     }
     let proof = host.prove_fresh_login();
-    let script = apply::guard_script(templates, profile, proof.is_err())?;
-    let output = host.run(&script)?;
+    let action = if proof.is_err() {
+        GuardAction::Fire
+    } else {
+        GuardAction::Disarm
+    };
+    let output = host.run(&script::guard(Root::HOST, profile, action)?)?;
     let role = host.role;
-    let reply = apply::parse_guard_reply(&output.stdout);
+    let reply = protocol::parse_guard_reply(&output.stdout);
     match (proof, reply) {
         (Ok(()), GuardReply::Disarmed) => {
             let _ = writeln!(
@@ -232,15 +234,12 @@ fn resolve_guard(
     }
 }
 
-fn run_apply_script(
-    host: &mut Host,
-    script: Option<&str>,
-) -> Result<Option<apply::Outcome>, Error> {
+fn run_apply_script(host: &mut Host, script: Option<&str>) -> Result<Option<Outcome>, Error> {
     let Some(script) = script else {
         return Ok(None);
     };
     let output = host.run(script)?;
-    let outcome = apply::parse_outcome(&output.stdout);
+    let outcome = protocol::parse_outcome(&output.stdout);
     match outcome.failure {
         Some(Failure::Invalid { program, output }) => Err(Error::Invalid {
             role: host.role,
@@ -250,6 +249,10 @@ fn run_apply_script(
         Some(Failure::Error(message)) => Err(Error::Apply {
             role: host.role,
             message,
+        }),
+        Some(Failure::Unknown(unknown)) => Err(Error::Apply {
+            role: host.role,
+            message: format!("the apply script printed what jprov does not know ({unknown})"),
         }),
         None if !outcome.finished => Err(Error::Apply {
             role: host.role,
@@ -261,6 +264,16 @@ fn run_apply_script(
         }),
         None => Ok(Some(outcome)),
     }
+}
+
+/// A one-line account of a host's round, for the apply log.
+fn describe(role: Role, outcome: &Outcome) -> String {
+    let reloads = if outcome.reloaded.is_empty() {
+        String::new()
+    } else {
+        format!("; reloaded {}", outcome.reloaded.join(", "))
+    };
+    format!("{role}: {} step(s) done{reloads}", outcome.steps_done)
 }
 
 fn problem_summary(plan: &Plan) -> String {
