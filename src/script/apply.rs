@@ -2,7 +2,7 @@
 //!
 //! One script per host per round: one SSH exec, and the on-host steps (write, validate, restore, reload)
 //! don't depend on the connection staying up between them. Every change maps to its steps in one
-//! exhaustive match (`steps`): a new kind of change does not compile until it has its script.
+//! exhaustive match (`steps_of`): a new kind of change does not compile until it has its script.
 
 use super::{assemble, guard_fire_program, Lines, Root, ScriptError};
 use crate::argv::argv_digest;
