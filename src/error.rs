@@ -12,6 +12,8 @@ pub enum Error {
     Profile(#[from] ProfileError),
     #[error(transparent)]
     Render(#[from] RenderError),
+    #[error(transparent)]
+    Script(#[from] crate::script::ScriptError),
     #[error("{role}: {source}")]
     Transport {
         role: Role,

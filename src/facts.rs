@@ -4,7 +4,6 @@
 //! facts can be gathered before the real desired state is known; that one then reads what it needs from
 //! them (a generated public key, whether a certificate exists, the content of a file jprov edits a line of).
 
-use crate::render::{RenderError, Templates};
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -100,31 +99,22 @@ pub struct SshdView {
 }
 
 impl SshdView {
-    /// Take an `effective USER HEXLINES` or `sources HEXLINES` record; false if malformed.
-    pub fn read(&mut self, fields: &[&str]) -> bool {
-        let lines = |hexed: &str| -> Option<Vec<String>> {
-            let text = String::from_utf8(hex::decode(hexed).ok()?).ok()?;
-            Some(text.lines().map(str::to_string).collect())
-        };
-        match fields {
-            ["effective", user, hexed] => match lines(hexed) {
-                Some(lines) => {
-                    for line in lines {
-                        let (key, value) = line.split_once(' ').unwrap_or((&line, ""));
-                        self.effective
-                            .insert((user.to_string(), key.to_string()), value.to_string());
-                    }
-                    true
+    /// Take an `effective` or `sources` record; false for a line of any other kind.
+    pub fn take(&mut self, line: &crate::protocol::Line) -> bool {
+        use crate::protocol::Line;
+        match line {
+            Line::Effective { user, lines } => {
+                for line in lines {
+                    let (key, value) = line.split_once(' ').unwrap_or((line, ""));
+                    self.effective
+                        .insert((user.clone(), key.to_string()), value.to_string());
                 }
-                None => false,
-            },
-            ["sources", hexed] => match lines(hexed) {
-                Some(lines) => {
-                    self.sources.extend(lines);
-                    true
-                }
-                None => false,
-            },
+                true
+            }
+            Line::Sources(lines) => {
+                self.sources.extend(lines.iter().cloned());
+                true
+            }
             _ => false,
         }
     }
@@ -241,7 +231,7 @@ impl Facts {
     }
 }
 
-/// The name of a path's records under `$STATE/backup/PROFILE/` (and `original/`), as apply.sh's
+/// The name of a path's records under `$STATE/backup/PROFILE/` (and `original/`), as host_lib.sh's
 /// `backup_name` makes it: every `/` becomes `%`.
 pub fn record_name(path: &str) -> String {
     path.replace('/', "%")
@@ -254,196 +244,15 @@ pub fn account_record(name: &str) -> String {
 
 #[derive(Debug, thiserror::Error)]
 pub enum FactsError {
-    #[error(
-        "unexpected facts output from the host (line {line}: {text:?}); is /bin/sh a POSIX shell?"
-    )]
-    Malformed { line: usize, text: String },
+    #[error("unexpected facts output from the host ({0}); is /bin/sh a POSIX shell?")]
+    Malformed(crate::protocol::UnknownLine),
+    #[error("the facts script failed on the host: {0}")]
+    Failed(String),
     #[error("the facts script did not finish (no end marker); the host said: {0}")]
     Truncated(String),
 }
 
-/// The shell script that gathers a query's facts; runs with `sh -s`.
-pub fn script(templates: &Templates, query: &FactQuery) -> Result<String, RenderError> {
-    templates.render("facts.sh", query)
-}
-
-/// Parse the facts script's output. Every record is one line of space-separated fields; paths and contents
-/// are hex-encoded so no byte of a file can break the format.
+/// Parse the facts script's output (`protocol::parse_facts`).
 pub fn parse(output: &str, stderr: &str) -> Result<Facts, FactsError> {
-    let mut facts = Facts::default();
-    let mut ended = false;
-    for (index, line) in output.lines().enumerate() {
-        let bad = || FactsError::Malformed {
-            line: index + 1,
-            text: line.chars().take(120).collect(),
-        };
-        let fields: Vec<&str> = line.split(' ').collect();
-        let hexstr = |s: &str| hex::decode(s).ok().and_then(|b| String::from_utf8(b).ok());
-        match fields.as_slice() {
-            ["jprov-facts", "1"] => {}
-            ["uid", uid] => facts.uid = uid.parse().map_err(|_| bad())?,
-            ["home", home] => facts.home = hexstr(home).ok_or_else(bad)?,
-            ["systemd", yes] => facts.systemd = *yes == "yes",
-            ["file", path, "missing"] => {
-                facts
-                    .files
-                    .insert(hexstr(path).ok_or_else(bad)?, FileFact::Missing);
-            }
-            ["file", path, "link", target] => {
-                let target = hexstr(target).ok_or_else(bad)?;
-                facts
-                    .files
-                    .insert(hexstr(path).ok_or_else(bad)?, FileFact::Symlink { target });
-            }
-            ["file", path, "other", kind] => {
-                facts.files.insert(
-                    hexstr(path).ok_or_else(bad)?,
-                    FileFact::Other(kind.to_string()),
-                );
-            }
-            ["file", path, "file", mode, owner, group, content] => {
-                let fact = FileFact::File {
-                    mode: u32::from_str_radix(mode, 8).map_err(|_| bad())?,
-                    owner: owner.to_string(),
-                    group: group.to_string(),
-                    content: hex::decode(content).map_err(|_| bad())?,
-                };
-                facts.files.insert(hexstr(path).ok_or_else(bad)?, fact);
-            }
-            ["read", path, content] => {
-                let content = hex::decode(content).map_err(|_| bad())?;
-                facts.reads.insert(hexstr(path).ok_or_else(bad)?, content);
-            }
-            ["account", name, present] => {
-                facts.accounts.insert(name.to_string(), *present == "yes");
-            }
-            ["key", path, public] => {
-                let public = hexstr(public).ok_or_else(bad)?.trim().to_string();
-                facts.keys.insert(hexstr(path).ok_or_else(bad)?, public);
-            }
-            ["certificate", path, fresh] => {
-                facts
-                    .certificates
-                    .insert(hexstr(path).ok_or_else(bad)?, *fresh == "fresh");
-            }
-            ["tunnel", path, state, digest] => {
-                let fact = TunnelFact {
-                    running: *state == "running",
-                    argv_digest: digest.to_string(),
-                };
-                facts.tunnels.insert(hexstr(path).ok_or_else(bad)?, fact);
-            }
-            ["unit", scope, name, enabled, active] => {
-                let scope = match *scope {
-                    "system" => crate::resource::UnitScope::System,
-                    "user" => crate::resource::UnitScope::User,
-                    _ => return Err(bad()),
-                };
-                let fact = UnitFact {
-                    enabled: enabled.to_string(),
-                    active: active.to_string(),
-                };
-                facts.units.insert((scope, name.to_string()), fact);
-            }
-            ["linger", yes] => facts.linger = Some(*yes == "yes"),
-            ["linger-sudo", yes] => facts.linger_by_sudo = Some(*yes == "yes"),
-            ["executable", program, yes] => {
-                let program = hexstr(program).ok_or_else(bad)?;
-                facts.executables.insert(program, *yes == "yes");
-            }
-            ["listening", port, who] => {
-                let port = port.parse().map_err(|_| bad())?;
-                let who = hexstr(who).ok_or_else(bad)?;
-                facts.listeners.insert(port, who);
-            }
-            ["exists", path] => {
-                facts.exists.insert(hexstr(path).ok_or_else(bad)?);
-            }
-            ["state", "yes"] => facts.state = true,
-            ["guard", "armed", ticking @ ("ticking" | "stopped")] => {
-                facts.guard = Some(GuardFact {
-                    ticking: *ticking == "ticking",
-                })
-            }
-            ["backups", names] => {
-                for name in hexstr(names).ok_or_else(bad)?.lines() {
-                    facts.backups.insert(name.to_string());
-                }
-            }
-            ["originals-absent", names] => {
-                for name in hexstr(names).ok_or_else(bad)?.lines() {
-                    facts.originals.insert(name.to_string(), FileFact::Missing);
-                }
-            }
-            ["original", name, "link", target] => {
-                let target = hexstr(target).ok_or_else(bad)?;
-                facts
-                    .originals
-                    .insert(hexstr(name).ok_or_else(bad)?, FileFact::Symlink { target });
-            }
-            ["original", name, "file", mode, owner, group, content] => {
-                let fact = FileFact::File {
-                    mode: u32::from_str_radix(mode, 8).map_err(|_| bad())?,
-                    owner: owner.to_string(),
-                    group: group.to_string(),
-                    content: hex::decode(content).map_err(|_| bad())?,
-                };
-                facts.originals.insert(hexstr(name).ok_or_else(bad)?, fact);
-            }
-            ["pending", "reload", service] => facts.pending_reloads.push(service.to_string()),
-            ["pending", "restart", unit] => facts.pending_restarts.push(unit.to_string()),
-            ["effective", ..] | ["sources", _] => {
-                if !facts.sshd.read(&fields) {
-                    return Err(bad());
-                }
-            }
-            ["end"] => ended = true,
-            [""] => {}
-            _ => return Err(bad()),
-        }
-    }
-    if !ended {
-        return Err(FactsError::Truncated(
-            stderr.trim().chars().take(500).collect(),
-        ));
-    }
-    Ok(facts)
-}
-
-/// Decode hex-encoded text from a host script (lossy: it is only shown to people).
-pub fn hex_text(hexed: &str) -> String {
-    hex::decode(hexed.trim())
-        .map(|b| String::from_utf8_lossy(&b).into_owned())
-        .unwrap_or_else(|_| hexed.to_string())
-}
-
-/// What the check script (validation of staged candidates) reported.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct CheckReport {
-    /// (program, None if valid / Some(output) if not).
-    pub validations: Vec<(String, Option<String>)>,
-    pub sshd: SshdView,
-    pub complete: bool,
-}
-
-pub fn parse_check(output: &str) -> CheckReport {
-    let mut report = CheckReport::default();
-    for line in output.lines() {
-        let fields: Vec<&str> = line.split(' ').collect();
-        match fields.as_slice() {
-            ["check", program, "ok"] => report.validations.push((program.to_string(), None)),
-            ["check", program, "invalid", out] => report
-                .validations
-                .push((program.to_string(), Some(hex_text(out)))),
-            ["check", program, "invalid"] => report
-                .validations
-                .push((program.to_string(), Some(String::new()))),
-            ["check", "end"] => report.complete = true,
-            ["effective", ..] | ["sources", _] => {
-                report.sshd.read(&fields);
-            }
-            _ => {}
-        }
-    }
-    report
+    crate::protocol::parse_facts(output, stderr)
 }

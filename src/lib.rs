@@ -1,7 +1,6 @@
 //! jprov: provision secure remote access to Jupyter from one YAML profile.
 //! See ARCHITECTURE.md for the code map.
 
-pub mod apply;
 pub mod argv;
 pub mod cli;
 pub mod desired;
@@ -13,9 +12,11 @@ pub mod layout;
 pub mod password;
 pub mod plan;
 pub mod profile;
+pub mod protocol;
 pub mod render;
 pub mod resource;
 pub mod saved_plan;
+pub mod script;
 pub mod value;
 
 pub fn run() -> std::process::ExitCode {

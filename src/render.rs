@@ -1,4 +1,5 @@
-//! Templates: every file and script jprov puts on a host is rendered from templates/.
+//! Templates: every file jprov puts on a host is rendered from templates/, and so are the query loops of the
+//! facts and check scripts (src/script.rs builds every script around them).
 //!
 //! Templates are compiled into the binary so that a copied `jprov` works on its own.
 
@@ -24,8 +25,6 @@ const TEMPLATES: &[(&str, &str)] = &[
         include_str!("../templates/authorized_key.j2"),
     ),
     ("facts.sh", include_str!("../templates/facts.sh.j2")),
-    ("apply.sh", include_str!("../templates/apply.sh.j2")),
-    ("guard.sh", include_str!("../templates/guard.sh.j2")),
     ("check.sh", include_str!("../templates/check.sh.j2")),
     ("sshd_view.sh", include_str!("../templates/sshd_view.sh.j2")),
     (
@@ -53,19 +52,6 @@ const TEMPLATES: &[(&str, &str)] = &[
         include_str!("../templates/certbot_deploy_hook.sh.j2"),
     ),
 ];
-
-/// The on-host library (templates/host_lib.sh): shell functions the apply script, the guard's control
-/// script and the guard's fire program share. Sent as it is, never rendered, so it may use any shell syntax.
-pub const HOST_LIB: &str = include_str!("../templates/host_lib.sh");
-
-/// The lockout guard's fire program, which the apply script writes into the guard's directory when it arms
-/// it: the host library and its `guard_fire`, standing alone (a timer or a sleeper runs it long after).
-pub fn guard_fire_program() -> String {
-    format!(
-        "#!/bin/sh\n# jprov lockout guard: restores what an unproven apply wrote to sshd's files, then reloads sshd.\n\
-         set -u\n{HOST_LIB}guard_fire \"$@\"\n"
-    )
-}
 
 /// Environment variable naming a directory whose `NAME.j2` files replace the built-in templates. For tests
 /// that need a deliberately harmful configuration (proving the lockout guard) and for debugging.

@@ -1287,7 +1287,7 @@ fn facts_scripts_of_the_examples_render_run_and_parse() {
         let profile = jprov::profile::load(Path::new(&path)).unwrap().profile;
         let queries = jprov::desired::fact_queries(&profile, &Templates::new()).unwrap();
         for (role, query) in queries.into_entries() {
-            let script = jprov::facts::script(&Templates::new(), &query)
+            let script = jprov::script::facts(&Templates::new(), &query)
                 .unwrap_or_else(|e| panic!("{example} {role}: {e:#?}"));
             let mut child = Command::new("sh")
                 .arg("-s")

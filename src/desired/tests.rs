@@ -793,11 +793,16 @@ fn a_restart_waits_for_the_last_round_and_is_recorded_before_the_files_change() 
         .unwrap_or_else(|| panic!("{plan}"));
     assert_eq!(restart.phase(), plan::phase::LATE, "{plan}");
     // The round that writes the config records the restart first, though the restart itself waits.
-    let script = crate::apply::script(&Templates::new(), "t", host, plan::phase::MAIN, 60)
+    let run = crate::script::Run {
+        profile: "t",
+        guard_seconds: 60,
+        root: crate::script::Root::HOST,
+    };
+    let script = crate::script::apply(&run, host, plan::phase::MAIN)
         .unwrap()
         .expect("the config is written in the main round");
-    let record = format!("journal_add \"restart {}\"", l.jupyter_unit);
-    let write = script.find("put_file").expect("writes the config");
+    let record = format!("\nrecord_restart {}\n", l.jupyter_unit);
+    let write = script.find("\nput_file ").expect("writes the config");
     assert!(
         script.find(&record).is_some_and(|at| at < write),
         "{script}"

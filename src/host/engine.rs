@@ -1,7 +1,6 @@
 //! Plan and apply for a whole profile: gather facts, compute, validate on the hosts, run, repeat until
 //! converged.
 
-use crate::apply::{self, Failure, GuardReply};
 use crate::desired::Options;
 use crate::error::Error;
 use crate::host::fault;
@@ -9,8 +8,10 @@ use crate::host::hosts::{in_parallel, Host};
 use crate::host::validate::check_candidates;
 use crate::plan::{self, Change, Plan};
 use crate::profile::LoadedProfile;
+use crate::protocol::{self, Failure, GuardReply, Outcome};
 use crate::render::Templates;
-use crate::resource::PerRole;
+use crate::resource::{PerRole, Role};
+use crate::script::{self, GuardAction, Root};
 use std::io::Write;
 
 pub use crate::host::hosts::{targets, Hosts};
@@ -85,7 +86,7 @@ pub fn apply(
             profile: lp.profile.name.as_str(),
             guard_seconds: settings.guard_seconds,
         };
-        run_round(&round, templates, hosts, &plan, out)?;
+        run_round(&round, hosts, &plan, out)?;
     }
     let plan = plan_online(lp, templates, hosts, options)?;
     if plan.has_changes() {
@@ -121,22 +122,19 @@ fn lowest_phase(plan: &Plan) -> u8 {
 /// armed by an earlier apply, then report each host's outcome (or its error).
 fn run_round(
     round: &Round,
-    templates: &Templates,
     hosts: &mut Hosts,
     plan: &Plan,
     out: &mut dyn Write,
 ) -> Result<(), Error> {
     let phase = lowest_phase(plan);
+    let run = script::Run {
+        profile: round.profile,
+        guard_seconds: round.guard_seconds,
+        root: Root::HOST,
+    };
     let mut scripts = PerRole::new();
     for host_plan in &plan.hosts {
-        let script = apply::script(
-            templates,
-            round.profile,
-            host_plan,
-            phase,
-            round.guard_seconds,
-        )?;
-        scripts.insert(host_plan.role, script);
+        scripts.insert(host_plan.role, script::apply(&run, host_plan, phase)?);
     }
     // A guard an earlier apply left armed is resolved in this round even when no script runs.
     let guards_left = plan.hosts.as_ref().map(|_, host_plan| {
@@ -162,18 +160,13 @@ fn run_round(
     for (host, result) in hosts.connected.iter_mut().zip(results) {
         let armed = matches!(&result, Ok(Some(outcome)) if outcome.guard_armed);
         if armed || guards_left.get(host.role) == Some(&true) {
-            resolve_guard(round.profile, templates, host, armed, out)?;
+            resolve_guard(round.profile, host, armed, out)?;
         }
         outcomes.push((host.role, result));
     }
     for (role, result) in outcomes {
         if let Some(outcome) = result? {
-            let _ = writeln!(
-                out,
-                "round {}: {}",
-                round.number,
-                apply::describe(role, &outcome)
-            );
+            let _ = writeln!(out, "round {}: {}", round.number, describe(role, &outcome));
         }
     }
     Ok(())
@@ -183,7 +176,6 @@ fn run_round(
 /// left the guard armed. Prove a fresh login, then disarm it; if the login fails, have it restore at once.
 fn resolve_guard(
     profile: &str,
-    templates: &Templates,
     host: &mut Host,
     just_armed: bool,
     out: &mut dyn Write,
@@ -198,10 +190,14 @@ fn resolve_guard(
         std::process::exit(9);
     }
     let proof = host.prove_fresh_login();
-    let script = apply::guard_script(templates, profile, proof.is_err())?;
-    let output = host.run(&script)?;
+    let action = if proof.is_err() {
+        GuardAction::Fire
+    } else {
+        GuardAction::Disarm
+    };
+    let output = host.run(&script::guard(Root::HOST, profile, action)?)?;
     let role = host.role;
-    let reply = apply::parse_guard_reply(&output.stdout);
+    let reply = protocol::parse_guard_reply(&output.stdout);
     match (proof, reply) {
         (Ok(()), GuardReply::Disarmed) => {
             let _ = writeln!(
@@ -247,15 +243,12 @@ fn resolve_guard(
     }
 }
 
-fn run_apply_script(
-    host: &mut Host,
-    script: Option<&str>,
-) -> Result<Option<apply::Outcome>, Error> {
+fn run_apply_script(host: &mut Host, script: Option<&str>) -> Result<Option<Outcome>, Error> {
     let Some(script) = script else {
         return Ok(None);
     };
     let output = host.run(script)?;
-    let outcome = apply::parse_outcome(&output.stdout);
+    let outcome = protocol::parse_outcome(&output.stdout);
     match outcome.failure {
         Some(Failure::Invalid { program, output }) => Err(Error::Invalid {
             role: host.role,
@@ -265,6 +258,10 @@ fn run_apply_script(
         Some(Failure::Error(message)) => Err(Error::Apply {
             role: host.role,
             message,
+        }),
+        Some(Failure::Unknown(unknown)) => Err(Error::Apply {
+            role: host.role,
+            message: format!("the apply script printed what jprov does not know ({unknown})"),
         }),
         None if !outcome.finished => Err(Error::Apply {
             role: host.role,
@@ -276,6 +273,16 @@ fn run_apply_script(
         }),
         None => Ok(Some(outcome)),
     }
+}
+
+/// A one-line account of a host's round, for the apply log.
+fn describe(role: Role, outcome: &Outcome) -> String {
+    let reloads = if outcome.reloaded.is_empty() {
+        String::new()
+    } else {
+        format!("; reloaded {}", outcome.reloaded.join(", "))
+    };
+    format!("{role}: {} step(s) done{reloads}", outcome.steps_done)
 }
 
 fn problem_summary(plan: &Plan) -> String {

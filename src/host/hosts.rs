@@ -72,7 +72,7 @@ impl Host {
         templates: &Templates,
         query: &facts::FactQuery,
     ) -> Result<Facts, Error> {
-        let script = facts::script(templates, query)?;
+        let script = crate::script::facts(templates, query)?;
         let output = self.run(&script)?;
         let mut facts =
             facts::parse(&output.stdout, &output.stderr).map_err(|source| Error::Facts {

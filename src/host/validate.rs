@@ -3,13 +3,12 @@
 //! The live files are not touched. The result is a value the caller adds to the host's plan.
 
 use crate::error::Error;
-use crate::facts::{self, CheckReport};
 use crate::host::fault;
 use crate::host::hosts::Host;
-use crate::plan::{self, Change, HostPlan, Removal};
+use crate::plan::{self, HostPlan};
+use crate::protocol::{self, CheckReport};
 use crate::render::Templates;
-use crate::resource::{Content, SshdExpectation, Validation};
-use serde_json::{json, Value};
+use crate::resource::SshdExpectation;
 
 /// What validating a host's candidates found.
 #[derive(Debug, Default)]
@@ -20,6 +19,15 @@ pub struct Findings {
     pub problems: Vec<String>,
 }
 
+impl Findings {
+    fn problem(problem: String) -> Findings {
+        Findings {
+            checks: vec![],
+            problems: vec![problem],
+        }
+    }
+}
+
 /// Validate `host_plan`'s candidate files on `host`; `destroy`: the candidates are a teardown's.
 pub fn check_candidates(
     templates: &Templates,
@@ -27,8 +35,7 @@ pub fn check_candidates(
     host_plan: &HostPlan,
     destroy: bool,
 ) -> Result<Findings, Error> {
-    let [sshd, nginx] = candidates(&host_plan.changes);
-    if (sshd.is_empty() && nginx.is_empty()) || fault::injected("skip-plan-validation") {
+    if fault::injected("skip-plan-validation") {
         return Ok(Findings::default());
     }
     let mut users: Vec<&str> = host_plan
@@ -37,82 +44,36 @@ pub fn check_candidates(
         .map(|e| e.user.as_str())
         .collect();
     users.dedup();
-    let staged_sshd = !sshd.is_empty();
-    let script = templates.render(
-        "check.sh",
-        json!({
-            "sshd": sshd,
-            "nginx": nginx,
-            "sshd_users": users,
-            "sshd_keywords": crate::resource::SSHD_KEYWORDS,
-        }),
-    )?;
-    let output = host.run(&script)?;
-    let report = facts::parse_check(&output.stdout);
+    let Some(script) = crate::script::check(templates, &host_plan.changes, &users)? else {
+        return Ok(Findings::default());
+    };
+    let output = host.run(&script.text)?;
+    let report = match protocol::parse_check(&output.stdout) {
+        Ok(report) => report,
+        Err(unknown) => {
+            return Ok(Findings::problem(format!(
+                "validating the new files on the host printed what jprov does not know ({unknown})"
+            )))
+        }
+    };
+    if let Some(message) = &report.error {
+        return Ok(Findings::problem(format!(
+            "validating the new files on the host failed: {message}"
+        )));
+    }
     if !report.complete {
-        return Ok(Findings {
-            checks: vec![],
-            problems: vec![format!(
-                "validating the new files on the host did not finish: {}",
-                output.stderr.trim()
-            )],
-        });
+        return Ok(Findings::problem(format!(
+            "validating the new files on the host did not finish: {}",
+            output.stderr.trim()
+        )));
     }
     Ok(findings(
         &report,
-        staged_sshd.then_some(host_plan.sshd_intent.as_slice()),
+        script
+            .staged_sshd
+            .then_some(host_plan.sshd_intent.as_slice()),
         destroy,
     ))
-}
-
-/// The candidates to stage, for sshd and for nginx: each `{path, content}` or `{path, remove: true}`.
-fn candidates(changes: &[Change]) -> [Vec<Value>; 2] {
-    let mut candidates: [Vec<Value>; 2] = [vec![], vec![]];
-    let slot = |validation: &Validation| match validation {
-        Validation::Sshd => 0,
-        Validation::Nginx => 1,
-    };
-    for change in changes {
-        match change {
-            Change::WriteFiles {
-                files,
-                validate: Some(validation),
-                ..
-            } => candidates[slot(validation)].extend(files.iter().filter_map(|file| {
-                match &file.file.content {
-                    Content::Known(content) => Some(json!({"path": file.path, "content": content})),
-                    Content::Pending(_) => None,
-                }
-            })),
-            Change::RemoveFiles {
-                files,
-                validate: Some(validation),
-                ..
-            } => candidates[slot(validation)].extend(
-                files
-                    .iter()
-                    .filter_map(|file| removal_candidate(&file.path, &file.how)),
-            ),
-            _ => {}
-        }
-    }
-    candidates
-}
-
-/// What a path holds once a teardown removed it; `None` when there is nothing to stage.
-fn removal_candidate(path: &str, how: &Removal) -> Option<Value> {
-    match how {
-        Removal::Delete => Some(json!({"path": path, "remove": true})),
-        Removal::Restore {
-            original: Some(content),
-        } => Some(json!({"path": path, "content": content})),
-        // A link comes back: nothing to stage.
-        Removal::Restore { original: None } => None,
-        Removal::RemoveLine { file, .. } => match &file.content {
-            Content::Known(content) => Some(json!({"path": path, "content": content})),
-            Content::Pending(_) => None,
-        },
-    }
 }
 
 /// Turn the check script's report into findings; `sshd_intent` when sshd's files were staged.

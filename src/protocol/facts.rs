@@ -1,0 +1,300 @@
+//! The facts script's records (`fact_*` in `EMITTERS`), decoded, and folded into `Facts`.
+
+use super::{unhex, Line, UnknownLine};
+use crate::facts::{Facts, FactsError, FileFact, GuardFact, TunnelFact, UnitFact};
+use crate::resource::UnitScope;
+
+/// One record of the facts script.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Fact {
+    Uid(u32),
+    Home(String),
+    Systemd(bool),
+    File {
+        path: String,
+        fact: FileFact,
+    },
+    Read {
+        path: String,
+        content: Vec<u8>,
+    },
+    Account {
+        name: String,
+        present: bool,
+    },
+    Key {
+        path: String,
+        public: String,
+    },
+    Certificate {
+        path: String,
+        fresh: bool,
+    },
+    Tunnel {
+        path: String,
+        fact: TunnelFact,
+    },
+    Unit {
+        scope: UnitScope,
+        name: String,
+        fact: UnitFact,
+    },
+    Linger(bool),
+    LingerSudo(bool),
+    Executable {
+        program: String,
+        found: bool,
+    },
+    Listening {
+        port: u16,
+        who: String,
+    },
+    Exists(String),
+    PendingReload(String),
+    PendingRestart(String),
+    State,
+    Guard(GuardFact),
+    Backups(Vec<String>),
+    OriginalsAbsent(Vec<String>),
+    Original {
+        name: String,
+        fact: FileFact,
+    },
+}
+
+/// `yes`/`no` (or another pair of words) as a bool; `None` for any other word.
+fn either(word: &str, yes: &str, no: &str) -> Option<bool> {
+    match word {
+        w if w == yes => Some(true),
+        w if w == no => Some(false),
+        _ => None,
+    }
+}
+
+fn file_fact(mode: &str, owner: &str, group: &str, content: &str) -> Option<FileFact> {
+    Some(FileFact::File {
+        mode: u32::from_str_radix(mode, 8).ok()?,
+        owner: owner.to_string(),
+        group: group.to_string(),
+        content: hex::decode(content).ok()?,
+    })
+}
+
+impl Fact {
+    pub(super) fn from_fields(fields: &[&str]) -> Option<Fact> {
+        let fact = match fields {
+            ["uid", uid] => Fact::Uid(uid.parse().ok()?),
+            ["home", home] => Fact::Home(unhex(home)?),
+            ["systemd", yes] => Fact::Systemd(either(yes, "yes", "no")?),
+            ["file", path, "missing"] => Fact::File {
+                path: unhex(path)?,
+                fact: FileFact::Missing,
+            },
+            ["file", path, "link", target] => Fact::File {
+                path: unhex(path)?,
+                fact: FileFact::Symlink {
+                    target: unhex(target)?,
+                },
+            },
+            ["file", path, "other", kind] => Fact::File {
+                path: unhex(path)?,
+                fact: FileFact::Other(kind.to_string()),
+            },
+            ["file", path, "file", mode, owner, group, content] => Fact::File {
+                path: unhex(path)?,
+                fact: file_fact(mode, owner, group, content)?,
+            },
+            ["read", path, content] => Fact::Read {
+                path: unhex(path)?,
+                content: hex::decode(content).ok()?,
+            },
+            ["account", name, present] => Fact::Account {
+                name: name.to_string(),
+                present: either(present, "yes", "no")?,
+            },
+            ["key", path, public] => Fact::Key {
+                path: unhex(path)?,
+                public: unhex(public)?.trim().to_string(),
+            },
+            ["certificate", path, fresh] => Fact::Certificate {
+                path: unhex(path)?,
+                fresh: either(fresh, "fresh", "expiring")?,
+            },
+            ["tunnel", path, state, digest] => Fact::Tunnel {
+                path: unhex(path)?,
+                fact: TunnelFact {
+                    running: either(state, "running", "stopped")?,
+                    argv_digest: digest.to_string(),
+                },
+            },
+            ["unit", scope, name, enabled, active] => Fact::Unit {
+                scope: match *scope {
+                    "system" => UnitScope::System,
+                    "user" => UnitScope::User,
+                    _ => return None,
+                },
+                name: name.to_string(),
+                fact: UnitFact {
+                    enabled: enabled.to_string(),
+                    active: active.to_string(),
+                },
+            },
+            _ => return Fact::from_more_fields(fields),
+        };
+        Some(fact)
+    }
+
+    /// The records about lingering, processes and jprov's own on-host records.
+    fn from_more_fields(fields: &[&str]) -> Option<Fact> {
+        let names = |hexed: &str| -> Option<Vec<String>> {
+            Some(unhex(hexed)?.lines().map(str::to_string).collect())
+        };
+        let fact = match fields {
+            ["linger", yes] => Fact::Linger(either(yes, "yes", "no")?),
+            ["linger-sudo", yes] => Fact::LingerSudo(either(yes, "yes", "no")?),
+            ["executable", program, yes] => Fact::Executable {
+                program: unhex(program)?,
+                found: either(yes, "yes", "no")?,
+            },
+            ["listening", port, who] => Fact::Listening {
+                port: port.parse().ok()?,
+                who: unhex(who)?,
+            },
+            ["exists", path] => Fact::Exists(unhex(path)?),
+            ["pending", "reload", service] => Fact::PendingReload(service.to_string()),
+            ["pending", "restart", unit] => Fact::PendingRestart(unit.to_string()),
+            ["state", "yes"] => Fact::State,
+            ["guard", "armed", ticking] => Fact::Guard(GuardFact {
+                ticking: either(ticking, "ticking", "stopped")?,
+            }),
+            ["backups", hexed] => Fact::Backups(names(hexed)?),
+            ["originals-absent", hexed] => Fact::OriginalsAbsent(names(hexed)?),
+            ["original", name, "link", target] => Fact::Original {
+                name: unhex(name)?,
+                fact: FileFact::Symlink {
+                    target: unhex(target)?,
+                },
+            },
+            ["original", name, "file", mode, owner, group, content] => Fact::Original {
+                name: unhex(name)?,
+                fact: file_fact(mode, owner, group, content)?,
+            },
+            _ => return None,
+        };
+        Some(fact)
+    }
+
+    pub(super) fn emitter(&self) -> &'static str {
+        let file = |fact: &FileFact| match fact {
+            FileFact::Missing => "fact_file_missing",
+            FileFact::Symlink { .. } => "fact_file_link",
+            FileFact::Other(_) => "fact_file_other",
+            FileFact::File { .. } => "fact_file",
+        };
+        match self {
+            Fact::Uid(_) => "fact_uid",
+            Fact::Home(_) => "fact_home",
+            Fact::Systemd(_) => "fact_systemd",
+            Fact::File { fact, .. } => file(fact),
+            Fact::Read { .. } => "fact_read",
+            Fact::Account { .. } => "fact_account",
+            Fact::Key { .. } => "fact_key",
+            Fact::Certificate { .. } => "fact_certificate",
+            Fact::Tunnel { .. } => "fact_tunnel",
+            Fact::Unit { .. } => "fact_unit",
+            Fact::Linger(_) => "fact_linger",
+            Fact::LingerSudo(_) => "fact_linger_sudo",
+            Fact::Executable { .. } => "fact_executable",
+            Fact::Listening { .. } => "fact_listening",
+            Fact::Exists(_) => "fact_exists",
+            Fact::PendingReload(_) | Fact::PendingRestart(_) => "fact_pending",
+            Fact::State => "fact_state",
+            Fact::Guard(_) => "fact_guard",
+            Fact::Backups(_) => "fact_backups",
+            Fact::OriginalsAbsent(_) => "fact_originals_absent",
+            Fact::Original {
+                fact: FileFact::Symlink { .. },
+                ..
+            } => "fact_original_link",
+            Fact::Original { .. } => "fact_original_file",
+        }
+    }
+
+    /// Add this record to `facts`.
+    fn fold_into(self, facts: &mut Facts) {
+        match self {
+            Fact::Uid(uid) => facts.uid = uid,
+            Fact::Home(home) => facts.home = home,
+            Fact::Systemd(yes) => facts.systemd = yes,
+            Fact::File { path, fact } => {
+                facts.files.insert(path, fact);
+            }
+            Fact::Read { path, content } => {
+                facts.reads.insert(path, content);
+            }
+            Fact::Account { name, present } => {
+                facts.accounts.insert(name, present);
+            }
+            Fact::Key { path, public } => {
+                facts.keys.insert(path, public);
+            }
+            Fact::Certificate { path, fresh } => {
+                facts.certificates.insert(path, fresh);
+            }
+            Fact::Tunnel { path, fact } => {
+                facts.tunnels.insert(path, fact);
+            }
+            Fact::Unit { scope, name, fact } => {
+                facts.units.insert((scope, name), fact);
+            }
+            Fact::Linger(yes) => facts.linger = Some(yes),
+            Fact::LingerSudo(yes) => facts.linger_by_sudo = Some(yes),
+            Fact::Executable { program, found } => {
+                facts.executables.insert(program, found);
+            }
+            Fact::Listening { port, who } => {
+                facts.listeners.insert(port, who);
+            }
+            Fact::Exists(path) => {
+                facts.exists.insert(path);
+            }
+            Fact::PendingReload(service) => facts.pending_reloads.push(service),
+            Fact::PendingRestart(unit) => facts.pending_restarts.push(unit),
+            Fact::State => facts.state = true,
+            Fact::Guard(guard) => facts.guard = Some(guard),
+            Fact::Backups(names) => facts.backups.extend(names),
+            Fact::OriginalsAbsent(names) => {
+                for name in names {
+                    facts.originals.insert(name, FileFact::Missing);
+                }
+            }
+            Fact::Original { name, fact } => {
+                facts.originals.insert(name, fact);
+            }
+        }
+    }
+}
+
+/// Parse the facts script's output: its records, between `jprov-facts 1` and `end`. Any other line, and
+/// an output without the end, is an error; so is a `jprov-error` the script stopped with.
+pub fn parse_facts(output: &str, stderr: &str) -> Result<Facts, FactsError> {
+    let mut facts = Facts::default();
+    let mut ended = false;
+    for (i, text) in output.lines().enumerate() {
+        let line = Line::parse(i + 1, text).map_err(FactsError::Malformed)?;
+        match line {
+            Line::FactsBegin => {}
+            Line::Fact(fact) => fact.fold_into(&mut facts),
+            Line::FactsEnd => ended = true,
+            Line::Error(message) => return Err(FactsError::Failed(message)),
+            other if facts.sshd.take(&other) => {}
+            _ => return Err(FactsError::Malformed(UnknownLine::new(i + 1, text))),
+        }
+    }
+    if !ended {
+        return Err(FactsError::Truncated(
+            stderr.trim().chars().take(500).collect(),
+        ));
+    }
+    Ok(facts)
+}

@@ -1,0 +1,14 @@
+//! The facts script: read-only fact gathering (templates/facts.sh.j2 loops over the query), with the
+//! protocol and the library before it: the same state directory as apply's, the same record names.
+
+use super::{assemble, Root, ScriptError};
+use crate::facts::FactQuery;
+use crate::render::Templates;
+
+/// The shell script that gathers a query's facts; runs with `sh -s`, possibly under `sudo -n`.
+pub fn facts(templates: &Templates, query: &FactQuery) -> Result<String, ScriptError> {
+    let body = templates.render("facts.sh", query)?;
+    let profile = query.profile.as_deref().unwrap_or("");
+    let about = "jprov facts: read-only. Runs with `sh -s`, possibly under `sudo -n`. Changes nothing on the host.";
+    assemble(about, Root::HOST, profile, &body)
+}

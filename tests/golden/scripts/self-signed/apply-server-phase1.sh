@@ -1,0 +1,64 @@
+# jprov apply script for profile lab-lan on the server. Runs with `sh -s` (possibly under sudo -n).
+# One brace group: sh runs none of it until it has read all of it, so a connection cut while the
+# script is sent runs nothing (a cut line could otherwise run as a different command).
+{
+set -eu
+# Empty on hosts; tests put every path under a directory (src/script.rs: Root).
+JPROV_ROOT=''
+PROFILE=lab-lan
+# <<< src/protocol.rs: protocol::shell() >>>
+# <<< templates/host_lib.sh, as it is >>>
+apply_begin
+# The lockout guard's fire program (host_lib.sh's guard_arm writes it into the guard's directory).
+guard_write_fire() {
+  cat <<'JPROV_GUARD_FIRE'
+#!/bin/sh
+# jprov lockout guard: restores what an unproven apply wrote to sshd's files, then reloads sshd.
+set -eu
+JPROV_ROOT=''
+# <<< src/protocol.rs: protocol::shell() >>>
+# <<< templates/host_lib.sh, as it is >>>
+guard_fire "$@"
+JPROV_GUARD_FIRE
+}
+# step 1: account
+create_account jprov-tunnel /nonexistent /usr/sbin/nologin no
+say_done 1
+# step 2: files
+group_begin ssh
+backup /etc/ssh/sshd_config.d/01-jprov-lab-lan.conf
+guard_arm 60 /etc/ssh/sshd_config.d/01-jprov-lab-lan.conf 69c0363635701ad800650ebebc23c641851ad5c877e23311e4566cf99b6469d2
+put_file /etc/ssh/sshd_config.d/01-jprov-lab-lan.conf 644 root root 755 "# Managed by jprov for profile lab-lan; edits will be overwritten.
+# Restricts the tunnel account jprov-tunnel to one remote forward on port 8888.
+# Every setting lives inside the Match block: other accounts keep the main configuration.
+# sshd keeps the first value it obtains for a keyword, and this file is included before the
+# main configuration's own settings, so these values win for the tunnel account.
+Match User jprov-tunnel
+	AuthorizedKeysFile /etc/ssh/jprov/jprov-tunnel.keys
+	AuthenticationMethods publickey
+	PasswordAuthentication no
+	KbdInteractiveAuthentication no
+	# Only "'`ssh -R`: no local forwards, no direct connections, no Unix sockets.
+	AllowTcpForwarding remote
+	AllowStreamLocalForwarding no
+	PermitOpen none
+	# `-R :8888:...` may bind all interfaces so users reach the port from outside.
+	GatewayPorts clientspecified
+	PermitListen 8888
+	PermitTTY no
+	X11Forwarding no
+	AllowAgentForwarding no
+	PermitUserRC no
+	# A dead client otherwise holds the port and every reconnect fails.
+	ClientAliveInterval 30
+	ClientAliveCountMax 3
+	# The tunnel runs `ssh -N`; any command request just fails.
+	ForceCommand /bin/false
+'
+validate sshd ssh
+reload ssh
+say_guard_armed 60
+say_done 2
+check_started
+say_finished
+}

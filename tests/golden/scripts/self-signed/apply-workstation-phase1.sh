@@ -1,0 +1,107 @@
+# jprov apply script for profile lab-lan on the workstation. Runs with `sh -s` (possibly under sudo -n).
+# One brace group: sh runs none of it until it has read all of it, so a connection cut while the
+# script is sent runs nothing (a cut line could otherwise run as a different command).
+{
+set -eu
+# Empty on hosts; tests put every path under a directory (src/script.rs: Root).
+JPROV_ROOT=''
+PROFILE=lab-lan
+# <<< src/protocol.rs: protocol::shell() >>>
+# <<< templates/host_lib.sh, as it is >>>
+apply_begin
+# The lockout guard's fire program (host_lib.sh's guard_arm writes it into the guard's directory).
+guard_write_fire() {
+  cat <<'JPROV_GUARD_FIRE'
+#!/bin/sh
+# jprov lockout guard: restores what an unproven apply wrote to sshd's files, then reloads sshd.
+set -eu
+JPROV_ROOT=''
+# <<< src/protocol.rs: protocol::shell() >>>
+# <<< templates/host_lib.sh, as it is >>>
+guard_fire "$@"
+JPROV_GUARD_FIRE
+}
+# step 1: lingering
+enable_linger alice
+say_done 1
+# step 2: key pair
+generate_key /home/alice/.ssh/jprov-lab-lan-tunnel alice jprov:lab-lan
+say_done 2
+# step 3: certificate
+own_dir /home/alice/.local/share/jprov/lab-lan 700 alice ''
+obtain_certificate openssl 077 /home/alice/.local/share/jprov/lab-lan /home/alice/.local/share/jprov/lab-lan/privkey.pem.new /home/alice/.local/share/jprov/lab-lan/fullchain.pem.new -- openssl req -x509 -noenc -days 365 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -keyout /home/alice/.local/share/jprov/lab-lan/privkey.pem.new -out /home/alice/.local/share/jprov/lab-lan/fullchain.pem.new -subj '/CN=jupyter.lan' -addext 'subjectAltName=DNS:jupyter.lan' -addext 'extendedKeyUsage=serverAuth'
+place_new /home/alice/.local/share/jprov/lab-lan/privkey.pem.new /home/alice/.local/share/jprov/lab-lan/privkey.pem 600 alice ''
+place_new /home/alice/.local/share/jprov/lab-lan/fullchain.pem.new /home/alice/.local/share/jprov/lab-lan/fullchain.pem 644 alice ''
+say_done 3
+# step 4: files
+group_begin ''
+backup /home/alice/.jupyter/jupyter_server_config.py
+put_file /home/alice/.jupyter/jupyter_server_config.py 600 alice '' 700 "# Managed by jprov for profile lab-lan; edits will be overwritten.
+# Method: reverse-forward. Users open https://jupyter.lan:8888/
+c = get_config()  # noqa: F821
+
+# Reachable only through the SSH reverse tunnel.
+c.ServerApp.ip = '127.0.0.1'
+c.ServerApp.port = 8888
+# Never drift to another port: the tunnel points at exactly this one.
+c.ServerApp.port_retries = 0
+c.ServerApp.open_browser = False
+c.ServerApp.base_url = '/'
+c.ServerApp.custom_display_url = 'https://jupyter.lan:8888/'
+
+# Password login only: no token, and the password cannot be replaced from the login page.
+c.PasswordIdentityProvider.hashed_password = 'sha1:0e112c3ddfce:a68df677475c2b47b6e86d0467eec97ac5f4b85a'
+c.PasswordIdentityProvider.password_required = True
+c.PasswordIdentityProvider.allow_password_change = False
+c.IdentityProvider.token = ''
+
+# Bound to loopback, Jupyter refuses Host headers naming other hosts (DNS rebinding guard).
+# Accept the public name (any port) and localhost only, rather than disabling the check.
+c.ServerApp.local_hostnames = ['localhost', 'jupyter.lan']
+
+# TLS is terminated by Jupyter itself; the tunnel carries the encrypted stream.
+c.ServerApp.certfile = '/home/alice/.local/share/jprov/lab-lan/fullchain.pem'
+c.ServerApp.keyfile = '/home/alice/.local/share/jprov/lab-lan/privkey.pem'
+"
+say_done 4
+# step 5: files
+group_begin systemd-user
+backup /home/alice/.config/systemd/user/jprov-lab-lan-tunnel.service
+backup /home/alice/.config/systemd/user/jprov-lab-lan-jupyter.service
+put_file /home/alice/.config/systemd/user/jprov-lab-lan-tunnel.service 644 alice '' 755 '# Managed by jprov for profile lab-lan; edits will be overwritten.
+# The SSH tunnel of method reverse-forward, kept up by systemd.
+[Unit]
+Description=jprov tunnel for Jupyter (profile lab-lan)
+# Never give up: by default systemd stops restarting a unit after 5 failures in 10 s.
+StartLimitIntervalSec=0
+
+[Service]
+# ssh exits when the connection dies (ServerAlive*) or the forward cannot be set up
+# (ExitOnForwardFailure); systemd then starts it again.
+ExecStart=ssh -N -o ExitOnForwardFailure=yes -o ServerAliveInterval=30 -o ServerAliveCountMax=3 -o BatchMode=yes -o IdentitiesOnly=yes -o StrictHostKeyChecking=yes -o UserKnownHostsFile=/home/alice/.ssh/jprov-lab-lan-known_hosts -o HostKeyAlias=jprov-lab-lan-server -i /home/alice/.ssh/jprov-lab-lan-tunnel -p 22 -R :8888:localhost:8888 jprov-tunnel@10.0.0.5
+Restart=always
+RestartSec=10
+
+[Install]
+WantedBy=default.target
+'
+put_file /home/alice/.config/systemd/user/jprov-lab-lan-jupyter.service 644 alice '' 755 '# Managed by jprov for profile lab-lan; edits will be overwritten.
+# Jupyter as the workstation user, reading ~/.jupyter/jupyter_server_config.py (written by jprov).
+[Unit]
+Description=Jupyter for jprov profile lab-lan
+StartLimitIntervalSec=0
+
+[Service]
+WorkingDirectory=%h
+ExecStart=jupyter lab
+Restart=on-failure
+RestartSec=5
+
+[Install]
+WantedBy=default.target
+'
+reload systemd-user
+say_done 5
+check_started
+say_finished
+}
