@@ -89,3 +89,83 @@ fn the_rule_sees_a_host_import() {
         ["use crate::host::ssh::Target;"]
     );
 }
+
+#[test]
+fn no_function_in_src_is_longer_than_a_reader_can_hold() {
+    const LIMIT: usize = 80;
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut long = vec![];
+    for file in rust_files(&src) {
+        let text = std::fs::read_to_string(&file).unwrap();
+        for (name, lines) in function_lengths(&text) {
+            if lines > LIMIT {
+                long.push(format!(
+                    "{}: fn {name}: {lines} lines",
+                    file.strip_prefix(&src).unwrap().display()
+                ));
+            }
+        }
+    }
+    assert!(
+        long.is_empty(),
+        "functions over {LIMIT} lines:\n{}",
+        long.join("\n")
+    );
+}
+
+/// (name, lines) of each `fn` whose body starts on its signature's lines, measured by brace depth; test
+/// modules count too. Good enough for rustfmt-formatted code.
+fn function_lengths(text: &str) -> Vec<(String, usize)> {
+    let lines: Vec<&str> = text.lines().collect();
+    let mut found = vec![];
+    for (start, line) in lines.iter().enumerate() {
+        let trimmed = line.trim_start();
+        let Some(rest) = [
+            "fn ",
+            "pub fn ",
+            "pub(crate) fn ",
+            "pub(super) fn ",
+            "async fn ",
+        ]
+        .iter()
+        .find_map(|p| trimmed.strip_prefix(p)) else {
+            continue;
+        };
+        let name: String = rest
+            .chars()
+            .take_while(|c| c.is_alphanumeric() || *c == '_')
+            .collect();
+        let mut depth = 0i32;
+        let mut opened = false;
+        for (offset, body_line) in lines[start..].iter().enumerate() {
+            for c in body_line.chars() {
+                match c {
+                    '{' => {
+                        depth += 1;
+                        opened = true;
+                    }
+                    '}' => depth -= 1,
+                    _ => {}
+                }
+            }
+            // A declaration without a body (trait method) ends at its `;`.
+            if !opened && body_line.trim_end().ends_with(';') {
+                break;
+            }
+            if opened && depth <= 0 {
+                found.push((name.clone(), offset + 1));
+                break;
+            }
+        }
+    }
+    found
+}
+
+#[test]
+fn function_lengths_are_measured() {
+    let text = "fn a() {\n    let x = 1;\n}\n\npub fn b(\n    y: u8,\n) -> u8 {\n    if y > 0 {\n        y\n    } else {\n        0\n    }\n}\n";
+    assert_eq!(
+        function_lengths(text),
+        [("a".to_string(), 3), ("b".to_string(), 9)]
+    );
+}

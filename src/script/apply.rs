@@ -72,13 +72,39 @@ fn fire_writer(root: Root) -> Result<String, ScriptError> {
 }
 
 /// The steps of `change` into `s`, and what kind of step it is; `None` for a change the engine does itself.
+/// Exhaustive: a new change does not compile until it is placed here.
 fn steps_of(
     run: &Run,
     change: &Change,
     s: &mut Lines,
 ) -> Result<Option<&'static str>, ScriptError> {
-    let root = run.root;
     let kind = match change {
+        Change::CreateAccount { .. }
+        | Change::GenerateKey { .. }
+        | Change::WriteFiles { .. }
+        | Change::Reload { .. }
+        | Change::ObtainCertificate { .. }
+        | Change::StartTunnel { .. }
+        | Change::EnableLinger { .. }
+        | Change::RunCommand { .. }
+        | Change::Unit { .. } => setup_steps(run, change, s)?,
+        Change::StopUnit { .. }
+        | Change::StopTunnel { .. }
+        | Change::RemoveFiles { .. }
+        | Change::RemoveCertificate { .. }
+        | Change::RemoveKey { .. }
+        | Change::RemoveAccount { .. }
+        | Change::Forget { .. } => teardown_steps(run, change, s)?,
+        // The engine resolves the guard after the round's scripts: the proof is a new connection.
+        Change::ResolveGuard { .. } => return Ok(None),
+    };
+    Ok(Some(kind))
+}
+
+/// `steps_of` for the changes that set things up.
+fn setup_steps(run: &Run, change: &Change, s: &mut Lines) -> Result<&'static str, ScriptError> {
+    let root = run.root;
+    Ok(match change {
         Change::CreateAccount {
             name,
             home,
@@ -143,6 +169,14 @@ fn steps_of(
             unit(*scope, name, *enable, *action, s)?;
             "unit"
         }
+        _ => unreachable!("steps_of sends only setup changes here"),
+    })
+}
+
+/// `steps_of` for the changes of a teardown.
+fn teardown_steps(run: &Run, change: &Change, s: &mut Lines) -> Result<&'static str, ScriptError> {
+    let root = run.root;
+    Ok(match change {
         Change::StopUnit { name, scope, .. } => {
             s.call("stop_unit", &[scope.as_str(), name])?;
             "stop unit"
@@ -186,10 +220,8 @@ fn steps_of(
             s.call("forget", &[])?;
             "forget"
         }
-        // The engine resolves the guard after the round's scripts: the proof is a new connection.
-        Change::ResolveGuard { .. } => return Ok(None),
-    };
-    Ok(Some(kind))
+        _ => unreachable!("steps_of sends only teardown changes here"),
+    })
 }
 
 fn unit(

@@ -68,6 +68,39 @@ fn certificate() -> Certificate {
 
 /// One change of every kind the planners make, creation first, then a teardown's.
 fn every_change() -> Vec<Change> {
+    let mut changes = setup_changes();
+    changes.extend(teardown_changes());
+    changes
+}
+
+/// Writing an sshd group: a file, a file whose content comes later, and a link.
+fn sshd_group_change(dropin: &str) -> Change {
+    Change::WriteFiles {
+        label: "sshd drop-in".into(),
+        files: vec![
+            file_change(
+                dropin,
+                FileAction::Create,
+                Content::Known("Match User x\n".into()),
+            ),
+            file_change(
+                "/etc/later",
+                FileAction::Pending,
+                Content::Pending("key".into()),
+            ),
+        ],
+        links: vec![LinkChange {
+            path: "/etc/ssh/link".into(),
+            target: "/etc/ssh/target".into(),
+            reason: String::new(),
+        }],
+        validate: Some(Validation::Sshd),
+        reload: Some(Service::Ssh),
+    }
+}
+
+/// One change of every kind that sets things up.
+fn setup_changes() -> Vec<Change> {
     let dropin = "/etc/ssh/sshd_config.d/01-jprov-t.conf";
     vec![
         Change::CreateAccount {
@@ -81,28 +114,7 @@ fn every_change() -> Vec<Change> {
             owner: "alice".into(),
             comment: "jprov:t".into(),
         },
-        Change::WriteFiles {
-            label: "sshd drop-in".into(),
-            files: vec![
-                file_change(
-                    dropin,
-                    FileAction::Create,
-                    Content::Known("Match User x\n".into()),
-                ),
-                file_change(
-                    "/etc/later",
-                    FileAction::Pending,
-                    Content::Pending("key".into()),
-                ),
-            ],
-            links: vec![LinkChange {
-                path: "/etc/ssh/link".into(),
-                target: "/etc/ssh/target".into(),
-                reason: String::new(),
-            }],
-            validate: Some(Validation::Sshd),
-            reload: Some(Service::Ssh),
-        },
+        sshd_group_change(dropin),
         Change::Reload {
             service: Service::Ssh,
             reason: String::new(),
@@ -149,6 +161,13 @@ fn every_change() -> Vec<Change> {
             action: Some(UnitAction::Restart),
             reason: String::new(),
         },
+    ]
+}
+
+/// One change of every kind a teardown makes.
+fn teardown_changes() -> Vec<Change> {
+    let dropin = "/etc/ssh/sshd_config.d/01-jprov-t.conf";
+    vec![
         Change::StopUnit {
             name: "jprov-t-tunnel.service".into(),
             scope: UnitScope::System,
