@@ -183,6 +183,7 @@ mod methods;
 mod services;
 #[cfg(test)]
 pub(crate) mod tests;
+mod tls_end;
 
 use builder::{jupyter_argv, Builder};
 pub use fact_query::fact_queries;

@@ -1,8 +1,8 @@
 //! jprov's one error: every layer's error converts into it, and it knows its exit code.
 
-use crate::facts::FactsError;
 use crate::host::exec::TransportError;
 use crate::profile::ProfileError;
+use crate::protocol::FactsError;
 use crate::render::RenderError;
 use crate::resource::Role;
 

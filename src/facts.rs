@@ -98,28 +98,6 @@ pub struct SshdView {
     pub sources: Vec<String>,
 }
 
-impl SshdView {
-    /// Take an `effective` or `sources` record; false for a line of any other kind.
-    pub fn take(&mut self, line: &crate::protocol::Line) -> bool {
-        use crate::protocol::Line;
-        match line {
-            Line::Effective { user, lines } => {
-                for line in lines {
-                    let (key, value) = line.split_once(' ').unwrap_or((line, ""));
-                    self.effective
-                        .insert((user.clone(), key.to_string()), value.to_string());
-                }
-                true
-            }
-            Line::Sources(lines) => {
-                self.sources.extend(lines.iter().cloned());
-                true
-            }
-            _ => false,
-        }
-    }
-}
-
 /// A lockout guard an apply armed and no apply has disarmed: the sshd files it protects were never proven
 /// by a fresh login (the apply stopped, or its connection died, between arming and disarming).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -240,19 +218,4 @@ pub fn record_name(path: &str) -> String {
 /// The record of an account apply created (`original/account-NAME.absent` on the host).
 pub fn account_record(name: &str) -> String {
     format!("account-{name}")
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum FactsError {
-    #[error("unexpected facts output from the host ({0}); is /bin/sh a POSIX shell?")]
-    Malformed(crate::protocol::UnknownLine),
-    #[error("the facts script failed on the host: {0}")]
-    Failed(String),
-    #[error("the facts script did not finish (no end marker); the host said: {0}")]
-    Truncated(String),
-}
-
-/// Parse the facts script's output (`protocol::parse_facts`).
-pub fn parse(output: &str, stderr: &str) -> Result<Facts, FactsError> {
-    crate::protocol::parse_facts(output, stderr)
 }

@@ -1,10 +1,7 @@
 //! Where everything jprov manages lives on the hosts, derived from the profile alone.
 
+pub use crate::profile::CERTIFICATE_ACCOUNT;
 use crate::profile::{Method, Profile, Tls, WorkstationHost};
-
-/// The server account a reverse-forward workstation fetches renewed certificates as, shared by every
-/// profile on the server. The profile refuses it as any of its own accounts.
-pub const CERTIFICATE_ACCOUNT: &str = "jprov-cert";
 
 /// Paths and names on both hosts. One place, so the fact query, the desired state and the docs agree.
 #[derive(Clone, Debug)]

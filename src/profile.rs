@@ -10,7 +10,6 @@ mod source;
 pub use errors::ProfileError;
 pub use source::{MAX_BYTES, MAX_DEPTH};
 
-use crate::layout::CERTIFICATE_ACCOUNT;
 use crate::value::{
     AbsPath, BaseUrl, CertDays, Domain, Email, HostName, HttpsUrl, IpAddress, LocalPath,
     PasswordHash, Port, ProfileName, Size, TimeSpan, UserName,
@@ -557,6 +556,10 @@ fn conflict(fields: &[&'static str], message: impl Into<String>) -> Result<(), C
         message: message.into(),
     })
 }
+
+/// The server account a reverse-forward workstation fetches renewed certificates as, shared by every
+/// profile on the server (`Layout` names it there). A profile refuses it as any of its own accounts.
+pub const CERTIFICATE_ACCOUNT: &str = "jprov-cert";
 
 /// Names of the server's accounts and directories jprov uses for jobs of its own: the tunnel account's
 /// home is `/var/lib/ACCOUNT`, so it must not be one of these.

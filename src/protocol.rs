@@ -9,7 +9,7 @@
 mod facts;
 mod outcome;
 
-pub use facts::{parse_facts, Fact};
+pub use facts::{parse_facts, Fact, FactsError};
 pub use outcome::{parse_guard_reply, parse_outcome, Failure, GuardReply, Outcome};
 
 /// The shell function that prints one kind of line, and its format: fixed words and fields, `%s` for an
@@ -285,7 +285,7 @@ pub fn parse_check(output: &str) -> Result<CheckReport, UnknownLine> {
             }
             Line::CheckEnd => report.complete = true,
             Line::Error(message) => report.error = Some(message),
-            other if report.sshd.take(&other) => {}
+            other if take_sshd(&mut report.sshd, &other) => {}
             _ => return Err(UnknownLine::new(i + 1, line)),
         }
     }
@@ -294,3 +294,22 @@ pub fn parse_check(output: &str) -> Result<CheckReport, UnknownLine> {
 
 #[cfg(test)]
 mod tests;
+
+/// Take an `effective` or `sources` record into `view`; false for a line of any other kind.
+pub(crate) fn take_sshd(view: &mut crate::facts::SshdView, line: &Line) -> bool {
+    match line {
+        Line::Effective { user, lines } => {
+            for line in lines {
+                let (key, value) = line.split_once(' ').unwrap_or((line, ""));
+                view.effective
+                    .insert((user.clone(), key.to_string()), value.to_string());
+            }
+            true
+        }
+        Line::Sources(lines) => {
+            view.sources.extend(lines.iter().cloned());
+            true
+        }
+        _ => false,
+    }
+}

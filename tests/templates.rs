@@ -1304,8 +1304,9 @@ fn facts_scripts_of_the_examples_render_run_and_parse() {
                 .unwrap();
             let out = child.wait_with_output().unwrap();
             let stdout = String::from_utf8_lossy(&out.stdout);
-            let facts = jprov::facts::parse(&stdout, &String::from_utf8_lossy(&out.stderr))
-                .unwrap_or_else(|e| panic!("{example} {role}: {e}\n{}", text(&out)));
+            let facts =
+                jprov::protocol::parse_facts(&stdout, &String::from_utf8_lossy(&out.stderr))
+                    .unwrap_or_else(|e| panic!("{example} {role}: {e}\n{}", text(&out)));
             if role == jprov::resource::Role::Workstation {
                 assert!(
                     facts

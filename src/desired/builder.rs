@@ -1,7 +1,7 @@
 //! The builder every method builds its hosts with: the profile, its layout, the facts, and the pieces all
 //! methods share (files, the ssh tunnel's command, Jupyter's configuration, pinned keys).
 
-use super::methods::TlsEnd;
+use super::tls_end::TlsEnd;
 use super::*;
 
 /// What building one desired state reads from.

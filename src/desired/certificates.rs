@@ -2,7 +2,7 @@
 //! renewed one from the server without jprov (certbot's deploy hook, a fetch-only account, a timer).
 
 use super::builder::{pinned_ssh_options, plain_group, root_file, Builder};
-use super::methods::TlsEnd;
+use super::tls_end::TlsEnd;
 use super::*;
 
 /// The certificate jprov makes itself, and the host it makes it on: the one place deciding this. `build`

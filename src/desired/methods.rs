@@ -4,6 +4,7 @@
 //! `builder.rs`, `services.rs` and `certificates.rs`.
 
 use super::builder::Builder;
+pub(super) use super::tls_end::TlsEnd;
 use super::*;
 
 mod nginx_proxy;
@@ -34,20 +35,6 @@ pub(super) trait Method: Sync {
 pub(super) struct Tunnel {
     pub(super) opener: Role,
     pub(super) process: TunnelProcess,
-}
-
-/// Where a method terminates TLS, which decides where jprov makes a certificate and what reads it.
-pub(super) struct TlsEnd {
-    /// The host whose TLS server (nginx, Jupyter) reads the certificate: a self-signed one is made there.
-    pub(super) role: Role,
-    /// Where a self-signed certificate is generated (`Layout::tls_files` names its files in it).
-    pub(super) self_signed_dir: Directory,
-    /// The service that must reload to serve a renewed certificate (nginx; Jupyter is a unit restarted
-    /// through `Unit::restart_on`).
-    pub(super) reload: Option<Service>,
-    /// Where certbot puts the ACME http-01 challenge for a web server on the server to serve; `None`:
-    /// certbot answers it itself (`--standalone`).
-    pub(super) acme_webroot: Option<String>,
 }
 
 /// The implementation of the profile's method.

@@ -75,9 +75,11 @@ impl Host {
         let script = crate::script::facts(templates, query)?;
         let output = self.run(&script)?;
         let mut facts =
-            facts::parse(&output.stdout, &output.stderr).map_err(|source| Error::Facts {
-                role: self.role,
-                source,
+            crate::protocol::parse_facts(&output.stdout, &output.stderr).map_err(|source| {
+                Error::Facts {
+                    role: self.role,
+                    source,
+                }
             })?;
         facts.host_key = self.transport.host_key().map(|k| k.to_line());
         Ok(facts)

@@ -1,7 +1,7 @@
 //! The facts script's records (`fact_*` in `EMITTERS`), decoded, and folded into `Facts`.
 
 use super::{unhex, Line, UnknownLine};
-use crate::facts::{Facts, FactsError, FileFact, GuardFact, TunnelFact, UnitFact};
+use crate::facts::{Facts, FileFact, GuardFact, TunnelFact, UnitFact};
 use crate::resource::UnitScope;
 
 /// One record of the facts script.
@@ -275,6 +275,17 @@ impl Fact {
     }
 }
 
+/// Why the facts script's output could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum FactsError {
+    #[error("unexpected facts output from the host ({0}); is /bin/sh a POSIX shell?")]
+    Malformed(UnknownLine),
+    #[error("the facts script failed on the host: {0}")]
+    Failed(String),
+    #[error("the facts script did not finish (no end marker); the host said: {0}")]
+    Truncated(String),
+}
+
 /// Parse the facts script's output: its records, between `jprov-facts 1` and `end`. Any other line, and
 /// an output without the end, is an error; so is a `jprov-error` the script stopped with.
 pub fn parse_facts(output: &str, stderr: &str) -> Result<Facts, FactsError> {
@@ -287,7 +298,7 @@ pub fn parse_facts(output: &str, stderr: &str) -> Result<Facts, FactsError> {
             Line::Fact(fact) => fact.fold_into(&mut facts),
             Line::FactsEnd => ended = true,
             Line::Error(message) => return Err(FactsError::Failed(message)),
-            other if facts.sshd.take(&other) => {}
+            other if super::take_sshd(&mut facts.sshd, &other) => {}
             _ => return Err(FactsError::Malformed(UnknownLine::new(i + 1, text))),
         }
     }

@@ -131,7 +131,7 @@ fn an_unknown_line_is_an_error_for_every_reader() {
     );
     assert!(parse_check("jprov-done 1\n").is_err());
     let facts = parse_facts(&format!("jprov-facts 1\n{stray}\nend\n"), "");
-    assert!(matches!(facts, Err(crate::facts::FactsError::Malformed(u)) if u.number == 2));
+    assert!(matches!(facts, Err(crate::protocol::FactsError::Malformed(u)) if u.number == 2));
     // A field that does not decode makes the line unknown too.
     assert!(Line::parse(1, "jprov-done three").is_err());
     assert!(Line::parse(1, "systemd maybe").is_err());
@@ -153,7 +153,7 @@ fn a_script_error_is_reported_by_every_reader() {
     assert!(!report.complete);
     assert!(matches!(
         parse_facts(&format!("jprov-facts 1\n{error}\n"), ""),
-        Err(crate::facts::FactsError::Failed(m)) if m == "cannot lock"
+        Err(crate::protocol::FactsError::Failed(m)) if m == "cannot lock"
     ));
 }
 
