@@ -15,7 +15,7 @@ use std::path::PathBuf;
     name = "jprov",
     version,
     about = "Provision secure remote access to Jupyter through an SSH forwarding server, from one YAML profile.",
-    after_help = "Exit codes: 0 success / no changes (tunnel: stopped by SIGINT/SIGTERM), 1 error, 2 changes pending (plan), \
+    after_help = "Exit codes: 0 success / no changes (tunnel: stopped by SIGINT/SIGTERM), 1 error (a usage error too), 2 changes pending (plan), \
                   3 validation failed (sshd -t / nginx -t, or sshd's effective settings), \
                   4 host unreachable, host key refused or login failed."
 )]
@@ -125,13 +125,29 @@ struct ConnectArgs {
 }
 
 pub fn main() -> std::process::ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(usage) => return usage_exit(&usage),
+    };
     let code = match dispatch(cli) {
         Ok(code) => code,
         Err(e) => {
             eprintln!("error: {e}");
             e.exit_code()
         }
+    };
+    std::process::ExitCode::from(code)
+}
+
+/// clap's answer to arguments it could not take: `--help` and `--version` print and succeed; a usage error
+/// exits 1, not clap's 2, which CI reads from `plan` as "changes pending".
+fn usage_exit(usage: &clap::Error) -> std::process::ExitCode {
+    use clap::error::ErrorKind;
+    let _ = usage.print();
+    let code = match usage.kind() {
+        ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => exit::OK,
+        // Everything else is a usage error, `jprov` without a command too (clap shows the help then).
+        _ => exit::ERROR,
     };
     std::process::ExitCode::from(code)
 }

@@ -338,7 +338,8 @@ fn tunnel_retry_seconds_must_be_positive() {
     Test::new()
         .args(["tunnel", "--retry-seconds", "0"])
         .example("reverse-forward.yaml")
-        .status(2)
+        // A usage error: 1, never 2 (which a CI reads from plan as "changes pending").
+        .status(1)
         .stdout("")
         .stderr(
             "error: invalid value '0' for '--retry-seconds <SECONDS>': 0 is not in 1..=4294967295\n\n\
@@ -446,7 +447,7 @@ fn destroy_plans_refuse_what_they_cannot_do() {
     Test::new()
         .args(["plan", "--destroy", "--start-tunnel", "--offline"])
         .example("reverse-forward.yaml")
-        .status(2)
+        .status(1)
         .stdout("")
         .stderr(
             "error: the argument '--destroy' cannot be used with '--start-tunnel'\n\n\
@@ -473,4 +474,54 @@ fn destroy_plans_refuse_what_they_cannot_do() {
             .absent(&saved)
             .run();
     }
+}
+
+/// The exit-code contract CI relies on: 2 means "changes pending" from plan and nothing else; a usage
+/// error is 1; help and version are 0 (README, Exit codes).
+#[test]
+fn usage_errors_exit_1_and_help_and_version_exit_0() {
+    for (args, why) in [
+        (&["plna"][..], "an unknown command"),
+        (
+            &["plan", "--ofline", "profiles/reverse-forward.yaml"],
+            "an unknown flag",
+        ),
+        (&["plan"], "a missing argument"),
+        (&[], "no command at all"),
+        (
+            &["apply", "--lockout-guard-seconds", "soon", "p.yaml"],
+            "a bad value",
+        ),
+    ] {
+        let ran = Test::new()
+            .args(args.iter().copied())
+            .status(1)
+            .stdout("")
+            .run();
+        assert!(
+            ran.stderr.contains("Usage:") || ran.stderr.contains("For more information"),
+            "{why}: {}",
+            ran.stderr
+        );
+    }
+    for args in [
+        &["--help"][..],
+        &["--version"],
+        &["plan", "--help"],
+        &["help"],
+    ] {
+        let ran = Test::new()
+            .args(args.iter().copied())
+            .status(0)
+            .stderr("")
+            .run();
+        assert!(ran.stdout.contains("jprov"), "{args:?}: {}", ran.stdout);
+    }
+    // And a plan with changes is the one 2 (the examples against empty hosts).
+    Test::new()
+        .args(["plan", "--offline"])
+        .example("reverse-forward.yaml")
+        .status(2)
+        .stdout_contains("changes to apply.")
+        .run();
 }
