@@ -16,14 +16,31 @@ pub fn redact(text: &str, secrecy: Secrecy) -> String {
                     .iter()
                     .find_map(|m| line.find(m).map(|i| i + m.len()))
                 {
-                    Some(end) => {
-                        let newline = if line.ends_with('\n') { "\n" } else { "" };
-                        format!("{} {MASK}{newline}", line[..end].trim_end())
-                    }
+                    Some(end) => mask_value(line, end),
                     None => line.to_string(),
                 }
             })
             .collect(),
+    }
+}
+
+/// `line` with what follows its marker (which ends at `end`) masked, kept valid syntax where it is an
+/// assignment of a quoted string (`hashed_password = '********'`): a reader sees the form, never the value.
+fn mask_value(line: &str, end: usize) -> String {
+    let newline = if line.ends_with('\n') { "\n" } else { "" };
+    let (head, rest) = line.trim_end_matches('\n').split_at(end);
+    let quoted = rest
+        .trim_start()
+        .strip_prefix('=')
+        .map(str::trim_start)
+        .and_then(|value| {
+            let quote = value.chars().next().filter(|q| *q == '\'' || *q == '"')?;
+            let close = value[1..].find(quote)? + 1;
+            Some((quote, &value[close + 1..]))
+        });
+    match quoted {
+        Some((quote, tail)) => format!("{head} = {quote}{MASK}{quote}{tail}{newline}"),
+        None => format!("{} {MASK}{newline}", head.trim_end()),
     }
 }
 
@@ -60,7 +77,22 @@ mod tests {
         let d = unified("/x", Some(old), new, HASHED);
         assert!(!d.contains("OLD") && !d.contains("NEW"), "{d}");
         assert!(d.contains("+a = 2"), "{d}");
-        assert!(d.contains("hashed_password ********"), "{d}");
+        assert!(d.contains("hashed_password = '********'\n"), "{d}");
+    }
+
+    #[test]
+    fn a_masked_assignment_stays_valid_syntax_and_anything_else_is_masked_whole() {
+        let secrets = Secrecy::MaskAfter(&["hashed_password", "token:"]);
+        assert_eq!(
+            redact("x.hashed_password = \"sha1:abc:def\"  # note\n", secrets),
+            "x.hashed_password = \"********\"  # note\n"
+        );
+        // Not an assignment of one quoted string: everything after the marker goes.
+        assert_eq!(redact("token: abc 'x'\n", secrets), "token: ********\n");
+        assert_eq!(
+            redact("hashed_password = 'unclosed\n", secrets),
+            "hashed_password ********\n"
+        );
     }
 
     #[test]

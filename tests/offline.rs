@@ -96,7 +96,7 @@ fn offline_plans_of_the_examples_show_every_file_and_exit_2() {
         }
         test.status(2)
             .stdout_lacks(HASH_DIGEST)
-            .stdout_contains("hashed_password ********")
+            .stdout_contains("hashed_password = '********'")
             .run();
     }
 }
