@@ -223,7 +223,7 @@ fn bad_profiles_name_file_line_and_field() {
         (
             good.replace("  sudo: true", "  sudo: true\n  hots: x"),
             ":11:3: server.hots: unknown field `hots`, expected one of `host`, `port`, `user`, `sudo`, \
-             `identity_file`",
+             `identity_file`; did you mean `host`?",
         ),
         (
             good.replace("  port: 22\n", "  port: [22]\n"),

@@ -177,8 +177,25 @@ fn without_values(message: &str) -> String {
         if !is_field_name(key) {
             return format!("unknown field (its name is not shown){tail}");
         }
+        if let Some(near) = nearest_field(key, &tail) {
+            return format!("{message}; did you mean `{near}`?");
+        }
     }
     message.to_string()
+}
+
+/// The expected field (from serde's ", expected `a`, `b` or `c`") a mistyped `key` most likely meant: at
+/// most a third of its letters away, and at least one.
+fn nearest_field<'a>(key: &str, expected: &'a str) -> Option<&'a str> {
+    let limit = (key.chars().count() / 3).max(1);
+    expected
+        .split('`')
+        .skip(1)
+        .step_by(2)
+        .map(|field| (strsim::damerau_levenshtein(key, field), field))
+        .filter(|(distance, _)| *distance <= limit)
+        .min_by_key(|(distance, _)| *distance)
+        .map(|(_, field)| field)
 }
 
 /// `duplicate field `port`` → `port`.
@@ -238,7 +255,17 @@ mod tests {
             ),
             (
                 "unknown field `hots`, expected `host`".to_string(),
-                "unknown field `hots`, expected `host`",
+                "unknown field `hots`, expected `host`; did you mean `host`?",
+            ),
+            (
+                "unknown field `identity_fle`, expected one of `host`, `port`, `identity_file`, `user`"
+                    .to_string(),
+                "unknown field `identity_fle`, expected one of `host`, `port`, `identity_file`, `user`; \
+                 did you mean `identity_file`?",
+            ),
+            (
+                "unknown field `colour`, expected `host` or `port`".to_string(),
+                "unknown field `colour`, expected `host` or `port`",
             ),
         ] {
             assert_eq!(without_values(&message), want);

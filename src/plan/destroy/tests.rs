@@ -332,7 +332,8 @@ fn a_replaced_file_is_restored_and_a_shared_file_loses_only_its_line() {
     );
     // The password hash is masked in the restore's diff too.
     assert!(
-        config.diff.contains("+# alice's own") && config.diff.contains("hashed_password = '********'"),
+        config.diff.contains("+# alice's own")
+            && config.diff.contains("hashed_password = '********'"),
         "{}",
         config.diff
     );
