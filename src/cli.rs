@@ -82,6 +82,8 @@ enum Command {
     Trust {
         /// The profile (YAML).
         profile: PathBuf,
+        #[command(flatten)]
+        timeout: TimeoutArgs,
     },
     /// Keep the profile's SSH tunnel up in the foreground, for hosts without systemd. Runs the tunnel's
     /// ssh command exactly as `plan` shows it and starts it again whenever it exits, until SIGINT or
@@ -122,6 +124,32 @@ struct ConnectArgs {
     /// refusing them. A changed or revoked key is still refused.
     #[arg(long)]
     accept_new_host_keys: bool,
+    #[command(flatten)]
+    timeout: TimeoutArgs,
+}
+
+#[derive(Debug, clap::Args)]
+struct TimeoutArgs {
+    /// Seconds to wait for each host's TCP connection and SSH handshake and login before giving up
+    /// (exit 4). Default: ssh's ConnectTimeout for the host, else 10.
+    #[arg(long, value_name = "SECONDS", value_parser = clap::value_parser!(u32).range(1..))]
+    connect_timeout: Option<u32>,
+}
+
+impl TimeoutArgs {
+    fn duration(&self) -> Option<std::time::Duration> {
+        self.connect_timeout
+            .map(|s| std::time::Duration::from_secs(s.into()))
+    }
+}
+
+impl ConnectArgs {
+    fn connecting(&self) -> crate::host::hosts::Connecting {
+        crate::host::hosts::Connecting {
+            accept_new_host_keys: self.accept_new_host_keys,
+            timeout: self.timeout.duration(),
+        }
+    }
 }
 
 pub fn main() -> std::process::ExitCode {
@@ -199,8 +227,8 @@ fn dispatch(cli: Cli) -> Result<u8, Error> {
             };
             apply(&lp, &templates, options, &connect, &guard, None, stdout)
         }
-        Command::Trust { profile } => {
-            crate::host::trust::trust(&profile::load(&profile)?, stdout)?;
+        Command::Trust { profile, timeout } => {
+            crate::host::trust::trust(&profile::load(&profile)?, timeout.duration(), stdout)?;
             Ok(exit::OK)
         }
         Command::Tunnel {
@@ -244,7 +272,7 @@ fn plan(
     let plan = if offline {
         crate::plan::of_profile::offline(&lp, templates, options)?
     } else {
-        let mut hosts = Hosts::connect(&lp, connect.accept_new_host_keys)?;
+        let mut hosts = Hosts::connect(&lp, connect.connecting())?;
         engine::plan_online(&lp, templates, &mut hosts, options)?
     };
     if let Some(file) = &how.save {
@@ -310,7 +338,7 @@ fn apply(
     saved: Option<&crate::saved_plan::SavedPlan>,
     stdout: &mut dyn Write,
 ) -> Result<u8, Error> {
-    let mut hosts = Hosts::connect(lp, connect.accept_new_host_keys)?;
+    let mut hosts = Hosts::connect(lp, connect.connecting())?;
     let settings = engine::ApplySettings {
         options,
         guard_seconds: guard.lockout_guard_seconds.max(1),

@@ -525,3 +525,56 @@ fn usage_errors_exit_1_and_help_and_version_exit_0() {
         .stdout_contains("changes to apply.")
         .run();
 }
+
+/// A server that accepts TCP but never speaks SSH: plan and trust give up after the connect timeout
+/// (`--connect-timeout`; ssh's ConnectTimeout is read by the unit tests of `ssh -G`'s parsing, since ssh
+/// takes its config from the passwd home, not from a test's HOME), name the host, and exit 4. Before, plan waited 30 s
+/// and trust 150 s without a word.
+#[test]
+fn a_host_that_never_answers_is_given_up_on_after_the_connect_timeout() {
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = silent.local_addr().unwrap().port();
+    // Connections are accepted by the kernel (backlog) and never answered.
+    let mut profile = support::profiles::example("reverse-forward.yaml");
+    profile.server.host = support::profiles::valid("127.0.0.1");
+    profile.server.port = jprov::value::Port::try_from(u32::from(port)).unwrap();
+    profile.workstation.host = jprov::profile::WorkstationHost::Local;
+    profile.workstation.jump = None;
+    let no_answer = |seconds: u32| {
+        format!(
+            "error: server: cannot reach admin@127.0.0.1:{port}: SSH handshake failed: no answer within \
+             {seconds} s (the connect timeout: --connect-timeout, or ConnectTimeout in the ssh config)\n"
+        )
+    };
+    let started = std::time::Instant::now();
+    let ran = Test::new()
+        .args(["plan", "--connect-timeout", "3"])
+        .profile(&profile)
+        .status(4)
+        .stdout("")
+        .stderr_contains(format!(
+            "jprov: waiting for admin@127.0.0.1:{port} (giving up after 3 s)\n"
+        ))
+        .stderr_contains(no_answer(3))
+        .run();
+    let took = started.elapsed();
+    assert!(
+        took.as_secs_f64() >= 2.9 && took.as_secs_f64() < 8.0,
+        "took {took:?}: {}",
+        ran.stderr
+    );
+    // trust too (it tries one handshake per key type, but gives up on a host that never answers at once).
+    let started = std::time::Instant::now();
+    Test::new()
+        .args(["trust", "--connect-timeout", "1"])
+        .profile(&profile)
+        .status(4)
+        .stderr_contains("SSH handshake: no answer within 1 s")
+        .run();
+    assert!(
+        started.elapsed().as_secs() < 5,
+        "trust took {:?}",
+        started.elapsed()
+    );
+    drop(silent);
+}

@@ -111,7 +111,17 @@ pub(super) fn in_parallel<T: Send, U: Send>(
 
 /// How jprov reaches each host of the profile's method over SSH; a host without a target is this machine
 /// (a local workstation).
-pub fn targets(lp: &LoadedProfile, accept_new_host_keys: bool) -> PerRole<Target> {
+/// How jprov connects, beyond what the profile says.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Connecting {
+    /// Record unknown host keys instead of refusing them.
+    pub accept_new_host_keys: bool,
+    /// `--connect-timeout`; `None`: ssh's `ConnectTimeout`, else `ssh::DEFAULT_CONNECT_TIMEOUT`.
+    pub timeout: Option<std::time::Duration>,
+}
+
+pub fn targets(lp: &LoadedProfile, how: Connecting) -> PerRole<Target> {
+    let accept_new_host_keys = how.accept_new_host_keys;
     let p = &lp.profile;
     let pinned = Some(lp.pinned_known_hosts());
     let server = Target {
@@ -122,6 +132,7 @@ pub fn targets(lp: &LoadedProfile, accept_new_host_keys: bool) -> PerRole<Target
         pinned_known_hosts: pinned.clone(),
         accept_new_host_key: accept_new_host_keys,
         jump: None,
+        connect_timeout: how.timeout,
     };
     let workstation = match &p.workstation.host {
         WorkstationHost::Local => None,
@@ -133,6 +144,7 @@ pub fn targets(lp: &LoadedProfile, accept_new_host_keys: bool) -> PerRole<Target
             pinned_known_hosts: pinned,
             accept_new_host_key: accept_new_host_keys,
             jump: p.workstation.jump.map(|_| Box::new(server.clone())),
+            connect_timeout: how.timeout,
         }),
     };
     let mut targets = PerRole::new();
@@ -147,9 +159,9 @@ pub fn targets(lp: &LoadedProfile, accept_new_host_keys: bool) -> PerRole<Target
 
 impl Hosts {
     /// Connect to every host of the profile's method in parallel; host keys are verified before anything is sent.
-    pub fn connect(lp: &LoadedProfile, accept_new_host_keys: bool) -> Result<Hosts, Error> {
+    pub fn connect(lp: &LoadedProfile, how: Connecting) -> Result<Hosts, Error> {
         let p = &lp.profile;
-        let mut targets = targets(lp, accept_new_host_keys);
+        let mut targets = targets(lp, how);
         let mut sessions = in_parallel(targets.as_ref(), |_, target| ssh::connect(target));
         let mut connected = PerRole::new();
         for &role in desired::roles(p) {

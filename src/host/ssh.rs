@@ -26,7 +26,13 @@ pub struct Target {
     pub accept_new_host_key: bool,
     /// Reach this host through another one (`ssh -W`).
     pub jump: Option<Box<Target>>,
+    /// How long to wait for the TCP connection and for the SSH handshake and login; `None`: ssh's
+    /// `ConnectTimeout` for the host, else `DEFAULT_CONNECT_TIMEOUT`.
+    pub connect_timeout: Option<Duration>,
 }
+
+/// The connect and handshake timeout when neither `--connect-timeout` nor ssh's `ConnectTimeout` sets one.
+pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
 impl Target {
     pub fn display(&self) -> String {
@@ -58,6 +64,17 @@ struct ClientConfig {
     identity_files: Vec<PathBuf>,
     known_hosts_files: Vec<PathBuf>,
     host_key_alias: Option<String>,
+    connect_timeout: Option<Duration>,
+}
+
+impl ClientConfig {
+    /// The profile's or the command line's timeout wins; otherwise ssh's, otherwise the default.
+    fn timeout(&self, target: &Target) -> Duration {
+        target
+            .connect_timeout
+            .or(self.connect_timeout)
+            .unwrap_or(DEFAULT_CONNECT_TIMEOUT)
+    }
 }
 
 fn client_config(target: &Target) -> ClientConfig {
@@ -88,6 +105,12 @@ fn client_config(target: &Target) -> ClientConfig {
         .stdin(Stdio::null())
         .output();
     let Ok(output) = output else { return config };
+    read_client_config(&String::from_utf8_lossy(&output.stdout))
+}
+
+/// `ssh -G`'s output, the keys jprov honours.
+fn read_client_config(text: &str) -> ClientConfig {
+    let mut config = ClientConfig::default();
     let home = std::env::var("HOME").unwrap_or_default();
     let expand = |p: &str| {
         PathBuf::from(
@@ -95,7 +118,7 @@ fn client_config(target: &Target) -> ClientConfig {
                 .map_or(p.to_string(), |rest| format!("{home}/{rest}")),
         )
     };
-    for line in String::from_utf8_lossy(&output.stdout).lines() {
+    for line in text.lines() {
         let Some((key, value)) = line.split_once(' ') else {
             continue;
         };
@@ -106,14 +129,26 @@ fn client_config(target: &Target) -> ClientConfig {
                 .known_hosts_files
                 .extend(value.split_whitespace().map(expand)),
             "hostkeyalias" if value != "none" => config.host_key_alias = Some(value.to_string()),
+            "connecttimeout" => {
+                config.connect_timeout = value
+                    .parse()
+                    .ok()
+                    .filter(|s| *s > 0)
+                    .map(Duration::from_secs)
+            }
             _ => {}
         }
     }
     config
 }
 
-/// A TCP (or jumped) transport to the target, not yet speaking SSH.
-fn open_session(target: &Target, hostname: &str) -> Result<(Session, Option<Child>), String> {
+/// A TCP (or jumped) transport to the target, not yet speaking SSH; blocking calls on it give up after
+/// `timeout` until `connect` lifts it once logged in.
+fn open_session(
+    target: &Target,
+    hostname: &str,
+    timeout: Duration,
+) -> Result<(Session, Option<Child>), String> {
     let mut session = Session::new().map_err(|e| e.to_string())?;
     let mut jump = None;
     match &target.jump {
@@ -123,8 +158,13 @@ fn open_session(target: &Target, hostname: &str) -> Result<(Session, Option<Chil
                 .map_err(|e| format!("cannot resolve {hostname}: {e}"))?
                 .next()
                 .ok_or_else(|| format!("{hostname} has no address"))?;
-            let stream = TcpStream::connect_timeout(&address, Duration::from_secs(15))
-                .map_err(|e| e.to_string())?;
+            let stream = TcpStream::connect_timeout(&address, timeout).map_err(|e| {
+                if e.kind() == std::io::ErrorKind::TimedOut {
+                    timed_out(timeout)
+                } else {
+                    e.to_string()
+                }
+            })?;
             // libssh2 leaves Nagle on: each connection then pays two or three ~40 ms stalls (Nagle against
             // delayed ACKs) in the key exchange and before an exec's reply.
             stream.set_nodelay(true).map_err(|e| e.to_string())?;
@@ -136,8 +176,52 @@ fn open_session(target: &Target, hostname: &str) -> Result<(Session, Option<Chil
             jump = Some(child);
         }
     }
-    session.set_timeout(30_000);
+    session.set_timeout(u32::try_from(timeout.as_millis()).unwrap_or(u32::MAX));
     Ok((session, jump))
+}
+
+/// What a connection that did not answer in time says: which limit, and how to change it.
+fn timed_out(timeout: Duration) -> String {
+    format!(
+        "no answer within {} s (the connect timeout: --connect-timeout, or ConnectTimeout in the ssh config)",
+        timeout.as_secs()
+    )
+}
+
+/// libssh2's "timed out waiting" (LIBSSH2_ERROR_TIMEOUT) in words, other errors as they are.
+fn ssh_failure(what: &str, e: &ssh2::Error, timeout: Duration) -> String {
+    if e.code() == ssh2::ErrorCode::Session(-9) {
+        format!("{what}: {}", timed_out(timeout))
+    } else {
+        format!("{what}: {e}")
+    }
+}
+
+/// Say on stderr which host jprov is waiting for, when connecting takes longer than a moment. Dropped
+/// once connected (or failed): the notice is then never printed.
+struct WaitNotice(std::sync::Arc<std::sync::atomic::AtomicBool>);
+
+impl WaitNotice {
+    fn start(display: &str, timeout: Duration) -> WaitNotice {
+        let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let (flag, display) = (done.clone(), display.to_string());
+        std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_secs(2));
+            if !flag.load(std::sync::atomic::Ordering::SeqCst) && timeout > Duration::from_secs(2) {
+                eprintln!(
+                    "jprov: waiting for {display} (giving up after {} s)",
+                    timeout.as_secs()
+                );
+            }
+        });
+        WaitNotice(done)
+    }
+}
+
+impl Drop for WaitNotice {
+    fn drop(&mut self) {
+        self.0.store(true, std::sync::atomic::Ordering::SeqCst);
+    }
 }
 
 /// Every host key the target offers (one handshake per key type), without logging in, and the names the
@@ -152,6 +236,8 @@ pub fn fetch_host_keys(target: &Target) -> Result<(Vec<HostKey>, Vec<String>), T
         target: target.display(),
         reason,
     };
+    let timeout = config.timeout(target);
+    let _notice = WaitNotice::start(&target.display(), timeout);
     let mut keys = vec![];
     for algorithm in [
         "ssh-ed25519",
@@ -160,14 +246,22 @@ pub fn fetch_host_keys(target: &Target) -> Result<(Vec<HostKey>, Vec<String>), T
         "ecdsa-sha2-nistp521",
         "rsa-sha2-512",
     ] {
-        let (mut session, mut jump) = open_session(target, &hostname).map_err(unreachable)?;
+        let (mut session, mut jump) =
+            open_session(target, &hostname, timeout).map_err(unreachable)?;
         let _ = session.method_pref(ssh2::MethodType::HostKey, algorithm);
-        if session.handshake().is_ok() {
-            if let Some((blob, _)) = session.host_key() {
-                keys.push(HostKey {
-                    algorithm: key_algorithm(blob),
-                    blob: blob.to_vec(),
-                });
+        match session.handshake() {
+            // A host that never answers would cost the timeout once per key type: once is enough.
+            Err(e) if e.code() == ssh2::ErrorCode::Session(-9) => {
+                return Err(unreachable(ssh_failure("SSH handshake", &e, timeout)))
+            }
+            Err(_) => {}
+            Ok(()) => {
+                if let Some((blob, _)) = session.host_key() {
+                    keys.push(HostKey {
+                        algorithm: key_algorithm(blob),
+                        blob: blob.to_vec(),
+                    });
+                }
             }
         }
         if let Some(child) = &mut jump {
@@ -209,7 +303,9 @@ pub fn connect(target: &Target) -> Result<SshConnection, TransportError> {
         .hostname
         .clone()
         .unwrap_or_else(|| target.host.clone());
-    let (mut session, jump) = open_session(target, &hostname).map_err(unreachable)?;
+    let timeout = config.timeout(target);
+    let _notice = WaitNotice::start(&display, timeout);
+    let (mut session, jump) = open_session(target, &hostname, timeout).map_err(unreachable)?;
 
     // Only ask for key types we can verify: libssh2 compares just the type it negotiated.
     let mut known_files: Vec<PathBuf> = target.pinned_known_hosts.iter().cloned().collect();
@@ -229,7 +325,7 @@ pub fn connect(target: &Target) -> Result<SshConnection, TransportError> {
     }
     session
         .handshake()
-        .map_err(|e| unreachable(format!("SSH handshake failed: {e}")))?;
+        .map_err(|e| unreachable(ssh_failure("SSH handshake failed", &e, timeout)))?;
 
     let (blob, _) = session
         .host_key()
@@ -412,6 +508,9 @@ fn jump_stream(via: &Target, host: &str, port: u16) -> Result<(UnixStream, Child
     if let Some(key) = &via.identity_file {
         command.args(["-i", &key.display().to_string(), "-o", "IdentitiesOnly=yes"]);
     }
+    if let Some(timeout) = via.connect_timeout {
+        command.args(["-o", &format!("ConnectTimeout={}", timeout.as_secs())]);
+    }
     let child = command
         .arg(&via.host)
         .stdin(Stdio::from(std::os::fd::OwnedFd::from(theirs)))
@@ -449,5 +548,45 @@ impl SshConnection {
             stdout: String::from_utf8_lossy(&stdout).into_owned(),
             stderr: String::from_utf8_lossy(&stderr).into_owned(),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ssh_config_values_jprov_honours_are_read_from_ssh_g() {
+        let config = read_client_config(
+            "user admin\nhostname 10.0.0.1\nconnecttimeout 4\nhostkeyalias none\nidentityfile ~/.ssh/id_x\n",
+        );
+        assert_eq!(config.hostname.as_deref(), Some("10.0.0.1"));
+        assert_eq!(config.connect_timeout, Some(Duration::from_secs(4)));
+        assert_eq!(config.host_key_alias, None);
+        // ssh prints `none` when nothing sets it: jprov's default then.
+        assert_eq!(
+            read_client_config("connecttimeout none\n").connect_timeout,
+            None
+        );
+        let target = |timeout| Target {
+            host: "h".into(),
+            port: 22,
+            user: "u".into(),
+            identity_file: None,
+            pinned_known_hosts: None,
+            accept_new_host_key: false,
+            jump: None,
+            connect_timeout: timeout,
+        };
+        // The command line wins over ssh's value, which wins over the default.
+        assert_eq!(
+            config.timeout(&target(Some(Duration::from_secs(2)))),
+            Duration::from_secs(2)
+        );
+        assert_eq!(config.timeout(&target(None)), Duration::from_secs(4));
+        assert_eq!(
+            ClientConfig::default().timeout(&target(None)),
+            DEFAULT_CONNECT_TIMEOUT
+        );
     }
 }

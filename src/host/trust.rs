@@ -10,12 +10,20 @@ use std::io::Write;
 
 /// Pin every host key of both hosts. Keys already pinned are left alone; a host whose pinned key differs
 /// from what it presents fails closed, with both fingerprints shown.
-pub fn trust(lp: &LoadedProfile, out: &mut dyn Write) -> Result<usize, Error> {
+pub fn trust(
+    lp: &LoadedProfile,
+    timeout: Option<std::time::Duration>,
+    out: &mut dyn Write,
+) -> Result<usize, Error> {
     let pinned = lp.pinned_known_hosts();
     let mut recorded = 0;
     // The server first (role order): a workstation reached through it is verified with the server's pinned
     // key. A host without a target is this machine.
-    for (role, target) in targets(lp, false).into_entries() {
+    let how = crate::host::hosts::Connecting {
+        accept_new_host_keys: false,
+        timeout,
+    };
+    for (role, target) in targets(lp, how).into_entries() {
         let fail = |source| Error::Transport { role, source };
         let (keys, names) = ssh::fetch_host_keys(&target).map_err(fail)?;
         let files = [pinned.clone()];

@@ -25,6 +25,7 @@ pub struct Test {
     args: Vec<OsString>,
     profile: Option<PathBuf>,
     stdin: Option<String>,
+    env: Vec<(OsString, OsString)>,
     expect: Expect,
     /// Paths that must not exist after the run (checked before the temporary directory goes).
     absent: Vec<PathBuf>,
@@ -43,6 +44,7 @@ impl Test {
             args: vec![],
             profile: None,
             stdin: None,
+            env: vec![],
             expect: Expect::default(),
             absent: vec![],
         }
@@ -90,6 +92,12 @@ impl Test {
 
     pub fn stdin(mut self, text: &str) -> Test {
         self.stdin = Some(text.to_string());
+        self
+    }
+
+    /// An environment variable for the run (HOME, to give ssh a config of the test's own).
+    pub fn env(mut self, key: impl Into<OsString>, value: impl Into<OsString>) -> Test {
+        self.env.push((key.into(), value.into()));
         self
     }
 
@@ -144,7 +152,10 @@ impl Test {
     /// Run jprov and check everything; panics with every problem and both streams.
     pub fn run(self) -> Ran {
         let mut command = Command::new(super::jprov_bin());
-        command.args(&self.args).args(&self.profile);
+        command
+            .args(&self.args)
+            .args(&self.profile)
+            .envs(self.env.iter().map(|(k, v)| (k, v)));
         let output = run_with_stdin(command, self.stdin.as_deref());
         let normalize = Normalize::default()
             .text(self.dir().display().to_string(), "[TMP]")
