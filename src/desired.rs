@@ -62,7 +62,8 @@ impl DesiredState {
     }
 }
 
-const JUPYTER_SECRETS: &[&str] = &["hashed_password"];
+/// The owner's hash (`hashed_password = ...`) and each collaborator's (`"password_hash": ...`).
+const JUPYTER_SECRETS: &[&str] = &["hashed_password", "\"password_hash\":"];
 
 /// Debian's certbot package renews certificates from this timer.
 const CERTBOT_TIMER: &str = "certbot.timer";

@@ -11,8 +11,8 @@ pub use errors::ProfileError;
 pub use source::{MAX_BYTES, MAX_DEPTH};
 
 use crate::value::{
-    AbsPath, BaseUrl, CertDays, Domain, Email, HostName, HttpsUrl, IpAddress, LocalPath,
-    PasswordHash, Port, ProfileName, Size, TimeSpan, UserName,
+    AbsPath, BaseUrl, CertDays, DisplayName, Domain, Email, HostName, HttpsUrl, IpAddress,
+    LocalPath, PasswordHash, Port, ProfileName, Size, TimeSpan, UserName,
 };
 use serde::{Deserialize, Serialize};
 use source::Outline;
@@ -141,6 +141,19 @@ pub struct Jupyter {
     pub command: Option<AbsPath>,
     /// A virtualenv on the workstation to run Jupyter from (its bin/jupyter, with the venv on PATH).
     pub virtualenv: Option<AbsPath>,
+    /// People besides the owner, each logging in with a username and a password of their own; the
+    /// owner logs in as `workstation.user` with `password_hash`.
+    #[serde(default, deserialize_with = "bounded_list")]
+    pub collaborators: Vec<Collaborator>,
+}
+
+/// One person who logs in to Jupyter as themselves: `name` is what cursors and the user list show.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Collaborator {
+    pub name: DisplayName,
+    pub username: UserName,
+    pub password_hash: PasswordHash,
 }
 
 impl Jupyter {
@@ -622,9 +635,44 @@ fn check_accounts(p: &Profile) -> Result<(), Conflict> {
     Ok(())
 }
 
+/// Every Jupyter login has its own username: the owner's is `workstation.user`.
+fn check_collaborators(p: &Profile) -> Result<(), Conflict> {
+    let people = &p.jupyter.collaborators;
+    for (i, person) in people.iter().enumerate() {
+        let field: &'static str = collaborator_username_field(i);
+        if person.username == p.workstation.user {
+            return conflict(
+                &[field],
+                "this username is the owner's (workstation.user, who logs in with jupyter.password_hash); \
+                 give the collaborator another",
+            );
+        }
+        if people[..i].iter().any(|o| o.username == person.username) {
+            return conflict(
+                &[field],
+                "a second collaborator with this username; each needs their own",
+            );
+        }
+    }
+    Ok(())
+}
+
+/// `jupyter.collaborators[i].username` as the `&'static str` a `Conflict` names: at most
+/// `MAX_LIST_ENTRIES` of them exist, each made once.
+fn collaborator_username_field(i: usize) -> &'static str {
+    static FIELDS: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
+    let fields = FIELDS.get_or_init(|| {
+        (0..MAX_LIST_ENTRIES)
+            .map(|i| format!("jupyter.collaborators[{i}].username"))
+            .collect()
+    });
+    &fields[i]
+}
+
 /// Rules that involve more than one field.
 fn check_consistency(p: &Profile) -> Result<(), Conflict> {
     check_accounts(p)?;
+    check_collaborators(p)?;
     if p.workstation.host == WorkstationHost::Local && p.workstation.jump.is_some() {
         return conflict(
             &["workstation.jump"],

@@ -95,6 +95,12 @@ validated_string!(
     check_password_hash
 );
 validated_string!(
+    /// A person's name as Jupyter shows it (cursors, the user list): 1-64 characters, any but control
+    /// characters, not only spaces. It reaches the config only as a JSON string literal.
+    DisplayName,
+    check_display_name
+);
+validated_string!(
     /// An nginx size such as `512m`.
     Size,
     check_size
@@ -425,6 +431,27 @@ fn check_password_hash(s: &str) -> Result<(), String> {
     } else {
         Err("this is not a Jupyter password hash; run `jprov hash-password` and paste its output here".into())
     }
+}
+
+fn check_display_name(s: &str) -> Result<(), String> {
+    if s.is_empty() || s.chars().count() > 64 {
+        return Err("invalid name: use 1-64 characters".into());
+    }
+    if let Some(bad) = bad_char(s, |c| !c.is_control()) {
+        return Err(format!("invalid name: {bad}"));
+    }
+    if s.trim().is_empty() {
+        return Err("invalid name: it is only spaces".into());
+    }
+    // A hash pasted into the wrong field would be shown to every collaborator: refuse anything that
+    // starts like one (`argon2:`, `sha1:`), valid or not.
+    let tagged = s
+        .split_once(':')
+        .is_some_and(|(tag, _)| !tag.is_empty() && tag.bytes().all(|b| b.is_ascii_alphanumeric()));
+    if tagged {
+        return Err("this looks like a password hash, which belongs in password_hash".into());
+    }
+    Ok(())
 }
 
 fn check_time_span(s: &str) -> Result<(), String> {

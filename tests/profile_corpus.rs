@@ -9,7 +9,7 @@
 //! the real loader in-process; a sample goes through `jprov plan --offline` to prove the exit code and
 //! stderr.
 
-use jprov::profile::{self, Profile, ProfileError, Tls, MAX_BYTES, MAX_LIST_ENTRIES};
+use jprov::profile::{self, Collaborator, Profile, ProfileError, Tls, MAX_BYTES, MAX_LIST_ENTRIES};
 use jprov::resource::{Content, Item};
 use jprov::value::{AbsPath, Email, HttpsUrl, IpAddress, LocalPath};
 use serde_yaml::Value;
@@ -41,6 +41,11 @@ fn populated() -> Vec<Profile> {
     rf.workstation.home = Some(valid::<AbsPath>("/home/alice"));
     rf.jupyter.base_url = valid("/jupyter/");
     rf.jupyter.command = Some(valid::<AbsPath>("/opt/jupyter/bin/jupyter"));
+    rf.jupyter.collaborators = vec![Collaborator {
+        name: valid("Ada Lovelace"),
+        username: valid("ada"),
+        password_hash: valid(HASH),
+    }];
     rf.tls = Tls::Letsencrypt {
         email: valid::<Email>("admin@example.org"),
         server: Some(valid::<HttpsUrl>("https://acme.example.org:14000/dir")),
@@ -153,6 +158,22 @@ fn emit_mapping(map: &serde_yaml::Mapping, pad: &str, parent: &str, out: &mut Ve
             Value::Mapping(m) if !m.is_empty() => {
                 out.push(line(format!("{pad}{key}:"), None, true));
                 emit_mapping(m, &format!("{pad}  "), &path, out);
+            }
+            Value::Sequence(items) if items.iter().all(Value::is_mapping) && !items.is_empty() => {
+                // A list of mappings: each item's first key on the `- ` line, the rest under it.
+                out.push(line(format!("{pad}{key}:"), None, false));
+                for (i, item) in items.iter().enumerate() {
+                    let first = out.len();
+                    let item_pad = format!("{pad}    ");
+                    emit_mapping(
+                        item.as_mapping().unwrap(),
+                        &item_pad,
+                        &format!("{path}[{i}]"),
+                        out,
+                    );
+                    let rest = out[first].prefix[item_pad.len()..].to_string();
+                    out[first].prefix = format!("{pad}  - {rest}");
+                }
             }
             Value::Sequence(items) if !items.is_empty() => {
                 out.push(line(format!("{pad}{key}:"), None, false));
@@ -297,9 +318,27 @@ fn injections(value: &str) -> Vec<(&'static str, String)> {
 type Carried = fn(&str) -> String;
 
 /// Injection classes a field accepts: (field, class, how the plan must show the value, why that is safe).
-/// None is legal today: every field that reaches a file or a command refuses them all, and a class a
-/// field starts accepting fails the test until it is listed here and proven carried safely.
-const LEGAL: &[(&str, &str, Carried, &str)] = &[];
+/// Only a collaborator's name accepts any: people's names have spaces, quotes and more, and reach only
+/// Jupyter's config, as a JSON string literal (which Python reads as the same string). Every other field
+/// that reaches a file or a command refuses them all, and a class a field starts accepting fails the
+/// test until it is listed here and proven carried safely.
+const LEGAL: &[(&str, &str, Carried, &str)] = &[
+    (NAME, ";", name_literal, NAME_WHY),
+    (NAME, "$()", name_literal, NAME_WHY),
+    (NAME, "backticks", name_literal, NAME_WHY),
+    (NAME, "}", name_literal, NAME_WHY),
+    (NAME, "double quote", name_literal, NAME_WHY),
+    (NAME, "single quote", name_literal, NAME_WHY),
+    (NAME, "#", name_literal, NAME_WHY),
+    (NAME, "space", name_literal, NAME_WHY),
+    (NAME, "..", name_literal, NAME_WHY),
+];
+const NAME: &str = "jupyter.collaborators[0].name";
+const NAME_WHY: &str = "a collaborator's name, a JSON string literal in jupyter_server_config.py";
+
+fn name_literal(value: &str) -> String {
+    format!("\"name\": {},\n", serde_json::to_string(value).unwrap())
+}
 
 fn shell_word(value: &str) -> String {
     shlex::try_quote(value).unwrap().into_owned()
@@ -341,7 +380,7 @@ fn every_string_field_refuses_every_injection_class() {
 #[test]
 fn a_password_hash_under_any_other_key_is_never_printed() {
     for (doc, line) in fields() {
-        if line.leaf.is_none() || line.path == "jupyter.password_hash" {
+        if line.leaf.is_none() || line.path.ends_with("password_hash") {
             continue;
         }
         for hash in [HASH.to_string(), format!("argon2:{HASH_DIGEST}")] {
@@ -410,16 +449,29 @@ fn mappings() -> Vec<(Doc, String, usize)> {
             if line.mapping && seen.insert(line.path.clone()) {
                 out.push((doc.clone(), line.path.clone(), i + 1));
             }
+            // A list item that is a mapping starts on its first key's line.
+            if let Some(item) = item_mapping(line) {
+                if seen.insert(item.clone()) {
+                    out.push((doc.clone(), item, i + 1));
+                }
+            }
         }
     }
     out
 }
 
+/// The list item (`jupyter.collaborators[0]`) whose mapping starts on this line, if one does.
+fn item_mapping(line: &Line) -> Option<String> {
+    let (item, _) = line.path.rsplit_once('.')?;
+    (item.ends_with(']') && line.prefix.trim_start().starts_with("- ")).then(|| item.to_string())
+}
+
+/// The indentation of a mapping's keys: a level per mapping, and one more per list item.
 fn indentation(path: &str) -> String {
     if path.is_empty() {
         String::new()
     } else {
-        "  ".repeat(path.split('.').count())
+        "  ".repeat(path.split('.').count() + path.matches('[').count())
     }
 }
 
@@ -490,7 +542,11 @@ fn yaml_tricks_are_refused_at_their_field() {
         let e = refused(&tabbed, &want("tab"));
         assert_eq!(e.column, Some(1), "a tab is reported where it is: {e}");
         if line.leaf.is_some() && !line.path.ends_with(']') {
-            let copy = doc.lines[at - 1].clone();
+            let mut copy = doc.lines[at - 1].clone();
+            // The first key of a list item: its copy goes under it, not into a new item.
+            if let Some(i) = copy.prefix.find("- ") {
+                copy.prefix.replace_range(i..i + 2, "  ");
+            }
             let mut twice = doc.clone();
             twice.lines.insert(at, copy);
             let e = refused(
@@ -590,19 +646,29 @@ fn size_nesting_and_lists_fail_fast() {
         fast(what, started);
     }
     // Every list of every populated profile holds MAX_LIST_ENTRIES, not one more.
-    for (doc, line) in fields()
-        .into_iter()
-        .filter(|(_, l)| l.path.ends_with("[0]"))
-    {
-        let list = line.path.trim_end_matches("[0]");
-        let item = doc.lines[doc.line_of(&line.path) - 1].clone();
+    for (doc, line) in fields().into_iter().filter(|(_, l)| {
+        l.path.ends_with("[0]") || item_mapping(l).is_some_and(|i| i.ends_with("[0]"))
+    }) {
+        let list = line.path.split_once("[0]").unwrap().0.to_string();
+        let item: Vec<Line> = (doc.lines.iter())
+            .filter(|l| l.path.starts_with(&format!("{list}[0]")))
+            .cloned()
+            .collect();
         let with = |n: usize| {
             let mut long = doc.clone();
             let at = long.line_of(&line.path) - 1;
             long.lines
                 .retain(|l| !l.path.starts_with(&format!("{list}[")));
-            long.lines
-                .splice(at..at, std::iter::repeat(item.clone()).take(n));
+            // Usernames must differ from item to item; nothing else in an item has to.
+            let copies = (0..n).flat_map(|k| {
+                item.iter().cloned().map(move |mut l| {
+                    if l.path.ends_with(".username") {
+                        l.leaf = Some(Value::String(format!("user{k}")));
+                    }
+                    l
+                })
+            });
+            long.lines.splice(at..at, copies);
             long.text()
         };
         profile::parse(&with(MAX_LIST_ENTRIES), Path::new("p.yaml")).unwrap();
@@ -611,8 +677,8 @@ fn size_nesting_and_lists_fail_fast() {
             &with(MAX_LIST_ENTRIES + 1),
             &Want {
                 case: format!("{list} too long"),
-                field: Some(list),
-                line: Some(doc.line_of(list)),
+                field: Some(&list),
+                line: Some(doc.line_of(&list)),
                 unseen: vec![],
             },
         );

@@ -970,6 +970,9 @@ fn jupyter_context(method: &str, port: u16, certs: &Path) -> Value {
         "port": port,
         "base_url": "/",
         "password_hash": HASH,
+        "owner": "alice",
+        "owner_literal": "\"alice\"",
+        "collaborators": [],
         "domain": DOMAIN,
         "public_port": 8443,
         "certfile": certfile,
@@ -1317,4 +1320,279 @@ fn facts_scripts_of_the_examples_render_run_and_parse() {
             }
         }
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// A name per person: collaborators log in as themselves
+
+/// A collaborator as the builder hands them to the template (JSON string literals).
+fn person(username: &str, name: &str, hash: &str) -> Value {
+    let literal = |s: &str| serde_json::to_string(s).unwrap();
+    json!({"username": literal(username), "name": literal(name), "hash": literal(hash)})
+}
+
+/// A real jupyter_server on loopback, from a config rendered for nginx-proxy (plain HTTP, xheaders
+/// trusted: the method where forged proxy headers would matter most). The runtime dir, and so the
+/// cookie secret, survive a restart as they do on a workstation.
+struct PeopleServer {
+    dir: PathBuf,
+    port: u16,
+    _server: KillOnDrop,
+}
+
+impl PeopleServer {
+    fn start(py: &str, dir: &Path, collaborators: Value) -> Self {
+        let port = free_port();
+        let config_dir = dir.join("config");
+        fs::create_dir_all(&config_dir).unwrap();
+        fs::create_dir_all(dir.join("notebooks")).unwrap();
+        let mut ctx = jupyter_context("nginx-proxy", port, dir);
+        ctx["collaborators"] = collaborators;
+        let config = render("jupyter_server_config.py", ctx);
+        fs::write(config_dir.join("jupyter_server_config.py"), config).unwrap();
+        let err = dir.join(format!("jupyter-{port}.err"));
+        let mut server = KillOnDrop::spawn(
+            Command::new(py)
+                .args(["-m", "jupyter_server", "--allow-root"])
+                .current_dir(dir.join("notebooks"))
+                .env("JUPYTER_CONFIG_DIR", &config_dir)
+                .env("JUPYTER_DATA_DIR", dir.join("data"))
+                .env("JUPYTER_RUNTIME_DIR", dir.join("runtime"))
+                .env("JUPYTER_PLATFORM_DIRS", "1")
+                .env_remove("JUPYTER_TOKEN")
+                .env_remove("JUPYTER_TOKEN_FILE")
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(fs::File::create(&err).unwrap()),
+            "jupyter_server",
+            Some(err),
+        );
+        wait_for_port(port, &mut server);
+        PeopleServer {
+            dir: dir.to_path_buf(),
+            port,
+            _server: server,
+        }
+    }
+
+    /// curl against this server as a browser of the public name, with `jar` as its cookies.
+    fn curl(&self, jar: &Path) -> Command {
+        let mut cmd = curl();
+        cmd.args(["-H", &format!("Host: {DOMAIN}")])
+            .args(["-H", &format!("Origin: http://{DOMAIN}")])
+            .arg("-b")
+            .arg(jar)
+            .arg("-c")
+            .arg(jar);
+        cmd
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.port)
+    }
+
+    /// A fresh cookie jar holding the login page's _xsrf cookie, and that page.
+    fn browser(&self, name: &str) -> (PathBuf, String, String) {
+        let jar = self.dir.join(format!("jar-{name}-{}", self.port));
+        let page = run_ok(self.curl(&jar).arg(self.url("/login")));
+        let page = String::from_utf8_lossy(&page.stdout).to_string();
+        let xsrf = fs::read_to_string(&jar)
+            .unwrap()
+            .lines()
+            .find_map(|l| {
+                let f: Vec<&str> = l.split('\t').collect();
+                (f.len() == 7 && f[5] == "_xsrf").then(|| f[6].to_string())
+            })
+            .expect("no _xsrf cookie");
+        (jar, xsrf, page)
+    }
+
+    /// Posts the login form; whether it logged in (a redirect with the login cookie).
+    fn login(&self, jar: &Path, xsrf: &str, username: &str, password: &str) -> bool {
+        let out = run_ok(
+            self.curl(jar)
+                .args(["--data-urlencode", &format!("username={username}")])
+                .args(["--data-urlencode", &format!("password={password}")])
+                .args(["--data-urlencode", &format!("_xsrf={xsrf}")])
+                .args(["-D", "-", "-o", "/dev/null"])
+                .arg(self.url("/login?next=%2F")),
+        );
+        let head = String::from_utf8_lossy(&out.stdout).to_string();
+        let ok = head.starts_with("HTTP/1.1 302") && head.contains("Set-Cookie: username-");
+        assert!(ok || head.starts_with("HTTP/1.1 401"), "{head}");
+        ok
+    }
+
+    /// `/api/me`: the status and, when 200, the identity Jupyter gives this browser.
+    fn me(&self, jar: &Path, extra: &[&str]) -> (String, Value) {
+        let out = run_ok(
+            self.curl(jar)
+                .args(extra)
+                .args(["-w", "\n%{http_code}"])
+                .arg(self.url("/api/me")),
+        );
+        let out = String::from_utf8_lossy(&out.stdout).to_string();
+        let (body, status) = out.rsplit_once('\n').unwrap();
+        let identity = match status {
+            "200" => serde_json::from_str::<Value>(body).unwrap()["identity"].clone(),
+            _ => Value::Null,
+        };
+        (status.to_string(), identity)
+    }
+
+    /// Logs `username` in with `password` in a fresh browser and returns its jar and name.
+    fn logged_in(&self, username: &str, password: &str) -> (PathBuf, Value) {
+        let (jar, xsrf, _) = self.browser(username);
+        assert!(self.login(&jar, &xsrf, username, password), "{username}");
+        let (status, identity) = self.me(&jar, &[]);
+        assert_eq!(status, "200", "{username}");
+        (jar, identity)
+    }
+}
+
+fn assert_named(identity: &Value, username: &str, name: &str) {
+    assert_eq!(identity["username"], username, "{identity}");
+    assert_eq!(identity["name"], name, "{identity}");
+    assert_eq!(identity["display_name"], name, "{identity}");
+}
+
+fn hash(password: &str, scheme: jprov::password::HashScheme) -> String {
+    jprov::password::hash_password(password, scheme).unwrap()
+}
+
+#[test]
+fn each_collaborator_logs_in_as_themselves_and_nothing_else_grants_a_name() {
+    use jprov::password::HashScheme::{Argon2, Sha1};
+    let py = require_python();
+    let dir = tempdir();
+    let d = dir.path();
+    let ada = person("ada", "Ada Lovelace", &hash("ada's secret", Argon2));
+    let bob = person(
+        "bob",
+        "Bob O'Brien \"the\" <b>",
+        &hash("bob's secret", Sha1),
+    );
+    let server = PeopleServer::start(&py, d, json!([ada.clone(), bob]));
+
+    let (_, _, page) = server.browser("page");
+    assert!(
+        page.contains("name=\"username\"") && page.contains("type=\"password\""),
+        "{page}"
+    );
+    let (ada_jar, identity) = server.logged_in("ada", "ada's secret");
+    assert_named(&identity, "ada", "Ada Lovelace");
+    let (bob_jar, identity) = server.logged_in("bob", "bob's secret");
+    assert_named(&identity, "bob", "Bob O'Brien \"the\" <b>");
+    // The owner: workstation.user, or no username at all (the login form before collaborators).
+    let (_, identity) = server.logged_in("alice", "mypassword");
+    assert_named(&identity, "alice", "alice");
+    let (_, identity) = server.logged_in("", "mypassword");
+    assert_named(&identity, "alice", "alice");
+
+    // Wrong passwords, unknown people, and one person's password as another are refused.
+    let (jar, xsrf, _) = server.browser("stranger");
+    for (username, password) in [
+        ("ada", "bob's secret"),
+        ("bob", "ada's secret"),
+        ("alice", "ada's secret"),
+        ("", "ada's secret"),
+        ("ada", "mypassword"),
+        ("ada", ""),
+        ("carol", "ada's secret"),
+        ("Ada Lovelace", "ada's secret"),
+    ] {
+        assert!(
+            !server.login(&jar, &xsrf, username, password),
+            "{username}: {password}"
+        );
+    }
+    // Nothing another local account can send to the loopback port grants a login or a name.
+    let forged_cookie = format!(
+        "Cookie: username-{}={}",
+        DOMAIN.replace('.', "-"),
+        r#"{"username": "ada", "name": "Ada Lovelace"}"#
+    );
+    for forged in [
+        vec!["-H", "X-Forwarded-User: ada"],
+        vec!["-H", "X-Remote-User: ada", "-H", "Remote-User: ada"],
+        vec!["-H", "Authorization: token ada"],
+        vec!["-H", "Authorization: token "],
+        vec!["-H", "Authorization: Basic YWRhOmFkYSdzIHNlY3JldA=="],
+        vec!["-H", forged_cookie.as_str()],
+    ] {
+        let (status, identity) = server.me(&jar, &forged);
+        assert_eq!(
+            (status.as_str(), &identity),
+            ("403", &Value::Null),
+            "{forged:?}"
+        );
+    }
+    let (status, _) = server.me(&jar, &["-G", "--data-urlencode", "token="]);
+    assert_eq!(status, "403");
+    // A logged-in person cannot rename themselves: names come from the profile.
+    let rename = run(server
+        .curl(&ada_jar)
+        .args(["-X", "PATCH", "-H", "Content-Type: application/json"])
+        .args([
+            "-H",
+            &format!("X-XSRFToken: {}", jar_value(&ada_jar, "_xsrf")),
+        ])
+        .args([
+            "-d",
+            r#"{"name": "Bob O'Brien", "display_name": "Bob O'Brien"}"#,
+        ])
+        .args(["-o", "/dev/null", "-w", "%{http_code}"])
+        .arg(server.url("/api/me")));
+    assert_ne!(
+        String::from_utf8_lossy(&rename.stdout),
+        "200",
+        "{}",
+        text(&rename)
+    );
+    let (_, identity) = server.me(&ada_jar, &[]);
+    assert_named(&identity, "ada", "Ada Lovelace");
+
+    // Bob is removed from the profile; Jupyter restarts with the new config (same cookie secret).
+    drop(server);
+    let server = PeopleServer::start(&py, d, json!([ada]));
+    let (status, _) = server.me(&bob_jar, &[]);
+    assert_eq!(status, "403", "bob's old cookie still works");
+    let (jar, xsrf, _) = server.browser("bob-again");
+    assert!(!server.login(&jar, &xsrf, "bob", "bob's secret"));
+    let (status, identity) = server.me(&ada_jar, &[]);
+    assert_eq!(status, "200", "ada's cookie outlives bob's removal");
+    assert_named(&identity, "ada", "Ada Lovelace");
+
+    // Ada's password changes: her old cookie ends too. Then nobody is left but the owner.
+    let ada2 = person("ada", "Ada Lovelace", &hash("new secret", Sha1));
+    drop(server);
+    let server = PeopleServer::start(&py, d, json!([ada2]));
+    assert_eq!(
+        server.me(&ada_jar, &[]).0,
+        "403",
+        "a changed password keeps the old cookie"
+    );
+    let (ada_jar, _) = server.logged_in("ada", "new secret");
+    drop(server);
+    let server = PeopleServer::start(&py, d, json!([]));
+    assert_eq!(
+        server.me(&ada_jar, &[]).0,
+        "403",
+        "removed last, still logged in"
+    );
+    let (jar, xsrf, _) = server.browser("ada-last");
+    assert!(!server.login(&jar, &xsrf, "", "new secret"));
+    assert!(server.login(&jar, &xsrf, "", "mypassword"));
+}
+
+/// A cookie's value from a curl cookie jar.
+fn jar_value(jar: &Path, name: &str) -> String {
+    fs::read_to_string(jar)
+        .unwrap()
+        .lines()
+        .find_map(|l| {
+            let f: Vec<&str> = l.split('\t').collect();
+            (f.len() == 7 && f[5] == name).then(|| f[6].to_string())
+        })
+        .unwrap_or_else(|| panic!("no {name} cookie"))
 }

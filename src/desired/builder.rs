@@ -59,6 +59,24 @@ pub(super) fn pinned_ssh_options(
     options
 }
 
+/// A JSON string literal, which Python reads as the same string whatever characters it holds.
+fn literal(s: &str) -> String {
+    serde_json::to_string(s).expect("a string serializes")
+}
+
+/// The collaborators' usernames, names and hashes as literals for Jupyter's config.
+fn collaborators(p: &Profile) -> Vec<serde_json::Value> {
+    (p.jupyter.collaborators.iter())
+        .map(|c| {
+            json!({
+                "username": literal(c.username.as_str()),
+                "name": literal(c.name.as_str()),
+                "hash": literal(c.password_hash.as_str()),
+            })
+        })
+        .collect()
+}
+
 pub(super) fn jupyter_argv(p: &Profile) -> Vec<String> {
     vec![
         p.jupyter.executable(),
@@ -161,6 +179,9 @@ impl Builder<'_> {
                 "port": p.jupyter.port,
                 "base_url": p.jupyter.base_url,
                 "password_hash": p.jupyter.password_hash,
+                "owner": p.workstation.user,
+                "owner_literal": literal(p.workstation.user.as_str()),
+                "collaborators": collaborators(p),
                 "domain": p.domain,
                 "public_port": public_port,
                 "certfile": certfile,

@@ -902,3 +902,44 @@ fn without_systemd_the_plan_says_renewals_reach_jupyter_only_through_apply() {
     assert!(!says("rf", true));
     assert!(!says("rf-ss", false));
 }
+
+/// Collaborators reach Jupyter's config by name, and a plan shows their names but none of their hashes.
+#[test]
+fn collaborators_are_named_in_the_config_and_their_hashes_masked() {
+    let hash = |n: u8| format!("sha1:0e112c3ddfce:{}", format!("{n:x}").repeat(40));
+    let mut p = profile("np");
+    for (i, (name, username)) in [("Ada \"A\" L'ovelace", "ada"), ("Bob", "bob")]
+        .iter()
+        .enumerate()
+    {
+        p.jupyter.collaborators.push(crate::profile::Collaborator {
+            name: name.to_string().try_into().unwrap(),
+            username: username.to_string().try_into().unwrap(),
+            password_hash: hash(i as u8 + 1).try_into().unwrap(),
+        });
+    }
+    let d = build(&p, World::default(), &Templates::new(), Options::default()).unwrap();
+    let config = file(d.host(Role::Workstation), &Layout::new(&p).jupyter_config);
+    let Content::Known(text) = &config.content else {
+        panic!("known offline")
+    };
+    for wanted in [
+        "c.ServerApp.identity_provider_class = JprovIdentityProvider\n",
+        "_OWNER = \"alice\"\n",
+        "    \"ada\": {\n        \"name\": \"Ada \\\"A\\\" L'ovelace\",\n",
+        &format!("        \"password_hash\": \"{}\",\n", hash(2)),
+    ] {
+        assert!(text.contains(wanted), "{wanted}\n{text}");
+    }
+    let diff = crate::diff::unified(&config.path, None, text, config.secrecy);
+    assert!(diff.contains("\"name\": \"Bob\","), "{diff}");
+    let masked = |marker: &str| diff.matches(marker).count();
+    assert_eq!(masked("hashed_password ********"), 1, "{diff}");
+    assert_eq!(masked("\"password_hash\": ********"), 2, "{diff}");
+    assert_eq!(masked("********"), 3, "nothing else is masked:\n{diff}");
+    assert!(
+        !diff.contains("11111111") && !diff.contains("22222222"),
+        "{diff}"
+    );
+    assert!(!diff.contains("a68df677"), "{diff}");
+}

@@ -482,3 +482,116 @@ fn ssh_paths_must_stay_one_file_after_resolving() {
         );
     }
 }
+
+const SHA1: &str = "sha1:0e112c3ddfce:a68df677475c2b47b6e86d0467eec97ac5f4b85a";
+
+/// The example with `collaborators:` after `jupyter.password_hash` (line 20 on).
+fn with_collaborators(entries: &str) -> String {
+    let at = "a68df677475c2b47b6e86d0467eec97ac5f4b85a\"\n";
+    GOOD.replacen(at, &format!("{at}  collaborators:\n{entries}"), 1)
+}
+
+fn collaborator(name: &str, username: &str) -> String {
+    format!("    - name: {name}\n      username: {username}\n      password_hash: \"{SHA1}\"\n")
+}
+
+#[test]
+fn collaborators_parse_with_their_names() {
+    let source = with_collaborators(
+        &(collaborator("\"Ada Lovelace\"", "ada")
+            + &collaborator("\"Bob O'Brien; \\\"B\\\"\"", "bob")),
+    );
+    let p = parse(&source, Path::new("p.yaml")).unwrap();
+    let people: Vec<_> = (p.jupyter.collaborators.iter())
+        .map(|c| (c.username.as_str(), c.name.as_str()))
+        .collect();
+    assert_eq!(
+        people,
+        [("ada", "Ada Lovelace"), ("bob", "Bob O'Brien; \"B\"")]
+    );
+    assert!(parse(GOOD, Path::new("p.yaml"))
+        .unwrap()
+        .jupyter
+        .collaborators
+        .is_empty());
+}
+
+#[test]
+fn collaborators_are_refused_at_their_field_and_line() {
+    let one = |name: &str, username: &str| with_collaborators(&collaborator(name, username));
+    let cases = [
+        (one("\"Ada\\nLovelace\"", "ada"), 21, "name", "a line break"),
+        (one("\"Ada\\tLovelace\"", "ada"), 21, "name", "a tab"),
+        (
+            one(&format!("\"{}\"", "a".repeat(65)), "ada"),
+            21,
+            "name",
+            "1-64",
+        ),
+        (one("\"   \"", "ada"), 21, "name", "only spaces"),
+        (
+            one(&format!("\"{SHA1}\""), "ada"),
+            21,
+            "name",
+            "password hash",
+        ),
+        (one("\"argon2:x\"", "ada"), 21, "name", "password hash"),
+        (one("Ada", "\"Ada\""), 22, "username", "invalid user name"),
+        (
+            one("Ada", "\"ada;id\""),
+            22,
+            "username",
+            "invalid user name",
+        ),
+        (one("Ada", "alice"), 22, "username", "the owner's"),
+        (
+            with_collaborators(&(collaborator("A", "ada") + &collaborator("B", "ada"))),
+            25,
+            "username",
+            "a second collaborator",
+        ),
+    ];
+    for (source, line, field, message) in cases {
+        let e = error(&source);
+        let index = if line == 25 { 1 } else { 0 };
+        let want = format!("jupyter.collaborators[{index}].{field}");
+        assert_eq!(
+            (e.line, e.field.as_deref()),
+            (Some(line), Some(want.as_str())),
+            "{e}"
+        );
+        assert!(e.message.contains(message), "{message}: {e}");
+        assert!(!e.to_string().contains("a68df677"), "{e}");
+    }
+    let e = error(&with_collaborators(
+        &collaborator("Ada", "ada").replace("password_hash: \"", "password_hash: \"x"),
+    ));
+    assert_eq!(
+        e.field.as_deref(),
+        Some("jupyter.collaborators[0].password_hash"),
+        "{e}"
+    );
+    assert!(!e.to_string().contains("a68df677"), "{e}");
+    let e = error(&with_collaborators(
+        &(collaborator("Ada", "ada") + "      email: x\n"),
+    ));
+    assert_eq!(
+        e.field.as_deref(),
+        Some("jupyter.collaborators[0].email"),
+        "{e}"
+    );
+}
+
+#[test]
+fn at_most_64_collaborators() {
+    let people = |n: usize| -> String {
+        (0..n)
+            .map(|i| collaborator("P", &format!("u{i}")))
+            .collect()
+    };
+    let p = parse(&with_collaborators(&people(64)), Path::new("p.yaml")).unwrap();
+    assert_eq!(p.jupyter.collaborators.len(), 64);
+    let e = error(&with_collaborators(&people(65)));
+    assert_eq!(e.field.as_deref(), Some("jupyter.collaborators"), "{e}");
+    assert!(e.message.contains("more than 64 entries"), "{e}");
+}

@@ -115,6 +115,7 @@ pub fn for_hosts(method: Method, hosts: &Hosts) -> Profile {
             password: None,
             command: None,
             virtualenv: None,
+            collaborators: vec![],
         },
         tls: test_certificate_files(),
         tunnel: Tunnel {
