@@ -24,24 +24,33 @@ pub fn redact(text: &str, secrecy: Secrecy) -> String {
     }
 }
 
-/// `line` with what follows its marker (which ends at `end`) masked, kept valid syntax where it is an
-/// assignment of a quoted string (`hashed_password = '********'`): a reader sees the form, never the value.
+/// `line` with what follows its marker (which ends at `end`) masked, kept valid syntax where it assigns a
+/// quoted string (`hashed_password = '********'`, `"password_hash": "********",`): a reader sees the form,
+/// never the value.
 fn mask_value(line: &str, end: usize) -> String {
     let newline = if line.ends_with('\n') { "\n" } else { "" };
     let (head, rest) = line.trim_end_matches('\n').split_at(end);
-    let quoted = rest
-        .trim_start()
-        .strip_prefix('=')
-        .map(str::trim_start)
-        .and_then(|value| {
-            let quote = value.chars().next().filter(|q| *q == '\'' || *q == '"')?;
-            let close = value[1..].find(quote)? + 1;
-            Some((quote, &value[close + 1..]))
-        });
-    match quoted {
-        Some((quote, tail)) => format!("{head} = {quote}{MASK}{quote}{tail}{newline}"),
-        None => format!("{} {MASK}{newline}", head.trim_end()),
-    }
+    // The separator is the marker's last character (`"password_hash":`) or follows it (`hashed_password =`).
+    let (separator, value) = match head.chars().last() {
+        Some(sep @ (':' | '=')) => (sep, rest),
+        _ => match rest.trim_start().chars().next() {
+            Some(sep @ (':' | '=')) => (sep, &rest.trim_start()[1..]),
+            _ => return format!("{} {MASK}{newline}", head.trim_end()),
+        },
+    };
+    let value = value.trim_start();
+    let quoted = value
+        .chars()
+        .next()
+        .filter(|q| *q == '\'' || *q == '"')
+        .and_then(|quote| Some((quote, value[1..].find(quote)? + 2)));
+    let Some((quote, after)) = quoted else {
+        return format!("{} {MASK}{newline}", head.trim_end());
+    };
+    let tail = &value[after..];
+    let head = head.trim_end_matches([':', '=']).trim_end();
+    let separator = if separator == '=' { " = " } else { ": " };
+    format!("{head}{separator}{quote}{MASK}{quote}{tail}{newline}")
 }
 
 /// A unified diff between what a file is and what it will be, safe to print.
@@ -86,6 +95,13 @@ mod tests {
         assert_eq!(
             redact("x.hashed_password = \"sha1:abc:def\"  # note\n", secrets),
             "x.hashed_password = \"********\"  # note\n"
+        );
+        assert_eq!(
+            redact(
+                "        \"password_hash\": \"argon2:x\",\n",
+                Secrecy::MaskAfter(&["\"password_hash\":"])
+            ),
+            "        \"password_hash\": \"********\",\n"
         );
         // Not an assignment of one quoted string: everything after the marker goes.
         assert_eq!(redact("token: abc 'x'\n", secrets), "token: ********\n");

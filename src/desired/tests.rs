@@ -934,8 +934,8 @@ fn collaborators_are_named_in_the_config_and_their_hashes_masked() {
     let diff = crate::diff::unified(&config.path, None, text, config.secrecy);
     assert!(diff.contains("\"name\": \"Bob\","), "{diff}");
     let masked = |marker: &str| diff.matches(marker).count();
-    assert_eq!(masked("hashed_password ********"), 1, "{diff}");
-    assert_eq!(masked("\"password_hash\": ********"), 2, "{diff}");
+    assert_eq!(masked("hashed_password = '********'"), 1, "{diff}");
+    assert_eq!(masked("\"password_hash\": \"********\","), 2, "{diff}");
     assert_eq!(masked("********"), 3, "nothing else is masked:\n{diff}");
     assert!(
         !diff.contains("11111111") && !diff.contains("22222222"),
