@@ -108,6 +108,24 @@ enum Command {
         #[arg(long)]
         sha1: bool,
     },
+    /// Print a shell completion script, generated from the same definitions as --help, e.g.
+    /// `jprov completions bash > /etc/bash_completion.d/jprov`.
+    Completions {
+        /// The shell to complete for.
+        shell: clap_complete::Shell,
+    },
+    /// Write jprov's man pages (jprov.1 and one per command, jprov-plan.1, ...) into DIR, generated from the
+    /// same definitions as --help, e.g. `jprov man /usr/local/share/man/man1`.
+    Man {
+        /// Where to write the pages.
+        dir: PathBuf,
+    },
+}
+
+/// The command line's definition: --help, the completions, the man page and the README's flag list all
+/// come from it (tests/offline.rs checks the README against it).
+pub fn command() -> clap::Command {
+    <Cli as clap::CommandFactory>::command()
 }
 
 #[derive(Debug, clap::Args)]
@@ -247,6 +265,18 @@ fn dispatch(cli: Cli) -> Result<u8, Error> {
             };
             let hash = password::hash_password(&password::read_new_password()?, scheme)?;
             let _ = writeln!(stdout, "{hash}");
+            Ok(exit::OK)
+        }
+        Command::Completions { shell } => {
+            clap_complete::generate(shell, &mut command(), "jprov", stdout);
+            Ok(exit::OK)
+        }
+        Command::Man { dir } => {
+            clap_mangen::generate_to(command(), &dir).map_err(|error| Error::Output {
+                what: format!("the man pages in {}", dir.display()),
+                error,
+            })?;
+            let _ = writeln!(stdout, "wrote jprov's man pages into {}", dir.display());
             Ok(exit::OK)
         }
     }

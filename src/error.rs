@@ -46,6 +46,12 @@ pub enum Error {
     PlanProblems(String),
     #[error("apply stopped after {rounds} rounds with changes still pending:\n{pending}")]
     NotConverged { rounds: usize, pending: String },
+    #[error("cannot write {what}: {error}")]
+    Output {
+        what: String,
+        #[source]
+        error: std::io::Error,
+    },
     #[error(transparent)]
     Password(#[from] crate::password::PasswordError),
     #[error(transparent)]

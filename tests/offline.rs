@@ -578,3 +578,126 @@ fn a_host_that_never_answers_is_given_up_on_after_the_connect_timeout() {
     );
     drop(silent);
 }
+
+/// Every long flag jprov defines, from the one clap definition (`--help` and `--version` aside).
+fn defined_flags() -> std::collections::BTreeSet<String> {
+    fn walk(command: &clap::Command, flags: &mut std::collections::BTreeSet<String>) {
+        for arg in command.get_arguments() {
+            if let Some(long) = arg.get_long() {
+                if long != "help" && long != "version" {
+                    flags.insert(format!("--{long}"));
+                }
+            }
+        }
+        for sub in command.get_subcommands() {
+            walk(sub, flags);
+        }
+    }
+    let mut flags = std::collections::BTreeSet::new();
+    walk(&jprov::cli::command(), &mut flags);
+    flags
+}
+
+#[test]
+fn the_readme_names_exactly_the_flags_jprov_defines() {
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let usage = readme
+        .split_once("\n## Usage\n")
+        .and_then(|(_, rest)| rest.split_once("\n### Reading a plan"))
+        .map(|(usage, _)| usage)
+        .expect("README has a Usage section before Reading a plan");
+    let named: std::collections::BTreeSet<String> = usage
+        .split(|c: char| !(c.is_ascii_alphanumeric() || c == '-'))
+        .filter(|word| word.starts_with("--") && word.len() > 2)
+        .map(|word| word.trim_end_matches('-').to_string())
+        .collect();
+    // clap's own --help and --version may be named too.
+    let named: std::collections::BTreeSet<String> = named
+        .into_iter()
+        .filter(|flag| flag != "--help" && flag != "--version")
+        .collect();
+    let defined = defined_flags();
+    assert!(defined.len() > 8, "{defined:?}");
+    let missing: Vec<_> = defined.difference(&named).collect();
+    let unknown: Vec<_> = named.difference(&defined).collect();
+    assert!(
+        missing.is_empty() && unknown.is_empty(),
+        "README's Usage section and the clap definitions disagree: not in the README {missing:?}, \
+         not defined {unknown:?}"
+    );
+    for sub in jprov::cli::command().get_subcommands() {
+        assert!(
+            usage.contains(&format!("jprov {}", sub.get_name())),
+            "README's Usage lacks `jprov {}`",
+            sub.get_name()
+        );
+    }
+}
+
+#[test]
+fn completions_and_the_man_page_come_from_the_same_definitions() {
+    let flags = defined_flags();
+    for shell in ["bash", "zsh", "fish", "elvish", "powershell"] {
+        let ran = Test::new()
+            .args(["completions", shell])
+            .status(0)
+            .stderr("")
+            .run();
+        // Flags as each shell spells them (fish: `-l connect-timeout`).
+        for word in [
+            "plan",
+            "apply",
+            "destroy",
+            "trust",
+            "connect-timeout",
+            "offline",
+        ] {
+            assert!(ran.stdout.contains(word), "{shell} completion lacks {word}");
+        }
+        if shell == "bash" {
+            // bash itself reads it, and completes `jprov pl` to plan and `jprov plan --off` to --offline.
+            let script = format!(
+                "{}\nCOMP_WORDS=(jprov pl); COMP_CWORD=1; _jprov jprov pl jprov; echo \"${{COMPREPLY[*]}}\"\n\
+                 COMP_WORDS=(jprov plan --off); COMP_CWORD=2; _jprov jprov --off plan; echo \"${{COMPREPLY[*]}}\"\n",
+                ran.stdout
+            );
+            let out = std::process::Command::new("bash")
+                .arg("-c")
+                .arg(&script)
+                .output()
+                .unwrap();
+            let said = String::from_utf8_lossy(&out.stdout);
+            assert_eq!(
+                said,
+                "plan\n--offline\n",
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+    }
+    // Outside the test's own directory, which goes when the run is checked.
+    let man1 = tempfile::tempdir().unwrap();
+    let pages = man1.path();
+    Test::new().arg("man").arg(pages).status(0).stderr("").run();
+    let page = |name: &str| {
+        std::fs::read_to_string(pages.join(name)).unwrap_or_else(|e| panic!("{name}: {e}"))
+    };
+    assert!(page("jprov.1").contains(".TH jprov 1"));
+    // A page per command, each with its flags, as roff spells them (`\-\-offline`).
+    for (command, flag) in [
+        ("plan", "offline"),
+        ("apply", "start\\-tunnel"),
+        ("trust", "connect\\-timeout"),
+    ] {
+        let text = page(&format!("jprov-{command}.1"));
+        assert!(
+            text.contains(flag),
+            "jprov-{command}.1 lacks {flag}:\n{text}"
+        );
+    }
+    for command in ["destroy", "tunnel", "hash-password", "completions", "man"] {
+        page(&format!("jprov-{command}.1"));
+    }
+    assert!(!flags.is_empty());
+}
