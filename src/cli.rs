@@ -257,29 +257,35 @@ fn dispatch(cli: Cli) -> Result<u8, Error> {
             crate::host::tunnel::run(&profile::load(&profile)?, &templates, retry)?;
             Ok(exit::OK)
         }
-        Command::HashPassword { sha1 } => {
-            let scheme = if sha1 {
-                HashScheme::Sha1
-            } else {
-                HashScheme::Argon2
-            };
-            let hash = password::hash_password(&password::read_new_password()?, scheme)?;
-            let _ = writeln!(stdout, "{hash}");
-            Ok(exit::OK)
-        }
+        Command::HashPassword { sha1 } => hash_password(sha1, stdout),
         Command::Completions { shell } => {
             clap_complete::generate(shell, &mut command(), "jprov", stdout);
             Ok(exit::OK)
         }
-        Command::Man { dir } => {
-            clap_mangen::generate_to(command(), &dir).map_err(|error| Error::Output {
-                what: format!("the man pages in {}", dir.display()),
-                error,
-            })?;
-            let _ = writeln!(stdout, "wrote jprov's man pages into {}", dir.display());
-            Ok(exit::OK)
-        }
+        Command::Man { dir } => write_man_pages(&dir, stdout),
     }
+}
+
+/// `jprov hash-password`: a new password, read without echo, as a hash for the profile.
+fn hash_password(sha1: bool, stdout: &mut dyn Write) -> Result<u8, Error> {
+    let scheme = if sha1 {
+        HashScheme::Sha1
+    } else {
+        HashScheme::Argon2
+    };
+    let hash = password::hash_password(&password::read_new_password()?, scheme)?;
+    let _ = writeln!(stdout, "{hash}");
+    Ok(exit::OK)
+}
+
+/// `jprov man DIR`: jprov.1 and a page per command.
+fn write_man_pages(dir: &std::path::Path, stdout: &mut dyn Write) -> Result<u8, Error> {
+    clap_mangen::generate_to(command(), dir).map_err(|error| Error::Output {
+        what: format!("the man pages in {}", dir.display()),
+        error,
+    })?;
+    let _ = writeln!(stdout, "wrote jprov's man pages into {}", dir.display());
+    Ok(exit::OK)
 }
 
 /// How `jprov plan` shows its plan: text or JSON, and whether it also saves it.
