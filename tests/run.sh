@@ -20,7 +20,7 @@ fi
 packages=(
   gcc pkg-config libssl-dev
   openssh-server openssh-client sudo nginx certbot pebble openssl curl ca-certificates
-  debootstrap systemd systemd-container iproute2 util-linux procps iptables
+  debootstrap systemd systemd-container iproute2 util-linux procps iptables dash
   python3 python3-venv python3-pip
 )
 missing=()
