@@ -216,9 +216,14 @@ fn dispatch(cli: Cli) -> Result<u8, Error> {
                 destroy,
             };
             let how = PlanOutput { json, save: out };
-            plan(
+            let planned = plan(
                 &profile, offline, &connect, options, &how, &templates, stdout,
-            )
+            );
+            match planned {
+                // A machine that asked for JSON gets its errors as JSON too (and people still on stderr).
+                Err(error) if json => Ok(json_error(&error, stdout)),
+                planned => planned,
+            }
         }
         Command::Apply {
             profile,
@@ -286,6 +291,23 @@ fn write_man_pages(dir: &std::path::Path, stdout: &mut dyn Write) -> Result<u8, 
     })?;
     let _ = writeln!(stdout, "wrote jprov's man pages into {}", dir.display());
     Ok(exit::OK)
+}
+
+/// `{"format_version": N, "error": {"message": ..., "exit_code": N}}` on stdout, the message on stderr;
+/// returns the exit code. Messages never hold a secret (profile errors never echo values).
+fn json_error(error: &Error, stdout: &mut dyn Write) -> u8 {
+    let code = error.exit_code();
+    let value = serde_json::json!({
+        "format_version": crate::plan::FORMAT_VERSION,
+        "error": {"message": error.to_string(), "exit_code": code},
+    });
+    let _ = writeln!(
+        stdout,
+        "{}",
+        serde_json::to_string_pretty(&value).expect("JSON values serialize")
+    );
+    eprintln!("error: {error}");
+    code
 }
 
 /// How `jprov plan` shows its plan: text or JSON, and whether it also saves it.

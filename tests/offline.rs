@@ -701,3 +701,43 @@ fn completions_and_the_man_page_come_from_the_same_definitions() {
     }
     assert!(!flags.is_empty());
 }
+
+/// `plan --json` is for machines: its errors are JSON on stdout too (with the format version), and the
+/// exit code is the one the error has; people still get the message on stderr.
+#[test]
+fn with_json_errors_are_json_too() {
+    let bad = Test::new()
+        .args(["plan", "--offline", "--json"])
+        .profile_text("name: x\nmethod: reverse-forward\ndomain: a..b\n")
+        .status(1)
+        .stderr_contains("domain: invalid domain")
+        .run();
+    let json = bad.json();
+    assert_eq!(json["format_version"], jprov::plan::FORMAT_VERSION);
+    assert_eq!(json["error"]["exit_code"], 1);
+    let message = json["error"]["message"].as_str().unwrap();
+    assert!(
+        message.contains(":3:1: domain: invalid domain"),
+        "{message}"
+    );
+    // A host nobody answers for: the unreachable code, 4, in the JSON and as the exit status.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = closed.local_addr().unwrap().port();
+    drop(closed);
+    let mut profile = support::profiles::example("reverse-forward.yaml");
+    profile.server.host = support::profiles::valid("127.0.0.1");
+    profile.server.port = jprov::value::Port::try_from(u32::from(port)).unwrap();
+    profile.workstation.host = jprov::profile::WorkstationHost::Local;
+    profile.workstation.jump = None;
+    let unreachable = Test::new()
+        .args(["plan", "--json"])
+        .profile(&profile)
+        .status(4)
+        .run();
+    assert_eq!(
+        unreachable.json()["error"]["exit_code"],
+        4,
+        "{}",
+        unreachable.stdout
+    );
+}
