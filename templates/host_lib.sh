@@ -351,15 +351,22 @@ guard_stop_timer() { # ends the earlier arming's timer or sleeper, if any (with 
     systemctl stop "$(guard_unit).timer" "$(guard_unit).service" 2>/dev/null || :
     systemctl reset-failed "$(guard_unit).timer" "$(guard_unit).service" 2>/dev/null || :
   fi
-  g=$(guard_dir)
-  if [ -f "$g/pid" ]; then
-    pid=$(cat "$g/pid")
-    # Only the sleeper this guard started: a pid file may outlive its process and name another one.
-    if [ -n "$pid" ] && tr '\0' ' ' < "/proc/$pid/cmdline" 2>/dev/null | grep -qF "jprov-guard $g "; then
-      kill -- "-$pid" 2>/dev/null || : # it may be firing and gone
-    fi
-    rm -f "$g/pid"
-  fi
+  if guard_sleeper; then kill -- "-$pid" 2>/dev/null || :; fi # it may be firing and gone
+  rm -f "$(guard_dir)/pid"
+}
+# Whether this guard's sleeper (hosts without systemd) is alive, its pid in `pid`: only the sleeper this
+# guard started counts, since a pid file may outlive its process and name another one.
+guard_sleeper() {
+  if [ ! -f "$(guard_dir)/pid" ]; then return 1; fi
+  pid=$(cat "$(guard_dir)/pid")
+  [ -n "$pid" ] && tr '\0' ' ' < "/proc/$pid/cmdline" 2>/dev/null | grep -qF "jprov-guard $(guard_dir) "
+}
+guard_ticking() { # the armed guard's timer or sleeper still waits to fire
+  if have_systemd; then systemctl is-active --quiet "$(guard_unit).timer" 2>/dev/null; else guard_sleeper; fi
+}
+# Whether a guard entry's path still holds one of the contents unproven applies wrote there.
+guard_unproven() { # entry (entries/NAME)
+  grep -qxF "$(path_digest "$(cat "$1.path")")" "$1.digest"
 }
 guard_drop_settled() { # entries whose path no longer holds what jprov wrote need no restore: drop them
   guard_lock || fail "cannot lock the lockout guard"
@@ -367,7 +374,7 @@ guard_drop_settled() { # entries whose path no longer holds what jprov wrote nee
   for f in "$g"/entries/*.path; do
     if [ ! -f "$f" ]; then continue; fi
     e=${f%.path}
-    if ! grep -qxF "$(path_digest "$(cat "$f")")" "$e.digest"; then rm -f "$e" "$e.absent" "$e.path" "$e.digest"; fi
+    if ! guard_unproven "$e"; then rm -f "$e" "$e.absent" "$e.path" "$e.digest"; fi
   done
   if [ -z "$(ls -A "$g/entries" 2>/dev/null)" ]; then guard_stop_timer; rm -rf "$g"; fi
   guard_unlock
@@ -458,7 +465,7 @@ guard_fire() { # token
     if [ ! -f "$f" ]; then continue; fi
     e=${f%.path}
     p=$(cat "$f")
-    if grep -qxF "$(path_digest "$p")" "$e.digest"; then
+    if guard_unproven "$e"; then
       if restore_record "$e" "$p"; then restored="$restored $p"; fi
     else
       logger -t jprov "lockout guard of profile $PROFILE: left $p alone: it changed after the guard was armed" 2>/dev/null || :

@@ -535,11 +535,7 @@ fn a_host_that_never_answers_is_given_up_on_after_the_connect_timeout() {
     let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = silent.local_addr().unwrap().port();
     // Connections are accepted by the kernel (backlog) and never answered.
-    let mut profile = support::profiles::example("reverse-forward.yaml");
-    profile.server.host = support::profiles::valid("127.0.0.1");
-    profile.server.port = jprov::value::Port::try_from(u32::from(port)).unwrap();
-    profile.workstation.host = jprov::profile::WorkstationHost::Local;
-    profile.workstation.jump = None;
+    let profile = server_on_loopback(port);
     let no_answer = |seconds: u32| {
         format!(
             "error: server: cannot reach admin@127.0.0.1:{port}: SSH handshake failed: no answer within \
@@ -724,11 +720,7 @@ fn with_json_errors_are_json_too() {
     let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = closed.local_addr().unwrap().port();
     drop(closed);
-    let mut profile = support::profiles::example("reverse-forward.yaml");
-    profile.server.host = support::profiles::valid("127.0.0.1");
-    profile.server.port = jprov::value::Port::try_from(u32::from(port)).unwrap();
-    profile.workstation.host = jprov::profile::WorkstationHost::Local;
-    profile.workstation.jump = None;
+    let profile = server_on_loopback(port);
     let unreachable = Test::new()
         .args(["plan", "--json"])
         .profile(&profile)
@@ -740,4 +732,15 @@ fn with_json_errors_are_json_too() {
         "{}",
         unreachable.stdout
     );
+}
+
+/// The reverse-forward example with its server at `127.0.0.1:port` and jprov on the workstation itself: a
+/// profile whose only connection is one the test controls.
+fn server_on_loopback(port: u16) -> jprov::profile::Profile {
+    let mut profile = support::profiles::example("reverse-forward.yaml");
+    profile.server.host = support::profiles::valid("127.0.0.1");
+    profile.server.port = jprov::value::Port::try_from(u32::from(port)).unwrap();
+    profile.workstation.host = jprov::profile::WorkstationHost::Local;
+    profile.workstation.jump = None;
+    profile
 }

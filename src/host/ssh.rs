@@ -188,9 +188,14 @@ fn timed_out(timeout: Duration) -> String {
     )
 }
 
+/// libssh2's LIBSSH2_ERROR_TIMEOUT: a blocking call waited out the session's timeout.
+fn is_timeout(e: &ssh2::Error) -> bool {
+    e.code() == ssh2::ErrorCode::Session(-9)
+}
+
 /// libssh2's "timed out waiting" (LIBSSH2_ERROR_TIMEOUT) in words, other errors as they are.
 fn ssh_failure(what: &str, e: &ssh2::Error, timeout: Duration) -> String {
-    if e.code() == ssh2::ErrorCode::Session(-9) {
+    if is_timeout(e) {
         format!("{what}: {}", timed_out(timeout))
     } else {
         format!("{what}: {e}")
@@ -251,7 +256,7 @@ pub fn fetch_host_keys(target: &Target) -> Result<(Vec<HostKey>, Vec<String>), T
         let _ = session.method_pref(ssh2::MethodType::HostKey, algorithm);
         match session.handshake() {
             // A host that never answers would cost the timeout once per key type: once is enough.
-            Err(e) if e.code() == ssh2::ErrorCode::Session(-9) => {
+            Err(e) if is_timeout(&e) => {
                 return Err(unreachable(ssh_failure("SSH handshake", &e, timeout)))
             }
             Err(_) => {}

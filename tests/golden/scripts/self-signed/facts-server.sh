@@ -47,13 +47,8 @@ fi
 if [ -d "$backup" ] || [ -f "$journal" ]; then fact_state; fi
 # An armed lockout guard (host_lib.sh: its directory exists until it is disarmed or fires), and whether its
 # timer or sleeper still waits to fire.
-guard="$STATE/guard/$PROFILE"
-if [ -d "$guard" ]; then
-  if have_systemd; then
-    if systemctl is-active --quiet "jprov-guard-$PROFILE.timer" 2>/dev/null; then s=ticking; else s=stopped; fi
-  elif [ -f "$guard/pid" ] && tr '\0' ' ' < "/proc/$(cat "$guard/pid")/cmdline" 2>/dev/null | grep -qF "jprov-guard $guard "; then s=ticking
-  else s=stopped; fi
-  fact_guard $s
+if [ -d "$(guard_dir)" ]; then
+  if guard_ticking; then fact_guard ticking; else fact_guard stopped; fi
 fi
 # What apply kept: the previous version of each path it wrote (NAME or NAME.absent), and in original/ what
 # was there before its first write (for `jprov destroy`).
