@@ -405,31 +405,8 @@ fn apply(
     if options.destroy {
         return Ok(exit::OK);
     }
-    let tunnel = &plan.tunnel;
-    match (&tunnel.service, &tunnel.running) {
-        (Some(service), _) => {
-            let _ = writeln!(
-                stdout,
-                "\nThe tunnel runs on the {} as a service, restarted whenever it dies: {service}",
-                tunnel.opened_by
-            );
-        }
-        // Telling anyone to start it would start a second tunnel on a taken port.
-        (None, Some(running)) => {
-            let _ = writeln!(
-                stdout,
-                "\nThe tunnel is up on the {}: {running}.",
-                tunnel.opened_by
-            );
-        }
-        (None, None) if !options.start_tunnel => {
-            let _ = writeln!(
-                stdout,
-                "\nStart the tunnel on the {} as {} (`jprov tunnel PROFILE` keeps it up, apply --start-tunnel starts it once):\n  {}",
-                tunnel.opened_by, tunnel.user, tunnel.command
-            );
-        }
-        (None, None) => {}
+    if let Some(tunnel) = &plan.tunnel {
+        tell_tunnel(tunnel, options.start_tunnel, stdout);
     }
     match (&plan.jupyter_service, &plan.jupyter_running) {
         (Some(service), _) => {
@@ -453,5 +430,37 @@ fn apply(
             );
         }
     }
+    let mut reach = String::new();
+    let _ = crate::plan::write_reach(&mut reach, &plan.reach);
+    let _ = write!(stdout, "{reach}");
     Ok(exit::OK)
+}
+
+/// After apply: where the tunnel runs, or how to start it.
+fn tell_tunnel(tunnel: &crate::plan::TunnelSummary, start_tunnel: bool, stdout: &mut dyn Write) {
+    match (&tunnel.service, &tunnel.running) {
+        (Some(service), _) => {
+            let _ = writeln!(
+                stdout,
+                "\nThe tunnel runs on the {} as a service, restarted whenever it dies: {service}",
+                tunnel.opened_by
+            );
+        }
+        // Telling anyone to start it would start a second tunnel on a taken port.
+        (None, Some(running)) => {
+            let _ = writeln!(
+                stdout,
+                "\nThe tunnel is up on the {}: {running}.",
+                tunnel.opened_by
+            );
+        }
+        (None, None) if !start_tunnel => {
+            let _ = writeln!(
+                stdout,
+                "\nStart the tunnel on the {} as {} (`jprov tunnel PROFILE` keeps it up, apply --start-tunnel starts it once):\n  {}",
+                tunnel.opened_by, tunnel.user, tunnel.command
+            );
+        }
+        (None, None) => {}
+    }
 }

@@ -36,13 +36,32 @@ pub struct HostState {
     pub problems: Vec<String>,
 }
 
+/// An ssh tunnel between the hosts and the host that opens it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Tunnel {
+    pub opener: Role,
+    pub process: TunnelProcess,
+}
+
+/// How people reach Jupyter once apply is done.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct Reach {
+    /// What a browser opens.
+    pub url: String,
+    /// What to do or tell collaborators first (the laptop's command, a fingerprint to compare, a port
+    /// to open), one sentence each.
+    pub steps: Vec<String>,
+    /// local-forward: the laptop's `ssh -L` command (`jprov tunnel` runs it and reconnects).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub laptop_forward: Option<Vec<String>>,
+}
+
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct DesiredState {
     pub hosts: PerRole<HostState>,
-    /// The tunnel command, as the opener runs it.
-    pub tunnel: TunnelProcess,
-    /// The role of the host that opens the tunnel.
-    pub tunnel_opener: Role,
+    /// The tunnel between the hosts; none for the methods without a server.
+    pub tunnel: Option<Tunnel>,
+    pub reach: Reach,
     /// How to start Jupyter on the workstation with the rendered config.
     pub jupyter_command: Vec<String>,
     /// How to look at the systemd units that run the tunnel and Jupyter (`systemctl [--user] status UNIT`),
@@ -107,23 +126,23 @@ fn build_asking(
         options,
         tls: method.tls_end(p, &l),
     };
-    let methods::Tunnel { opener, process } = method.tunnel(&b);
+    let tunnel = method.tunnel(&b);
     let mut hosts = PerRole::new();
     for &role in method.roles() {
-        hosts.insert(role, method.host(&b, role, &process)?);
+        hosts.insert(role, method.host(&b, role)?);
     }
     let desired = DesiredState {
         hosts,
-        tunnel_service: b.service_status(opener, &l.tunnel_unit),
+        tunnel_service: (tunnel.as_ref()).and_then(|t| b.service_status(t.opener, &l.tunnel_unit)),
         jupyter_service: b.service_status(Role::Workstation, &l.jupyter_unit),
-        tunnel_running: (!b.systemd(opener))
-            .then(|| b.tunnel_running(&process, opener))
-            .flatten(),
+        tunnel_running: (tunnel.as_ref())
+            .filter(|t| !b.systemd(t.opener))
+            .and_then(|t| b.tunnel_running(&t.process, t.opener)),
         jupyter_running: (!b.systemd(Role::Workstation))
             .then(|| b.jupyter_running())
             .flatten(),
-        tunnel: process,
-        tunnel_opener: opener,
+        reach: method.reach(&b),
+        tunnel,
         jupyter_command: jupyter_argv(p),
     };
     Ok((desired, b.facts.into_asked()))

@@ -66,7 +66,11 @@ impl Layout {
             None => format!("/home/{user}"),
         };
         let tunnel_home = format!("/var/lib/{account}");
-        let live = format!("/etc/letsencrypt/live/{}", p.domain);
+        // Only methods with a domain have Let's Encrypt paths; the others never read these.
+        let live = format!(
+            "/etc/letsencrypt/live/{}",
+            p.domain.as_ref().map_or("", |d| d.as_str())
+        );
         let tls_dir = format!("{home}/.local/share/jprov/{name}");
         let cert_account = CERTIFICATE_ACCOUNT.to_string();
         let self_signed_dir = format!("/etc/jprov/tls/{name}");
@@ -111,23 +115,28 @@ impl Layout {
         }
     }
 
-    /// The certificate and key files the TLS-terminating process reads.
-    pub fn tls_files(&self, p: &Profile) -> (String, String) {
-        match (&p.tls, p.method) {
+    /// The certificate and key files the TLS-terminating process reads; `None` without TLS.
+    pub fn tls_files(&self, p: &Profile) -> Option<(String, String)> {
+        let on_the_server = match p.method {
+            Method::NginxProxy => true,
+            Method::ReverseForward | Method::Lan => false,
+            Method::LocalForward => return None,
+        };
+        Some(match (p.tls.as_ref()?, on_the_server) {
             (Tls::Files { cert, key }, _) => (cert.to_string(), key.to_string()),
-            (Tls::Letsencrypt { .. }, Method::NginxProxy) => (
+            (Tls::Letsencrypt { .. }, true) => (
                 self.letsencrypt_fullchain.clone(),
                 self.letsencrypt_privkey.clone(),
             ),
-            (Tls::SelfSigned { .. }, Method::NginxProxy) => (
+            (Tls::SelfSigned { .. }, true) => (
                 self.self_signed_fullchain.clone(),
                 self.self_signed_privkey.clone(),
             ),
-            (Tls::Letsencrypt { .. } | Tls::SelfSigned { .. }, Method::ReverseForward) => (
+            (Tls::Letsencrypt { .. } | Tls::SelfSigned { .. }, false) => (
                 self.workstation_fullchain.clone(),
                 self.workstation_privkey.clone(),
             ),
-        }
+        })
     }
 
     /// The certificate account's home: the directory holding every profile's bundle.
@@ -152,14 +161,15 @@ impl Layout {
     }
 }
 
-/// The address the tunnel's opener uses to reach its peer.
-pub fn peer_address(p: &Profile) -> (String, u16) {
-    match p.method {
-        Method::ReverseForward => (p.server.host.to_string(), p.server.port.get()),
-        Method::NginxProxy => match &p.workstation.host {
-            WorkstationHost::Remote(h) => (h.to_string(), p.workstation.port.get()),
-            // Rejected by profile validation; kept total for safety.
-            WorkstationHost::Local => ("localhost".into(), p.workstation.port.get()),
-        },
+/// The address the tunnel's opener uses to reach its peer: the server's for a tunnel the workstation
+/// opens, the workstation's otherwise.
+pub fn peer_address(p: &Profile, peer_is_server: bool) -> (String, u16) {
+    if peer_is_server {
+        return (p.server().host.to_string(), p.server().port.get());
+    }
+    match &p.workstation.host {
+        WorkstationHost::Remote(h) => (h.to_string(), p.workstation.port.get()),
+        // Rejected by profile validation; kept total for safety.
+        WorkstationHost::Local => ("localhost".into(), p.workstation.port.get()),
     }
 }

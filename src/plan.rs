@@ -12,10 +12,12 @@ mod text;
 
 pub(crate) use compute::{assemble, pending_reloads};
 pub use compute::{compute, content_digest, link_digest, restarts_to_record, sshd_problems};
+pub(crate) use text::write_reach;
 
 /// Bumped when the JSON form changes incompatibly. 2: the `run-certbot` change became `obtain-certificate`
-/// (with `source`: `acme` or `self-signed`).
-pub const FORMAT_VERSION: u32 = 2;
+/// (with `source`: `acme` or `self-signed`). 3: `tunnel` may be `null` (methods without a server), and
+/// `reach` says how people reach Jupyter.
+pub const FORMAT_VERSION: u32 = 3;
 
 #[derive(Clone, Debug, Serialize)]
 pub struct Plan {
@@ -28,8 +30,10 @@ pub struct Plan {
     pub destroy: bool,
     /// Listed in role order (the server first), each naming its role.
     pub hosts: PerRole<HostPlan>,
-    /// The tunnel, as its opener runs it.
-    pub tunnel: TunnelSummary,
+    /// The tunnel between the hosts, as its opener runs it; `None` for the methods without a server.
+    pub tunnel: Option<TunnelSummary>,
+    /// How people reach Jupyter: the URL, and what to do or tell them first.
+    pub reach: crate::desired::Reach,
     /// How to start Jupyter on the workstation.
     pub jupyter_command: String,
     /// `systemctl --user status jprov-NAME-jupyter.service` when Jupyter runs as a service.

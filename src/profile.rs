@@ -28,17 +28,52 @@ pub const MAX_LIST_ENTRIES: usize = 64;
 pub struct Profile {
     pub name: ProfileName,
     pub method: Method,
-    pub domain: Domain,
-    pub server: Server,
+    /// The public name browsers use: required by the methods with a forwarding server (and ngrok), optional
+    /// for lan (a name collaborators' machines resolve to `lan.address`), refused by local-forward.
+    pub domain: Option<Domain>,
+    /// The forwarding server: required by reverse-forward and nginx-proxy; for the other methods only a
+    /// jump host (`workstation.jump: server`), never changed.
+    pub server: Option<Server>,
     pub workstation: Workstation,
     pub jupyter: Jupyter,
-    pub tls: Tls,
+    /// Required by the methods with a forwarding server; lan defaults to `self_signed`; local-forward and
+    /// ngrok have none (the ssh forward, or ngrok, encrypts).
+    pub tls: Option<Tls>,
     #[serde(default)]
     pub tunnel: Tunnel,
     /// Only for nginx-proxy.
     pub nginx: Option<Nginx>,
+    /// Only for lan: where Jupyter listens for collaborators on the workstation's network.
+    pub lan: Option<Lan>,
     /// The pinned known_hosts file (relative to the profile's directory); default `known_hosts` there.
     pub known_hosts: Option<LocalPath>,
+}
+
+/// What validation guarantees the methods with a forwarding server (`Method::has_server`): only their code
+/// calls these, so a missing section there is a bug in validation, not in the profile.
+impl Profile {
+    pub fn server(&self) -> &Server {
+        self.server
+            .as_ref()
+            .expect("validated: the method has a server")
+    }
+
+    pub fn domain(&self) -> &Domain {
+        self.domain
+            .as_ref()
+            .expect("validated: the method has a domain")
+    }
+
+    /// The name a certificate jprov makes is for: the domain, or for lan without one the LAN address.
+    pub fn certificate_name(&self) -> String {
+        match (&self.domain, &self.lan) {
+            (Some(domain), _) => domain.to_string(),
+            (None, Some(lan)) => lan.address.to_string(),
+            (None, None) => {
+                unreachable!("validated: a method with a certificate has a name for it")
+            }
+        }
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize)]
@@ -46,6 +81,18 @@ pub struct Profile {
 pub enum Method {
     ReverseForward,
     NginxProxy,
+    LocalForward,
+    Lan,
+}
+
+impl Method {
+    /// Whether the method configures a forwarding server (and so needs `server:`, `domain:` and `tls:`).
+    pub fn has_server(self) -> bool {
+        match self {
+            Method::ReverseForward | Method::NginxProxy => true,
+            Method::LocalForward | Method::Lan => false,
+        }
+    }
 }
 
 impl fmt::Display for Method {
@@ -53,6 +100,8 @@ impl fmt::Display for Method {
         f.write_str(match self {
             Method::ReverseForward => "reverse-forward",
             Method::NginxProxy => "nginx-proxy",
+            Method::LocalForward => "local-forward",
+            Method::Lan => "lan",
         })
     }
 }
@@ -69,6 +118,14 @@ pub struct Server {
     pub sudo: bool,
     /// A private key file on this machine; default: whatever `ssh -G` and the agent offer.
     pub identity_file: Option<LocalPath>,
+}
+
+/// method lan: Jupyter listens on one of the workstation's own addresses, for collaborators on its LAN or VPN.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Lan {
+    /// The workstation's address on that network (Jupyter binds to it, and it is in the certificate).
+    pub address: IpAddress,
 }
 
 #[derive(Clone, Debug, Deserialize, Serialize)]
@@ -501,7 +558,9 @@ fn check_resolved_ssh_paths(lp: &LoadedProfile, outline: &Outline) -> Result<(),
     let files = [
         (
             "server.identity_file",
-            p.server.identity_file.as_ref().map(|f| lp.resolve(f)),
+            (p.server.as_ref())
+                .and_then(|s| s.identity_file.as_ref())
+                .map(|f| lp.resolve(f)),
         ),
         (
             "workstation.identity_file",
@@ -544,7 +603,7 @@ fn parse_outlined(source: &str, file: &Path) -> Result<(Profile, Outline), Profi
     checked.map_err(|problem| ProfileError::from_problem(file, problem))?;
     // serde_path_to_error knows the exact field of every error, including our own validation errors, for
     // which serde_yaml reports only the enclosing mapping.
-    let profile: Profile =
+    let mut profile: Profile =
         serde_path_to_error::deserialize(serde_yaml::Deserializer::from_str(source))
             .map_err(|e| errors::yaml_error(&outline, &e, file))?;
     check_consistency(&profile).map_err(|conflict| {
@@ -554,6 +613,12 @@ fn parse_outlined(source: &str, file: &Path) -> Result<(Profile, Outline), Profi
             .unwrap_or(&conflict.fields[0]);
         ProfileError::at_field(file, &outline, field, conflict.message)
     })?;
+    if profile.method == Method::Lan && profile.tls.is_none() {
+        profile.tls = Some(Tls::SelfSigned {
+            days: default_cert_days(),
+            addresses: vec![],
+        });
+    }
     Ok((profile, outline))
 }
 
@@ -600,12 +665,12 @@ fn check_accounts(p: &Profile) -> Result<(), Conflict> {
             format!("this name is jprov's own ({job}); choose another tunnel account"),
         );
     }
-    for field in ["server.user", "workstation.user"] {
-        let user = match field {
-            "server.user" => &p.server.user,
-            _ => &p.workstation.user,
-        };
-        if user.as_str() == CERTIFICATE_ACCOUNT {
+    let server_user = p.server.as_ref().map(|s| &s.user);
+    for (field, user) in [
+        ("server.user", server_user),
+        ("workstation.user", Some(&p.workstation.user)),
+    ] {
+        if user.is_some_and(|u| u.as_str() == CERTIFICATE_ACCOUNT) {
             return conflict(
                 &[field],
                 format!(
@@ -615,7 +680,7 @@ fn check_accounts(p: &Profile) -> Result<(), Conflict> {
             );
         }
     }
-    if p.tunnel.account == p.server.user {
+    if server_user == Some(&p.tunnel.account) {
         return conflict(
             &["tunnel.account", "server.user"],
             "the tunnel account must not be the admin user (server.user): jprov locks it down (no shell, \
@@ -685,45 +750,132 @@ fn check_consistency(p: &Profile) -> Result<(), Conflict> {
             "give either jupyter.command or jupyter.virtualenv, not both",
         );
     }
+    check_sections(p)?;
     match p.method {
-        Method::ReverseForward => {
-            if p.nginx.is_some() {
-                return conflict(
-                    &["nginx"],
-                    "nginx settings apply only to method nginx-proxy",
-                );
-            }
-            if p.tunnel.port.get() < 1024 {
-                return conflict(
-                    &["tunnel.port"],
-                    "reverse-forward needs a port of 1024 or more: sshd lets only root listen on lower ports",
-                );
-            }
-        }
-        Method::NginxProxy => {
-            if p.workstation.host == WorkstationHost::Local {
-                return conflict(
-                    &["workstation.host"],
-                    "nginx-proxy needs the workstation's SSH address: the server opens the tunnel to it",
-                );
-            }
-            let nginx = p.nginx.clone().unwrap_or_default();
-            if p.tunnel.port == nginx.https_port || p.tunnel.port == nginx.http_port {
-                return conflict(
-                    &["tunnel.port"],
-                    format!(
-                        "port {} is taken by nginx on the server; choose another loopback port",
-                        p.tunnel.port
-                    ),
-                );
-            }
-            if nginx.https_port == nginx.http_port {
-                return conflict(
-                    &["nginx.http_port", "nginx.https_port"],
-                    "nginx needs different ports for http and https",
-                );
-            }
-        }
+        Method::ReverseForward => check_reverse_forward(p),
+        Method::NginxProxy => check_nginx_proxy(p),
+        Method::LocalForward => check_local_forward(p),
+        Method::Lan => check_lan(p),
+    }
+}
+
+/// The sections each method needs, and the ones that belong to another method.
+fn check_sections(p: &Profile) -> Result<(), Conflict> {
+    let method = p.method;
+    let needs = |field: &'static str, present: bool, why: &str| match present {
+        true => Ok(()),
+        false => conflict(
+            &["method", field],
+            format!("method {method} needs `{field}:` ({why})"),
+        ),
+    };
+    if method.has_server() {
+        needs(
+            "server",
+            p.server.is_some(),
+            "the forwarding server jprov configures",
+        )?;
+        needs("domain", p.domain.is_some(), "the public name browsers use")?;
+        needs(
+            "tls",
+            p.tls.is_some(),
+            "how the public name gets its certificate",
+        )?;
+    }
+    if p.workstation.jump.is_some() && p.server.is_none() {
+        return conflict(
+            &["workstation.jump", "server"],
+            "`jump: server` needs a `server:` section: the host jprov reaches the workstation through",
+        );
+    }
+    if p.nginx.is_some() && method != Method::NginxProxy {
+        return conflict(
+            &["nginx"],
+            "nginx settings apply only to method nginx-proxy",
+        );
+    }
+    if p.lan.is_some() != (method == Method::Lan) {
+        return match p.lan {
+            Some(_) => conflict(&["lan"], "the lan section applies only to method lan"),
+            None => conflict(
+                &["method", "lan"],
+                "method lan needs `lan:` with `address:`, the workstation's address collaborators reach",
+            ),
+        };
+    }
+    Ok(())
+}
+
+fn check_reverse_forward(p: &Profile) -> Result<(), Conflict> {
+    if p.tunnel.port.get() < 1024 {
+        return conflict(
+            &["tunnel.port"],
+            "reverse-forward needs a port of 1024 or more: sshd lets only root listen on lower ports",
+        );
+    }
+    Ok(())
+}
+
+fn check_nginx_proxy(p: &Profile) -> Result<(), Conflict> {
+    if p.workstation.host == WorkstationHost::Local {
+        return conflict(
+            &["workstation.host"],
+            "nginx-proxy needs the workstation's SSH address: the server opens the tunnel to it",
+        );
+    }
+    let nginx = p.nginx.clone().unwrap_or_default();
+    if p.tunnel.port == nginx.https_port || p.tunnel.port == nginx.http_port {
+        return conflict(
+            &["tunnel.port"],
+            format!(
+                "port {} is taken by nginx on the server; choose another loopback port",
+                p.tunnel.port
+            ),
+        );
+    }
+    if nginx.https_port == nginx.http_port {
+        return conflict(
+            &["nginx.http_port", "nginx.https_port"],
+            "nginx needs different ports for http and https",
+        );
+    }
+    Ok(())
+}
+
+/// local-forward: the laptop's own `ssh -L` reaches Jupyter on the workstation's loopback, so there is
+/// nothing public to name or certify.
+fn check_local_forward(p: &Profile) -> Result<(), Conflict> {
+    if p.workstation.host == WorkstationHost::Local {
+        return conflict(
+            &["workstation.host"],
+            "local-forward needs the workstation's SSH address: the laptop's ssh -L connects to it",
+        );
+    }
+    if p.tls.is_some() {
+        return conflict(
+            &["tls"],
+            "local-forward serves Jupyter on the workstation's loopback as http: the ssh forward encrypts \
+             the way from the laptop; remove tls",
+        );
+    }
+    if p.domain.is_some() {
+        return conflict(
+            &["domain"],
+            "local-forward is reached at http://localhost on the laptop; there is no public name: remove \
+             domain",
+        );
+    }
+    Ok(())
+}
+
+/// lan: Jupyter itself serves TLS on the LAN address, with a certificate no public CA can issue for it.
+fn check_lan(p: &Profile) -> Result<(), Conflict> {
+    if matches!(p.tls, Some(Tls::Letsencrypt { .. })) {
+        return conflict(
+            &["tls.letsencrypt"],
+            "a LAN address cannot answer Let's Encrypt's challenge from the internet: use tls.self_signed \
+             (the default for lan; collaborators compare its fingerprint) or tls.files",
+        );
     }
     Ok(())
 }

@@ -924,7 +924,7 @@ fn jprov_running_on_the_workstation_itself_uses_the_local_transport() {
     let mut profile = s.profile();
     profile.workstation.host = WorkstationHost::Local;
     profile.workstation.port = Port::new(22);
-    profile.server.identity_file = Some(valid("/home/alice/jprov/admin_key"));
+    profile.server.as_mut().unwrap().identity_file = Some(valid("/home/alice/jprov/admin_key"));
     let yaml = profiles::to_yaml(&profile);
     assert!(yaml.contains("  host: local\n"), "{yaml}");
     let known_hosts = std::fs::read(s.dir.path().join("known_hosts")).unwrap();

@@ -203,7 +203,7 @@ fn json_plan_is_versioned_and_redacted() {
         .stdout_lacks(HASH_DIGEST)
         .run()
         .json();
-    assert_eq!(plan["format_version"], 2);
+    assert_eq!(plan["format_version"], 3);
     assert_eq!(plan["offline"], true);
     assert_eq!(plan["hosts"].as_array().unwrap().len(), 2);
 }
@@ -738,8 +738,8 @@ fn with_json_errors_are_json_too() {
 /// profile whose only connection is one the test controls.
 fn server_on_loopback(port: u16) -> jprov::profile::Profile {
     let mut profile = support::profiles::example("reverse-forward.yaml");
-    profile.server.host = support::profiles::valid("127.0.0.1");
-    profile.server.port = jprov::value::Port::try_from(u32::from(port)).unwrap();
+    profile.server.as_mut().unwrap().host = support::profiles::valid("127.0.0.1");
+    profile.server.as_mut().unwrap().port = jprov::value::Port::try_from(u32::from(port)).unwrap();
     profile.workstation.host = jprov::profile::WorkstationHost::Local;
     profile.workstation.jump = None;
     profile

@@ -36,7 +36,7 @@ fn example(name: &str) -> Profile {
 /// The examples with every optional field set. Between them every field of every struct is present.
 fn populated() -> Vec<Profile> {
     let mut rf = example("reverse-forward.yaml");
-    rf.server.identity_file = Some(valid::<LocalPath>("keys/admin"));
+    rf.server.as_mut().unwrap().identity_file = Some(valid::<LocalPath>("keys/admin"));
     rf.workstation.identity_file = Some(valid::<LocalPath>("~/.ssh/id_alice"));
     rf.workstation.home = Some(valid::<AbsPath>("/home/alice"));
     rf.jupyter.base_url = valid("/jupyter/");
@@ -46,24 +46,27 @@ fn populated() -> Vec<Profile> {
         username: valid("ada"),
         password_hash: valid(HASH),
     }];
-    rf.tls = Tls::Letsencrypt {
+    rf.tls = Some(Tls::Letsencrypt {
         email: valid::<Email>("admin@example.org"),
         server: Some(valid::<HttpsUrl>("https://acme.example.org:14000/dir")),
         ca_bundle: Some(valid::<AbsPath>("/etc/ssl/acme-ca.pem")),
-    };
+    });
     let mut np = example("nginx-proxy.yaml");
     np.jupyter.virtualenv = Some(valid::<AbsPath>("/opt/venvs/jupyter"));
-    np.tls = Tls::Files {
+    np.tls = Some(Tls::Files {
         cert: valid("/etc/ssl/jupyter/fullchain.pem"),
         key: valid("/etc/ssl/jupyter/privkey.pem"),
-    };
+    });
     let mut ss = example("self-signed.yaml");
     ss.workstation.host = "local".to_string().try_into().unwrap();
-    let Tls::SelfSigned { addresses, .. } = &mut ss.tls else {
+    let Some(Tls::SelfSigned { addresses, .. }) = &mut ss.tls else {
         panic!("self-signed.yaml is not self-signed")
     };
     *addresses = vec![valid::<IpAddress>("10.0.0.5"), valid("fd00::5")];
-    vec![rf, np, ss]
+    let lan = example("lan.yaml");
+    let mut lf = example("local-forward.yaml");
+    lf.workstation.port = jprov::value::Port::new(2222);
+    vec![rf, np, ss, lan, lf]
 }
 
 /// One line of an emitted profile: `prefix` then, for a leaf, its scalar.

@@ -23,7 +23,13 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-const EXAMPLES: [&str; 3] = ["reverse-forward", "nginx-proxy", "self-signed"];
+const EXAMPLES: [&str; 5] = [
+    "reverse-forward",
+    "nginx-proxy",
+    "self-signed",
+    "lan",
+    "local-forward",
+];
 const GUARD_SECONDS: u32 = 60;
 
 fn loaded(example: &str) -> jprov::profile::LoadedProfile {
@@ -283,12 +289,17 @@ fn mode(path: &Path) -> u32 {
         & 0o7777
 }
 
+/// The roles of the plan's hosts (the methods without a server have only the workstation).
+fn roles(plan: &jprov::plan::Plan) -> Vec<Role> {
+    (&plan.hosts).into_iter().map(|host| host.role).collect()
+}
+
 #[test]
 fn every_example_applies_and_tears_down_under_a_root_and_leaves_only_the_users_lines() {
     for example in EXAMPLES {
         let plan = offline_plan(example, false);
         let teardown = offline_plan(example, true);
-        for role in [Role::Server, Role::Workstation] {
+        for role in roles(&plan) {
             let sandbox = Sandbox::new(true);
             run_all_phases(&sandbox, &plan, role);
             for (path, content) in written(plan.host(role)) {
@@ -442,7 +453,7 @@ fn the_journal_and_the_guard_are_written_before_the_file_they_protect() {
     let mut interrupted = 0;
     for example in EXAMPLES {
         let plan = offline_plan(example, false);
-        for role in [Role::Server, Role::Workstation] {
+        for role in roles(&plan) {
             let probe = Sandbox::new(true);
             let Some(text) = script_in(&probe, &plan, role, phase::MAIN) else {
                 continue;

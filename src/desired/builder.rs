@@ -13,7 +13,7 @@ pub(super) struct Builder<'a> {
     pub(super) templates: &'a Templates,
     pub(super) options: Options,
     /// Where the method ends TLS (so where jprov makes a certificate).
-    pub(super) tls: TlsEnd,
+    pub(super) tls: Option<TlsEnd>,
 }
 
 /// One side of an ssh tunnel between the hosts, as its opener runs it.
@@ -57,6 +57,37 @@ pub(super) fn pinned_ssh_options(
         port.to_string(),
     ]);
     options
+}
+
+/// How a method exposes Jupyter: what its config says about listening and who is in front of it.
+pub(super) struct Exposure {
+    /// For the config's first comment: "Reachable only through ...".
+    pub(super) reached_through: &'static str,
+    /// The address Jupyter binds to.
+    pub(super) ip: String,
+    /// What browsers open.
+    pub(super) url: String,
+    /// The Host names Jupyter accepts; empty: its Host check is off (`allow_remote_access`), for
+    /// browsers that connect to an IP address.
+    pub(super) local_hostnames: Vec<String>,
+    /// Jupyter terminates TLS itself (with `Layout::tls_files`).
+    pub(super) serves_tls: bool,
+    /// A proxy on loopback terminates TLS and says so in X-headers.
+    pub(super) behind_proxy: bool,
+}
+
+/// `scheme://host[:port]BASE_URL`, with the port left out where it is the scheme's own and an IPv6
+/// address in brackets.
+pub(super) fn url(scheme: &str, host: &str, port: u16, base_url: &str) -> String {
+    let host = match host.contains(':') {
+        true => format!("[{host}]"),
+        false => host.to_string(),
+    };
+    let default = matches!((scheme, port), ("https", 443) | ("http", 80));
+    match default {
+        true => format!("{scheme}://{host}{base_url}"),
+        false => format!("{scheme}://{host}:{port}{base_url}"),
+    }
 }
 
 /// A JSON string literal, which Python reads as the same string whatever characters it holds.
@@ -130,7 +161,7 @@ impl Builder<'_> {
 
     /// The tunnel's ssh command: kept alive, failing when its forward cannot be set up, pinned to the peer.
     pub(super) fn ssh_tunnel(&self, ends: TunnelEnds) -> TunnelProcess {
-        let (peer_host, peer_port) = peer_address(self.p);
+        let (peer_host, peer_port) = peer_address(self.p, ends.peer == Role::Server);
         let mut argv: Vec<String> = ["ssh", "-N"].iter().map(|s| s.to_string()).collect();
         for option in [
             "ExitOnForwardFailure=yes",
@@ -158,17 +189,11 @@ impl Builder<'_> {
         }
     }
 
-    /// Jupyter's configuration; `public_port` is where browsers reach it, `serves_tls` whether Jupyter
-    /// itself terminates TLS (it then reads the certificate at `Layout::tls_files`).
-    pub(super) fn jupyter_config(
-        &self,
-        public_port: u16,
-        serves_tls: bool,
-    ) -> Result<ManagedFile, RenderError> {
+    /// Jupyter's configuration, exposed as the method says.
+    pub(super) fn jupyter_config(&self, exposure: &Exposure) -> Result<ManagedFile, RenderError> {
         let (p, l) = (self.p, self.l);
-        let (cert, key) = l.tls_files(p);
-        let (certfile, keyfile) = match serves_tls {
-            true => (Some(cert), Some(key)),
+        let (certfile, keyfile) = match exposure.serves_tls {
+            true => l.tls_files(p).unzip(),
             false => (None, None),
         };
         let text = self.templates.render(
@@ -176,16 +201,20 @@ impl Builder<'_> {
             json!({
                 "profile": p.name,
                 "method": p.method.to_string(),
+                "reached_through": exposure.reached_through,
+                "ip": exposure.ip,
                 "port": p.jupyter.port,
                 "base_url": p.jupyter.base_url,
+                "public_url": exposure.url,
                 "password_hash": p.jupyter.password_hash,
                 "owner": p.workstation.user,
                 "owner_literal": literal(p.workstation.user.as_str()),
                 "collaborators": collaborators(p),
-                "domain": p.domain,
-                "public_port": public_port,
+                "local_hostnames": exposure.local_hostnames,
+                "allow_remote_access": exposure.local_hostnames.is_empty(),
                 "certfile": certfile,
                 "keyfile": keyfile,
+                "trust_xheaders": exposure.behind_proxy,
             }),
         )?;
         Ok(self.user_file(

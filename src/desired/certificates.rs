@@ -9,7 +9,7 @@ use super::*;
 /// puts the item there when the certificate is missing or expires within 30 days (the facts say). `None`
 /// for `tls.files` (the user's certificate).
 pub(super) fn certificate(p: &Profile, l: &Layout, tls: &TlsEnd) -> Option<(Role, Certificate)> {
-    match &p.tls {
+    match p.tls.as_ref()? {
         Tls::Files { .. } => None,
         Tls::Letsencrypt {
             email,
@@ -49,7 +49,7 @@ fn certbot_command(p: &Profile, email: &str, tls: &TlsEnd) -> Vec<String> {
         "-m".to_string(),
         email.to_string(),
         "-d".to_string(),
-        p.domain.to_string(),
+        p.domain().to_string(),
     ]);
     match &tls.acme_webroot {
         Some(dir) => command.extend(["--webroot".to_string(), "-w".to_string(), dir.to_string()]),
@@ -61,7 +61,7 @@ fn certbot_command(p: &Profile, email: &str, tls: &TlsEnd) -> Vec<String> {
 /// A Let's Encrypt certificate, made by certbot on the server where it keeps it (`/etc/letsencrypt/live`).
 fn acme_certificate(p: &Profile, l: &Layout, tls: &TlsEnd, command: Vec<String>) -> Certificate {
     Certificate {
-        domain: p.domain.to_string(),
+        domain: p.domain().to_string(),
         source: CertificateSource::Acme,
         command,
         fullchain: l.letsencrypt_fullchain.clone(),
@@ -86,10 +86,12 @@ fn openssl_command(
     privkey: &str,
     fullchain: &str,
 ) -> Vec<String> {
-    let mut san = format!("subjectAltName=DNS:{}", p.domain);
-    for address in addresses {
-        san.push_str(&format!(",IP:{address}"));
-    }
+    let mut names: Vec<String> = p.domain.iter().map(|d| format!("DNS:{d}")).collect();
+    // lan: the address Jupyter listens on is how collaborators without a name for it connect.
+    names.extend(p.lan.iter().map(|lan| format!("IP:{}", lan.address)));
+    names.extend(addresses.iter().map(|address| format!("IP:{address}")));
+    names.dedup();
+    let san = format!("subjectAltName={}", names.join(","));
     [
         "openssl",
         "req",
@@ -106,7 +108,7 @@ fn openssl_command(
         "-out",
         fullchain,
         "-subj",
-        &format!("/CN={}", p.domain),
+        &format!("/CN={}", p.certificate_name()),
         "-addext",
         &san,
         // Apple devices refuse a server certificate without it.
@@ -126,11 +128,13 @@ fn self_signed_certificate(
     days: String,
     addresses: &[crate::value::IpAddress],
 ) -> Certificate {
-    let (fullchain, privkey) = l.tls_files(p);
+    let (fullchain, privkey) = l
+        .tls_files(p)
+        .expect("a self-signed certificate is for TLS");
     let (new_fullchain, new_privkey) = (format!("{fullchain}.new"), format!("{privkey}.new"));
     let command = openssl_command(p, &days, addresses, &new_privkey, &new_fullchain);
     Certificate {
-        domain: p.domain.to_string(),
+        domain: p.certificate_name(),
         source: CertificateSource::SelfSigned,
         command,
         fullchain: fullchain.clone(),
@@ -157,7 +161,7 @@ impl Builder<'_> {
     /// The certificate item for `role`: when jprov makes the certificate there and it is missing or expires
     /// within 30 days (for a teardown: always, it is what destroy removes or keeps).
     pub(super) fn certificate_due(&self, role: Role) -> Option<Item> {
-        let (on, certificate) = certificate(self.p, self.l, &self.tls)?;
+        let (on, certificate) = certificate(self.p, self.l, self.tls.as_ref()?)?;
         let fresh = self
             .facts
             .certificate(on, &certificate.fullchain)
@@ -167,7 +171,7 @@ impl Builder<'_> {
 
     /// Whether the certificate the TLS server on `role` reads exists (with `tls.files`: assumed).
     pub(super) fn certificate_exists(&self, role: Role) -> bool {
-        match certificate(self.p, self.l, &self.tls) {
+        match (self.tls.as_ref()).and_then(|tls| certificate(self.p, self.l, tls)) {
             Some((on, c)) if on == role => self.facts.certificate(on, &c.fullchain).is_some(),
             _ => true,
         }
@@ -184,8 +188,8 @@ impl Builder<'_> {
             "certbot_deploy_hook.sh",
             json!({
                 "profile": p.name,
-                "domain": p.domain,
-                "lineage": format!("/etc/letsencrypt/live/{}", p.domain),
+                "domain": p.domain(),
+                "lineage": format!("/etc/letsencrypt/live/{}", p.domain()),
                 "bundle": bundle.then(|| l.cert_bundle.clone()),
                 "account": l.cert_account,
                 "reload_nginx": reload_nginx,
@@ -271,7 +275,7 @@ impl Builder<'_> {
     /// its service and the timer that runs it.
     pub(super) fn certificate_fetcher(&self) -> Result<(Vec<ManagedFile>, Unit), RenderError> {
         let (p, l) = (self.p, self.l);
-        let (server_host, server_port) = (p.server.host.to_string(), p.server.port.get());
+        let (server_host, server_port) = (p.server().host.to_string(), p.server().port.get());
         let script = self.templates.render(
             "fetch_certificate.sh",
             json!({
@@ -352,4 +356,28 @@ impl Builder<'_> {
             reason: reason.into(),
         }))
     }
+}
+
+/// The SHA-256 fingerprint of the first certificate in a PEM chain, as browsers and
+/// `openssl x509 -fingerprint -sha256` show it (`AB:CD:...`); `None` when there is no readable one.
+pub(super) fn fingerprint(pem: &[u8]) -> Option<String> {
+    use base64::Engine;
+    use sha2::Digest;
+    let text = std::str::from_utf8(pem).ok()?;
+    let body = text
+        .split("-----BEGIN CERTIFICATE-----")
+        .nth(1)?
+        .split("-----END CERTIFICATE-----")
+        .next()?;
+    let base64: String = body.split_whitespace().collect();
+    let der = base64::engine::general_purpose::STANDARD
+        .decode(base64)
+        .ok()?;
+    let digest = sha2::Sha256::digest(der);
+    Some(
+        (digest.iter())
+            .map(|byte| format!("{byte:02X}"))
+            .collect::<Vec<_>>()
+            .join(":"),
+    )
 }

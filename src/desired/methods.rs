@@ -7,6 +7,8 @@ use super::builder::Builder;
 pub(super) use super::tls_end::TlsEnd;
 use super::*;
 
+mod lan;
+mod local_forward;
 mod nginx_proxy;
 mod reverse_forward;
 
@@ -16,25 +18,17 @@ pub(super) trait Method: Sync {
     /// server when the method has one.
     fn roles(&self) -> &'static [Role];
 
-    /// Where TLS ends: where a certificate jprov makes is made, and what serves it.
-    fn tls_end(&self, p: &Profile, l: &Layout) -> TlsEnd;
+    /// Where TLS ends, if jprov's hosts end it: where a certificate jprov makes is made, and what serves it.
+    fn tls_end(&self, p: &Profile, l: &Layout) -> Option<TlsEnd>;
 
-    /// The tunnel, as the host that opens it runs it.
-    fn tunnel(&self, b: &Builder) -> Tunnel;
+    /// The tunnel between the hosts, as the host that opens it runs it, if the method has one.
+    fn tunnel(&self, b: &Builder) -> Option<Tunnel>;
 
     /// What one of its hosts (`role`, one of `roles`) needs: items in order, sshd's intent, notes, problems.
-    fn host(
-        &self,
-        b: &Builder,
-        role: Role,
-        tunnel: &TunnelProcess,
-    ) -> Result<HostState, RenderError>;
-}
+    fn host(&self, b: &Builder, role: Role) -> Result<HostState, RenderError>;
 
-/// The tunnel and the host that opens it.
-pub(super) struct Tunnel {
-    pub(super) opener: Role,
-    pub(super) process: TunnelProcess,
+    /// How people reach Jupyter, for plan and apply to tell them.
+    fn reach(&self, b: &Builder) -> Reach;
 }
 
 /// The implementation of the profile's method.
@@ -42,5 +36,7 @@ pub(super) fn of(method: crate::profile::Method) -> &'static dyn Method {
     match method {
         crate::profile::Method::ReverseForward => &reverse_forward::ReverseForward,
         crate::profile::Method::NginxProxy => &nginx_proxy::NginxProxy,
+        crate::profile::Method::LocalForward => &local_forward::LocalForward,
+        crate::profile::Method::Lan => &lan::Lan,
     }
 }

@@ -1,6 +1,6 @@
 //! The running parts: systemd units for the tunnel and Jupyter, and what a host without systemd gets instead.
 
-use super::builder::{jupyter_argv, root_file, Builder};
+use super::builder::{jupyter_argv, plain_group, root_file, Builder};
 use super::*;
 
 /// Unit files, after which systemd (the system's or the user's) re-reads its units.
@@ -20,6 +20,10 @@ pub(super) fn no_systemd_note(role: Role) -> String {
         Role::Server => "the tunnel",
         Role::Workstation => "Jupyter and the tunnel (when it opens it)",
     };
+    no_services(role, what)
+}
+
+fn no_services(role: Role, what: &str) -> String {
     format!(
         "the {role} does not run systemd: jprov sets up no services there; start {what} yourself \
          (`jprov tunnel PROFILE` keeps a tunnel up, `apply --start-tunnel` starts it once)"
@@ -37,6 +41,48 @@ pub(super) fn renewals_need_apply_note() -> String {
 }
 
 impl Builder<'_> {
+    /// A workstation that runs only Jupyter (no tunnel of jprov's opens there): `leading` items, the
+    /// group of `files` (Jupyter's config among them) under `label`, and Jupyter's unit where systemd runs.
+    pub(super) fn jupyter_workstation(
+        &self,
+        leading: Vec<Item>,
+        label: &str,
+        files: Vec<ManagedFile>,
+        has_tunnel: bool,
+    ) -> Result<HostState, RenderError> {
+        let systemd = self.systemd(Role::Workstation);
+        let mut items = vec![];
+        if systemd {
+            items.push(Item::Linger(self.p.workstation.user.to_string()));
+        }
+        items.extend(leading);
+        items.push(plain_group(label, files));
+        let mut notes = vec![];
+        if systemd {
+            let (file, unit) = self.jupyter_service()?;
+            items.push(unit_group(
+                "the workstation user's systemd units",
+                UnitScope::User,
+                vec![file],
+            ));
+            items.push(Item::Unit(unit));
+        } else if has_tunnel {
+            notes.push(no_systemd_note(Role::Workstation));
+        } else {
+            notes.push(no_services(Role::Workstation, "Jupyter"));
+        }
+        Ok(HostState {
+            role: Role::Workstation,
+            items,
+            sshd_intent: vec![],
+            notes,
+            problems: match systemd {
+                true => self.jupyter_problems(),
+                false => vec![],
+            },
+        })
+    }
+
     /// Without systemd: what shows the tunnel up. Its pid file from `apply --start-tunnel` with a live
     /// process, or else a listener on the server's tunnel port (sshd for a reverse forward, the tunnel's
     /// ssh for nginx-proxy), which is also how a `jprov tunnel` or an ssh started by hand shows.
@@ -168,15 +214,17 @@ impl Builder<'_> {
 
     /// certbot's own renewal timer (Debian's package ships it enabled; jprov makes sure).
     pub(super) fn certbot_timer(&self) -> Option<Item> {
-        (matches!(self.p.tls, Tls::Letsencrypt { .. }) && self.systemd(Role::Server)).then(|| {
-            Item::Unit(Unit {
-                name: CERTBOT_TIMER.into(),
-                scope: UnitScope::System,
-                restart_on: vec![],
-                makes: vec![],
-                label: "certbot's renewal timer".into(),
-            })
-        })
+        (matches!(self.p.tls, Some(Tls::Letsencrypt { .. })) && self.systemd(Role::Server)).then(
+            || {
+                Item::Unit(Unit {
+                    name: CERTBOT_TIMER.into(),
+                    scope: UnitScope::System,
+                    restart_on: vec![],
+                    makes: vec![],
+                    label: "certbot's renewal timer".into(),
+                })
+            },
+        )
     }
 
     /// Jupyter's service would fail at once if systemd cannot find the program it runs.

@@ -307,12 +307,10 @@ fn offline_state_is_complete_with_pending_cross_host_content() {
     assert!(server.items.iter().any(
         |i| matches!(i, Item::Certificate(c) if c.command.contains(&"--standalone".to_string()))
     ));
-    assert!(d.tunnel.argv.contains(&"-R".to_string()));
-    assert!(d.tunnel.argv.contains(&":8888:localhost:8888".to_string()));
-    assert!(d
-        .tunnel
-        .argv
-        .contains(&"jprov-tunnel@gateway.example.org".to_string()));
+    let argv = &d.tunnel.as_ref().unwrap().process.argv;
+    assert!(argv.contains(&"-R".to_string()));
+    assert!(argv.contains(&":8888:localhost:8888".to_string()));
+    assert!(argv.contains(&"jprov-tunnel@gateway.example.org".to_string()));
 }
 
 #[test]
@@ -495,7 +493,8 @@ fn the_tunnel_names_the_key_and_known_hosts_its_command_uses_and_the_opener_gets
     for name in ["rf", "np"] {
         let p = profile(name);
         let d = build(&p, World::default(), &Templates::new(), Options::default()).unwrap();
-        let t = &d.tunnel;
+        let tunnel = d.tunnel.as_ref().unwrap();
+        let t = &tunnel.process;
         let i = t.argv.iter().position(|a| a == "-i").expect("-i");
         assert_eq!(t.argv[i + 1], t.key_file, "{name}");
         assert!(
@@ -504,7 +503,7 @@ fn the_tunnel_names_the_key_and_known_hosts_its_command_uses_and_the_opener_gets
             "{name}: {:?}",
             t.argv
         );
-        let opener = d.host(d.tunnel_opener);
+        let opener = d.host(tunnel.opener);
         assert!(
             opener
                 .items
@@ -564,7 +563,7 @@ fn a_self_signed_certificate_is_made_where_tls_ends() {
     ] {
         let p = profile(name);
         let l = Layout::new(&p);
-        let (fullchain, privkey) = l.tls_files(&p);
+        let (fullchain, privkey) = l.tls_files(&p).unwrap();
         assert_eq!(
             (fullchain.as_str(), privkey.as_str()),
             (
@@ -942,4 +941,113 @@ fn collaborators_are_named_in_the_config_and_their_hashes_masked() {
         "{diff}"
     );
     assert!(!diff.contains("a68df677"), "{diff}");
+}
+
+fn example(source: &str) -> Profile {
+    parse(source, Path::new("example.yaml")).unwrap()
+}
+
+#[test]
+fn local_forward_changes_only_the_workstation_and_gives_the_laptop_its_command() {
+    let p = example(include_str!("../../profiles/local-forward.yaml"));
+    assert_eq!(roles(&p), [Role::Workstation]);
+    let d = build(&p, World::default(), &Templates::new(), Options::default()).unwrap();
+    assert!(d.tunnel.is_none() && d.hosts.get(Role::Server).is_none());
+    let config = known(file(
+        d.host(Role::Workstation),
+        &Layout::new(&p).jupyter_config,
+    ));
+    assert!(config.contains("c.ServerApp.ip = '127.0.0.1'"), "{config}");
+    assert!(config.contains("password_required = True"), "{config}");
+    assert!(!config.contains("certfile"), "{config}");
+    let argv = d
+        .reach
+        .laptop_forward
+        .as_ref()
+        .expect("the laptop's forward");
+    let at = |flag: &str| &argv[argv.iter().position(|a| a == flag).unwrap() + 1];
+    assert_eq!(at("-L"), "8888:localhost:8888");
+    assert_eq!(at("-J"), "admin@gateway.example.org:22");
+    assert_eq!(argv.last().unwrap(), "alice@workstation.internal");
+    assert_eq!(d.reach.url, "http://localhost:8888/");
+    let snippet = &d.reach.steps[1];
+    for line in [
+        "Host jprov-lab-forward",
+        "ProxyJump admin@gateway.example.org:22",
+        "LocalForward 8888 localhost:8888",
+    ] {
+        assert!(snippet.contains(line), "{snippet}");
+    }
+}
+
+#[test]
+fn lan_serves_tls_on_its_address_and_tells_the_fingerprint_once_the_certificate_is_there() {
+    let p = example(include_str!("../../profiles/lan.yaml"));
+    let l = Layout::new(&p);
+    assert_eq!(roles(&p), [Role::Workstation]);
+    let d = build(&p, World::default(), &Templates::new(), Options::default()).unwrap();
+    let ws = d.host(Role::Workstation);
+    let config = known(file(ws, &l.jupyter_config));
+    assert!(
+        config.contains("c.ServerApp.ip = '192.168.10.20'"),
+        "{config}"
+    );
+    assert!(
+        config.contains("c.ServerApp.local_hostnames = ['jupyter.lan']"),
+        "{config}"
+    );
+    assert!(config.contains("allow_remote_access = False"), "{config}");
+    let certificate = certificates(ws)[0];
+    assert!(certificate
+        .command
+        .contains(&"subjectAltName=DNS:jupyter.lan,IP:192.168.10.20".to_string()));
+    assert!(
+        ws.notes.iter().any(|n| n.contains("firewall")),
+        "{:?}",
+        ws.notes
+    );
+    assert_eq!(d.reach.url, "https://jupyter.lan:8888/");
+
+    // Without a name, browsers use the address, which Jupyter's Host check cannot admit.
+    let p = example(&include_str!("../../profiles/lan.yaml").replace("domain: jupyter.lan", ""));
+    let d = build(&p, World::default(), &Templates::new(), Options::default()).unwrap();
+    let config = known(file(d.host(Role::Workstation), &l.jupyter_config));
+    assert!(config.contains("allow_remote_access = True"), "{config}");
+    assert_eq!(d.reach.url, "https://192.168.10.20:8888/");
+
+    // The fingerprint is openssl's, of the certificate the facts read.
+    let dir = tempfile::tempdir().unwrap();
+    let (cert, key) = (dir.path().join("c.pem"), dir.path().join("k.pem"));
+    let made = std::process::Command::new("openssl")
+        .args(["req", "-x509", "-noenc", "-days", "1", "-newkey", "ec"])
+        .args(["-pkeyopt", "ec_paramgen_curve:prime256v1", "-subj", "/CN=t"])
+        .arg("-keyout")
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .output()
+        .unwrap();
+    assert!(made.status.success(), "{made:?}");
+    let shown = std::process::Command::new("openssl")
+        .args(["x509", "-noout", "-fingerprint", "-sha256", "-in"])
+        .arg(&cert)
+        .output()
+        .unwrap();
+    let openssl = String::from_utf8(shown.stdout).unwrap();
+    let openssl = openssl.trim().rsplit('=').next().unwrap().to_string();
+    let (fullchain, _) = l.tls_files(&p).unwrap();
+    let mut facts = Facts::default();
+    facts.reads.insert(fullchain, std::fs::read(&cert).unwrap());
+    let d = build(
+        &p,
+        world(None, Some(&facts)),
+        &Templates::new(),
+        Options::default(),
+    )
+    .unwrap();
+    assert!(
+        d.reach.steps[0].ends_with(&openssl),
+        "{:?} vs {openssl}",
+        d.reach.steps
+    );
 }

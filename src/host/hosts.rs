@@ -124,16 +124,17 @@ pub fn targets(lp: &LoadedProfile, how: Connecting) -> PerRole<Target> {
     let accept_new_host_keys = how.accept_new_host_keys;
     let p = &lp.profile;
     let pinned = Some(lp.pinned_known_hosts());
-    let server = Target {
-        host: p.server.host.to_string(),
-        port: p.server.port.get(),
-        user: p.server.user.to_string(),
-        identity_file: p.server.identity_file.as_ref().map(|f| lp.resolve(f)),
+    // Configured, or only the workstation's jump host, for methods that have a server.
+    let server = p.server.as_ref().map(|server| Target {
+        host: server.host.to_string(),
+        port: server.port.get(),
+        user: server.user.to_string(),
+        identity_file: server.identity_file.as_ref().map(|f| lp.resolve(f)),
         pinned_known_hosts: pinned.clone(),
         accept_new_host_key: accept_new_host_keys,
         jump: None,
         connect_timeout: how.timeout,
-    };
+    });
     let workstation = match &p.workstation.host {
         WorkstationHost::Local => None,
         WorkstationHost::Remote(host) => Some(Target {
@@ -143,12 +144,14 @@ pub fn targets(lp: &LoadedProfile, how: Connecting) -> PerRole<Target> {
             identity_file: p.workstation.identity_file.as_ref().map(|f| lp.resolve(f)),
             pinned_known_hosts: pinned,
             accept_new_host_key: accept_new_host_keys,
-            jump: p.workstation.jump.map(|_| Box::new(server.clone())),
+            jump: (p.workstation.jump)
+                .and_then(|_| server.clone())
+                .map(Box::new),
             connect_timeout: how.timeout,
         }),
     };
     let mut targets = PerRole::new();
-    if desired::roles(p).contains(&Role::Server) {
+    if let Some(server) = server.filter(|_| desired::roles(p).contains(&Role::Server)) {
         targets.insert(Role::Server, server);
     }
     if let Some(workstation) = workstation {
@@ -177,7 +180,8 @@ impl Hosts {
                 Some(t) if t.jump.is_some() => format!("{} (through the server)", t.display()),
                 Some(t) => t.display(),
             };
-            let sudo = role == Role::Server && p.server.sudo && p.server.user.as_str() != "root";
+            let sudo =
+                role == Role::Server && p.server().sudo && p.server().user.as_str() != "root";
             connected.insert(
                 role,
                 Host {

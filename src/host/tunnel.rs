@@ -1,4 +1,5 @@
-//! `jprov tunnel PROFILE`: keep the profile's SSH tunnel up in the foreground, for hosts without systemd.
+//! `jprov tunnel PROFILE`: keep the profile's SSH tunnel up in the foreground, for hosts without systemd, or
+//! (local-forward) the laptop's own `ssh -L` to the workstation.
 //!
 //! It runs exactly the ssh command of the desired state (`DesiredState::tunnel.argv`, what `plan` shows),
 //! on the host that opens the tunnel, as the tunnel's user. Whenever ssh exits, jprov prints one line to
@@ -56,6 +57,8 @@ pub enum TunnelError {
         host: Role,
         profile: String,
     },
+    #[error("method {method} has no tunnel to keep up: collaborators connect to Jupyter directly")]
+    NoTunnel { method: String },
     #[error("cannot start `{program}`: {source}")]
     Spawn {
         program: String,
@@ -70,18 +73,29 @@ pub enum TunnelError {
 /// Returns `Ok` once stopped by a signal; errors only before anything ran, or if ssh cannot be started.
 pub fn run(lp: &LoadedProfile, templates: &Templates, retry: Duration) -> Result<(), TunnelError> {
     let desired = desired::build(&lp.profile, World::default(), templates, Options::default())?;
-    let tunnel = &desired.tunnel;
     let profile = lp.path.display().to_string();
-    check_preconditions(tunnel, desired.tunnel_opener, &profile, &current_user())?;
+    let argv = match (&desired.tunnel, &desired.reach.laptop_forward) {
+        (Some(tunnel), _) => {
+            check_preconditions(&tunnel.process, tunnel.opener, &profile, &current_user())?;
+            &tunnel.process.argv
+        }
+        // local-forward: the laptop's own forward, with the laptop's own ssh config and keys.
+        (None, Some(argv)) => argv,
+        (None, None) => {
+            return Err(TunnelError::NoTunnel {
+                method: lp.profile.method.to_string(),
+            })
+        }
+    };
     let signals = Signals::block().map_err(TunnelError::Wait)?;
     eprintln!(
         "jprov tunnel: running `{}` (stop with Ctrl-C or SIGTERM)",
-        shell_words(&tunnel.argv)
+        shell_words(argv)
     );
     loop {
         let started = Instant::now();
-        let child = spawn(&tunnel.argv).map_err(|source| TunnelError::Spawn {
-            program: tunnel.argv[0].clone(),
+        let child = spawn(argv).map_err(|source| TunnelError::Spawn {
+            program: argv[0].clone(),
             source,
         })?;
         match watch(&signals, child).map_err(TunnelError::Wait)? {

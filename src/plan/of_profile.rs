@@ -12,12 +12,7 @@ use crate::resource::{PerRole, Role};
 /// the same for the connections it makes).
 fn offline_addresses(lp: &LoadedProfile) -> PerRole<String> {
     let p = &lp.profile;
-    let server = format!(
-        "{}@{}:{}",
-        p.server.user,
-        p.server.host,
-        p.server.port.get()
-    );
+    let server = (p.server.as_ref()).map(|s| format!("{}@{}:{}", s.user, s.host, s.port.get()));
     let workstation = match &p.workstation.host {
         WorkstationHost::Local => "local".to_string(),
         WorkstationHost::Remote(host) => {
@@ -29,9 +24,11 @@ fn offline_addresses(lp: &LoadedProfile) -> PerRole<String> {
             )
         }
     };
-    PerRole::new()
-        .with(Role::Server, server)
-        .with(Role::Workstation, workstation)
+    let mut addresses = PerRole::new().with(Role::Workstation, workstation);
+    if let Some(server) = server {
+        addresses.insert(Role::Server, server);
+    }
+    addresses
 }
 
 /// The plan against these facts (none: offline), showing each host at its address.

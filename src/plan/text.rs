@@ -45,19 +45,22 @@ impl fmt::Display for Plan {
                 n => writeln!(f, "{n} change{} to apply.", if n == 1 { "" } else { "s" }),
             };
         }
-        writeln!(
-            f,
-            "Tunnel, opened by the {} as {}:",
-            self.tunnel.opened_by, self.tunnel.user
-        )?;
-        writeln!(f, "  {}", self.tunnel.command)?;
-        if let Some(service) = &self.tunnel.service {
-            writeln!(f, "  as a service: {service}")?;
+        if let Some(tunnel) = &self.tunnel {
+            writeln!(
+                f,
+                "Tunnel, opened by the {} as {}:",
+                tunnel.opened_by, tunnel.user
+            )?;
+            writeln!(f, "  {}", tunnel.command)?;
+            if let Some(service) = &tunnel.service {
+                writeln!(f, "  as a service: {service}")?;
+            }
         }
         writeln!(f, "Jupyter on the workstation: {}", self.jupyter_command)?;
         if let Some(service) = &self.jupyter_service {
             writeln!(f, "  as a service: {service}")?;
         }
+        write_reach(f, &self.reach)?;
         writeln!(f)?;
         if self.has_problems() {
             writeln!(
@@ -74,6 +77,19 @@ impl fmt::Display for Plan {
             n => writeln!(f, "{n} change{} to apply.", if n == 1 { "" } else { "s" }),
         }
     }
+}
+
+/// The URL, and each step on its own bullet (a snippet's lines indented under it).
+pub(crate) fn write_reach(f: &mut dyn fmt::Write, reach: &crate::desired::Reach) -> fmt::Result {
+    writeln!(f, "Browsers open: {}", reach.url)?;
+    for step in &reach.steps {
+        let mut lines = step.lines();
+        writeln!(f, "  - {}", lines.next().unwrap_or(""))?;
+        for line in lines {
+            writeln!(f, "      {line}")?;
+        }
+    }
+    Ok(())
 }
 
 fn write_change(f: &mut fmt::Formatter<'_>, change: &Change) -> fmt::Result {

@@ -19,7 +19,7 @@ fn shipped_examples_parse() {
         Path::new("ss.yaml"),
     )
     .unwrap();
-    assert!(matches!(p.tls, Tls::SelfSigned { .. }), "{:?}", p.tls);
+    assert!(matches!(p.tls, Some(Tls::SelfSigned { .. })), "{:?}", p.tls);
 }
 
 #[test]
@@ -129,7 +129,7 @@ fn with_tls(tls: &str) -> String {
 #[test]
 fn self_signed_parses_with_defaults() {
     let p = parse(&with_tls("tls:\n  self_signed: {}\n"), Path::new("p.yaml")).unwrap();
-    let Tls::SelfSigned { days, addresses } = &p.tls else {
+    let Some(Tls::SelfSigned { days, addresses }) = &p.tls else {
         panic!("{:?}", p.tls)
     };
     assert_eq!((days.get(), addresses.len()), (365, 0));
@@ -139,7 +139,7 @@ fn self_signed_parses_with_defaults() {
         Path::new("p.yaml"),
     )
     .unwrap();
-    let Tls::SelfSigned { days, addresses } = &p.tls else {
+    let Some(Tls::SelfSigned { days, addresses }) = &p.tls else {
         panic!("{:?}", p.tls)
     };
     assert_eq!(days.get(), 90);
@@ -151,7 +151,7 @@ fn self_signed_parses_with_defaults() {
         Path::new("p.yaml"),
     )
     .unwrap();
-    assert!(matches!(&p.tls, Tls::SelfSigned { addresses, .. } if addresses.len() == 1));
+    assert!(matches!(&p.tls, Some(Tls::SelfSigned { addresses, .. }) if addresses.len() == 1));
 }
 
 #[test]
@@ -594,4 +594,78 @@ fn at_most_64_collaborators() {
     let e = error(&with_collaborators(&people(65)));
     assert_eq!(e.field.as_deref(), Some("jupyter.collaborators"), "{e}");
     assert!(e.message.contains("more than 64 entries"), "{e}");
+}
+
+const LAN: &str = include_str!("../../profiles/lan.yaml");
+const LOCAL_FORWARD: &str = include_str!("../../profiles/local-forward.yaml");
+
+#[test]
+fn the_methods_with_a_server_need_server_domain_and_tls() {
+    let without = |prefix: &str| -> String {
+        let mut skipping = false;
+        (GOOD.lines())
+            .filter(|l| {
+                if l.starts_with(prefix) {
+                    skipping = true;
+                    return false;
+                }
+                skipping = skipping && l.starts_with(' ');
+                !skipping
+            })
+            .map(|l| format!("{l}\n"))
+            .collect()
+    };
+    for (section, text) in [
+        ("domain", without("domain:")),
+        ("tls", without("tls:")),
+        // The workstation's jump names the server too: without it, the method's own rule speaks first.
+        ("server", without("server:").replace("  jump: server", "")),
+    ] {
+        let e = error(&text);
+        assert_eq!(where_(&e), (Some(4), Some("method")), "{section}: {e}");
+        assert!(e.message.contains(&format!("needs `{section}:`")), "{e}");
+    }
+}
+
+#[test]
+fn lan_needs_its_address_defaults_to_self_signed_and_refuses_letsencrypt() {
+    let p = parse(LAN, Path::new("lan.yaml")).unwrap();
+    assert!(matches!(p.tls, Some(Tls::SelfSigned { .. })), "{:?}", p.tls);
+    assert!(p.server.is_none());
+    let e = error(&LAN.replace("lan:\n  address: 192.168.10.20", "lan_gone: {}"));
+    assert!(e.message.contains("unknown"), "{e}");
+    let e = error(&LAN.replace(
+        "known_hosts: known_hosts",
+        "tls:\n  letsencrypt:\n    email: a@example.org\nknown_hosts: known_hosts",
+    ));
+    assert_eq!(e.field.as_deref(), Some("tls.letsencrypt"), "{e}");
+    let e = error(&GOOD.replace(
+        "known_hosts: known_hosts",
+        "lan:\n  address: 10.0.0.9\nknown_hosts: known_hosts",
+    ));
+    assert_eq!(e.field.as_deref(), Some("lan"), "{e}");
+}
+
+#[test]
+fn local_forward_has_no_tls_nor_domain_and_jumps_only_through_a_server_it_names() {
+    let p = parse(LOCAL_FORWARD, Path::new("lf.yaml")).unwrap();
+    assert!(p.tls.is_none() && p.domain.is_none());
+    let e = error(&LOCAL_FORWARD.replace(
+        "known_hosts: known_hosts",
+        "tls:\n  self_signed: {}\nknown_hosts: known_hosts",
+    ));
+    assert_eq!(where_(&e).1, Some("tls"), "{e}");
+    let e = error(&LOCAL_FORWARD.replace(
+        "method: local-forward",
+        "method: local-forward\ndomain: a.example.org",
+    ));
+    assert_eq!(where_(&e), (Some(7), Some("domain")), "{e}");
+    let without_server = LOCAL_FORWARD
+        .replace("server:  ", "#")
+        .replace("  host: gateway.example.org\n  user: admin\n", "");
+    let e = error(&without_server);
+    assert_eq!(e.field.as_deref(), Some("workstation.jump"), "{e}");
+    assert!(e.message.contains("needs a `server:` section"), "{e}");
+    let e = error(&LOCAL_FORWARD.replace("  host: workstation.internal", "  host: local"));
+    assert_eq!(e.field.as_deref(), Some("workstation.jump"), "{e}");
 }

@@ -90,14 +90,14 @@ pub fn for_hosts(method: Method, hosts: &Hosts) -> Profile {
     Profile {
         name: valid(&format!("t-{method}")),
         method,
-        domain: valid("jupyter.test"),
-        server: Server {
+        domain: Some(valid("jupyter.test")),
+        server: Some(Server {
             host: valid("127.0.0.1"),
             port: Port::new(hosts.server_port),
             user: valid("admin"),
             sudo: true,
             identity_file: Some(valid(&hosts.server_key.display().to_string())),
-        },
+        }),
         workstation: Workstation {
             host: WorkstationHost::Remote(valid("127.0.0.1")),
             port: Port::new(hosts.workstation_port),
@@ -117,7 +117,8 @@ pub fn for_hosts(method: Method, hosts: &Hosts) -> Profile {
             virtualenv: None,
             collaborators: vec![],
         },
-        tls: test_certificate_files(),
+        tls: Some(test_certificate_files()),
+        lan: None,
         tunnel: Tunnel {
             account: valid("jprov-tunnel"),
             port: Port::new(hosts.tunnel_port),
@@ -140,11 +141,11 @@ pub fn test_certificate_files() -> Tls {
 }
 
 /// `tls.self_signed` with `days` (None: the default) and IP `addresses`.
-pub fn self_signed(days: Option<u32>, addresses: &[&str]) -> Tls {
-    Tls::SelfSigned {
+pub fn self_signed(days: Option<u32>, addresses: &[&str]) -> Option<Tls> {
+    Some(Tls::SelfSigned {
         days: days.map_or(CertDays::DEFAULT, |d| CertDays::try_from(d).unwrap()),
         addresses: addresses.iter().map(|a| valid(a)).collect(),
-    }
+    })
 }
 
 /// `n` distinct free TCP ports on 127.0.0.1: all bound at once, so none is handed out twice.

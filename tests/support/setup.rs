@@ -86,7 +86,7 @@ impl Setup {
         )
         .unwrap();
         let tls_host = match method {
-            Method::ReverseForward => &workstation,
+            Method::ReverseForward | Method::LocalForward | Method::Lan => &workstation,
             Method::NginxProxy => &server,
         };
         make_test_certificate(tls_host);
@@ -201,7 +201,7 @@ impl Setup {
         for (port, name) in self.profile_ports() {
             normalize = normalize.number(port, name);
         }
-        if self.server.port() != self.profile.borrow().server.port.get() {
+        if self.server.port() != self.profile.borrow().server().port.get() {
             normalize = normalize.number(self.server.port(), "[SERVER_SSHD_PORT]");
         }
         normalize
@@ -211,7 +211,7 @@ impl Setup {
     fn profile_ports(&self) -> Vec<(u16, &'static str)> {
         let p = self.profile.borrow();
         let mut ports = vec![
-            (p.server.port.get(), "[SERVER_PORT]"),
+            (p.server().port.get(), "[SERVER_PORT]"),
             (p.jupyter.port.get(), "[JUPYTER_PORT]"),
             (p.tunnel.port.get(), "[TUNNEL_PORT]"),
         ];

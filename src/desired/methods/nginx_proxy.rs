@@ -2,7 +2,7 @@
 //! proxies to the tunnel's loopback port; the workstation only lets the tunnel's key forward to Jupyter.
 
 use super::{Method, TlsEnd, Tunnel};
-use crate::desired::builder::{plain_group, root_file, Builder, TunnelEnds};
+use crate::desired::builder::{plain_group, root_file, url, Builder, Exposure, TunnelEnds};
 use crate::desired::services::{no_systemd_note, unit_group};
 use crate::desired::*;
 
@@ -13,8 +13,8 @@ impl Method for NginxProxy {
         &Role::ALL
     }
 
-    fn tls_end(&self, _: &Profile, l: &Layout) -> TlsEnd {
-        TlsEnd {
+    fn tls_end(&self, _: &Profile, l: &Layout) -> Option<TlsEnd> {
+        Some(TlsEnd {
             role: Role::Server,
             self_signed_dir: Directory {
                 path: l.self_signed_dir.clone(),
@@ -26,39 +26,48 @@ impl Method for NginxProxy {
             reload: Some(Service::Nginx),
             // nginx serves the http-01 challenge from the webroot.
             acme_webroot: Some(l.acme_webroot.clone()),
+        })
+    }
+
+    fn tunnel(&self, b: &Builder) -> Option<Tunnel> {
+        Some(tunnel(b))
+    }
+
+    fn reach(&self, b: &Builder) -> Reach {
+        Reach {
+            url: exposure(b.p).url,
+            steps: vec![],
+            laptop_forward: None,
         }
     }
 
-    fn tunnel(&self, b: &Builder) -> Tunnel {
-        let (p, l) = (b.p, b.l);
-        let process = b.ssh_tunnel(TunnelEnds {
-            user: p.tunnel.account.to_string(),
-            key: &l.server_tunnel_key,
-            known_hosts: &l.server_known_hosts,
-            peer: Role::Workstation,
-            forward: [
-                "-L".to_string(),
-                format!("127.0.0.1:{}:localhost:{}", p.tunnel.port, p.jupyter.port),
-            ],
-            pid_file: &l.server_tunnel_pid,
-            login: p.workstation.user.to_string(),
-        });
-        Tunnel {
-            opener: Role::Server,
-            process,
-        }
-    }
-
-    fn host(
-        &self,
-        b: &Builder,
-        role: Role,
-        tunnel: &TunnelProcess,
-    ) -> Result<HostState, RenderError> {
+    fn host(&self, b: &Builder, role: Role) -> Result<HostState, RenderError> {
+        let tunnel = &tunnel(b).process;
         match role {
             Role::Server => server(b, tunnel),
             Role::Workstation => workstation(b),
         }
+    }
+}
+
+/// The ssh tunnel between the hosts, opened by the server.
+fn tunnel(b: &Builder) -> Tunnel {
+    let (p, l) = (b.p, b.l);
+    let process = b.ssh_tunnel(TunnelEnds {
+        user: p.tunnel.account.to_string(),
+        key: &l.server_tunnel_key,
+        known_hosts: &l.server_known_hosts,
+        peer: Role::Workstation,
+        forward: [
+            "-L".to_string(),
+            format!("127.0.0.1:{}:localhost:{}", p.tunnel.port, p.jupyter.port),
+        ],
+        pid_file: &l.server_tunnel_pid,
+        login: p.workstation.user.to_string(),
+    });
+    Tunnel {
+        opener: Role::Server,
+        process,
     }
 }
 
@@ -129,7 +138,7 @@ fn nginx_and_certificate(b: &Builder, notes: &mut Vec<String>) -> Result<Vec<Ite
             );
         }
     }
-    if matches!(b.p.tls, Tls::Letsencrypt { .. }) {
+    if matches!(b.p.tls, Some(Tls::Letsencrypt { .. })) {
         // nginx reads certificates when it (re)loads: a renewal needs a reload.
         items.push(plain_group(
             "certbot deploy hook",
@@ -142,12 +151,12 @@ fn nginx_and_certificate(b: &Builder, notes: &mut Vec<String>) -> Result<Vec<Ite
 fn nginx_site(b: &Builder, tls_ready: bool) -> Result<Item, RenderError> {
     let (p, l) = (b.p, b.l);
     let nginx = p.nginx.clone().unwrap_or_default();
-    let (cert_file, key_file) = l.tls_files(p);
+    let (cert_file, key_file) = l.tls_files(p).expect("nginx-proxy always has TLS");
     let site = b.templates.render(
         "nginx_site.conf",
         json!({
             "profile": p.name,
-            "domain": p.domain,
+            "domain": p.domain(),
             "https_port": nginx.https_port,
             "http_port": nginx.http_port,
             "upstream_port": p.tunnel.port,
@@ -171,45 +180,28 @@ fn nginx_site(b: &Builder, tls_ready: bool) -> Result<Item, RenderError> {
     }))
 }
 
-fn workstation(b: &Builder) -> Result<HostState, RenderError> {
-    let p = b.p;
-    let nginx = p.nginx.clone().unwrap_or_default();
-    let files = vec![
-        tunnel_authorized_key(b)?,
-        b.jupyter_config(nginx.https_port.get(), false)?,
-    ];
-    let mut items = vec![];
-    let systemd = b.systemd(Role::Workstation);
-    if systemd {
-        items.push(Item::Linger(p.workstation.user.to_string()));
+/// Jupyter on loopback, behind the tunnel from nginx on the server, which terminates TLS.
+fn exposure(p: &Profile) -> Exposure {
+    let domain = p.domain().to_string();
+    let https_port = p.nginx.clone().unwrap_or_default().https_port.get();
+    Exposure {
+        reached_through: "Reachable only through the nginx proxy on the forwarding server.",
+        ip: "127.0.0.1".into(),
+        url: url("https", &domain, https_port, p.jupyter.base_url.as_str()),
+        local_hostnames: vec!["localhost".into(), domain],
+        serves_tls: false,
+        behind_proxy: true,
     }
-    items.push(plain_group(
+}
+
+fn workstation(b: &Builder) -> Result<HostState, RenderError> {
+    let files = vec![tunnel_authorized_key(b)?, b.jupyter_config(&exposure(b.p))?];
+    b.jupyter_workstation(
+        vec![],
         "Jupyter configuration and the tunnel's authorized key",
         files,
-    ));
-    let mut notes = vec![];
-    if systemd {
-        let (file, unit) = b.jupyter_service()?;
-        items.push(unit_group(
-            "the workstation user's systemd units",
-            UnitScope::User,
-            vec![file],
-        ));
-        items.push(Item::Unit(unit));
-    } else {
-        notes.push(no_systemd_note(Role::Workstation));
-    }
-    Ok(HostState {
-        role: Role::Workstation,
-        items,
-        sshd_intent: vec![],
-        notes,
-        problems: if systemd {
-            b.jupyter_problems()
-        } else {
-            vec![]
-        },
-    })
+        false,
+    )
 }
 
 /// The server's tunnel key in the user's authorized_keys, which is the user's file: jprov owns only the

@@ -3,7 +3,7 @@
 //! and the workstation fetches each renewed certificate (certificates.rs).
 
 use super::{Method, TlsEnd, Tunnel};
-use crate::desired::builder::{plain_group, root_file, Builder, TunnelEnds};
+use crate::desired::builder::{plain_group, root_file, url, Builder, Exposure, TunnelEnds};
 use crate::desired::services::{no_systemd_note, renewals_need_apply_note, unit_group};
 use crate::desired::*;
 
@@ -14,8 +14,8 @@ impl Method for ReverseForward {
         &Role::ALL
     }
 
-    fn tls_end(&self, p: &Profile, l: &Layout) -> TlsEnd {
-        TlsEnd {
+    fn tls_end(&self, p: &Profile, l: &Layout) -> Option<TlsEnd> {
+        Some(TlsEnd {
             role: Role::Workstation,
             self_signed_dir: Directory {
                 path: l.workstation_tls_dir.clone(),
@@ -26,35 +26,23 @@ impl Method for ReverseForward {
             reload: None,
             // The server has no web server: certbot answers the challenge itself.
             acme_webroot: None,
+        })
+    }
+
+    fn tunnel(&self, b: &Builder) -> Option<Tunnel> {
+        Some(tunnel(b))
+    }
+
+    fn reach(&self, b: &Builder) -> Reach {
+        Reach {
+            url: exposure(b.p).url,
+            steps: vec![],
+            laptop_forward: None,
         }
     }
 
-    fn tunnel(&self, b: &Builder) -> Tunnel {
-        let (p, l) = (b.p, b.l);
-        let process = b.ssh_tunnel(TunnelEnds {
-            user: p.workstation.user.to_string(),
-            key: &l.workstation_tunnel_key,
-            known_hosts: &l.workstation_known_hosts,
-            peer: Role::Server,
-            forward: [
-                "-R".to_string(),
-                format!(":{}:localhost:{}", p.tunnel.port, p.jupyter.port),
-            ],
-            pid_file: &l.workstation_tunnel_pid,
-            login: p.tunnel.account.to_string(),
-        });
-        Tunnel {
-            opener: Role::Workstation,
-            process,
-        }
-    }
-
-    fn host(
-        &self,
-        b: &Builder,
-        role: Role,
-        tunnel: &TunnelProcess,
-    ) -> Result<HostState, RenderError> {
+    fn host(&self, b: &Builder, role: Role) -> Result<HostState, RenderError> {
+        let tunnel = &tunnel(b).process;
         match role {
             Role::Server => server(b),
             Role::Workstation => workstation(b, tunnel),
@@ -62,10 +50,31 @@ impl Method for ReverseForward {
     }
 }
 
+/// The ssh tunnel between the hosts, opened by the workstation.
+fn tunnel(b: &Builder) -> Tunnel {
+    let (p, l) = (b.p, b.l);
+    let process = b.ssh_tunnel(TunnelEnds {
+        user: p.workstation.user.to_string(),
+        key: &l.workstation_tunnel_key,
+        known_hosts: &l.workstation_known_hosts,
+        peer: Role::Server,
+        forward: [
+            "-R".to_string(),
+            format!(":{}:localhost:{}", p.tunnel.port, p.jupyter.port),
+        ],
+        pid_file: &l.workstation_tunnel_pid,
+        login: p.tunnel.account.to_string(),
+    });
+    Tunnel {
+        opener: Role::Workstation,
+        process,
+    }
+}
+
 /// With Let's Encrypt and a systemd workstation, the workstation fetches renewed certificates itself, so
 /// they stay fresh without jprov.
 fn delivers_certificates(b: &Builder) -> bool {
-    matches!(b.p.tls, Tls::Letsencrypt { .. }) && b.systemd(Role::Workstation)
+    matches!(b.p.tls, Some(Tls::Letsencrypt { .. })) && b.systemd(Role::Workstation)
 }
 
 fn server(b: &Builder) -> Result<HostState, RenderError> {
@@ -144,7 +153,7 @@ fn sshd_intent(b: &Builder, delivery: bool) -> Vec<SshdExpectation> {
         expect(&account, "allowagentforwarding", "no"),
         expect(&account, "authorizedkeysfile", &l.tunnel_authorized_keys),
         // Everyone else keeps remote forwards on loopback.
-        expect(p.server.user.as_str(), "gatewayports", "no"),
+        expect(p.server().user.as_str(), "gatewayports", "no"),
     ];
     if delivery {
         let cert = l.cert_account.as_str();
@@ -162,7 +171,7 @@ fn sshd_intent(b: &Builder, delivery: bool) -> Vec<SshdExpectation> {
 /// certbot --standalone answers the ACME challenge on port 80 itself (the tunnel's port is 1024 or above),
 /// now and at every renewal: nothing else may hold it.
 fn port_80_problems(b: &Builder) -> Vec<String> {
-    if !matches!(b.p.tls, Tls::Letsencrypt { .. }) {
+    if !matches!(b.p.tls, Some(Tls::Letsencrypt { .. })) {
         return vec![];
     }
     let Some(who) = b.facts.listener(Role::Server, 80) else {
@@ -192,7 +201,7 @@ fn workstation(b: &Builder, tunnel: &TunnelProcess) -> Result<HostState, RenderE
     if !systemd {
         items.push(Item::Tunnel(tunnel.clone()));
         let mut notes = vec![no_systemd_note(Role::Workstation)];
-        if matches!(p.tls, Tls::Letsencrypt { .. }) {
+        if matches!(p.tls, Some(Tls::Letsencrypt { .. })) {
             notes.push(renewals_need_apply_note());
         }
         return Ok(HostState {
@@ -240,7 +249,7 @@ fn workstation_files(b: &Builder, delivery: bool) -> Result<Vec<ManagedFile>, Re
         0o644,
         Secrecy::Public,
     )];
-    if matches!(p.tls, Tls::Letsencrypt { .. }) && !delivery {
+    if matches!(p.tls, Some(Tls::Letsencrypt { .. })) && !delivery {
         // Without systemd nothing on the workstation could fetch renewals: apply copies them.
         let from_server = |path: &str| match b.facts.read(Role::Server, path) {
             Some(bytes) => Content::Known(String::from_utf8_lossy(bytes).into_owned()),
@@ -259,8 +268,26 @@ fn workstation_files(b: &Builder, delivery: bool) -> Result<Vec<ManagedFile>, Re
             Secrecy::Hidden,
         ));
     }
-    files.push(b.jupyter_config(p.tunnel.port.get(), true)?);
+    files.push(b.jupyter_config(&exposure(p))?);
     Ok(files)
+}
+
+/// Jupyter on loopback, serving TLS itself through the tunnel's public port.
+fn exposure(p: &Profile) -> Exposure {
+    let domain = p.domain().to_string();
+    Exposure {
+        reached_through: "Reachable only through the SSH reverse tunnel.",
+        ip: "127.0.0.1".into(),
+        url: url(
+            "https",
+            &domain,
+            p.tunnel.port.get(),
+            p.jupyter.base_url.as_str(),
+        ),
+        local_hostnames: vec!["localhost".into(), domain],
+        serves_tls: true,
+        behind_proxy: false,
+    }
 }
 
 /// The workstation user's units (the tunnel, Jupyter, the certificate fetcher), and a fetch now when due.

@@ -46,8 +46,9 @@ c.PasswordIdentityProvider.password_required = True
 c.PasswordIdentityProvider.allow_password_change = False
 c.IdentityProvider.token = ''
 
-# Bound to loopback, Jupyter refuses Host headers naming other hosts (DNS rebinding guard).
-# Accept the public name (any port) and localhost only, rather than disabling the check.
+# Jupyter refuses Host headers naming other hosts (DNS rebinding guard). Accept only the names
+# browsers use (any port), rather than disabling the check.
+c.ServerApp.allow_remote_access = False
 c.ServerApp.local_hostnames = ['localhost', 'jupyter.example.org']
 
 # nginx terminates TLS and passes the client address and scheme in X-Real-IP / X-Scheme.

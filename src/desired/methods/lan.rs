@@ -1,0 +1,113 @@
+//! lan: collaborators on the workstation's LAN or VPN connect to it directly. Jupyter listens on the
+//! address the profile names and serves TLS itself, with a certificate generated on the workstation
+//! (self-signed: collaborators compare its SHA-256 fingerprint, which plan and apply print) or the user's
+//! files. Nothing else changes: no server, no tunnel; the workstation's firewall must let them in.
+
+use super::{Method, TlsEnd, Tunnel};
+use crate::desired::builder::{url, Builder, Exposure};
+use crate::desired::certificates::fingerprint;
+use crate::desired::*;
+
+pub(in crate::desired) struct Lan;
+
+impl Method for Lan {
+    fn roles(&self) -> &'static [Role] {
+        &[Role::Workstation]
+    }
+
+    fn tls_end(&self, p: &Profile, l: &Layout) -> Option<TlsEnd> {
+        Some(TlsEnd {
+            role: Role::Workstation,
+            self_signed_dir: Directory {
+                path: l.workstation_tls_dir.clone(),
+                mode: 0o700,
+                owner: p.workstation.user.to_string(),
+                group: String::new(),
+            },
+            // Jupyter (tornado) reads the certificate for every new connection.
+            reload: None,
+            acme_webroot: None,
+        })
+    }
+
+    fn tunnel(&self, _: &Builder) -> Option<Tunnel> {
+        None
+    }
+
+    fn host(&self, b: &Builder, _: Role) -> Result<HostState, RenderError> {
+        let leading = b.certificate_due(Role::Workstation).into_iter().collect();
+        let config = b.jupyter_config(&exposure(b.p))?;
+        let mut host =
+            b.jupyter_workstation(leading, "Jupyter configuration", vec![config], false)?;
+        host.notes.push(firewall_note(b.p));
+        Ok(host)
+    }
+
+    fn reach(&self, b: &Builder) -> Reach {
+        let exposure = exposure(b.p);
+        let mut steps = vec![];
+        if matches!(b.p.tls, Some(Tls::SelfSigned { .. })) {
+            steps.push(self_signed_step(b));
+        }
+        if exposure.local_hostnames.is_empty() {
+            steps.push(
+                "without a domain, browsers open the address itself; with `domain:` (a name their \
+                 machines resolve to lan.address) Jupyter also checks the Host header"
+                    .to_string(),
+            );
+        }
+        Reach {
+            url: exposure.url,
+            steps,
+            laptop_forward: None,
+        }
+    }
+}
+
+/// Jupyter on the LAN address, serving TLS; with a domain, only that name is an accepted Host.
+fn exposure(p: &Profile) -> Exposure {
+    let address = p
+        .lan
+        .as_ref()
+        .expect("validated: lan has lan:")
+        .address
+        .to_string();
+    let host = p.domain.as_ref().map_or(address.clone(), |d| d.to_string());
+    Exposure {
+        reached_through: "Reachable on the workstation's LAN address, with TLS and the password.",
+        url: url(
+            "https",
+            &host,
+            p.jupyter.port.get(),
+            p.jupyter.base_url.as_str(),
+        ),
+        ip: address,
+        // Jupyter's Host check admits no IP address but loopback: without a name it must be off.
+        local_hostnames: p.domain.iter().map(|d| d.to_string()).collect(),
+        serves_tls: true,
+        behind_proxy: false,
+    }
+}
+
+/// What collaborators compare before they trust the self-signed certificate.
+fn self_signed_step(b: &Builder) -> String {
+    let (fullchain, _) = b.l.tls_files(b.p).expect("lan has TLS");
+    match b.facts.read(Role::Workstation, &fullchain).and_then(fingerprint) {
+        Some(fingerprint) => format!(
+            "the certificate is self-signed: tell collaborators its SHA-256 fingerprint, to compare with \
+             what their browser shows before they trust it: {fingerprint}"
+        ),
+        None => "the certificate is self-signed and made during apply: apply prints its SHA-256 \
+                 fingerprint, for collaborators to compare before they trust it"
+            .to_string(),
+    }
+}
+
+fn firewall_note(p: &Profile) -> String {
+    let address = &p.lan.as_ref().expect("validated: lan has lan:").address;
+    format!(
+        "collaborators connect to TCP port {} on {address}: the workstation's firewall (and the network's) \
+         must let their machines in, and should let nobody else",
+        p.jupyter.port
+    )
+}
