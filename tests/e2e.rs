@@ -1394,9 +1394,16 @@ fn laptops_reach_jupyter_without_a_server() {
             && shown.contains("LocalForward 8888 localhost:8888"),
         "{shown}"
     );
-    assert!(jupyter_listens(&lab).status.success(), "{}", lab.host_logs(name));
+    assert!(
+        jupyter_listens(&lab).status.success(),
+        "{}",
+        lab.host_logs(name)
+    );
     let listening = lab.sh_ok("workstation", "ss -Hltn 'sport = :8888' | awk '{print $4}'");
-    assert_eq!(listening, "127.0.0.1:8888", "Jupyter must listen on loopback only");
+    assert_eq!(
+        listening, "127.0.0.1:8888",
+        "Jupyter must listen on loopback only"
+    );
     // The server was only a hop: jprov keeps no state there and wrote none of its files.
     lab.sh_ok(
         "server",
