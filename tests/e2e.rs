@@ -1306,8 +1306,8 @@ impl Lab {
 fn printed_fingerprint(out: &str) -> String {
     // Apply's (the last): plan, before the certificate exists, can only say that apply will tell it.
     let line = (out.lines())
-        .filter(|l| l.contains("SHA-256 fingerprint"))
-        .last()
+        .rev()
+        .find(|l| l.contains("SHA-256 fingerprint"))
         .unwrap_or_else(|| panic!("no fingerprint in:\n{out}"));
     line.rsplit(' ').next().unwrap().trim().to_string()
 }
