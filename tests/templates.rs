@@ -965,18 +965,23 @@ fn jupyter_context(method: &str, port: u16, certs: &Path) -> Value {
     } else {
         (Value::Null, Value::Null)
     };
+    // What the methods' `Exposure` gives the template (src/desired/methods/*.rs).
     json!({
         "method": method,
+        "reached_through": format!("Reachable only through {method}."),
+        "ip": "127.0.0.1",
         "port": port,
         "base_url": "/",
+        "public_url": format!("https://{DOMAIN}:8443/"),
         "password_hash": HASH,
         "owner": "alice",
         "owner_literal": "\"alice\"",
         "collaborators": [],
-        "domain": DOMAIN,
-        "public_port": 8443,
+        "local_hostnames": ["localhost", DOMAIN],
+        "allow_remote_access": false,
         "certfile": certfile,
         "keyfile": keyfile,
+        "trust_xheaders": method == "nginx-proxy",
     })
 }
 
@@ -1004,7 +1009,8 @@ fn jupyter_config_loads_with_traitlets() {
         );
         assert_header(&config, None);
         assert!(!config.contains("allow_origin"), "{config}");
-        assert!(!config.contains("allow_remote_access"), "{config}");
+        // Stated, and off: local_hostnames does the job on loopback.
+        assert!(config.contains("allow_remote_access = False"), "{config}");
         let file = dir.path().join("jupyter_server_config.py");
         fs::write(&file, &config).unwrap();
         let c = load_with_traitlets(&py, &file);
@@ -1015,6 +1021,7 @@ fn jupyter_config_loads_with_traitlets() {
         assert_eq!(s["open_browser"], false);
         assert_eq!(s["base_url"], "/");
         assert_eq!(s["local_hostnames"], json!(["localhost", DOMAIN]));
+        assert_eq!(s["allow_remote_access"], false);
         assert_eq!(s["custom_display_url"], format!("https://{DOMAIN}:8443/"));
         let p = &c["PasswordIdentityProvider"];
         assert_eq!(p["hashed_password"], HASH);
@@ -1038,7 +1045,7 @@ fn jupyter_config_header_names_the_profile_when_given() {
     let dir = tempdir();
     let mut ctx = jupyter_context("nginx-proxy", 8888, dir.path());
     ctx["profile"] = json!("lab");
-    ctx["public_port"] = json!(443);
+    ctx["public_url"] = json!(format!("https://{DOMAIN}/jupyter/"));
     ctx["base_url"] = json!("/jupyter/");
     let config = render("jupyter_server_config.py", ctx);
     assert_header(&config, Some("lab"));
