@@ -595,3 +595,32 @@ fn at_most_64_collaborators() {
     assert_eq!(e.field.as_deref(), Some("jupyter.collaborators"), "{e}");
     assert!(e.message.contains("more than 64 entries"), "{e}");
 }
+
+#[test]
+fn collaboration_is_off_by_default_and_needs_jupyterlab() {
+    assert!(
+        !parse(GOOD, Path::new("p.yaml"))
+            .unwrap()
+            .jupyter
+            .collaboration
+    );
+    let on = GOOD.replace("  app: lab ", "  collaboration: true\n  app: lab ");
+    assert!(
+        parse(&on, Path::new("p.yaml"))
+            .unwrap()
+            .jupyter
+            .collaboration
+    );
+    for app in ["server", "notebook"] {
+        let e = error(&on.replace("  app: lab ", &format!("  app: {app} ")));
+        assert_eq!(
+            (e.line, e.field.as_deref()),
+            (Some(16), Some("jupyter.collaboration")),
+            "{e}"
+        );
+        assert!(e.message.contains("set jupyter.app to lab"), "{e}");
+    }
+    let e = error(&GOOD.replace("  app: lab ", "  collaboration: yes please\n  app: lab "));
+    assert_eq!(e.field.as_deref(), Some("jupyter.collaboration"), "{e}");
+    assert!(!e.to_string().contains("please"), "{e}");
+}

@@ -116,6 +116,7 @@ pub fn for_hosts(method: Method, hosts: &Hosts) -> Profile {
             command: None,
             virtualenv: None,
             collaborators: vec![],
+            collaboration: false,
         },
         tls: test_certificate_files(),
         tunnel: Tunnel {
