@@ -112,6 +112,10 @@ fn build_asking(
     for &role in method.roles() {
         hosts.insert(role, method.host(&b, role, &process)?);
     }
+    // Collaboration is Jupyter's, the same on every method.
+    if let Some(workstation) = hosts.get_mut(Role::Workstation) {
+        b.collaboration(workstation);
+    }
     let desired = DesiredState {
         hosts,
         tunnel_service: b.service_status(opener, &l.tunnel_unit),
@@ -178,6 +182,7 @@ pub(crate) fn with_tagged_line(existing: &str, tag: &str, line: &str) -> String 
 
 mod builder;
 mod certificates;
+mod collaboration;
 mod fact_query;
 mod fact_reader;
 mod methods;

@@ -182,6 +182,7 @@ impl Builder<'_> {
                 "owner": p.workstation.user,
                 "owner_literal": literal(p.workstation.user.as_str()),
                 "collaborators": collaborators(p),
+                "collaboration": p.jupyter.collaboration,
                 "domain": p.domain,
                 "public_port": public_port,
                 "certfile": certfile,

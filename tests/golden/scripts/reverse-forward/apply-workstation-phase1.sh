@@ -52,6 +52,15 @@ c.PasswordIdentityProvider.password_required = True
 c.PasswordIdentityProvider.allow_password_change = False
 c.IdentityProvider.token = ''
 
+# No real-time collaboration (jupyter.collaboration is off): JupyterLab opens no shared documents, even
+# where the jupyter-collaboration package is installed.
+c.YDocExtension.disable_rtc = True
+
+# jupyter-collaboration's document websocket accepts any Origin, and its server side loads wherever the
+# package is installed (disable_rtc only tells the browser): browsers send the login cookie to no request
+# another site starts.
+c.IdentityProvider.cookie_options = {'samesite': 'Lax'}
+
 # Bound to loopback, Jupyter refuses Host headers naming other hosts (DNS rebinding guard).
 # Accept the public name (any port) and localhost only, rather than disabling the check.
 c.ServerApp.local_hostnames = ['localhost', 'jupyter.example.org']
