@@ -63,6 +63,8 @@ const EMITTERS: &[Emitter] = &[
     emitter("fact_linger", "linger %s"),
     emitter("fact_linger_sudo", "linger-sudo %s"),
     emitter("fact_executable", "executable %s %s"),
+    // PROGRAM (hex) INTERPRETER (hex, or `none`) REPORT (hex: what the interpreter printed).
+    emitter("fact_python", "python %s %s %s"),
     emitter("fact_listening", "listening %s %h"),
     emitter("fact_exists", "exists %s"),
     emitter("fact_pending", "pending %s %s"),

@@ -156,6 +156,7 @@ fn merge(into: &mut FactQuery, from: &FactQuery) {
         linger,
         listeners,
         executables,
+        pythons,
     } = from;
     for path in files {
         into.add_file(path);
@@ -178,6 +179,9 @@ fn merge(into: &mut FactQuery, from: &FactQuery) {
         if !into.units.contains(unit) {
             into.units.push(unit.clone());
         }
+    }
+    for python in pythons {
+        into.add_python(&python.program, &python.distributions);
     }
     for port in listeners {
         if !into.listeners.contains(port) {

@@ -7,6 +7,11 @@ use std::path::Path;
 /// The examples; `-ss` variants use `tls.self_signed` instead of Let's Encrypt, `-files` variants the
 /// user's own certificate (`tls.files`).
 pub(crate) fn profile(name: &str) -> Profile {
+    if let Some(base) = name.strip_suffix("-rtc") {
+        let mut p = profile(base);
+        p.jupyter.collaboration = true;
+        return p;
+    }
     let base = name.trim_end_matches("-ss").trim_end_matches("-files");
     let source = match base {
         "rf" => include_str!("../../profiles/reverse-forward.yaml"),

@@ -1,7 +1,7 @@
 //! The facts script's records (`fact_*` in `EMITTERS`), decoded, and folded into `Facts`.
 
-use super::{unhex, Line, UnknownLine};
-use crate::facts::{Facts, FileFact, GuardFact, TunnelFact, UnitFact};
+use super::{unhex, unhex_lossy, Line, UnknownLine};
+use crate::facts::{Facts, FileFact, GuardFact, PythonFact, TunnelFact, UnitFact};
 use crate::resource::UnitScope;
 
 /// One record of the facts script.
@@ -45,6 +45,10 @@ pub enum Fact {
         program: String,
         found: bool,
     },
+    Python {
+        program: String,
+        fact: PythonFact,
+    },
     Listening {
         port: u16,
         who: String,
@@ -69,6 +73,30 @@ fn either(word: &str, yes: &str, no: &str) -> Option<bool> {
         w if w == no => Some(false),
         _ => None,
     }
+}
+
+/// A `python` record's interpreter (`none`: none found) and report. The report is what the interpreter
+/// printed: only its `jprov-virtualenv yes|no` and `jprov-version NAME VERSION|-` lines count, so
+/// anything else the environment prints on its way (a `sitecustomize`) is no error.
+fn python_fact(interpreter: &str, report: &str) -> Option<PythonFact> {
+    let mut fact = PythonFact {
+        interpreter: match interpreter {
+            "none" => None,
+            hexed => Some(unhex(hexed)?),
+        },
+        ..PythonFact::default()
+    };
+    for line in unhex_lossy(report)?.lines() {
+        match line.split(' ').collect::<Vec<_>>()[..] {
+            ["jprov-virtualenv", yes] => fact.virtualenv = yes == "yes",
+            ["jprov-version", name, version] => {
+                let version = (version != "-").then(|| version.to_string());
+                fact.versions.insert(name.to_string(), version);
+            }
+            _ => {}
+        }
+    }
+    Some(fact)
 }
 
 fn file_fact(mode: &str, owner: &str, group: &str, content: &str) -> Option<FileFact> {
@@ -156,6 +184,10 @@ impl Fact {
                 program: unhex(program)?,
                 found: either(yes, "yes", "no")?,
             },
+            ["python", program, interpreter, report] => Fact::Python {
+                program: unhex(program)?,
+                fact: python_fact(interpreter, report)?,
+            },
             ["listening", port, who] => Fact::Listening {
                 port: port.parse().ok()?,
                 who: unhex(who)?,
@@ -205,6 +237,7 @@ impl Fact {
             Fact::Linger(_) => "fact_linger",
             Fact::LingerSudo(_) => "fact_linger_sudo",
             Fact::Executable { .. } => "fact_executable",
+            Fact::Python { .. } => "fact_python",
             Fact::Listening { .. } => "fact_listening",
             Fact::Exists(_) => "fact_exists",
             Fact::PendingReload(_) | Fact::PendingRestart(_) => "fact_pending",
@@ -251,6 +284,9 @@ impl Fact {
             Fact::LingerSudo(yes) => facts.linger_by_sudo = Some(yes),
             Fact::Executable { program, found } => {
                 facts.executables.insert(program, found);
+            }
+            Fact::Python { program, fact } => {
+                facts.pythons.insert(program, fact);
             }
             Fact::Listening { port, who } => {
                 facts.listeners.insert(port, who);

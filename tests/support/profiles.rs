@@ -116,6 +116,7 @@ pub fn for_hosts(method: Method, hosts: &Hosts) -> Profile {
             command: None,
             virtualenv: None,
             collaborators: vec![],
+            collaboration: false,
         },
         tls: Some(test_certificate_files()),
         lan: None,
