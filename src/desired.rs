@@ -176,6 +176,7 @@ pub(crate) fn with_tagged_line(existing: &str, tag: &str, line: &str) -> String 
     out
 }
 
+mod access;
 mod builder;
 mod certificates;
 mod fact_query;

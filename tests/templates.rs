@@ -977,6 +977,8 @@ fn jupyter_context(method: &str, port: u16, certs: &Path) -> Value {
         "public_port": 8443,
         "certfile": certfile,
         "keyfile": keyfile,
+        // Both methods: browsers reach them over TLS (desired/access.rs).
+        "secure_cookies": true,
     })
 }
 
@@ -1348,6 +1350,9 @@ impl PeopleServer {
         fs::create_dir_all(dir.join("notebooks")).unwrap();
         let mut ctx = jupyter_context("nginx-proxy", port, dir);
         ctx["collaborators"] = collaborators;
+        // curl talks plain http here, and keeps no Secure cookie over it: the cookies' flags are
+        // `jupyter_cookies_are_secure_and_http_only_on_every_tls_method`'s, the logins this test's.
+        ctx["secure_cookies"] = json!(false);
         let config = render("jupyter_server_config.py", ctx);
         fs::write(config_dir.join("jupyter_server_config.py"), config).unwrap();
         let err = dir.join(format!("jupyter-{port}.err"));
@@ -1595,4 +1600,178 @@ fn jar_value(jar: &Path, name: &str) -> String {
             (f.len() == 7 && f[5] == name).then(|| f[6].to_string())
         })
         .unwrap_or_else(|| panic!("no {name} cookie"))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Cookies: Secure wherever browsers reach Jupyter over TLS
+
+/// A real jupyter_server on loopback with `config`, in `dir` (its own config, data and runtime dirs).
+fn start_jupyter(py: &str, dir: &Path, config: &str) -> KillOnDrop {
+    let config_dir = dir.join("config");
+    fs::create_dir_all(&config_dir).unwrap();
+    fs::create_dir_all(dir.join("notebooks")).unwrap();
+    fs::write(config_dir.join("jupyter_server_config.py"), config).unwrap();
+    let err = dir.join("jupyter.err");
+    KillOnDrop::spawn(
+        Command::new(py)
+            .args(["-m", "jupyter_server", "--allow-root"])
+            .current_dir(dir.join("notebooks"))
+            .env("JUPYTER_CONFIG_DIR", &config_dir)
+            .env("JUPYTER_DATA_DIR", dir.join("data"))
+            .env("JUPYTER_RUNTIME_DIR", dir.join("runtime"))
+            .env("JUPYTER_PLATFORM_DIRS", "1")
+            .env_remove("JUPYTER_TOKEN")
+            .env_remove("JUPYTER_TOKEN_FILE")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(fs::File::create(&err).unwrap()),
+        "jupyter_server",
+        Some(err),
+    )
+}
+
+/// The `Set-Cookie` header of the cookie whose name starts with `name` in a response's headers.
+fn set_cookie<'a>(head: &'a str, name: &str) -> Option<&'a str> {
+    head.lines().find_map(|l| {
+        let (n, v) = l.split_once(':')?;
+        let v = v.trim();
+        (n.eq_ignore_ascii_case("set-cookie") && v.starts_with(name)).then_some(v)
+    })
+}
+
+/// Which of `Secure` and `HttpOnly` a `Set-Cookie` value carries.
+fn flags(set_cookie: &str) -> (bool, bool) {
+    let attributes: Vec<String> = (set_cookie.split(';').skip(1))
+        .map(|a| a.trim().to_ascii_lowercase())
+        .collect();
+    (
+        attributes.iter().any(|a| a == "secure"),
+        attributes.iter().any(|a| a == "httponly"),
+    )
+}
+
+/// The cookies Jupyter sets for the login page and a login, as a browser of the public name gets them:
+/// (the _xsrf cookie's flags, the login cookie's flags). `scheme_header`: what nginx adds (X-Scheme).
+fn cookie_flags(
+    base: &str,
+    curl_args: &[String],
+    extra: &[&str],
+    login: &[(&str, &str)],
+) -> [(bool, bool); 2] {
+    let head = |args: &[String]| {
+        let out = run_ok(curl().args(curl_args).args(extra).args(args).args([
+            "-D",
+            "-",
+            "-o",
+            "/dev/null",
+        ]));
+        String::from_utf8_lossy(&out.stdout).to_string()
+    };
+    let page = head(&[format!("{base}/login")]);
+    let xsrf_cookie =
+        set_cookie(&page, "_xsrf=").unwrap_or_else(|| panic!("no _xsrf cookie:\n{page}"));
+    let xsrf = xsrf_cookie
+        .split(';')
+        .next()
+        .and_then(|c| c.strip_prefix("_xsrf="))
+        .unwrap()
+        .to_string();
+    let mut form = vec![
+        "-H".to_string(),
+        format!("Cookie: _xsrf={xsrf}"),
+        "--data-urlencode".to_string(),
+        format!("_xsrf={xsrf}"),
+    ];
+    for (key, value) in login {
+        form.extend(["--data-urlencode".to_string(), format!("{key}={value}")]);
+    }
+    form.push(format!("{base}/login?next=%2F"));
+    let logged_in = head(&form);
+    assert!(
+        logged_in.starts_with("HTTP/1.1 302"),
+        "login refused:\n{logged_in}"
+    );
+    // Named after the Host: username-jupyter-example-org[-PORT].
+    let login_cookie = set_cookie(&logged_in, "username-")
+        .unwrap_or_else(|| panic!("no login cookie:\n{logged_in}"));
+    [flags(xsrf_cookie), flags(login_cookie)]
+}
+
+#[test]
+fn jupyter_cookies_are_secure_and_http_only_on_every_tls_method() {
+    let py = require_python();
+    let dir = tempdir();
+    let d = dir.path();
+    let (cert, _) = self_signed(d, DOMAIN);
+    let ada = person(
+        "ada",
+        "Ada Lovelace",
+        &hash("ada's secret", jprov::password::HashScheme::Sha1),
+    );
+    // (method, with Ada, jprov's secure_cookies). Ada's login goes through JprovIdentityProvider, which
+    // inherits the cookie settings like Jupyter's own provider: once is enough.
+    let cases = [
+        ("reverse-forward", false, true),
+        ("nginx-proxy", false, true),
+        ("nginx-proxy", true, true),
+        // The control: what Jupyter decides by itself, without jprov's settings.
+        ("nginx-proxy", false, false),
+    ];
+    const SECURE_HTTP_ONLY: [(bool, bool); 2] = [(true, false), (true, true)];
+    for (i, (method, with_ada, secure_cookies)) in cases.into_iter().enumerate() {
+        let port = free_port();
+        let mut ctx = jupyter_context(method, port, d);
+        ctx["collaborators"] = if with_ada { json!([ada]) } else { json!([]) };
+        ctx["secure_cookies"] = json!(secure_cookies);
+        let config = render("jupyter_server_config.py", ctx);
+        let mut server = start_jupyter(&py, &d.join(format!("server-{i}")), &config);
+        wait_for_port(port, &mut server);
+        let login: &[(&str, &str)] = match with_ada {
+            false => &[("password", "mypassword")],
+            true => &[("username", "ada"), ("password", "ada's secret")],
+        };
+        let case = format!("{method}, collaborators: {with_ada}, secure_cookies: {secure_cookies}");
+        if method == "reverse-forward" {
+            // Jupyter serves TLS itself.
+            let tls = [
+                "--resolve".to_string(),
+                format!("{DOMAIN}:{port}:127.0.0.1"),
+                "--cacert".to_string(),
+                cert.display().to_string(),
+            ];
+            let base = format!("https://{DOMAIN}:{port}");
+            let extra = [
+                "-H",
+                "Host: jupyter.example.org:8443",
+                "-H",
+                "Origin: https://jupyter.example.org:8443",
+            ];
+            assert_eq!(
+                cookie_flags(&base, &tls, &extra, login),
+                SECURE_HTTP_ONLY,
+                "{case}"
+            );
+            continue;
+        }
+        // nginx-proxy: plain http behind nginx; with and without the X-Scheme nginx sends.
+        let base = format!("http://127.0.0.1:{port}");
+        let host = ["-H".to_string(), format!("Host: {DOMAIN}")];
+        for scheme in [None, Some("https")] {
+            let mut extra = vec!["-H".to_string(), format!("Origin: https://{DOMAIN}")];
+            if let Some(scheme) = scheme {
+                extra.extend(["-H".to_string(), format!("X-Scheme: {scheme}")]);
+            }
+            let extra: Vec<&str> = extra.iter().map(String::as_str).collect();
+            let want = match (secure_cookies, scheme) {
+                (true, _) => SECURE_HTTP_ONLY,
+                // Jupyter's own choice: the login cookie is Secure only on a request it sees as https
+                // (trust_xheaders), the _xsrf cookie never.
+                (false, None) => [(false, false), (false, true)],
+                (false, Some(_)) => [(false, false), (true, true)],
+            };
+            let got = cookie_flags(&base, &host, &extra, login);
+            assert_eq!(got, want, "{case}, X-Scheme {scheme:?}");
+        }
+        server.assert_running();
+    }
 }

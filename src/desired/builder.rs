@@ -186,6 +186,7 @@ impl Builder<'_> {
                 "public_port": public_port,
                 "certfile": certfile,
                 "keyfile": keyfile,
+                "secure_cookies": super::access::browsers_use_tls(p.method),
             }),
         )?;
         Ok(self.user_file(
