@@ -112,6 +112,10 @@ fn build_asking(
     for &role in method.roles() {
         hosts.insert(role, method.host(&b, role, &process)?);
     }
+    let workstation = hosts
+        .get_mut(Role::Workstation)
+        .expect("every method has the workstation");
+    workstation.notes.extend(access::obscurity_note(p));
     let desired = DesiredState {
         hosts,
         tunnel_service: b.service_status(opener, &l.tunnel_unit),

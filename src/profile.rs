@@ -4,9 +4,11 @@
 //! cheap). Every error names the file, the line and the field, and never the value (`errors`). The text is
 //! bounded and checked before serde_yaml reads it (`source`).
 
+mod access;
 mod errors;
 mod source;
 
+pub use access::{Access, BasicAuthAccount};
 pub use errors::ProfileError;
 pub use source::{MAX_BYTES, MAX_DEPTH};
 
@@ -37,6 +39,9 @@ pub struct Profile {
     pub tunnel: Tunnel,
     /// Only for nginx-proxy.
     pub nginx: Option<Nginx>,
+    /// Layers in front of Jupyter's login (basic auth, an allow-list), for the methods that can enforce them.
+    #[serde(default, skip_serializing_if = "Access::is_empty")]
+    pub access: Access,
     /// The pinned known_hosts file (relative to the profile's directory); default `known_hosts` there.
     pub known_hosts: Option<LocalPath>,
 }
@@ -673,6 +678,7 @@ fn collaborator_username_field(i: usize) -> &'static str {
 fn check_consistency(p: &Profile) -> Result<(), Conflict> {
     check_accounts(p)?;
     check_collaborators(p)?;
+    access::check_access(p)?;
     if p.workstation.host == WorkstationHost::Local && p.workstation.jump.is_some() {
         return conflict(
             &["workstation.jump"],

@@ -23,7 +23,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-const EXAMPLES: [&str; 3] = ["reverse-forward", "nginx-proxy", "self-signed"];
+const EXAMPLES: [&str; 4] = ["reverse-forward", "nginx-proxy", "self-signed", "layers"];
 const GUARD_SECONDS: u32 = 60;
 
 fn loaded(example: &str) -> jprov::profile::LoadedProfile {

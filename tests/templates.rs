@@ -634,6 +634,7 @@ fn nginx_context(dir: &Path, profile: &str, domain: &str, tls_ready: bool) -> Va
         "key_file": dir.join("key.pem"),
         "acme_webroot": dir.join("acme"),
         "client_max_body_size": "512m",
+        "access": {"htpasswd": null, "allow": []},
     })
 }
 
@@ -950,6 +951,162 @@ fn nginx_site_proxies_http_and_websockets() {
         Some("dGhlIHNhbXBsZSBub25jZQ=="),
         "{resp}"
     );
+    nginx.assert_running();
+}
+
+// ---------------------------------------------------------------------------------------------
+// The access layers: basic auth and the allow-list, checked by the real nginx
+
+/// Made by Debian 12's libxcrypt (`crypt_gensalt` with `$6$` and `$y$`, then `crypt`) for "mypassword": the
+/// other two schemes the profile accepts (src/password/htpasswd.rs), which jprov itself never makes.
+const SHA512_CRYPT: &str = "$6$cjWe9/47xZI71xVn$OQiVL5aFkX2OJ4GTVaRC35vBchiq4fWe7I2bz81h/.ghDjesQOQ8neHJ/2efB84tk0oLqlpb8DXGbfYfJdUZt.";
+const YESCRYPT: &str = "$y$j9T$XpqTppngQAMPbmY5Jetx.0$KckcqXYyZnxForMNra.BYMdjYMMGzXcBd8ECVuC9nc7";
+
+/// `jprov hash-password --htpasswd` itself, the password on stdin.
+fn htpasswd_hash_from_the_cli(password: &str) -> String {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_jprov"))
+        .args(["hash-password", "--htpasswd"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    writeln!(child.stdin.take().unwrap(), "{password}").unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    String::from_utf8(out.stdout).unwrap().trim().to_string()
+}
+
+#[test]
+fn nginx_checks_basic_auth_of_every_accepted_scheme_behind_the_allow_list() {
+    let domain = "jupyter.example.org";
+    let dir = tempdir();
+    let d = dir.path();
+    let (cert, _) = self_signed(d, domain);
+    let alice = htpasswd_hash_from_the_cli("alice's basic-auth pw");
+    assert!(alice.starts_with("$2b$10$"), "{alice}");
+    let htpasswd = d.join("jprov-lab.htpasswd");
+    let accounts = json!([
+        {"username": "alice", "hash": alice},
+        {"username": "bob", "hash": SHA512_CRYPT},
+        {"username": "carol", "hash": YESCRYPT},
+    ]);
+    let file = render(
+        "nginx_htpasswd",
+        json!({"profile": "lab", "accounts": accounts}),
+    );
+    assert!(
+        file.starts_with("# Managed by jprov for profile lab;"),
+        "{file}"
+    );
+    fs::write(&htpasswd, file).unwrap();
+    let upstream = echo_upstream();
+    let (http_port, https_port) = (free_port(), free_port());
+    let mut ctx = nginx_context(d, "lab", domain, true);
+    ctx["http_port"] = json!(http_port);
+    ctx["https_port"] = json!(https_port);
+    ctx["upstream_port"] = json!(upstream);
+    ctx["base_url"] = json!("/jupyter/");
+    // Only 127.0.0.2 (and a network that is not this one) may connect; curl comes from 127.0.0.1
+    // unless told otherwise.
+    ctx["access"] = json!({"htpasswd": htpasswd, "allow": ["127.0.0.2", "192.0.2.0/24"]});
+    let site = render("nginx_site.conf", ctx);
+    let setup = NginxSetup::new(&[site]);
+    setup.assert_valid();
+    let challenge = d.join("acme/.well-known/acme-challenge");
+    fs::create_dir_all(&challenge).unwrap();
+    fs::write(challenge.join("tok"), "tok.thumb").unwrap();
+    let mut nginx = KillOnDrop::spawn(
+        setup
+            .command()
+            .args(["-g", "daemon off; master_process off;"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null()),
+        "nginx",
+        Some(setup.dir.path().join("error.log")),
+    );
+    wait_for_port(https_port, &mut nginx);
+    wait_for_port(http_port, &mut nginx);
+
+    // The status and headers of a GET from `source` with `credentials` (user:password, or none).
+    let get = |source: &str, path: &str, credentials: Option<&str>| -> (String, String) {
+        let mut cmd = curl();
+        cmd.arg("--resolve")
+            .arg(format!("{domain}:{https_port}:127.0.0.1"))
+            .arg("--cacert")
+            .arg(&cert)
+            .args(["--interface", source, "-D", "-", "-o", "/dev/null"]);
+        if let Some(credentials) = credentials {
+            cmd.args(["-u", credentials]);
+        }
+        let out = run_ok(cmd.arg(format!("https://{domain}:{https_port}{path}")));
+        let head = String::from_utf8_lossy(&out.stdout).to_string();
+        (
+            head.split_whitespace().nth(1).unwrap_or("").to_string(),
+            head,
+        )
+    };
+    let right = "alice:alice's basic-auth pw";
+    // Outside the allow-list: 403, right credentials or not, the redirect to base_url too.
+    for path in ["/jupyter/api/status", "/"] {
+        for credentials in [None, Some(right)] {
+            assert_eq!(
+                get("127.0.0.1", path, credentials).0,
+                "403",
+                "{path} {credentials:?}"
+            );
+        }
+    }
+    // Inside it: no, wrong or someone else's credentials are 401 with the challenge.
+    for credentials in [
+        None,
+        Some("alice:wrong"),
+        Some("alice:"),
+        Some("alice:mypassword"),
+        Some("bob:alice's basic-auth pw"),
+        Some("dave:alice's basic-auth pw"),
+    ] {
+        let (status, head) = get("127.0.0.2", "/jupyter/api/status", credentials);
+        assert_eq!(status, "401", "{credentials:?}\n{head}");
+        assert_eq!(
+            header(&head, "WWW-Authenticate"),
+            Some("Basic realm=\"Jupyter\""),
+            "{head}"
+        );
+    }
+    assert_eq!(get("127.0.0.2", "/", None).0, "401");
+    // The right ones reach Jupyter: bcrypt from jprov, sha512-crypt and yescrypt from libxcrypt, all checked
+    // by nginx (crypt(3)), and the password itself never reaches the upstream.
+    for credentials in [right, "bob:mypassword", "carol:mypassword"] {
+        let (status, head) = get("127.0.0.2", "/jupyter/api/status", Some(credentials));
+        assert_eq!(status, "200", "{credentials}\n{head}");
+        assert_eq!(header(&head, "X-Seen-Authorization"), None, "{head}");
+        assert_eq!(
+            header(&head, "X-Seen-Path"),
+            Some("/jupyter/api/status"),
+            "{head}"
+        );
+    }
+    let (status, head) = get("127.0.0.2", "/", Some(right));
+    assert_eq!(
+        (status.as_str(), header(&head, "Location")),
+        (
+            "302",
+            Some(format!("https://{domain}:{https_port}/jupyter/").as_str())
+        ),
+        "{head}"
+    );
+    // Port 80 stays open to everyone for the ACME challenge (Let's Encrypt connects from anywhere).
+    let out = run_ok(
+        curl()
+            .arg("--resolve")
+            .arg(format!("{domain}:{http_port}:127.0.0.1"))
+            .arg(format!(
+                "http://{domain}:{http_port}/.well-known/acme-challenge/tok"
+            )),
+    );
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "tok.thumb");
     nginx.assert_running();
 }
 
