@@ -101,13 +101,22 @@ enum Command {
         )]
         retry_seconds: u32,
     },
-    /// Hash a Jupyter password for a profile's jupyter.password_hash. Prompts twice without echo, or reads
-    /// one line from standard input when it is not a terminal.
+    /// Hash a Jupyter password for a profile's jupyter.password_hash (or, with --htpasswd, a basic-auth
+    /// password for access.basic_auth[].htpasswd_hash). Prompts twice without echo, or reads one line from
+    /// standard input when it is not a terminal.
     HashPassword {
         /// Use the classic sha1:salt:hex form instead of argon2id.
-        #[arg(long)]
+        #[arg(long, conflicts_with = "htpasswd")]
         sha1: bool,
+        /// Hash an HTTP basic-auth password for nginx instead (bcrypt, `$2b$`): for
+        /// access.basic_auth[].htpasswd_hash. Use another password than the Jupyter one.
+        #[arg(long)]
+        htpasswd: bool,
     },
+    /// Print a new unguessable base URL for a profile's jupyter.base_url (`/j-` and 128 random bits in
+    /// base32). It hides Jupyter only from those who do not know the URL: it is no substitute for the
+    /// password, basic auth or an allow-list.
+    BaseUrl,
     /// Print a shell completion script, generated from the same definitions as --help, e.g.
     /// `jprov completions bash > /etc/bash_completion.d/jprov`.
     Completions {
@@ -270,7 +279,8 @@ fn dispatch(cli: Cli) -> Result<u8, Error> {
             crate::host::tunnel::run(&profile::load(&profile)?, &templates, retry)?;
             Ok(exit::OK)
         }
-        Command::HashPassword { sha1 } => hash_password(sha1, stdout),
+        Command::HashPassword { sha1, htpasswd } => hash_password(sha1, htpasswd, stdout),
+        Command::BaseUrl => base_url(stdout),
         Command::Completions { shell } => {
             clap_complete::generate(shell, &mut command(), "jprov", stdout);
             Ok(exit::OK)
@@ -280,14 +290,30 @@ fn dispatch(cli: Cli) -> Result<u8, Error> {
 }
 
 /// `jprov hash-password`: a new password, read without echo, as a hash for the profile.
-fn hash_password(sha1: bool, stdout: &mut dyn Write) -> Result<u8, Error> {
+fn hash_password(sha1: bool, htpasswd: bool, stdout: &mut dyn Write) -> Result<u8, Error> {
     let scheme = if sha1 {
         HashScheme::Sha1
     } else {
         HashScheme::Argon2
     };
-    let hash = password::hash_password(&password::read_new_password()?, scheme)?;
+    let new = password::read_new_password()?;
+    let hash = match htpasswd {
+        true => password::htpasswd::hash_password(&new)?,
+        false => password::hash_password(&new, scheme)?,
+    };
     let _ = writeln!(stdout, "{hash}");
+    Ok(exit::OK)
+}
+
+/// `jprov base-url`: an unguessable `jupyter.base_url` on stdout, what it is (not) good for on stderr.
+fn base_url(stdout: &mut dyn Write) -> Result<u8, Error> {
+    let mut random = [0u8; 16];
+    getrandom::getrandom(&mut random).map_err(password::PasswordError::Random)?;
+    let _ = writeln!(stdout, "{}", crate::value::BaseUrl::unguessable(random));
+    eprintln!(
+        "put it in the profile's jupyter.base_url; it keeps out only those who do not know the URL, and \
+         every link and bookmark carries it: obscurity is not security"
+    );
     Ok(exit::OK)
 }
 

@@ -135,6 +135,10 @@ fn build_asking(
     if let Some(workstation) = hosts.get_mut(Role::Workstation) {
         b.collaboration(workstation);
     }
+    let workstation = hosts
+        .get_mut(Role::Workstation)
+        .expect("every method has the workstation");
+    workstation.notes.extend(access::obscurity_note(p));
     let desired = DesiredState {
         hosts,
         tunnel_service: (tunnel.as_ref()).and_then(|t| b.service_status(t.opener, &l.tunnel_unit)),
@@ -199,6 +203,7 @@ pub(crate) fn with_tagged_line(existing: &str, tag: &str, line: &str) -> String 
     out
 }
 
+mod access;
 mod builder;
 mod certificates;
 mod collaboration;

@@ -19,6 +19,8 @@ pub struct Layout {
     pub server_tunnel_pid: String,
     pub nginx_available: String,
     pub nginx_enabled: String,
+    /// nginx-proxy with `access.basic_auth`: the accounts nginx checks (root:www-data, 0640).
+    pub nginx_htpasswd: String,
     pub acme_webroot: String,
     pub letsencrypt_fullchain: String,
     pub letsencrypt_privkey: String,
@@ -84,6 +86,7 @@ impl Layout {
             tunnel_home,
             nginx_available: format!("/etc/nginx/sites-available/jprov-{name}"),
             nginx_enabled: format!("/etc/nginx/sites-enabled/jprov-{name}"),
+            nginx_htpasswd: format!("/etc/nginx/jprov-{name}.htpasswd"),
             // Not under /var/lib/jprov: that is root-only (0700, it holds backups), and nginx's workers
             // (www-data) must be able to read the challenge files certbot puts here.
             acme_webroot: format!("/var/lib/jprov-acme/{name}"),

@@ -1,4 +1,5 @@
-//! Jupyter password hashes: make them, check them, recognise them, and read a new password.
+//! Jupyter password hashes: make them, check them, recognise them, and read a new password. HTTP basic
+//! auth's hashes for nginx are in `htpasswd`.
 //!
 //! jupyter_server 2.x (`jupyter_server/auth/security.py`, `passwd_check`) accepts two families in
 //! `PasswordIdentityProvider.hashed_password`:
@@ -8,6 +9,8 @@
 //!   classic one is `sha1` with a 12-character lowercase hex salt.
 //!
 //! Nothing here ever puts a password (or a string that might be one) into an error message.
+
+pub mod htpasswd;
 
 use std::io::{self, BufRead, IsTerminal};
 
@@ -83,6 +86,18 @@ pub enum PasswordError {
          hashes; create one with `jprov hash-password`"
     )]
     UnsupportedAlgorithm(&'static str),
+    #[error(
+        "the password holds a NUL character, where crypt(3), which nginx verifies basic auth with, \
+         stops reading; choose another"
+    )]
+    NulForCrypt,
+    #[error(
+        "the password is longer than {0} bytes, and bcrypt would silently ignore the rest; choose a \
+         shorter one"
+    )]
+    TooLongForBcrypt(usize),
+    #[error("bcrypt hashing failed: {0}")]
+    Bcrypt(String),
     #[error("malformed `{scheme}:` password hash: {reason}; create a new one with `jprov hash-password`")]
     MalformedHash {
         scheme: &'static str,

@@ -4,9 +4,11 @@
 //! cheap). Every error names the file, the line and the field, and never the value (`errors`). The text is
 //! bounded and checked before serde_yaml reads it (`source`).
 
+mod access;
 mod errors;
 mod source;
 
+pub use access::{Access, BasicAuthAccount};
 pub use errors::ProfileError;
 pub use source::{MAX_BYTES, MAX_DEPTH};
 
@@ -45,6 +47,9 @@ pub struct Profile {
     pub nginx: Option<Nginx>,
     /// Only for lan: where Jupyter listens for collaborators on the workstation's network.
     pub lan: Option<Lan>,
+    /// Layers in front of Jupyter's login (basic auth, an allow-list), for the methods that can enforce them.
+    #[serde(default, skip_serializing_if = "Access::is_empty")]
+    pub access: Access,
     /// The pinned known_hosts file (relative to the profile's directory); default `known_hosts` there.
     pub known_hosts: Option<LocalPath>,
 }
@@ -764,6 +769,7 @@ fn check_consistency(p: &Profile) -> Result<(), Conflict> {
              jupyter.collaboration",
         );
     }
+    access::check_access(p)?;
     if p.workstation.host == WorkstationHost::Local && p.workstation.jump.is_some() {
         return conflict(
             &["workstation.jump"],

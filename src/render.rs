@@ -17,6 +17,10 @@ const TEMPLATES: &[(&str, &str)] = &[
         include_str!("../templates/nginx_site.conf.j2"),
     ),
     (
+        "nginx_htpasswd",
+        include_str!("../templates/nginx_htpasswd.j2"),
+    ),
+    (
         "jupyter_server_config.py",
         include_str!("../templates/jupyter_server_config.py.j2"),
     ),

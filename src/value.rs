@@ -95,6 +95,18 @@ validated_string!(
     check_password_hash
 );
 validated_string!(
+    /// An HTTP basic-auth password hash as nginx on Debian verifies it (through libxcrypt's crypt):
+    /// bcrypt `$2b$`/`$2y$`, yescrypt `$y$` or sha512-crypt `$6$`; never a plaintext or fast-to-guess form.
+    HtpasswdHash,
+    check_htpasswd_hash
+);
+validated_string!(
+    /// An IPv4 or IPv6 address, or a network in CIDR form (`10.0.0.0/8`, `2001:db8::/32`), for nginx's
+    /// `allow`: an address without `/N` is that one address.
+    Cidr,
+    check_cidr
+);
+validated_string!(
     /// A person's name as Jupyter shows it (cursors, the user list): 1-64 characters, any but control
     /// characters, not only spaces. It reaches the config only as a JSON string literal.
     DisplayName,
@@ -115,6 +127,33 @@ validated_string!(
     TimeSpan,
     check_time_span
 );
+
+impl BaseUrl {
+    /// An unguessable base_url for `jprov base-url`: `/j-` and the 128 bits of `random` in 26 characters of
+    /// lowercase base32 (RFC 4648's alphabet: letters and 2-7, nothing a URL or a shell treats specially).
+    pub fn unguessable(random: [u8; 16]) -> BaseUrl {
+        const ALPHABET: &[u8; 32] = b"abcdefghijklmnopqrstuvwxyz234567";
+        let bits = u128::from_be_bytes(random);
+        // 26 groups of 5 bits from the top; the last holds the 3 bits left, padded with zeros.
+        let encoded: String = (0..26i32)
+            .map(|i| {
+                let shift = 128 - 5 * (i + 1);
+                let group = if shift >= 0 {
+                    bits >> shift
+                } else {
+                    bits << -shift
+                };
+                char::from(ALPHABET[(group & 0x1f) as usize])
+            })
+            .collect();
+        BaseUrl::try_from(format!("/j-{encoded}/")).expect("a valid base_url")
+    }
+
+    /// Whether this is the default `/`.
+    pub fn is_root(&self) -> bool {
+        self.0 == "/"
+    }
+}
 
 impl AsRef<std::path::Path> for LocalPath {
     fn as_ref(&self) -> &std::path::Path {
@@ -430,6 +469,62 @@ fn check_password_hash(s: &str) -> Result<(), String> {
         Ok(())
     } else {
         Err("this is not a Jupyter password hash; run `jprov hash-password` and paste its output here".into())
+    }
+}
+
+fn check_htpasswd_hash(s: &str) -> Result<(), String> {
+    match crate::password::htpasswd::problem(s) {
+        None => Ok(()),
+        Some(problem) => Err(format!(
+            "{problem}; run `jprov hash-password --htpasswd` and paste its output here"
+        )),
+    }
+}
+
+/// What is wrong with an address or network for nginx's `allow`, if anything.
+fn cidr_problem(s: &str) -> Option<String> {
+    let (address, prefix) = match s.split_once('/') {
+        Some((address, prefix)) => (address, Some(prefix)),
+        None => (s, None),
+    };
+    let Ok(address) = address.parse::<std::net::IpAddr>() else {
+        return Some("the part before '/' is not an IPv4 or IPv6 address".into());
+    };
+    let bits: u32 = if address.is_ipv4() { 32 } else { 128 };
+    // An address alone is that one host: nothing more to check.
+    let prefix = prefix?;
+    // Digits only, no leading zero: Rust's parser would take "+8" and "08".
+    let length =
+        (all_digits(prefix) && (prefix == "0" || !prefix.starts_with('0')) && prefix.len() <= 3)
+            .then(|| prefix.parse::<u32>().ok())
+            .flatten()
+            .filter(|n| *n <= bits);
+    let Some(length) = length else {
+        return Some(format!(
+            "the prefix length after '/' is not a number from 0 to {bits}"
+        ));
+    };
+    // The address's bits from the top, so that the prefix is the same shift for both families.
+    let from_the_top = match address {
+        std::net::IpAddr::V4(a) => u128::from(u32::from(a)) << 96,
+        std::net::IpAddr::V6(a) => u128::from(a),
+    };
+    // nginx would take 10.0.0.1/8 as 10.0.0.0/8 with a warning: say which was meant instead.
+    if from_the_top.checked_shl(length).unwrap_or(0) != 0 {
+        return Some(format!(
+            "the address has bits set beyond the /{length} prefix: give the network's own address, \
+             or the address alone for that one host"
+        ));
+    }
+    None
+}
+
+fn check_cidr(s: &str) -> Result<(), String> {
+    match cidr_problem(s) {
+        None => Ok(()),
+        Some(problem) => Err(format!(
+            "invalid address or network: {problem}; use e.g. \"192.0.2.7\", \"10.0.0.0/8\" or \"2001:db8::/32\""
+        )),
     }
 }
 
@@ -750,7 +845,7 @@ mod tests {
     fn messages_describe_the_problem_without_the_value() {
         let secret = "sha1:0e112c3ddfce:a68df677475c2b47b6e86d0467eec97ac5f4b85a";
         type Check = fn(&str) -> Result<(), String>;
-        let checks: [(&str, Check); 13] = [
+        let checks: [(&str, Check); 15] = [
             ("profile name", accepts::<ProfileName>),
             ("domain", accepts::<Domain>),
             ("host", accepts::<HostName>),
@@ -766,6 +861,8 @@ mod tests {
             ("password hash", |s| {
                 accepts::<PasswordHash>(s).map_err(|e| format!("password hash {e}"))
             }),
+            ("--htpasswd", accepts::<HtpasswdHash>),
+            ("address or network", accepts::<Cidr>),
         ];
         for (what, check) in checks {
             let bad = format!("{secret} x");
@@ -777,6 +874,60 @@ mod tests {
         assert!(e.contains("';' at character 8"), "{e}");
         let e = accepts::<AbsPath>("/a\nb").unwrap_err();
         assert!(e.contains("a line break at character 3"), "{e}");
+    }
+
+    #[test]
+    fn unguessable_base_urls_carry_128_bits_in_base32() {
+        let zero = BaseUrl::unguessable([0; 16]);
+        assert_eq!(zero.as_str(), format!("/j-{}/", "a".repeat(26)));
+        let ones = BaseUrl::unguessable([0xff; 16]);
+        // 25 groups of five ones, then the three bits left, padded: 0b11100 = 28, which is '4'.
+        assert_eq!(ones.as_str(), format!("/j-{}4/", "7".repeat(25)));
+        let mut one = [0; 16];
+        one[15] = 1;
+        // The lowest bit is the last group's third: 0b00100 = 4, which is 'e'.
+        assert_eq!(
+            BaseUrl::unguessable(one).as_str(),
+            format!("/j-{}e/", "a".repeat(25))
+        );
+        assert!(!zero.is_root() && BaseUrl::try_from("/".to_string()).unwrap().is_root());
+    }
+
+    #[test]
+    fn allow_list_entries_are_addresses_or_networks_without_host_bits() {
+        for good in [
+            "192.0.2.7",
+            "10.0.0.0/8",
+            "0.0.0.0/0",
+            "10.77.0.40/32",
+            "2001:db8::/32",
+            "::/0",
+            "fd00::5",
+            "fd00::5/128",
+        ] {
+            assert!(accepts::<Cidr>(good).is_ok(), "{good:?} rejected");
+        }
+        for (bad, says) in [
+            ("10.0.0.1/8", "bits set beyond the /8"),
+            ("2001:db8::1/32", "bits set beyond the /32"),
+            ("10.0.0.0/33", "0 to 32"),
+            ("fd00::/129", "0 to 128"),
+            ("10.0.0.0/08", "0 to 32"),
+            ("10.0.0.0/+8", "0 to 32"),
+            ("10.0.0.0/", "0 to 32"),
+            ("10.0.0.0/8/8", "0 to 32"),
+            ("10.0.0", "not an IPv4 or IPv6"),
+            ("010.0.0.1", "not an IPv4 or IPv6"),
+            ("fe80::1%eth0", "not an IPv4 or IPv6"),
+            ("all", "not an IPv4 or IPv6"),
+            ("10.0.0.0/8; deny all", "0 to 32"),
+            ("10.0.0.0 /8", "not an IPv4 or IPv6"),
+            ("", "not an IPv4 or IPv6"),
+            ("-10.0.0.0/8", "not an IPv4 or IPv6"),
+        ] {
+            let e = accepts::<Cidr>(bad).unwrap_err();
+            assert!(e.contains(says), "{bad:?}: {e}");
+        }
     }
 
     #[test]

@@ -123,6 +123,11 @@ impl Lab {
 
     /// laptop_check.py from the laptop against URL, trusting pebble's current root.
     fn laptop_check(&self, url: &str, password: &str) -> Output {
+        self.laptop_check_with(url, password, &[])
+    }
+
+    /// `laptop_check` with more of laptop_check.py's options (`--basic-auth-file FILE`).
+    fn laptop_check_with(&self, url: &str, password: &str, options: &[&str]) -> Output {
         let out = self.lab(&["acme-root", self.path().to_str().unwrap()]);
         assert!(out.status.success(), "{}", show("lab.sh acme-root", &out));
         let root = self.path().join("acme-root.pem");
@@ -130,6 +135,7 @@ impl Lab {
             .arg(LAPTOP_CHECK_PY)
             .args(["--url", url, "--password", password, "--cafile"])
             .arg(root)
+            .args(options)
             .output()
             .expect("run laptop_check.py")
     }
@@ -699,6 +705,10 @@ fn laptop_runs_a_kernel_through(method: Method) {
         assert_eq!(gw("jprov-tunnel"), "gatewayports clientspecified");
     }
 
+    if method == Method::NginxProxy {
+        layers_in_front_of_nginx_proxy(&lab, &profile, name, url);
+    }
+
     // 8. The tunnel comes back by itself: after its ssh is killed, and after the peer's sshd restarts
     //    and drops the session. systemd restarts it after RestartSec (10 s); allow for one more retry.
     let limit = std::time::Duration::from_secs(30);
@@ -862,11 +872,12 @@ fn laptop_runs_a_kernel_through(method: Method) {
         "server",
         "systemctl list-unit-files 'jprov-*' --no-legend | wc -l; \
              getent passwd jprov-tunnel jprov-cert | wc -l; \
-             ls /etc/ssh/sshd_config.d /etc/nginx/sites-enabled /etc/letsencrypt/renewal-hooks/deploy | grep -c jprov; \
+             ls /etc/ssh/sshd_config.d /etc/nginx /etc/nginx/sites-enabled /etc/letsencrypt/renewal-hooks/deploy | grep -c jprov; \
              sshd -T -C user=admin,host=x,addr=10.77.0.50 | grep -i '^gatewayports '; \
              ls -d /var/lib/jprov* 2>/dev/null || echo 'no /var/lib/jprov*'",
     );
-    // /var/lib/jprov* went too: records, accounts' homes, the bundle, certbot's webroot (nginx-proxy).
+    // /var/lib/jprov* went too: records, accounts' homes, the bundle, certbot's webroot (nginx-proxy); and
+    // the htpasswd file the layers left (nginx-proxy, /etc/nginx/jprov-NAME.htpasswd).
     assert_eq!(
         gone, "0\n0\n0\ngatewayports no\nno /var/lib/jprov*",
         "left on the server"
@@ -1115,6 +1126,169 @@ fn collaborators_edit_one_notebook(lab: &Lab, profile: &Path, name: &str) {
         t_problem.as_secs_f64(),
         t_apply.as_secs_f64(),
         t_check.as_secs_f64()
+    );
+}
+
+/// `jprov hash-password --htpasswd` with the password on stdin.
+fn htpasswd_hash(password: &str) -> String {
+    use std::io::Write;
+    let mut child = Command::new(JPROV)
+        .args(["hash-password", "--htpasswd"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("jprov hash-password --htpasswd");
+    writeln!(child.stdin.take().unwrap(), "{password}").unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        show("jprov hash-password --htpasswd", &out)
+    );
+    let hash = text(&out.stdout).trim().to_string();
+    assert!(hash.starts_with("$2b$"), "not a bcrypt hash: {hash}");
+    hash
+}
+
+/// The status nginx gives ctl (10.77.0.50) for `https://jupyter.lab/login`, and with `credentials_file`
+/// (a curl config holding `user = ...`, never argv) when given.
+fn status_from_ctl(lab: &Lab, credentials_file: Option<&Path>) -> String {
+    let root = lab.path().join("acme-root.pem");
+    let credentials = credentials_file.map_or(String::new(), |f| format!("-K {}", f.display()));
+    lab.sh_ok(
+        "ctl",
+        &format!(
+            "curl -sS -o /dev/null -w '%{{http_code}}' --max-time 10 --cacert {} {credentials} \
+             https://jupyter.lab/login",
+            root.display()
+        ),
+    )
+}
+
+/// Issue 11's layers on nginx-proxy: a profile with `access.allow` = the laptop's address only and basic
+/// auth for the owner shows them in the plan, applies, and converges; ctl (outside the allow-list) gets
+/// 403 with or without credentials, the laptop 401 without or with wrong ones, and with both the kernel
+/// check passes. Then the profile without them takes them away again (the htpasswd keeps no account).
+fn layers_in_front_of_nginx_proxy(lab: &Lab, profile: &Path, name: &str, url: &str) {
+    let t0 = std::time::Instant::now();
+    let fail = |what: &str, out: &Output| format!("{}\n{}", show(what, out), lab.host_logs(name));
+    let original = std::fs::read_to_string(profile).unwrap();
+    let basic_password = "e2e-basic-auth-staple";
+    let hash = htpasswd_hash(basic_password);
+    let htpasswd = format!("/etc/nginx/jprov-{name}.htpasswd");
+    std::fs::write(
+        profile,
+        format!(
+            "{original}access:\n  basic_auth:\n    - username: alice\n      htpasswd_hash: \"{hash}\"\n  \
+             allow: [10.77.0.40]\n"
+        ),
+    )
+    .unwrap();
+    let plan = lab.jprov(&["plan"], profile, &[]);
+    assert_eq!(
+        plan.status.code(),
+        Some(2),
+        "{}",
+        fail("plan (layers)", &plan)
+    );
+    let planned = text(&plan.stdout);
+    for shown in [
+        format!("    + create {htpasswd} (0640 root:www-data): missing\n"),
+        "    +alice: ********\n".to_string(),
+        "    +        allow 10.77.0.40;\n".to_string(),
+        "    +        deny all;\n".to_string(),
+        format!("    +        auth_basic_user_file {htpasswd};\n"),
+    ] {
+        assert!(planned.contains(&shown), "plan lacks {shown:?}:\n{planned}");
+    }
+    assert!(
+        !planned.contains(&hash[7..]),
+        "the plan shows the hash:\n{planned}"
+    );
+    let apply = lab.jprov(&["apply"], profile, &[]);
+    assert_eq!(
+        apply.status.code(),
+        Some(0),
+        "{}",
+        fail("apply (layers)", &apply)
+    );
+    assert!(!text(&apply.stdout).contains(&hash[7..]));
+    let plan = lab.jprov(&["plan"], profile, &[]);
+    assert_eq!(
+        plan.status.code(),
+        Some(0),
+        "{}",
+        fail("plan after apply (layers)", &plan)
+    );
+    let owner = lab.sh_ok("server", &format!("stat -c '%a %U:%G' {htpasswd}"));
+    assert_eq!(owner, "640 root:www-data");
+
+    // ctl is outside the allow-list: 403, right credentials or not.
+    let credentials = lab.path().join("ctl-basic-auth.curlrc");
+    std::fs::write(&credentials, format!("user = \"alice:{basic_password}\"\n")).unwrap();
+    assert_eq!(status_from_ctl(lab, None), "403");
+    assert_eq!(status_from_ctl(lab, Some(&credentials)), "403");
+    // The laptop: 401 without or with wrong credentials (laptop_check's basic-auth step), and with both a
+    // kernel runs. The credentials reach laptop_check in a file, never its argv.
+    let basic_auth_file = lab.path().join("laptop-basic-auth");
+    std::fs::write(&basic_auth_file, format!("alice:{basic_password}\n")).unwrap();
+    let file = basic_auth_file.to_str().unwrap();
+    let check = lab.laptop_check_with(url, PASSWORD, &["--basic-auth-file", file]);
+    assert!(
+        check.status.success(),
+        "{}",
+        fail("laptop_check.py (layers)", &check)
+    );
+    let out = text(&check.stdout);
+    for step in ["basic-auth", "login", "execute"] {
+        assert!(
+            out.contains(&format!("ok   {step}:")),
+            "{step} missing:\n{out}"
+        );
+    }
+    let without = lab.laptop_check(url, PASSWORD);
+    assert!(
+        text(&without.stdout).contains("FAIL login: GET login answered 401"),
+        "{}",
+        show("laptop_check.py without basic auth", &without)
+    );
+
+    // Taken away again: the plan shows them go, the file keeps no account, everyone reaches Jupyter's login.
+    std::fs::write(profile, &original).unwrap();
+    let apply = lab.jprov(&["apply"], profile, &[]);
+    assert_eq!(
+        apply.status.code(),
+        Some(0),
+        "{}",
+        fail("apply (no layers)", &apply)
+    );
+    let applied = text(&apply.stdout);
+    assert!(
+        applied.contains("    -        auth_basic_user_file")
+            && applied.contains("    -alice: ********"),
+        "{}",
+        fail("apply (no layers)", &apply)
+    );
+    let plan = lab.jprov(&["plan"], profile, &[]);
+    assert_eq!(
+        plan.status.code(),
+        Some(0),
+        "{}",
+        fail("plan after apply (no layers)", &plan)
+    );
+    let accounts = lab.sh_ok("server", &format!("grep -c : {htpasswd} || true"));
+    assert_eq!(accounts, "0", "an account is left in {htpasswd}");
+    assert_eq!(status_from_ctl(lab, None), "200");
+    let check = lab.laptop_check(url, PASSWORD);
+    assert!(
+        check.status.success(),
+        "{}",
+        fail("laptop_check.py (no layers)", &check)
+    );
+    eprintln!(
+        "e2e nginx-proxy: the access layers applied, proven and taken away in {:.1} s",
+        t0.elapsed().as_secs_f64()
     );
 }
 

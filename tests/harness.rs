@@ -436,7 +436,16 @@ fn as_nobody(test: &str, require_all: bool) -> Output {
     if require_all {
         cmd.env(support::prereq::REQUIRE_ALL, "1");
     }
-    cmd.output().unwrap()
+    // The copy was open for writing here; a child another test thread forks meanwhile holds that fd
+    // until it execs, and exec of a file open for writing fails (ETXTBSY). It passes in a moment.
+    for _ in 0..20 {
+        let out = cmd.output().unwrap();
+        if !String::from_utf8_lossy(&out.stderr).contains("Text file busy") {
+            return out;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    panic!("{} stayed busy (ETXTBSY) for 2 s", exe.display())
 }
 
 #[test]

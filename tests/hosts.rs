@@ -1672,3 +1672,88 @@ fn connections_follow_the_ssh_config_given_with_dash_f() {
         .stderr_contains("Bad configuration option")
         .run();
 }
+
+/// What nginx on the test server answers `https://jupyter.test:PORT/api/status` from the loopback address
+/// `source`, with `user:password` or no credentials (curl inside the server, trusting the test certificate).
+fn nginx_status(s: &Setup, source: &str, credentials: Option<&str>) -> String {
+    let port = s.profile().nginx.expect("nginx-proxy").https_port;
+    let credentials = credentials.map_or(String::new(), |c| format!("-u '{c}'"));
+    s.server.exec_ok(&format!(
+        "curl -sS -o /dev/null -w '%{{http_code}}' --max-time 10 --noproxy '*' --interface {source} \
+         --cacert /etc/jprov-test/cert.pem --resolve jupyter.test:{port}:127.0.0.1 {credentials} \
+         https://jupyter.test:{port}/api/status"
+    ))
+}
+
+#[test]
+fn nginx_proxy_puts_basic_auth_and_an_allow_list_in_front_and_takes_them_away_again() {
+    use jprov::profile::{Access, BasicAuthAccount};
+    let Some(s) = Setup::new(Method::NginxProxy) else {
+        return;
+    };
+    s.server.start_nginx();
+    let htpasswd = "/etc/nginx/jprov-t-nginx-proxy.htpasswd";
+    let hash = jprov::password::htpasswd::hash_password("alice-basic-auth-pw").unwrap();
+    s.edit_profile(|p| {
+        p.access = Access {
+            basic_auth: Some(vec![BasicAuthAccount {
+                username: valid("alice"),
+                htpasswd_hash: valid(&hash),
+                password: None,
+            }]),
+            allow: Some(vec![valid("127.0.0.2")]),
+        }
+    });
+    // The layers show in the plan before anything changes, the hash nowhere.
+    // Lines: a first plan (the hosts' keys).
+    s.run(&["plan"])
+        .status(2)
+        .stdout_contains(format!(
+            "    + create {htpasswd} (0640 root:www-data): missing\n"
+        ))
+        .stdout_contains("    +alice: ********\n")
+        .stdout_contains("    +        allow 127.0.0.2;\n")
+        .stdout_contains(format!("    +        auth_basic_user_file {htpasswd};\n"))
+        .stdout_contains("`nginx -t` passes with the new files (staged; live files untouched)")
+        .stdout_lacks(&hash[7..])
+        .absent(Role::Server, htpasswd)
+        .run();
+    s.apply(&["--start-tunnel"])
+        .stdout_contains("reloaded nginx")
+        .stdout_lacks(&hash[7..])
+        .run();
+    let owner = s.server.exec_ok(&format!("stat -c '%a %U:%G' {htpasswd}"));
+    assert_eq!(owner.trim(), "640 root:www-data");
+    let workers = s
+        .server
+        .exec_ok("grep -x 'user www-data;' /etc/nginx/nginx.conf");
+    assert_eq!(workers.trim(), "user www-data;", "Debian's nginx.conf");
+    // The real nginx, its workers www-data: outside the allow-list 403; inside it 401 without or with
+    // wrong credentials; with both, nginx goes on to the tunnel (502: no Jupyter runs on the test
+    // workstation).
+    let right = "alice:alice-basic-auth-pw";
+    assert_eq!(nginx_status(&s, "127.0.0.1", Some(right)), "403");
+    assert_eq!(nginx_status(&s, "127.0.0.2", None), "401");
+    assert_eq!(nginx_status(&s, "127.0.0.2", Some("alice:wrong")), "401");
+    assert_eq!(nginx_status(&s, "127.0.0.2", Some(right)), "502");
+
+    // Without the layers: the site lets everyone through, the file keeps no account.
+    s.edit_profile(|p| p.access = Access::default());
+    s.apply(&["--start-tunnel"])
+        .stdout_contains(format!("    ~ update {htpasswd}"))
+        .stdout_contains("    -alice: ********\n")
+        .stdout_contains("    -        auth_basic_user_file")
+        .stdout_lacks(&hash[7..])
+        .run();
+    let left = text(&s.server.read_file(htpasswd).unwrap());
+    assert!(
+        !left.contains(':') && left.contains("No accounts."),
+        "{left}"
+    );
+    assert_eq!(nginx_status(&s, "127.0.0.1", None), "502");
+    // destroy deletes it (jprov created it).
+    s.destroy(&[])
+        .stdout_contains(format!("    - delete {htpasswd}: jprov created it"))
+        .absent(Role::Server, htpasswd)
+        .run();
+}

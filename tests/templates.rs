@@ -634,6 +634,7 @@ fn nginx_context(dir: &Path, profile: &str, domain: &str, tls_ready: bool) -> Va
         "key_file": dir.join("key.pem"),
         "acme_webroot": dir.join("acme"),
         "client_max_body_size": "512m",
+        "access": {"htpasswd": null, "allow": []},
     })
 }
 
@@ -954,6 +955,162 @@ fn nginx_site_proxies_http_and_websockets() {
 }
 
 // ---------------------------------------------------------------------------------------------
+// The access layers: basic auth and the allow-list, checked by the real nginx
+
+/// Made by Debian 12's libxcrypt (`crypt_gensalt` with `$6$` and `$y$`, then `crypt`) for "mypassword": the
+/// other two schemes the profile accepts (src/password/htpasswd.rs), which jprov itself never makes.
+const SHA512_CRYPT: &str = "$6$cjWe9/47xZI71xVn$OQiVL5aFkX2OJ4GTVaRC35vBchiq4fWe7I2bz81h/.ghDjesQOQ8neHJ/2efB84tk0oLqlpb8DXGbfYfJdUZt.";
+const YESCRYPT: &str = "$y$j9T$XpqTppngQAMPbmY5Jetx.0$KckcqXYyZnxForMNra.BYMdjYMMGzXcBd8ECVuC9nc7";
+
+/// `jprov hash-password --htpasswd` itself, the password on stdin.
+fn htpasswd_hash_from_the_cli(password: &str) -> String {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_jprov"))
+        .args(["hash-password", "--htpasswd"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    writeln!(child.stdin.take().unwrap(), "{password}").unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    String::from_utf8(out.stdout).unwrap().trim().to_string()
+}
+
+#[test]
+fn nginx_checks_basic_auth_of_every_accepted_scheme_behind_the_allow_list() {
+    let domain = "jupyter.example.org";
+    let dir = tempdir();
+    let d = dir.path();
+    let (cert, _) = self_signed(d, domain);
+    let alice = htpasswd_hash_from_the_cli("alice's basic-auth pw");
+    assert!(alice.starts_with("$2b$10$"), "{alice}");
+    let htpasswd = d.join("jprov-lab.htpasswd");
+    let accounts = json!([
+        {"username": "alice", "hash": alice},
+        {"username": "bob", "hash": SHA512_CRYPT},
+        {"username": "carol", "hash": YESCRYPT},
+    ]);
+    let file = render(
+        "nginx_htpasswd",
+        json!({"profile": "lab", "accounts": accounts}),
+    );
+    assert!(
+        file.starts_with("# Managed by jprov for profile lab;"),
+        "{file}"
+    );
+    fs::write(&htpasswd, file).unwrap();
+    let upstream = echo_upstream();
+    let (http_port, https_port) = (free_port(), free_port());
+    let mut ctx = nginx_context(d, "lab", domain, true);
+    ctx["http_port"] = json!(http_port);
+    ctx["https_port"] = json!(https_port);
+    ctx["upstream_port"] = json!(upstream);
+    ctx["base_url"] = json!("/jupyter/");
+    // Only 127.0.0.2 (and a network that is not this one) may connect; curl comes from 127.0.0.1
+    // unless told otherwise.
+    ctx["access"] = json!({"htpasswd": htpasswd, "allow": ["127.0.0.2", "192.0.2.0/24"]});
+    let site = render("nginx_site.conf", ctx);
+    let setup = NginxSetup::new(&[site]);
+    setup.assert_valid();
+    let challenge = d.join("acme/.well-known/acme-challenge");
+    fs::create_dir_all(&challenge).unwrap();
+    fs::write(challenge.join("tok"), "tok.thumb").unwrap();
+    let mut nginx = KillOnDrop::spawn(
+        setup
+            .command()
+            .args(["-g", "daemon off; master_process off;"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null()),
+        "nginx",
+        Some(setup.dir.path().join("error.log")),
+    );
+    wait_for_port(https_port, &mut nginx);
+    wait_for_port(http_port, &mut nginx);
+
+    // The status and headers of a GET from `source` with `credentials` (user:password, or none).
+    let get = |source: &str, path: &str, credentials: Option<&str>| -> (String, String) {
+        let mut cmd = curl();
+        cmd.arg("--resolve")
+            .arg(format!("{domain}:{https_port}:127.0.0.1"))
+            .arg("--cacert")
+            .arg(&cert)
+            .args(["--interface", source, "-D", "-", "-o", "/dev/null"]);
+        if let Some(credentials) = credentials {
+            cmd.args(["-u", credentials]);
+        }
+        let out = run_ok(cmd.arg(format!("https://{domain}:{https_port}{path}")));
+        let head = String::from_utf8_lossy(&out.stdout).to_string();
+        (
+            head.split_whitespace().nth(1).unwrap_or("").to_string(),
+            head,
+        )
+    };
+    let right = "alice:alice's basic-auth pw";
+    // Outside the allow-list: 403, right credentials or not, the redirect to base_url too.
+    for path in ["/jupyter/api/status", "/"] {
+        for credentials in [None, Some(right)] {
+            assert_eq!(
+                get("127.0.0.1", path, credentials).0,
+                "403",
+                "{path} {credentials:?}"
+            );
+        }
+    }
+    // Inside it: no, wrong or someone else's credentials are 401 with the challenge.
+    for credentials in [
+        None,
+        Some("alice:wrong"),
+        Some("alice:"),
+        Some("alice:mypassword"),
+        Some("bob:alice's basic-auth pw"),
+        Some("dave:alice's basic-auth pw"),
+    ] {
+        let (status, head) = get("127.0.0.2", "/jupyter/api/status", credentials);
+        assert_eq!(status, "401", "{credentials:?}\n{head}");
+        assert_eq!(
+            header(&head, "WWW-Authenticate"),
+            Some("Basic realm=\"Jupyter\""),
+            "{head}"
+        );
+    }
+    assert_eq!(get("127.0.0.2", "/", None).0, "401");
+    // The right ones reach Jupyter: bcrypt from jprov, sha512-crypt and yescrypt from libxcrypt, all checked
+    // by nginx (crypt(3)), and the password itself never reaches the upstream.
+    for credentials in [right, "bob:mypassword", "carol:mypassword"] {
+        let (status, head) = get("127.0.0.2", "/jupyter/api/status", Some(credentials));
+        assert_eq!(status, "200", "{credentials}\n{head}");
+        assert_eq!(header(&head, "X-Seen-Authorization"), None, "{head}");
+        assert_eq!(
+            header(&head, "X-Seen-Path"),
+            Some("/jupyter/api/status"),
+            "{head}"
+        );
+    }
+    let (status, head) = get("127.0.0.2", "/", Some(right));
+    assert_eq!(
+        (status.as_str(), header(&head, "Location")),
+        (
+            "302",
+            Some(format!("https://{domain}:{https_port}/jupyter/").as_str())
+        ),
+        "{head}"
+    );
+    // Port 80 stays open to everyone for the ACME challenge (Let's Encrypt connects from anywhere).
+    let out = run_ok(
+        curl()
+            .arg("--resolve")
+            .arg(format!("{domain}:{http_port}:127.0.0.1"))
+            .arg(format!(
+                "http://{domain}:{http_port}/.well-known/acme-challenge/tok"
+            )),
+    );
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "tok.thumb");
+    nginx.assert_running();
+}
+
+// ---------------------------------------------------------------------------------------------
 // Jupyter server config
 
 const HASH: &str = "sha1:0e112c3ddfce:a68df677475c2b47b6e86d0467eec97ac5f4b85a"; // "mypassword"
@@ -983,6 +1140,8 @@ fn jupyter_context(method: &str, port: u16, certs: &Path) -> Value {
         "certfile": certfile,
         "keyfile": keyfile,
         "trust_xheaders": method == "nginx-proxy",
+        // Both methods: browsers reach them over TLS (desired/access.rs).
+        "secure_cookies": true,
     })
 }
 
@@ -1382,6 +1541,9 @@ impl PeopleServer {
         fs::create_dir_all(dir.join("notebooks")).unwrap();
         let mut ctx = jupyter_context("nginx-proxy", port, dir);
         ctx["collaborators"] = collaborators;
+        // curl talks plain http here, and keeps no Secure cookie over it: the cookies' flags are
+        // `jupyter_cookies_are_secure_and_http_only_on_every_tls_method`'s, the logins this test's.
+        ctx["secure_cookies"] = json!(false);
         let config = render("jupyter_server_config.py", ctx);
         fs::write(config_dir.join("jupyter_server_config.py"), config).unwrap();
         let err = dir.join(format!("jupyter-{port}.err"));
@@ -1629,4 +1791,178 @@ fn jar_value(jar: &Path, name: &str) -> String {
             (f.len() == 7 && f[5] == name).then(|| f[6].to_string())
         })
         .unwrap_or_else(|| panic!("no {name} cookie"))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Cookies: Secure wherever browsers reach Jupyter over TLS
+
+/// A real jupyter_server on loopback with `config`, in `dir` (its own config, data and runtime dirs).
+fn start_jupyter(py: &str, dir: &Path, config: &str) -> KillOnDrop {
+    let config_dir = dir.join("config");
+    fs::create_dir_all(&config_dir).unwrap();
+    fs::create_dir_all(dir.join("notebooks")).unwrap();
+    fs::write(config_dir.join("jupyter_server_config.py"), config).unwrap();
+    let err = dir.join("jupyter.err");
+    KillOnDrop::spawn(
+        Command::new(py)
+            .args(["-m", "jupyter_server", "--allow-root"])
+            .current_dir(dir.join("notebooks"))
+            .env("JUPYTER_CONFIG_DIR", &config_dir)
+            .env("JUPYTER_DATA_DIR", dir.join("data"))
+            .env("JUPYTER_RUNTIME_DIR", dir.join("runtime"))
+            .env("JUPYTER_PLATFORM_DIRS", "1")
+            .env_remove("JUPYTER_TOKEN")
+            .env_remove("JUPYTER_TOKEN_FILE")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(fs::File::create(&err).unwrap()),
+        "jupyter_server",
+        Some(err),
+    )
+}
+
+/// The `Set-Cookie` header of the cookie whose name starts with `name` in a response's headers.
+fn set_cookie<'a>(head: &'a str, name: &str) -> Option<&'a str> {
+    head.lines().find_map(|l| {
+        let (n, v) = l.split_once(':')?;
+        let v = v.trim();
+        (n.eq_ignore_ascii_case("set-cookie") && v.starts_with(name)).then_some(v)
+    })
+}
+
+/// Which of `Secure` and `HttpOnly` a `Set-Cookie` value carries.
+fn flags(set_cookie: &str) -> (bool, bool) {
+    let attributes: Vec<String> = (set_cookie.split(';').skip(1))
+        .map(|a| a.trim().to_ascii_lowercase())
+        .collect();
+    (
+        attributes.iter().any(|a| a == "secure"),
+        attributes.iter().any(|a| a == "httponly"),
+    )
+}
+
+/// The cookies Jupyter sets for the login page and a login, as a browser of the public name gets them:
+/// (the _xsrf cookie's flags, the login cookie's flags). `scheme_header`: what nginx adds (X-Scheme).
+fn cookie_flags(
+    base: &str,
+    curl_args: &[String],
+    extra: &[&str],
+    login: &[(&str, &str)],
+) -> [(bool, bool); 2] {
+    let head = |args: &[String]| {
+        let out = run_ok(curl().args(curl_args).args(extra).args(args).args([
+            "-D",
+            "-",
+            "-o",
+            "/dev/null",
+        ]));
+        String::from_utf8_lossy(&out.stdout).to_string()
+    };
+    let page = head(&[format!("{base}/login")]);
+    let xsrf_cookie =
+        set_cookie(&page, "_xsrf=").unwrap_or_else(|| panic!("no _xsrf cookie:\n{page}"));
+    let xsrf = xsrf_cookie
+        .split(';')
+        .next()
+        .and_then(|c| c.strip_prefix("_xsrf="))
+        .unwrap()
+        .to_string();
+    let mut form = vec![
+        "-H".to_string(),
+        format!("Cookie: _xsrf={xsrf}"),
+        "--data-urlencode".to_string(),
+        format!("_xsrf={xsrf}"),
+    ];
+    for (key, value) in login {
+        form.extend(["--data-urlencode".to_string(), format!("{key}={value}")]);
+    }
+    form.push(format!("{base}/login?next=%2F"));
+    let logged_in = head(&form);
+    assert!(
+        logged_in.starts_with("HTTP/1.1 302"),
+        "login refused:\n{logged_in}"
+    );
+    // Named after the Host: username-jupyter-example-org[-PORT].
+    let login_cookie = set_cookie(&logged_in, "username-")
+        .unwrap_or_else(|| panic!("no login cookie:\n{logged_in}"));
+    [flags(xsrf_cookie), flags(login_cookie)]
+}
+
+#[test]
+fn jupyter_cookies_are_secure_and_http_only_on_every_tls_method() {
+    let py = require_python();
+    let dir = tempdir();
+    let d = dir.path();
+    let (cert, _) = self_signed(d, DOMAIN);
+    let ada = person(
+        "ada",
+        "Ada Lovelace",
+        &hash("ada's secret", jprov::password::HashScheme::Sha1),
+    );
+    // (method, with Ada, jprov's secure_cookies). Ada's login goes through JprovIdentityProvider, which
+    // inherits the cookie settings like Jupyter's own provider: once is enough.
+    let cases = [
+        ("reverse-forward", false, true),
+        ("nginx-proxy", false, true),
+        ("nginx-proxy", true, true),
+        // The control: what Jupyter decides by itself, without jprov's settings.
+        ("nginx-proxy", false, false),
+    ];
+    const SECURE_HTTP_ONLY: [(bool, bool); 2] = [(true, false), (true, true)];
+    for (i, (method, with_ada, secure_cookies)) in cases.into_iter().enumerate() {
+        let port = free_port();
+        let mut ctx = jupyter_context(method, port, d);
+        ctx["collaborators"] = if with_ada { json!([ada]) } else { json!([]) };
+        ctx["secure_cookies"] = json!(secure_cookies);
+        let config = render("jupyter_server_config.py", ctx);
+        let mut server = start_jupyter(&py, &d.join(format!("server-{i}")), &config);
+        wait_for_port(port, &mut server);
+        let login: &[(&str, &str)] = match with_ada {
+            false => &[("password", "mypassword")],
+            true => &[("username", "ada"), ("password", "ada's secret")],
+        };
+        let case = format!("{method}, collaborators: {with_ada}, secure_cookies: {secure_cookies}");
+        if method == "reverse-forward" {
+            // Jupyter serves TLS itself.
+            let tls = [
+                "--resolve".to_string(),
+                format!("{DOMAIN}:{port}:127.0.0.1"),
+                "--cacert".to_string(),
+                cert.display().to_string(),
+            ];
+            let base = format!("https://{DOMAIN}:{port}");
+            let extra = [
+                "-H",
+                "Host: jupyter.example.org:8443",
+                "-H",
+                "Origin: https://jupyter.example.org:8443",
+            ];
+            assert_eq!(
+                cookie_flags(&base, &tls, &extra, login),
+                SECURE_HTTP_ONLY,
+                "{case}"
+            );
+            continue;
+        }
+        // nginx-proxy: plain http behind nginx; with and without the X-Scheme nginx sends.
+        let base = format!("http://127.0.0.1:{port}");
+        let host = ["-H".to_string(), format!("Host: {DOMAIN}")];
+        for scheme in [None, Some("https")] {
+            let mut extra = vec!["-H".to_string(), format!("Origin: https://{DOMAIN}")];
+            if let Some(scheme) = scheme {
+                extra.extend(["-H".to_string(), format!("X-Scheme: {scheme}")]);
+            }
+            let extra: Vec<&str> = extra.iter().map(String::as_str).collect();
+            let want = match (secure_cookies, scheme) {
+                (true, _) => SECURE_HTTP_ONLY,
+                // Jupyter's own choice: the login cookie is Secure only on a request it sees as https
+                // (trust_xheaders), the _xsrf cookie never.
+                (false, None) => [(false, false), (false, true)],
+                (false, Some(_)) => [(false, false), (true, true)],
+            };
+            let got = cookie_flags(&base, &host, &extra, login);
+            assert_eq!(got, want, "{case}, X-Scheme {scheme:?}");
+        }
+        server.assert_running();
+    }
 }

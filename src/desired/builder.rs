@@ -216,6 +216,7 @@ impl Builder<'_> {
                 "certfile": certfile,
                 "keyfile": keyfile,
                 "trust_xheaders": exposure.behind_proxy,
+                "secure_cookies": super::access::browsers_use_tls(p.method),
             }),
         )?;
         Ok(self.user_file(

@@ -40,6 +40,19 @@ pub fn check(
     Ok(Some(CheckScript { text, staged_sshd }))
 }
 
+/// Where nginx's sites and their links are: check.sh stages nginx's candidates as sites (in
+/// sites-available, linked from sites-enabled).
+const NGINX_SITE_DIRS: [&str; 2] = ["/etc/nginx/sites-available/", "/etc/nginx/sites-enabled/"];
+
+/// Whether `nginx -t` or `sshd -t` reads the file at `path` of a group it validates. An nginx group's
+/// htpasswd file is read per request, never by `nginx -t`, and staged as a site it would fail the check.
+fn read_by_validation(validation: &Validation, path: &str) -> bool {
+    match validation {
+        Validation::Sshd => true,
+        Validation::Nginx => NGINX_SITE_DIRS.iter().any(|dir| path.starts_with(dir)),
+    }
+}
+
 /// The candidates to stage, for sshd and for nginx: each `{path, content}` or `{path, remove: true}`.
 fn candidates(changes: &[Change]) -> [Vec<Value>; 2] {
     let mut candidates: [Vec<Value>; 2] = [vec![], vec![]];
@@ -53,19 +66,23 @@ fn candidates(changes: &[Change]) -> [Vec<Value>; 2] {
                 files,
                 validate: Some(validation),
                 ..
-            } => candidates[slot(validation)].extend(files.iter().filter_map(|file| {
-                match &file.file.content {
-                    Content::Known(content) => Some(json!({"path": file.path, "content": content})),
-                    Content::Pending(_) => None,
-                }
-            })),
+            } => candidates[slot(validation)].extend(
+                (files.iter())
+                    .filter(|file| read_by_validation(validation, &file.path))
+                    .filter_map(|file| match &file.file.content {
+                        Content::Known(content) => {
+                            Some(json!({"path": file.path, "content": content}))
+                        }
+                        Content::Pending(_) => None,
+                    }),
+            ),
             Change::RemoveFiles {
                 files,
                 validate: Some(validation),
                 ..
             } => candidates[slot(validation)].extend(
-                files
-                    .iter()
+                (files.iter())
+                    .filter(|file| read_by_validation(validation, &file.path))
                     .filter_map(|file| removal_candidate(&file.path, &file.how)),
             ),
             _ => {}
@@ -87,5 +104,24 @@ fn removal_candidate(path: &str, how: &Removal) -> Option<Value> {
             Content::Known(content) => Some(json!({"path": path, "content": content})),
             Content::Pending(_) => None,
         },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nginx_sites_are_staged_and_its_htpasswd_files_are_not() {
+        let p = crate::profile::parse(
+            include_str!("../../profiles/nginx-proxy.yaml"),
+            std::path::Path::new("np.yaml"),
+        )
+        .unwrap();
+        let l = crate::layout::Layout::new(&p);
+        assert!(read_by_validation(&Validation::Nginx, &l.nginx_available));
+        assert!(read_by_validation(&Validation::Nginx, &l.nginx_enabled));
+        assert!(!read_by_validation(&Validation::Nginx, &l.nginx_htpasswd));
+        assert!(read_by_validation(&Validation::Sshd, &l.sshd_dropin));
     }
 }

@@ -2,12 +2,15 @@
 """End-to-end check of a Jupyter server as a user's browser would reach it.
 
 Run inside the lab's laptop namespace:
-    laptop_check.py --url https://jupyter.lab/ --cafile acme-root.pem --password PW
+    laptop_check.py --url https://jupyter.lab/ --cafile acme-root.pem --password PW [--basic-auth-file F]
     laptop_check.py --url http://localhost:8888/ --password PW     (local-forward: through the laptop's ssh -L)
 
 Checks, in order (each prints one line; the first failure exits non-zero naming it):
   tls          TLS handshake verified against --cafile (hostname checked, no -k); for http, only to
                localhost (an ssh forward's end on the laptop) is accepted
+  basic-auth   (with --basic-auth-file, a file holding `user:password`, never argv) GET login without
+               basic-auth credentials, and with a wrong password for that user, answers 401 with a Basic
+               challenge; every later request, the websocket too, carries the file's credentials
   unauth       GET api/kernels without credentials is refused (401/403 or redirect to login)
   wrong-login  POST login with a wrong password is refused
   login        POST login with the right password succeeds and api/kernels answers 200
@@ -19,6 +22,7 @@ Only the standard library and tornado (which comes with jupyter_server) are used
 """
 import argparse
 import asyncio
+import base64
 import datetime
 import http.client
 import http.cookies
@@ -56,11 +60,15 @@ class Client:
         self.ctx = ctx
         self.timeout = timeout
         self.cookies = {}
+        # `Basic ...` for every request once --basic-auth-file is given.
+        self.authorization = None
 
     def cookie_header(self):
         return "; ".join(f"{k}={v}" for k, v in self.cookies.items())
 
-    def request(self, method, path, body=None, headers=None):
+    def request(self, method, path, body=None, headers=None, authorization=True):
+        """`authorization`: True sends the client's basic-auth credentials (if any), False none, a string
+        that header instead."""
         if self.scheme == "https":
             conn = http.client.HTTPSConnection(self.host, self.port, context=self.ctx, timeout=self.timeout)
         else:
@@ -68,6 +76,10 @@ class Client:
         h = dict(headers or {})
         if self.cookies:
             h["Cookie"] = self.cookie_header()
+        if authorization is True and self.authorization:
+            h["Authorization"] = self.authorization
+        elif isinstance(authorization, str):
+            h["Authorization"] = authorization
         try:
             conn.request(method, self.base + path, body=body, headers=h)
             resp = conn.getresponse()
@@ -124,6 +136,35 @@ def check_tls(c, ctx):
         raise CheckFailed("tls", f"cannot connect to {c.host}:{c.port}: {e}")
     issuer = dict(x[0] for x in cert.get("issuer", ()))
     ok("tls", f"{version}, certificate for {c.host} verified (issuer: {issuer.get('commonName', '?')})")
+
+
+def basic(user, password):
+    return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
+
+
+def read_basic_auth_file(path):
+    """`user:password` from the file's first line (a password may hold ':', a username may not)."""
+    with open(path, encoding="utf-8") as f:
+        line = f.readline().rstrip("\r\n")
+    user, sep, password = line.partition(":")
+    if not sep or not user or not password:
+        raise SystemExit(f"{path}: expected one line `user:password`")
+    return user, password
+
+
+def check_basic_auth(c, user, password):
+    for what, authorization in [("without credentials", False),
+                                ("with a wrong password", basic(user, password + "-wrong"))]:
+        st, hd, _ = c.request("GET", "login", authorization=authorization)
+        challenge = header(hd, "WWW-Authenticate")
+        if st != 401 or not challenge.lower().startswith("basic"):
+            raise CheckFailed("basic-auth", f"GET login {what} answered {st} {challenge!r} (expected 401 with a "
+                                            "Basic challenge)")
+    c.authorization = basic(user, password)
+    st, _, _ = c.request("GET", "login")
+    if st != 200:
+        raise CheckFailed("basic-auth", f"GET login with {user}'s basic-auth credentials answered {st}")
+    ok("basic-auth", f"401 without credentials and with a wrong password; {user}'s credentials let GET login through")
 
 
 def check_unauth(c):
@@ -202,9 +243,11 @@ async def _execute(c, kid, timeout):
     netloc = c.host + ("" if c.port == c.default_port else f":{c.port}")
     ws_scheme = "wss" if c.scheme == "https" else "ws"
     url = f"{ws_scheme}://{netloc}{c.base}api/kernels/{kid}/channels?session_id={session}"
+    headers = {"Cookie": c.cookie_header(), "Origin": c.origin}
+    if c.authorization:
+        headers["Authorization"] = c.authorization
     tls = {"ssl_options": c.ctx} if c.scheme == "https" else {}
-    req = HTTPRequest(url, headers={"Cookie": c.cookie_header(), "Origin": c.origin},
-                      connect_timeout=timeout, request_timeout=timeout, **tls)
+    req = HTTPRequest(url, headers=headers, connect_timeout=timeout, request_timeout=timeout, **tls)
     try:
         ws = await asyncio.wait_for(websocket_connect(req), timeout)
     except Exception as e:
@@ -266,7 +309,10 @@ def main():
     ap.add_argument("--password", required=True)
     ap.add_argument("--wrong-password", default="definitely-not-the-password")
     ap.add_argument("--timeout", type=float, default=60.0, help="seconds for the websocket execution")
+    ap.add_argument("--basic-auth-file", help="a file holding `user:password` for HTTP basic auth in front of "
+                                              "Jupyter (never on the command line)")
     a = ap.parse_args()
+    basic_auth = read_basic_auth_file(a.basic_auth_file) if a.basic_auth_file else None
 
     if a.url.startswith("https://") and not a.cafile:
         ap.error("--cafile is required for an https URL")
@@ -275,6 +321,8 @@ def main():
     kid = None
     try:
         check_tls(c, ctx)
+        if basic_auth:
+            check_basic_auth(c, *basic_auth)
         check_unauth(c)
         check_wrong_login(c, a.wrong_password)
         check_login(c, a.password)

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Proves laptop_check.py itself: against a real jupyter_server on 127.0.0.1 (password,
 # self-signed TLS, nothing in front) it must pass; behind an nginx proxy that drops the
-# websocket upgrade headers it must fail at `execute`. Needs the test venv's Python
+# websocket upgrade headers it must fail at `execute`; behind nginx with HTTP basic auth it must
+# pass with --basic-auth-file and fail without it or with a wrong password in it. Needs the test venv's Python
 # (JPROV_TEST_PYTHON, made by tests/run.sh: jupyter_server, ipykernel, tornado) and nginx;
 # either missing is a failure. No root needed.
 set -euo pipefail
@@ -58,9 +59,13 @@ if out=$("$PY" "$HERE/laptop_check.py" --url "https://localhost:$JPORT/" --cafil
 echo "$out"; grep -q '^FAIL login' <<<"$out"
 
 PPORT=$(free_port)
+APORT=$(free_port)
 mkdir -p "$T/ngx/logs"
+printf 'alice:%s\n' "$(printf '%s' local-basic-pw | openssl passwd -6 -stdin)" >"$T/ngx/htpasswd"
 cat >"$T/ngx/nginx.conf" <<N
 daemon off;
+# One process: as root, workers would be nobody, who cannot read the htpasswd in $T.
+master_process off;
 pid $T/ngx/nginx.pid;
 error_log $T/ngx/logs/error.log;
 events {}
@@ -76,6 +81,20 @@ http {
       proxy_set_header Host \$http_host;
     }
   }
+  server {
+    listen 127.0.0.1:$APORT ssl;
+    ssl_certificate $T/cert.pem; ssl_certificate_key $T/key.pem;
+    location / {
+      auth_basic "Jupyter";
+      auth_basic_user_file $T/ngx/htpasswd;
+      proxy_pass https://127.0.0.1:$JPORT;
+      proxy_http_version 1.1;
+      proxy_set_header Upgrade \$http_upgrade;
+      proxy_set_header Connection "upgrade";
+      proxy_set_header Host \$http_host;
+      proxy_set_header Authorization "";
+    }
+  }
 }
 N
 nginx -p "$T/ngx" -c "$T/ngx/nginx.conf" 2>/dev/null &
@@ -85,4 +104,19 @@ echo "== behind nginx without websocket headers: https://localhost:$PPORT/ (must
 if out=$("$PY" "$HERE/laptop_check.py" --url "https://localhost:$PPORT/" --cafile "$T/cert.pem" --password mypassword --timeout 10); then
     echo "$out"; echo "laptop_check passed through a proxy that breaks websockets"; exit 1; fi
 echo "$out"; grep -q '^FAIL execute' <<<"$out"
-echo "laptop_check_local: 4 passed, 0 failed"
+
+printf 'alice:local-basic-pw\n' >"$T/basic-auth"
+printf 'alice:not-the-basic-pw\n' >"$T/wrong-basic-auth"
+echo "== behind nginx with basic auth, with --basic-auth-file: https://localhost:$APORT/ (must pass)"
+"$PY" "$HERE/laptop_check.py" --url "https://localhost:$APORT/" --cafile "$T/cert.pem" --password mypassword \
+    --basic-auth-file "$T/basic-auth" || { cat "$T/ngx/logs/error.log" "$T/jupyter.log"; exit 1; }
+echo "== behind nginx with basic auth, without credentials (must fail at login: nginx answers 401)"
+if out=$("$PY" "$HERE/laptop_check.py" --url "https://localhost:$APORT/" --cafile "$T/cert.pem" --password mypassword); then
+    echo "$out"; echo "laptop_check passed basic auth without credentials"; exit 1; fi
+echo "$out"; grep -q '^FAIL login: GET login answered 401' <<<"$out"
+echo "== behind nginx with basic auth, a wrong basic-auth password (must fail at basic-auth)"
+if out=$("$PY" "$HERE/laptop_check.py" --url "https://localhost:$APORT/" --cafile "$T/cert.pem" --password mypassword \
+    --basic-auth-file "$T/wrong-basic-auth"); then
+    echo "$out"; echo "laptop_check passed with a wrong basic-auth password"; exit 1; fi
+echo "$out"; grep -q '^FAIL basic-auth' <<<"$out"
+echo "laptop_check_local: 7 passed, 0 failed"

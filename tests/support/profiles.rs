@@ -129,6 +129,7 @@ pub fn for_hosts(method: Method, hosts: &Hosts) -> Profile {
             http_port: Port::new(http),
             ..Nginx::default()
         }),
+        access: Default::default(),
         known_hosts: Some(valid("known_hosts")),
     }
 }

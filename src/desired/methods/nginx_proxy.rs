@@ -2,6 +2,7 @@
 //! proxies to the tunnel's loopback port; the workstation only lets the tunnel's key forward to Jupyter.
 
 use super::{Method, TlsEnd, Tunnel};
+use crate::desired::access;
 use crate::desired::builder::{plain_group, root_file, url, Builder, Exposure, TunnelEnds};
 use crate::desired::services::{no_systemd_note, unit_group};
 use crate::desired::*;
@@ -166,11 +167,15 @@ fn nginx_site(b: &Builder, tls_ready: bool) -> Result<Item, RenderError> {
             "key_file": key_file,
             "acme_webroot": l.acme_webroot,
             "client_max_body_size": nginx.client_max_body_size,
+            "access": access::nginx_access(b),
         }),
     )?;
+    // The site and the accounts it checks are validated and go live together, or not at all.
+    let mut files = Vec::from_iter(access::htpasswd_file(b)?);
+    files.push(root_file(&l.nginx_available, Content::Known(site), 0o644));
     Ok(Item::Files(FileGroup {
         label: "nginx site".into(),
-        files: vec![root_file(&l.nginx_available, Content::Known(site), 0o644)],
+        files,
         links: vec![Symlink {
             path: l.nginx_enabled.clone(),
             target: l.nginx_available.clone(),

@@ -25,6 +25,7 @@ fact_path /var/lib/jprov-tunnel/.ssh/known_hosts 2f7661722f6c69622f6a70726f762d7
 fact_path /etc/nginx/sites-available/jprov-lab-proxy 2f6574632f6e67696e782f73697465732d617661696c61626c652f6a70726f762d6c61622d70726f7879
 fact_path /etc/nginx/sites-enabled/jprov-lab-proxy 2f6574632f6e67696e782f73697465732d656e61626c65642f6a70726f762d6c61622d70726f7879
 fact_path /etc/letsencrypt/renewal-hooks/deploy/jprov-lab-proxy 2f6574632f6c657473656e63727970742f72656e6577616c2d686f6f6b732f6465706c6f792f6a70726f762d6c61622d70726f7879
+fact_path /etc/nginx/jprov-lab-proxy.htpasswd 2f6574632f6e67696e782f6a70726f762d6c61622d70726f78792e6874706173737764
 fact_path /etc/systemd/system/jprov-lab-proxy-tunnel.service 2f6574632f73797374656d642f73797374656d2f6a70726f762d6c61622d70726f78792d74756e6e656c2e73657276696365
 if getent passwd jprov-tunnel >/dev/null; then fact_account jprov-tunnel yes; else fact_account jprov-tunnel no; fi
 if [ -f /var/lib/jprov-tunnel/.ssh/id_ed25519 ] && [ -f /var/lib/jprov-tunnel/.ssh/id_ed25519.pub ]; then fact_key 2f7661722f6c69622f6a70726f762d74756e6e656c2f2e7373682f69645f65643235353139 "$(h < /var/lib/jprov-tunnel/.ssh/id_ed25519.pub)"; fi

@@ -72,6 +72,13 @@ c.ServerApp.local_hostnames = ['localhost', 'jupyter.lan']
 # TLS is terminated by Jupyter itself; the tunnel carries the encrypted stream.
 c.ServerApp.certfile = '/home/alice/.local/share/jprov/lab-lan/fullchain.pem'
 c.ServerApp.keyfile = '/home/alice/.local/share/jprov/lab-lan/privkey.pem'
+
+# Browsers reach Jupyter over TLS only, so its cookies are never to travel without it (Secure); the login
+# cookie stays out of scripts' reach (HttpOnly, Jupyter's default). Jupyter marks the login cookie Secure by
+# itself only on requests it sees as https (behind nginx, through X-Scheme), and the _xsrf cookie never:
+# both are set here. _xsrf stays readable by scripts: JupyterLab sends it back in a header.
+c.IdentityProvider.secure_cookie = True
+c.ServerApp.tornado_settings = {\"xsrf_cookie_kwargs\": {\"path\": '/', \"secure\": True}}
 "
 say_done 4
 # step 5: files
