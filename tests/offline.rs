@@ -227,7 +227,17 @@ fn bad_profiles_name_file_line_and_field() {
         ),
         (
             good.replace("  port: 22\n", "  port: [22]\n"),
-            ":8:3: server.port: invalid type: sequence, expected u32",
+            ":8:3: server.port: this is a list, but it must be a port number from 1 to 65535",
+        ),
+        (
+            good.replace("  sudo: true ", "  sudo: maybe "),
+            ":10:3: server.sudo: this is text, but it must be true or false",
+        ),
+        // Indented one space too far: the line that is wrong is named, in words about indentation.
+        (
+            good.replace("  user: alice ", "   user: alice "),
+            ":13:4: workstation.user: this line is not indented like the keys beside it (YAML nests by \
+             indentation): indent it with as many spaces as its neighbours",
         ),
         (
             good.replace(

@@ -84,7 +84,11 @@ pub(super) fn yaml_error(
     file: &Path,
 ) -> ProfileError {
     let inner = e.inner();
-    let message = without_values(&strip_yaml_decorations(&inner.to_string()));
+    let (dotted_field, _) = dotted(e.path());
+    let message = in_the_users_words(
+        &without_values(&strip_yaml_decorations(&inner.to_string())),
+        &dotted_field,
+    );
     let location = inner.location().map(|l| (l.line(), l.column()));
     let (mut field, complete) = dotted(e.path());
     if let Some(name) = duplicate_name(&message) {
@@ -107,6 +111,21 @@ pub(super) fn yaml_error(
         if let Some(f) = on_line.filter(|f| f.starts_with(&field)) {
             field = f;
         }
+    }
+    if message.starts_with(MISINDENTED) {
+        // The parser took the key for a child of the one above it: the reader meant its sibling.
+        if let Some((parent, key)) = field.rsplit_once('.') {
+            let grandparent = parent.rsplit_once('.').map_or("", |(g, _)| g);
+            field = join(grandparent, key);
+        }
+        let (line, column) = location.unzip();
+        return ProfileError {
+            file: file.to_path_buf(),
+            line,
+            column,
+            field: (!field.is_empty()).then_some(field),
+            message,
+        };
     }
     let located = outline.locate(&field);
     let (line, column) = match (located, location) {
@@ -196,6 +215,51 @@ fn nearest_field<'a>(key: &str, expected: &'a str) -> Option<&'a str> {
         .filter(|(distance, _)| *distance <= limit)
         .min_by_key(|(distance, _)| *distance)
         .map(|(_, field)| field)
+}
+
+const MISINDENTED: &str =
+    "this line is not indented like the keys beside it (YAML nests by indentation): \
+                           indent it with as many spaces as its neighbours";
+
+/// serde's and the YAML parser's words for types and layout, in those of a profile's reader: "expected u32"
+/// names the Rust type, not what the field holds; "did not find expected key" does not say indentation.
+fn in_the_users_words(message: &str, field: &str) -> String {
+    const LAYOUT: &str = "did not find expected key, while parsing a block mapping";
+    if message.starts_with(LAYOUT) || message.starts_with("mapping values are not allowed") {
+        return MISINDENTED.into();
+    }
+    let number = if field.ends_with("port") || field.ends_with("_port") {
+        "a port number from 1 to 65535"
+    } else if field.ends_with("days") {
+        "a number of days"
+    } else {
+        "a whole number"
+    };
+    let expected = |e: &str| match e {
+        "u32" | "u16" | "u64" => number.to_string(),
+        "a boolean" => "true or false".to_string(),
+        "a string" => "text".to_string(),
+        other => other.to_string(),
+    };
+    for prefix in ["invalid type: ", "invalid value: "] {
+        if let Some((kind, wanted)) =
+            (message.strip_prefix(prefix)).and_then(|r| r.split_once(", expected "))
+        {
+            let kind = match kind.split_whitespace().next().unwrap_or(kind) {
+                "sequence" => "a list",
+                "map" => "a mapping",
+                "string" => "text",
+                "integer" if prefix == "invalid value: " => "a number out of range",
+                "integer" => "a number",
+                "floating" => "a decimal number",
+                "boolean" => "true or false",
+                "unit" => "empty",
+                _ => "a value of another kind",
+            };
+            return format!("this is {kind}, but it must be {}", expected(wanted));
+        }
+    }
+    message.to_string()
 }
 
 /// `duplicate field `port`` → `port`.
