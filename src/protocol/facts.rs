@@ -1,7 +1,7 @@
 //! The facts script's records (`fact_*` in `EMITTERS`), decoded, and folded into `Facts`.
 
 use super::{unhex, Line, UnknownLine};
-use crate::facts::{Facts, FileFact, GuardFact, TunnelFact, UnitFact};
+use crate::facts::{Facts, FileFact, GuardFact, PrivateFileFact, TunnelFact, UnitFact};
 use crate::resource::UnitScope;
 
 /// One record of the facts script.
@@ -44,6 +44,10 @@ pub enum Fact {
     Executable {
         program: String,
         found: bool,
+    },
+    Private {
+        path: String,
+        fact: PrivateFileFact,
     },
     Listening {
         port: u16,
@@ -156,6 +160,22 @@ impl Fact {
                 program: unhex(program)?,
                 found: either(yes, "yes", "no")?,
             },
+            ["private", path, "missing"] => Fact::Private {
+                path: unhex(path)?,
+                fact: PrivateFileFact::Missing,
+            },
+            ["private", path, "other", kind] => Fact::Private {
+                path: unhex(path)?,
+                fact: PrivateFileFact::Other(kind.to_string()),
+            },
+            ["private", path, "file", mode, owner, readable] => Fact::Private {
+                path: unhex(path)?,
+                fact: PrivateFileFact::File {
+                    mode: u32::from_str_radix(mode, 8).ok()?,
+                    owner: owner.to_string(),
+                    readable: either(readable, "yes", "no")?,
+                },
+            },
             ["listening", port, who] => Fact::Listening {
                 port: port.parse().ok()?,
                 who: unhex(who)?,
@@ -205,6 +225,11 @@ impl Fact {
             Fact::Linger(_) => "fact_linger",
             Fact::LingerSudo(_) => "fact_linger_sudo",
             Fact::Executable { .. } => "fact_executable",
+            Fact::Private { fact, .. } => match fact {
+                PrivateFileFact::Missing => "fact_private_missing",
+                PrivateFileFact::Other(_) => "fact_private_other",
+                PrivateFileFact::File { .. } => "fact_private_file",
+            },
             Fact::Listening { .. } => "fact_listening",
             Fact::Exists(_) => "fact_exists",
             Fact::PendingReload(_) | Fact::PendingRestart(_) => "fact_pending",
@@ -251,6 +276,9 @@ impl Fact {
             Fact::LingerSudo(yes) => facts.linger_by_sudo = Some(yes),
             Fact::Executable { program, found } => {
                 facts.executables.insert(program, found);
+            }
+            Fact::Private { path, fact } => {
+                facts.private_files.insert(path, fact);
             }
             Fact::Listening { port, who } => {
                 facts.listeners.insert(port, who);
