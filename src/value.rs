@@ -111,6 +111,12 @@ validated_string!(
     check_ip_address
 );
 validated_string!(
+    /// An IPv4 or IPv6 address, or a network in CIDR form (`10.0.0.0/8`, `2001:db8::/32`), for an
+    /// allow-list: an address without `/N` is that one address.
+    Cidr,
+    check_cidr
+);
+validated_string!(
     /// A systemd time span such as `6h`, `30min` or `10s`.
     TimeSpan,
     check_time_span
@@ -478,6 +484,64 @@ fn check_ip_address(s: &str) -> Result<(), String> {
         "invalid IP address: use an IPv4 or IPv6 address such as \"192.0.2.10\" or \"2001:db8::10\"".into()
     })
 }
+/// What is wrong with an allow-list entry, if anything: the address must parse, the prefix length be
+/// plain digits within the family's bits, and no address bit be set beyond the prefix (`10.0.0.1/8` is
+/// most likely a typo for one of two things, so it is refused rather than guessed).
+fn cidr_problem(s: &str) -> Option<String> {
+    let (address, prefix) = match s.split_once('/') {
+        Some((address, prefix)) => (address, Some(prefix)),
+        None => (s, None),
+    };
+    let Ok(address) = address.parse::<std::net::IpAddr>() else {
+        return Some("the part before '/' is not an IPv4 or IPv6 address".into());
+    };
+    let bits: u32 = if address.is_ipv4() { 32 } else { 128 };
+    let prefix = prefix?;
+    // Digits only and no leading zero: Rust's parser alone would take "+8" and "08".
+    let plain =
+        all_digits(prefix) && prefix.len() <= 3 && (prefix == "0" || !prefix.starts_with('0'));
+    let Some(length) = plain
+        .then(|| prefix.parse::<u32>().ok())
+        .flatten()
+        .filter(|n| *n <= bits)
+    else {
+        return Some(format!(
+            "the prefix length after '/' is not a number from 0 to {bits}"
+        ));
+    };
+    let from_the_top = match address {
+        std::net::IpAddr::V4(a) => u128::from(u32::from(a)) << 96,
+        std::net::IpAddr::V6(a) => u128::from(a),
+    };
+    if from_the_top.checked_shl(length).unwrap_or(0) != 0 {
+        return Some(format!(
+            "the address has bits set beyond the /{length} prefix: give the network's own address, or the \
+             address alone for that one host"
+        ));
+    }
+    None
+}
+
+fn check_cidr(s: &str) -> Result<(), String> {
+    match cidr_problem(s) {
+        None => Ok(()),
+        Some(problem) => Err(format!(
+            "invalid address or network: {problem}; use e.g. \"192.0.2.7\", \"10.0.0.0/8\" or \"2001:db8::/32\""
+        )),
+    }
+}
+
+impl Cidr {
+    /// The entry as a network with its prefix length: an address alone is its /32 or /128.
+    pub fn network(&self) -> String {
+        match self.0.contains('/') {
+            true => self.0.clone(),
+            false if self.0.contains(':') => format!("{}/128", self.0),
+            false => format!("{}/32", self.0),
+        }
+    }
+}
+
 /// A TCP port, 1 to 65535.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(try_from = "u32", into = "u16")]
@@ -581,6 +645,41 @@ mod tests {
         for good in ["jupyter.example.org", "localhost", "a-b.c0.de"] {
             assert!(check_domain(good).is_ok(), "{good:?} rejected");
         }
+    }
+
+    #[test]
+    fn allow_list_entries_are_addresses_or_networks_without_host_bits() {
+        for good in [
+            "192.0.2.7",
+            "10.0.0.0/8",
+            "0.0.0.0/0",
+            "2001:db8::/32",
+            "::/0",
+            "fd00::5",
+        ] {
+            assert!(check_cidr(good).is_ok(), "{good:?} rejected");
+        }
+        for bad in [
+            "10.0.0.1/8",
+            "10.0.0.0/33",
+            "10.0.0.0/08",
+            "10.0.0.0/+8",
+            "10.3.0.0/",
+            "2001:db8::1/32",
+            "example.org",
+            "10.2.0.0/16 ",
+            "-10.0.0.0/8",
+        ] {
+            let e = Cidr::try_from(bad.to_string()).unwrap_err();
+            assert!(
+                !bad.trim().is_empty() && !e.contains(bad.trim()),
+                "{bad:?}: {e}"
+            );
+        }
+        let network = |s: &str| Cidr::try_from(s.to_string()).unwrap().network();
+        assert_eq!(network("192.0.2.7"), "192.0.2.7/32");
+        assert_eq!(network("fd00::5"), "fd00::5/128");
+        assert_eq!(network("10.0.0.0/8"), "10.0.0.0/8");
     }
 
     #[test]

@@ -23,12 +23,13 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-const EXAMPLES: [&str; 5] = [
+const EXAMPLES: [&str; 6] = [
     "reverse-forward",
     "nginx-proxy",
     "self-signed",
     "lan",
     "local-forward",
+    "ngrok",
 ];
 const GUARD_SECONDS: u32 = 60;
 

@@ -2,7 +2,16 @@ use super::*;
 use crate::desired::tests::{converge_rounds, profile, queries, world};
 use serde_json::Value;
 
-const PROFILES: [&str; 6] = ["rf", "np", "rf-ss", "np-ss", "rf-files", "np-files"];
+const PROFILES: [&str; 8] = [
+    "rf",
+    "np",
+    "rf-ss",
+    "np-ss",
+    "rf-files",
+    "np-files",
+    "ngrok",
+    "ngrok-plain",
+];
 
 /// Where `query` lacks something `needed` asks for: every list entry, every flag, every set string.
 fn missing(query: &FactQuery, needed: &FactQuery) -> Vec<String> {
