@@ -92,8 +92,7 @@ endpoints:
       on_http_request:
         # Anyone else gets 403 before anything else runs. ngrok checks the TCP source address, never
         # X-Forwarded-For.
-        - name: allow-list
-          actions:
+        - actions:
             - type: restrict-ips
               config:
                 enforce: true
@@ -101,8 +100,7 @@ endpoints:
                   - \"203.0.113.0/24\"
                   - \"2001:db8::/32\"
         # Without the right user:password, 401; Jupyter's own password login comes after this.
-        - name: basic-auth
-          actions:
+        - actions:
             - type: basic-auth
               config:
                 realm: jprov-lab-ngrok
@@ -111,8 +109,7 @@ endpoints:
         # Jupyter trusts the proxy's X-headers (trust_xheaders) for the client's address and scheme. ngrok
         # sets X-Forwarded-For and X-Forwarded-Proto; tornado prefers X-Real-Ip and X-Scheme, which a
         # client could send: they never reach Jupyter.
-        - name: proxy-headers
-          actions:
+        - actions:
             - type: remove-headers
               config:
                 headers: [x-real-ip, x-scheme]
