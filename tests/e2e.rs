@@ -1234,3 +1234,306 @@ fn lockout_guard_on_a_booted_systemd_server() {
         t_start.elapsed().as_secs_f64()
     );
 }
+
+// ---------------------------------------------------------------------------------------------
+// The methods without a forwarding server: local-forward (the laptop's own ssh -L, through the server as
+// a jump host) and lan (a second laptop on the workstation's network connects directly).
+
+/// A profile for a method with no server of its own; `extra` is appended (the method's own section).
+fn write_serverless_profile(lab: &Lab, name: &str, method: &str, extra: &str) -> PathBuf {
+    let dir = lab.path();
+    let profile = format!(
+        "name: {name}\n\
+         method: {method}\n\
+         workstation:\n  host: workstation.lab\n  user: alice\n  identity_file: {key}\n\
+         jupyter:\n  app: server\n  command: /opt/jupyter/bin/jupyter\n  port: 8888\n  password_hash: \"{hash}\"\n\
+         {extra}\
+         known_hosts: {kh}\n",
+        key = dir.join("keys/admin").display(),
+        hash = hash_password(PASSWORD),
+        kh = dir.join("known_hosts").display(),
+    );
+    let path = dir.join(format!("{name}.yaml"));
+    std::fs::write(&path, profile).unwrap();
+    path
+}
+
+impl Lab {
+    /// laptop_check.py from `host` against URL, trusting `cafile` (none: an http URL).
+    fn check_from(&self, host: &str, url: &str, password: &str, cafile: Option<&Path>) -> Output {
+        let mut c = self.cmd_in(host, &laptop_python());
+        c.arg(LAPTOP_CHECK_PY)
+            .args(["--url", url, "--password", password]);
+        if let Some(cafile) = cafile {
+            c.arg("--cafile").arg(cafile);
+        }
+        c.output().expect("run laptop_check.py")
+    }
+
+    /// The laptop's own ssh set-up, as a user has it in ~/.ssh/config: the lab's key and its pinned
+    /// host keys. A wrapper named `ssh` first on PATH hands it to the real ssh with -F (ssh reads the
+    /// passwd entry's home, not $HOME, so a config can't be put there), and -F reaches the -J hop too.
+    fn laptop_ssh_wrapper(&self) -> PathBuf {
+        let dir = self.path().join("laptop-bin");
+        std::fs::create_dir_all(&dir).unwrap();
+        let config = self.path().join("laptop-ssh-config");
+        std::fs::write(
+            &config,
+            format!(
+                "Host *\n  IdentityFile {}\n  IdentitiesOnly yes\n  UserKnownHostsFile {}\n  \
+                 StrictHostKeyChecking yes\n  BatchMode yes\n  ConnectTimeout 5\n",
+                self.path().join("keys/admin").display(),
+                self.path().join("known_hosts").display()
+            ),
+        )
+        .unwrap();
+        let wrapper = dir.join("ssh");
+        std::fs::write(
+            &wrapper,
+            format!(
+                "#!/bin/sh\nexec /usr/bin/ssh -F {} \"$@\"\n",
+                config.display()
+            ),
+        )
+        .unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&wrapper, std::fs::Permissions::from_mode(0o755)).unwrap();
+        dir
+    }
+}
+
+/// The SHA-256 fingerprint jprov printed ("...: AB:CD:..."), from apply's output.
+fn printed_fingerprint(out: &str) -> String {
+    // Apply's (the last): plan, before the certificate exists, can only say that apply will tell it.
+    let line = (out.lines())
+        .rev()
+        .find(|l| l.contains("SHA-256 fingerprint"))
+        .unwrap_or_else(|| panic!("no fingerprint in:\n{out}"));
+    line.rsplit(' ').next().unwrap().trim().to_string()
+}
+
+/// Apply, a second plan with no changes, then destroy, for a profile of the lab.
+fn apply_converges(lab: &Lab, profile: &Path, name: &str) -> String {
+    let plan = lab.jprov(&["plan"], profile, &[]);
+    assert_eq!(plan.status.code(), Some(2), "{}", show("plan", &plan));
+    let apply = lab.jprov(&["apply"], profile, &[]);
+    assert_eq!(
+        apply.status.code(),
+        Some(0),
+        "{}\n{}",
+        show("apply", &apply),
+        lab.host_logs(name)
+    );
+    let again = lab.jprov(&["plan"], profile, &[]);
+    assert_eq!(
+        again.status.code(),
+        Some(0),
+        "{}",
+        show("plan after apply", &again)
+    );
+    format!("{}{}", text(&plan.stdout), text(&apply.stdout))
+}
+
+fn destroyed(lab: &Lab, profile: &Path, name: &str) {
+    let destroy = lab.jprov(&["destroy"], profile, &[]);
+    assert_eq!(
+        destroy.status.code(),
+        Some(0),
+        "{}",
+        show("destroy", &destroy)
+    );
+    let left = lab.sh_ok(
+        "workstation",
+        &format!(
+            "ls /home/alice/.jupyter/jupyter_server_config.py \
+             /home/alice/.config/systemd/user/jprov-{name}-jupyter.service \
+             /home/alice/.local/share/jprov/{name} 2>/dev/null; true"
+        ),
+    );
+    assert_eq!(left, "", "destroy left {left}");
+    let plan = lab.jprov(&["plan", "--destroy"], profile, &[]);
+    assert_eq!(
+        plan.status.code(),
+        Some(0),
+        "{}",
+        show("plan --destroy after destroy", &plan)
+    );
+}
+
+#[test]
+fn laptops_reach_jupyter_without_a_server() {
+    if !lab_can_run() {
+        return;
+    }
+    let _turn = one_lab_at_a_time();
+    let t_start = std::time::Instant::now();
+    let lab = Lab::up("jpe2ews");
+    admin_allows_lingering(&lab);
+
+    // local-forward: jprov changes only the workstation; the laptop runs the forward through the server.
+    let name = "e2e-lf";
+    let profile = write_serverless_profile(
+        &lab,
+        name,
+        "local-forward",
+        &format!(
+            "server:\n  host: server.lab\n  user: admin\n  identity_file: {}\n",
+            lab.path().join("keys/admin").display()
+        ),
+    );
+    let profile_text = std::fs::read_to_string(&profile).unwrap();
+    std::fs::write(
+        &profile,
+        profile_text.replace("  user: alice\n", "  user: alice\n  jump: server\n"),
+    )
+    .unwrap();
+    let shown = apply_converges(&lab, &profile, name);
+    assert!(
+        shown.contains("ssh -N -L 8888:localhost:8888")
+            && shown.contains("-J admin@server.lab:22 alice@workstation.lab")
+            && shown.contains("LocalForward 8888 localhost:8888"),
+        "{shown}"
+    );
+    assert!(
+        jupyter_listens(&lab).status.success(),
+        "{}",
+        lab.host_logs(name)
+    );
+    let listening = lab.sh_ok("workstation", "ss -Hltn 'sport = :8888' | awk '{print $4}'");
+    assert_eq!(
+        listening, "127.0.0.1:8888",
+        "Jupyter must listen on loopback only"
+    );
+    // The server was only a hop: jprov keeps no state there and wrote none of its files.
+    lab.sh_ok(
+        "server",
+        "test ! -e /var/lib/jprov && ! ls /etc/ssh/sshd_config.d /etc/nginx/sites-enabled | grep -q jprov",
+    );
+
+    // `jprov tunnel` on the laptop runs that command, with the laptop's own ssh config, and reconnects.
+    let wrapper = lab.laptop_ssh_wrapper();
+    let mut tunnel = lab
+        .cmd_in("laptop", JPROV)
+        .args(["tunnel", "--retry-seconds", "1"])
+        .arg(&profile)
+        .env("PATH", format!("{}:/usr/bin:/bin", wrapper.display()))
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let url = "http://localhost:8888/";
+    let up = |what: &str| {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        loop {
+            let check = lab.check_from("laptop", url, PASSWORD, None);
+            if check.status.success() {
+                let out = text(&check.stdout);
+                assert!(
+                    out.contains("'42'") && out.contains("ok   wrong-login"),
+                    "{out}"
+                );
+                return;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{what}: {}",
+                show("laptop_check.py through the forward", &check)
+            );
+            std::thread::sleep(std::time::Duration::from_millis(500));
+        }
+    };
+    up("the laptop's forward");
+    let forwarders = format!(
+        "pgrep -f -- '-F {}/laptop-ssh-config -N -L'",
+        lab.path().display()
+    );
+    let first = lab.sh_ok("laptop", &forwarders);
+    lab.sh_ok(
+        "laptop",
+        &format!(
+            "pkill -f -- '-F {}/laptop-ssh-config -N -L'",
+            lab.path().display()
+        ),
+    );
+    up("the forward after ssh was killed");
+    let second = lab.sh_ok("laptop", &forwarders);
+    assert_ne!(first, second, "jprov tunnel did not start a new ssh");
+    unsafe { libc::kill(tunnel.id() as i32, libc::SIGTERM) };
+    let status = tunnel.wait().unwrap();
+    assert!(status.success(), "jprov tunnel after SIGTERM: {status}");
+    destroyed(&lab, &profile, name);
+
+    // lan: the workstation's own network; only the second laptop is on it.
+    let name = "e2e-lan";
+    let profile = write_serverless_profile(
+        &lab,
+        name,
+        "lan",
+        "domain: workstation.lab\nlan:\n  address: 10.77.0.20\n",
+    );
+    let shown = apply_converges(&lab, &profile, name);
+    assert!(shown.contains("must let their machines in"), "{shown}");
+    let printed = printed_fingerprint(&shown);
+    // The colleague compares the certificate they are served with the fingerprint jprov printed, and
+    // trusts exactly that certificate.
+    let served = lab.sh_ok(
+        "lanlaptop",
+        "echo | timeout 5 openssl s_client -connect workstation.lab:8888 -servername workstation.lab \
+         2>/dev/null | openssl x509",
+    );
+    let cafile = lab.path().join("lan-certificate.pem");
+    std::fs::write(&cafile, format!("{served}\n")).unwrap();
+    let fingerprint = lab.sh_ok(
+        "lanlaptop",
+        &format!(
+            "openssl x509 -noout -fingerprint -sha256 -in {}",
+            cafile.display()
+        ),
+    );
+    assert!(
+        fingerprint.ends_with(&printed),
+        "{fingerprint} vs printed {printed}"
+    );
+    let url = "https://workstation.lab:8888/";
+    let check = lab.check_from("lanlaptop", url, PASSWORD, Some(&cafile));
+    assert!(
+        check.status.success(),
+        "{}",
+        show("laptop_check.py on the LAN", &check)
+    );
+    assert!(
+        text(&check.stdout).contains("'42'"),
+        "{}",
+        text(&check.stdout)
+    );
+    // Jupyter's Host check stands: the bare address is not one of its names.
+    let login_with_host = |host: &str| {
+        lab.sh_ok(
+            "lanlaptop",
+            &format!(
+                "curl -s -o /dev/null -w '%{{http_code}}' --cacert {} -H 'Host: {host}' \
+                 https://workstation.lab:8888/login; true",
+                cafile.display()
+            ),
+        )
+    };
+    assert_eq!(login_with_host("workstation.lab:8888"), "200");
+    assert_eq!(
+        login_with_host("10.77.0.20:8888"),
+        "403",
+        "the address as Host"
+    );
+    // The first laptop is not on that network: it cannot connect at all.
+    let outside = lab.sh(
+        "laptop",
+        "curl -sk --max-time 5 https://10.77.0.20:8888/ >/dev/null",
+    );
+    assert!(
+        !outside.status.success(),
+        "the laptop outside the LAN reached Jupyter"
+    );
+    destroyed(&lab, &profile, name);
+    eprintln!(
+        "e2e without a server: {:.1} s",
+        t_start.elapsed().as_secs_f64()
+    );
+}

@@ -13,9 +13,9 @@ PY_PACKAGES="jupyter-server==2.21.1 ipykernel==7.4.0"
 CACHE_ROOT=${LAB_CACHE:-/var/cache/jprov-lab}
 LAB=${LAB_NAME:-jl}                 # prefix of namespaces, veths and cgroups (one lab per prefix)
 SUBNET=10.77.0
-declare -A ADDR=([server]=$SUBNET.10 [workstation]=$SUBNET.20 [acme]=$SUBNET.30 [laptop]=$SUBNET.40 [ctl]=$SUBNET.50)
+declare -A ADDR=([server]=$SUBNET.10 [workstation]=$SUBNET.20 [acme]=$SUBNET.30 [laptop]=$SUBNET.40 [lanlaptop]=$SUBNET.41 [ctl]=$SUBNET.50)
 MACHINES="server workstation"
-PLAIN="acme laptop ctl"
+PLAIN="acme laptop lanlaptop ctl"
 JUPYTER_NAME=jupyter.lab
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 
@@ -142,6 +142,7 @@ ${ADDR[server]} $JUPYTER_NAME
 ${ADDR[workstation]} workstation.lab workstation
 ${ADDR[acme]} acme.lab acme
 ${ADDR[laptop]} laptop.lab laptop
+${ADDR[lanlaptop]} lanlaptop.lab lanlaptop
 ${ADDR[ctl]} ctl.lab ctl
 H
 }
@@ -278,6 +279,9 @@ cmd_up() {
         if [[ $h == laptop ]]; then   # the laptop reaches the server, and nothing else
             ip -n "$(ns "$h")" addr add "${ADDR[$h]}/32" dev eth0
             ip -n "$(ns "$h")" route add "${ADDR[server]}/32" dev eth0
+        elif [[ $h == lanlaptop ]]; then   # a laptop on the workstation's LAN: it reaches only the workstation
+            ip -n "$(ns "$h")" addr add "${ADDR[$h]}/32" dev eth0
+            ip -n "$(ns "$h")" route add "${ADDR[workstation]}/32" dev eth0
         else
             ip -n "$(ns "$h")" addr add "${ADDR[$h]}/24" dev eth0
         fi
@@ -414,7 +418,7 @@ cmd_exec() {
             HOME=/root LANG=C.UTF-8 TERM="${TERM:-dumb}" "$@"
     elif [[ " $PLAIN " == *" $h "* ]]; then
         exec ip netns exec "$(ns "$h")" "$@"
-    else die "unknown host '$h' (server workstation acme laptop ctl)"; fi
+    else die "unknown host '$h' (server workstation acme laptop lanlaptop ctl)"; fi
 }
 
 cmd_acme_root() {
@@ -433,7 +437,7 @@ usage: lab.sh deps                 install missing machine tools (apt-get)
        lab.sh base                 build or reuse the cached base rootfs, print its path
        lab.sh up DIR               start the lab, state in DIR (DIR/env)
        lab.sh down DIR             stop it (idempotent)
-       lab.sh exec HOST CMD...     run CMD in server|workstation (nsenter) or acme|laptop|ctl (netns)
+       lab.sh exec HOST CMD...     run CMD in server|workstation (nsenter) or acme|laptop|lanlaptop|ctl (netns)
        lab.sh acme-root DIR        fetch pebble's current root into DIR/acme-root.pem
        lab.sh selftest DIR         check a lab that is up (see selftest.sh)
 U

@@ -3,9 +3,11 @@
 
 Run inside the lab's laptop namespace:
     laptop_check.py --url https://jupyter.lab/ --cafile acme-root.pem --password PW
+    laptop_check.py --url http://localhost:8888/ --password PW     (local-forward: through the laptop's ssh -L)
 
 Checks, in order (each prints one line; the first failure exits non-zero naming it):
-  tls          TLS handshake verified against --cafile (hostname checked, no -k)
+  tls          TLS handshake verified against --cafile (hostname checked, no -k); for http, only to
+               localhost (an ssh forward's end on the laptop) is accepted
   unauth       GET api/kernels without credentials is refused (401/403 or redirect to login)
   wrong-login  POST login with a wrong password is refused
   login        POST login with the right password succeeds and api/kernels answers 200
@@ -41,12 +43,16 @@ class Client:
 
     def __init__(self, url, ctx, timeout):
         u = urllib.parse.urlsplit(url)
-        if u.scheme != "https":
-            raise SystemExit("--url must be https://")
+        if u.scheme not in ("https", "http"):
+            raise SystemExit("--url must be https:// (or http://localhost for an ssh forward)")
+        if u.scheme == "http" and u.hostname not in ("localhost", "127.0.0.1"):
+            raise SystemExit("plain http only to localhost: the end of an ssh forward on this laptop")
+        self.scheme = u.scheme
         self.host = u.hostname
-        self.port = u.port or 443
+        self.default_port = 443 if u.scheme == "https" else 80
+        self.port = u.port or self.default_port
         self.base = u.path if u.path.endswith("/") else u.path + "/"
-        self.origin = f"https://{u.hostname}" + ("" if self.port == 443 else f":{self.port}")
+        self.origin = f"{u.scheme}://{u.hostname}" + ("" if self.port == self.default_port else f":{self.port}")
         self.ctx = ctx
         self.timeout = timeout
         self.cookies = {}
@@ -55,7 +61,10 @@ class Client:
         return "; ".join(f"{k}={v}" for k, v in self.cookies.items())
 
     def request(self, method, path, body=None, headers=None):
-        conn = http.client.HTTPSConnection(self.host, self.port, context=self.ctx, timeout=self.timeout)
+        if self.scheme == "https":
+            conn = http.client.HTTPSConnection(self.host, self.port, context=self.ctx, timeout=self.timeout)
+        else:
+            conn = http.client.HTTPConnection(self.host, self.port, timeout=self.timeout)
         h = dict(headers or {})
         if self.cookies:
             h["Cookie"] = self.cookie_header()
@@ -101,6 +110,9 @@ def ok(name, detail):
 
 
 def check_tls(c, ctx):
+    if c.scheme == "http":
+        ok("tls", f"none: plain http to {c.host}:{c.port}, the laptop's end of an ssh forward, which encrypts")
+        return
     try:
         with socket.create_connection((c.host, c.port), timeout=c.timeout) as s:
             with ctx.wrap_socket(s, server_hostname=c.host) as t:
@@ -183,10 +195,12 @@ async def _execute(c, kid, timeout):
     from tornado.websocket import websocket_connect
 
     session = uuid.uuid4().hex
-    netloc = c.host + ("" if c.port == 443 else f":{c.port}")
-    url = f"wss://{netloc}{c.base}api/kernels/{kid}/channels?session_id={session}"
+    netloc = c.host + ("" if c.port == c.default_port else f":{c.port}")
+    ws_scheme = "wss" if c.scheme == "https" else "ws"
+    url = f"{ws_scheme}://{netloc}{c.base}api/kernels/{kid}/channels?session_id={session}"
+    tls = {"ssl_options": c.ctx} if c.scheme == "https" else {}
     req = HTTPRequest(url, headers={"Cookie": c.cookie_header(), "Origin": c.origin},
-                      ssl_options=c.ctx, connect_timeout=timeout, request_timeout=timeout)
+                      connect_timeout=timeout, request_timeout=timeout, **tls)
     try:
         ws = await asyncio.wait_for(websocket_connect(req), timeout)
     except Exception as e:
@@ -244,13 +258,15 @@ def check_kernel_stop(c, kid):
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--url", required=True, help="public Jupyter URL, e.g. https://jupyter.lab:8888/")
-    ap.add_argument("--cafile", required=True, help="CA bundle to verify the server certificate")
+    ap.add_argument("--cafile", help="CA bundle to verify the server certificate (required for https)")
     ap.add_argument("--password", required=True)
     ap.add_argument("--wrong-password", default="definitely-not-the-password")
     ap.add_argument("--timeout", type=float, default=60.0, help="seconds for the websocket execution")
     a = ap.parse_args()
 
-    ctx = ssl.create_default_context(cafile=a.cafile)  # verifies chain and hostname
+    if a.url.startswith("https://") and not a.cafile:
+        ap.error("--cafile is required for an https URL")
+    ctx = ssl.create_default_context(cafile=a.cafile) if a.cafile else None  # verifies chain and hostname
     c = Client(a.url, ctx, timeout=30)
     kid = None
     try:

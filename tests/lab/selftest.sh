@@ -55,6 +55,8 @@ check ssh-strict-hostkey "an unknown host key is refused" unknown_host_refused
 check laptop-server-22 "laptop reaches server:22" tcp "$LAB_NS_LAPTOP" server.lab 22
 check laptop-server-80 "laptop reaches server:80" tcp "$LAB_NS_LAPTOP" server.lab 80
 check laptop-no-workstation "laptop cannot reach workstation:22" not tcp "$LAB_NS_LAPTOP" workstation.lab 22
+check lanlaptop-workstation-22 "lanlaptop reaches workstation:22" tcp "$LAB_NS_LANLAPTOP" workstation.lab 22
+check lanlaptop-no-server "lanlaptop cannot reach server:22" not tcp "$LAB_NS_LANLAPTOP" server.lab 22
 check ctl-workstation-22 "ctl reaches workstation:22" tcp "$LAB_NS_CTL" workstation.lab 22
 check acme-server-80 "acme (pebble's VA) reaches jupyter.lab:80" tcp "$LAB_NS_ACME" jupyter.lab 80
 
