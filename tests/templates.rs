@@ -965,18 +965,27 @@ fn jupyter_context(method: &str, port: u16, certs: &Path) -> Value {
     } else {
         (Value::Null, Value::Null)
     };
+    // What `Builder::jupyter_config` passes for these methods' exposure.
+    let reached_through = match method {
+        "reverse-forward" => "Reachable only through the SSH reverse tunnel.",
+        _ => "Reachable only through the nginx proxy on the forwarding server.",
+    };
     json!({
         "method": method,
+        "reached_through": reached_through,
+        "ip": "127.0.0.1",
         "port": port,
         "base_url": "/",
+        "public_url": format!("https://{DOMAIN}:8443/"),
         "password_hash": HASH,
         "owner": "alice",
         "owner_literal": "\"alice\"",
         "collaborators": [],
-        "domain": DOMAIN,
-        "public_port": 8443,
+        "local_hostnames": ["localhost", DOMAIN],
+        "allow_remote_access": false,
         "certfile": certfile,
         "keyfile": keyfile,
+        "trust_xheaders": method == "nginx-proxy",
     })
 }
 
@@ -1004,7 +1013,10 @@ fn jupyter_config_loads_with_traitlets() {
         );
         assert_header(&config, None);
         assert!(!config.contains("allow_origin"), "{config}");
-        assert!(!config.contains("allow_remote_access"), "{config}");
+        assert!(
+            config.contains("c.ServerApp.allow_remote_access = False"),
+            "{config}"
+        );
         let file = dir.path().join("jupyter_server_config.py");
         fs::write(&file, &config).unwrap();
         let c = load_with_traitlets(&py, &file);
@@ -1038,7 +1050,7 @@ fn jupyter_config_header_names_the_profile_when_given() {
     let dir = tempdir();
     let mut ctx = jupyter_context("nginx-proxy", 8888, dir.path());
     ctx["profile"] = json!("lab");
-    ctx["public_port"] = json!(443);
+    ctx["public_url"] = json!(format!("https://{DOMAIN}/jupyter/"));
     ctx["base_url"] = json!("/jupyter/");
     let config = render("jupyter_server_config.py", ctx);
     assert_header(&config, Some("lab"));
