@@ -15,7 +15,7 @@ use std::path::PathBuf;
     name = "jprov",
     version,
     about = "Provision secure remote access to Jupyter through an SSH forwarding server, from one YAML profile.",
-    after_help = "Exit codes: 0 success / no changes (tunnel: stopped by SIGINT/SIGTERM), 1 error (a usage error too), 2 changes pending (plan), \
+    after_help = "Exit codes: 0 success / no changes (tunnel: stopped by SIGINT/SIGTERM), 1 error (a usage error too; apply/destroy not approved), 2 changes pending (plan), \
                   3 validation failed (sshd -t / nginx -t, or sshd's effective settings), \
                   4 host unreachable, host key refused or login failed."
 )]
@@ -134,6 +134,10 @@ struct GuardArgs {
     /// has not proven a fresh login by then (e.g. because its connection died).
     #[arg(long, default_value_t = 120, value_name = "SECONDS")]
     lockout_guard_seconds: u32,
+    /// Do not ask before changing the hosts. Without it, apply and destroy show the plan and ask for
+    /// `yes` on a terminal, and refuse (exit 1) without one; a saved plan needs no approval.
+    #[arg(short = 'y', long = "yes", visible_alias = "auto-approve")]
+    yes: bool,
 }
 
 #[derive(Debug, clap::Args)]
@@ -386,6 +390,47 @@ fn apply_profile_or_saved_plan(
     )
 }
 
+/// Whether apply and destroy may change the hosts once they have shown the plan.
+#[derive(Clone, Copy, Debug)]
+enum Approval {
+    /// `--yes`, or a saved plan (reviewed when it was saved).
+    Given,
+    /// Ask on the terminal (Terraform's way: only `yes` approves).
+    Ask { command: &'static str },
+}
+
+impl Approval {
+    /// Decided before any host is contacted: without a terminal and without `--yes`, nobody could answer,
+    /// and waiting would hang a CI job.
+    fn of(yes: bool, saved: bool, command: &'static str) -> Result<Approval, Error> {
+        use std::io::IsTerminal;
+        match (yes || saved, std::io::stdin().is_terminal()) {
+            (true, _) => Ok(Approval::Given),
+            (false, true) => Ok(Approval::Ask { command }),
+            (false, false) => Err(Error::NeedsApproval { command }),
+        }
+    }
+
+    /// Called with the plan that was just shown, when it has changes.
+    fn approve(self, stdout: &mut dyn Write) -> Result<(), Error> {
+        let Approval::Ask { command } = self else {
+            return Ok(());
+        };
+        let _ = write!(
+            stdout,
+            "\nDo you want jprov to {command} this on the hosts? Only `yes` approves.\n  Enter a value: "
+        );
+        let _ = stdout.flush();
+        let mut answer = String::new();
+        let _ = std::io::stdin().read_line(&mut answer);
+        let _ = writeln!(stdout);
+        match answer.trim() {
+            "yes" => Ok(()),
+            _ => Err(Error::Cancelled { command }),
+        }
+    }
+}
+
 /// `apply` and `destroy`: connect, apply in rounds until a fresh plan is empty, say what runs now.
 fn apply(
     lp: &profile::LoadedProfile,
@@ -396,12 +441,23 @@ fn apply(
     saved: Option<&crate::saved_plan::SavedPlan>,
     stdout: &mut dyn Write,
 ) -> Result<u8, Error> {
+    let command = if options.destroy { "destroy" } else { "apply" };
+    let approval = Approval::of(guard.yes, saved.is_some(), command)?;
     let mut hosts = Hosts::connect(lp, connect.connecting())?;
     let settings = engine::ApplySettings {
         options,
         guard_seconds: guard.lockout_guard_seconds.max(1),
     };
-    let plan = engine::apply(lp, templates, &mut hosts, settings, saved, stdout)?;
+    let mut approve = |_: &crate::plan::Plan, out: &mut dyn Write| approval.approve(out);
+    let plan = engine::apply(
+        lp,
+        templates,
+        &mut hosts,
+        settings,
+        saved,
+        &mut approve,
+        stdout,
+    )?;
     if options.destroy {
         return Ok(exit::OK);
     }

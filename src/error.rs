@@ -56,6 +56,14 @@ pub enum Error {
     Password(#[from] crate::password::PasswordError),
     #[error(transparent)]
     Tunnel(#[from] crate::host::tunnel::TunnelError),
+    #[error(
+        "jprov {command} changes the hosts and asks first, but standard input is not a terminal, so nobody \
+         can answer: pass --yes (alias --auto-approve), or review a saved plan (`jprov plan -o FILE \
+         PROFILE`, then `jprov apply FILE`). Nothing was changed."
+    )]
+    NeedsApproval { command: &'static str },
+    #[error("jprov {command} cancelled: only `yes` approves. Nothing was changed.")]
+    Cancelled { command: &'static str },
 }
 
 /// Exit codes, documented in README.md.

@@ -272,7 +272,9 @@ impl Lab {
     /// jprov ARGS PROFILE from the ctl namespace, without an agent (keys come from the profile).
     fn jprov(&self, args: &[&str], profile: &Path, env: &[(&str, &str)]) -> Output {
         let mut c = self.cmd_in("ctl", JPROV);
-        c.args(args).arg(profile).env_remove("SSH_AUTH_SOCK");
+        c.args(support::approved(args))
+            .arg(profile)
+            .env_remove("SSH_AUTH_SOCK");
         for (k, v) in env {
             c.env(k, v);
         }
@@ -1199,7 +1201,7 @@ fn lockout_guard_on_a_booted_systemd_server() {
         std::fs::write(&profile, &versions[at]).unwrap();
         let mut child = lab
             .cmd_in("ctl", JPROV)
-            .args(&apply_args)
+            .args(support::approved(&apply_args))
             .arg(&profile)
             .env_remove("SSH_AUTH_SOCK")
             .stdout(std::process::Stdio::null())

@@ -96,6 +96,7 @@ Tunnel, opened by the workstation as alice:
 -o 'HostKeyAlias=jprov-t-reverse-forward-server' -i /home/alice/.ssh/jprov-t-reverse-forward-tunnel \
 -p [SERVER_PORT] -R :[TUNNEL_PORT]:localhost:[JUPYTER_PORT] jprov-tunnel@127.0.0.1
 Jupyter on the workstation: jupyter lab
+Browsers open: https://jupyter.test:[TUNNEL_PORT]/
 
 No changes: the hosts match the profile.
 Applied: the hosts match the profile.
@@ -104,6 +105,7 @@ The tunnel is up on the workstation: started by apply --start-tunnel (pid file \
 /home/alice/.local/state/jprov/t-reverse-forward-tunnel.pid).
 Start Jupyter on the workstation:
   jupyter lab
+Browsers open: https://jupyter.test:[TUNNEL_PORT]/
 ",
         )
         .run();
@@ -184,9 +186,7 @@ server admin@127.0.0.1:[SERVER_PORT]
 
 workstation alice@127.0.0.1:[WORKSTATION_PORT]
   no changes
-  note: the workstation does not run systemd: jprov sets up no services there; start Jupyter and the \
-tunnel (when it opens it) yourself (`jprov tunnel PROFILE` keeps a tunnel up, `apply --start-tunnel` starts \
-it once)
+  note: the workstation does not run systemd: jprov sets up no services there; start Jupyter yourself
 
 Tunnel, opened by the server as jprov-tunnel:
   ssh -N -o 'ExitOnForwardFailure=yes' -o 'ServerAliveInterval=30' -o 'ServerAliveCountMax=3' \
@@ -195,6 +195,7 @@ Tunnel, opened by the server as jprov-tunnel:
 -o 'HostKeyAlias=jprov-t-nginx-proxy-workstation' -i /var/lib/jprov-tunnel/.ssh/id_ed25519 \
 -p [WORKSTATION_PORT] -L 127.0.0.1:[TUNNEL_PORT]:localhost:[JUPYTER_PORT] alice@127.0.0.1
 Jupyter on the workstation: jupyter lab
+Browsers open: https://jupyter.test:[HTTPS_PORT]/
 
 No changes: the hosts match the profile.
 Applied: the hosts match the profile.
@@ -203,6 +204,7 @@ The tunnel is up on the server: started by apply --start-tunnel (pid file \
 /var/lib/jprov-tunnel/jprov-t-nginx-proxy-tunnel.pid).
 Start Jupyter on the workstation:
   jupyter lab
+Browsers open: https://jupyter.test:[HTTPS_PORT]/
 ",
         )
         .run();
@@ -531,6 +533,7 @@ Tunnel, opened by the workstation as alice:
 -o 'HostKeyAlias=jprov-t-reverse-forward-server' -i /home/alice/.ssh/jprov-t-reverse-forward-tunnel \
 -p [SERVER_PORT] -R :[TUNNEL_PORT]:localhost:[JUPYTER_PORT] jprov-tunnel@127.0.0.1
 Jupyter on the workstation: jupyter lab
+Browsers open: https://jupyter.test:[TUNNEL_PORT]/
 
 The plan has problems (PROBLEM above): apply would not give the intended result.
 No changes to files, but the hosts do not do what the profile wants.
@@ -677,6 +680,7 @@ Tunnel, opened by the workstation as alice:
 -o 'HostKeyAlias=jprov-t-reverse-forward-server' -i /home/alice/.ssh/jprov-t-reverse-forward-tunnel \
 -p [SERVER_PORT] -R :[TUNNEL_PORT]:localhost:[JUPYTER_PORT] jprov-tunnel@127.0.0.1
 Jupyter on the workstation: jupyter lab
+Browsers open: https://jupyter.test:[TUNNEL_PORT]/
 
 1 change to apply.
 ",
@@ -945,7 +949,7 @@ fn jprov_running_on_the_workstation_itself_uses_the_local_transport() {
             None,
         )
     };
-    let out = run("apply");
+    let out = run("apply --yes");
     expect_exit(&out, 0);
     assert!(
         text(&out.stdout).contains("workstation local"),
@@ -1629,4 +1633,89 @@ fn ngrok_checks_its_secret_files_on_the_host_applies_without_systemd_and_destroy
         .file(Role::Workstation, NGROK_AUTHTOKEN, NGROK_TOKEN_LINE)
         .file(Role::Workstation, NGROK_BASIC_AUTH, credentials.as_bytes())
         .run();
+}
+
+/// `jprov ARGS PROFILE` on a real pseudo-terminal (util-linux `script`), answering `answer`.
+fn on_a_terminal(s: &Setup, args: &str, answer: &str) -> std::process::Output {
+    use std::io::Write;
+    let command = format!(
+        "{} {args} {}",
+        support::jprov_bin().display(),
+        s.profile_file.display()
+    );
+    let mut child = std::process::Command::new("script")
+        .args(["-qec", &command, "/dev/null"])
+        .env_remove("SSH_AUTH_SOCK")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("script (util-linux) runs");
+    // Typed ahead, as people do: the terminal holds the line until jprov reads it, after the plan.
+    writeln!(child.stdin.take().unwrap(), "{answer}").unwrap();
+    child.wait_with_output().unwrap()
+}
+
+#[test]
+fn apply_and_destroy_ask_on_a_terminal_and_refuse_without_one() {
+    let Some(s) = Setup::new(Method::ReverseForward) else {
+        return;
+    };
+    // No terminal, no --yes: refused before any host is contacted.
+    let out = std::process::Command::new(support::jprov_bin())
+        .arg("apply")
+        .arg(&s.profile_file)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    expect_exit(&out, 1);
+    assert!(
+        text(&out.stderr).contains("pass --yes"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(
+        !text(&out.stdout).contains("Plan for"),
+        "it planned: {}",
+        text(&out.stdout)
+    );
+    // On a terminal: the plan, the question; anything but `yes` cancels and changes nothing.
+    let out = on_a_terminal(&s, "apply", "y");
+    let shown = text(&out.stdout);
+    expect_exit(&out, 1);
+    assert!(
+        shown.contains("Plan for profile") && shown.contains("Enter a value"),
+        "{shown}"
+    );
+    assert!(shown.contains("cancelled"), "{shown}");
+    assert!(
+        s.server.read_file(DROPIN).is_none(),
+        "cancelled, yet written"
+    );
+    s.run(&["plan"]).status(2).run();
+    // `yes` applies what was shown.
+    let out = on_a_terminal(&s, "apply", "yes");
+    expect_exit(&out, 0);
+    assert!(
+        text(&out.stdout).contains("Applied"),
+        "{}",
+        text(&out.stdout)
+    );
+    s.run(&["plan"]).run();
+    // With nothing to change there is nothing to ask; destroy asks the same way.
+    let out = on_a_terminal(&s, "apply", "");
+    expect_exit(&out, 0);
+    assert!(
+        !text(&out.stdout).contains("Enter a value"),
+        "{}",
+        text(&out.stdout)
+    );
+    let out = on_a_terminal(&s, "destroy", "yes");
+    expect_exit(&out, 0);
+    assert!(
+        text(&out.stdout).contains("Enter a value"),
+        "{}",
+        text(&out.stdout)
+    );
+    s.run(&["plan", "--destroy"]).run();
 }

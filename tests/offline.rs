@@ -584,6 +584,10 @@ fn defined_flags() -> std::collections::BTreeSet<String> {
                     flags.insert(format!("--{long}"));
                 }
             }
+            // Aliases shown in --help (--auto-approve) are flags users type as well.
+            for alias in arg.get_visible_aliases().into_iter().flatten() {
+                flags.insert(format!("--{alias}"));
+            }
         }
         for sub in command.get_subcommands() {
             walk(sub, flags);

@@ -965,14 +965,10 @@ fn jupyter_context(method: &str, port: u16, certs: &Path) -> Value {
     } else {
         (Value::Null, Value::Null)
     };
-    // What `Builder::jupyter_config` passes for these methods' exposure.
-    let reached_through = match method {
-        "reverse-forward" => "Reachable only through the SSH reverse tunnel.",
-        _ => "Reachable only through the nginx proxy on the forwarding server.",
-    };
+    // What the methods' `Exposure` gives the template (src/desired/methods/*.rs).
     json!({
         "method": method,
-        "reached_through": reached_through,
+        "reached_through": format!("Reachable only through {method}."),
         "ip": "127.0.0.1",
         "port": port,
         "base_url": "/",
@@ -1013,10 +1009,8 @@ fn jupyter_config_loads_with_traitlets() {
         );
         assert_header(&config, None);
         assert!(!config.contains("allow_origin"), "{config}");
-        assert!(
-            config.contains("c.ServerApp.allow_remote_access = False"),
-            "{config}"
-        );
+        // Stated, and off: local_hostnames does the job on loopback.
+        assert!(config.contains("allow_remote_access = False"), "{config}");
         let file = dir.path().join("jupyter_server_config.py");
         fs::write(&file, &config).unwrap();
         let c = load_with_traitlets(&py, &file);
@@ -1027,6 +1021,7 @@ fn jupyter_config_loads_with_traitlets() {
         assert_eq!(s["open_browser"], false);
         assert_eq!(s["base_url"], "/");
         assert_eq!(s["local_hostnames"], json!(["localhost", DOMAIN]));
+        assert_eq!(s["allow_remote_access"], false);
         assert_eq!(s["custom_display_url"], format!("https://{DOMAIN}:8443/"));
         let p = &c["PasswordIdentityProvider"];
         assert_eq!(p["hashed_password"], HASH);

@@ -20,13 +20,15 @@ pub(super) fn no_systemd_note(role: Role) -> String {
         Role::Server => "the tunnel",
         Role::Workstation => "Jupyter and the tunnel (when it opens it)",
     };
-    no_services(role, what)
+    format!(
+        "{} (`jprov tunnel PROFILE` keeps a tunnel up, `apply --start-tunnel` starts it once)",
+        no_services(role, what)
+    )
 }
 
 fn no_services(role: Role, what: &str) -> String {
     format!(
-        "the {role} does not run systemd: jprov sets up no services there; start {what} yourself \
-         (`jprov tunnel PROFILE` keeps a tunnel up, `apply --start-tunnel` starts it once)"
+        "the {role} does not run systemd: jprov sets up no services there; start {what} yourself"
     )
 }
 

@@ -54,6 +54,7 @@ pub fn apply(
     hosts: &mut Hosts,
     settings: ApplySettings,
     saved: Option<&crate::saved_plan::SavedPlan>,
+    approve: &mut dyn FnMut(&Plan, &mut dyn Write) -> Result<(), Error>,
     out: &mut dyn Write,
 ) -> Result<Plan, Error> {
     let options = settings.options;
@@ -71,6 +72,10 @@ pub fn apply(
         }
         if plan.has_problems() {
             return Err(Error::PlanProblems(problem_summary(&plan)));
+        }
+        // What was shown is what the round runs: the approval is for this plan, not a recomputed one.
+        if round == 1 && plan.has_changes() {
+            approve(&plan, out)?;
         }
         if !plan.has_changes() {
             let done = if plan.destroy {

@@ -29,6 +29,18 @@ pub use test_host::TestHost;
 
 use std::path::PathBuf;
 
+/// ARGS with `--yes` after `apply` or `destroy`: the tests' own runs are approved, never prompted (they
+/// have no terminal, where jprov would refuse). The prompt itself is tested on a real terminal
+/// (tests/hosts.rs, `apply_and_destroy_ask_on_a_terminal_and_refuse_without_one`).
+#[allow(dead_code)]
+pub fn approved<'a>(args: &[&'a str]) -> Vec<&'a str> {
+    let mut args = args.to_vec();
+    if matches!(args.first(), Some(&"apply" | &"destroy")) && !args.contains(&"--yes") {
+        args.insert(1, "--yes");
+    }
+    args
+}
+
 /// The `jprov` binary Cargo built for this integration-test run.
 pub fn jprov_bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_jprov"))

@@ -162,7 +162,7 @@ impl Setup {
     /// everything else runs a `Step`.
     pub fn command(&self, args: &[&str]) -> Command {
         let mut command = Command::new(super::jprov_bin());
-        command.args(args).arg(&self.profile_file);
+        command.args(super::approved(args)).arg(&self.profile_file);
         command.env_remove("SSH_AUTH_SOCK");
         command
     }

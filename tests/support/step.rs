@@ -73,7 +73,7 @@ impl<'a> Step<'a> {
     pub(super) fn new(setup: &'a Setup, args: &[&str], with_profile: bool) -> Step<'a> {
         Step {
             setup,
-            args: args.iter().map(OsString::from).collect(),
+            args: super::approved(args).iter().map(OsString::from).collect(),
             with_profile,
             env: vec![],
             expect: Expect::default(),
