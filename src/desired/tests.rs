@@ -1270,7 +1270,7 @@ fn ngrok_without_systemd_says_how_to_start_the_agent() {
     let start = &d.reach.steps[0];
     assert!(
         start.contains(&format!(
-            "{} \"$XDG_RUNTIME_DIR\"/{}/ngrok.yml",
+            "{} \"${{XDG_RUNTIME_DIR:-$HOME/.local/state/jprov}}\"/{}/ngrok.yml",
             l.ngrok_assemble, l.ngrok_runtime_dir
         )) && start.contains(". /home/alice/.config/jprov/ngrok-authtoken"),
         "{start}"

@@ -220,7 +220,11 @@ fn agent_by_hand(p: &Profile, l: &Layout) -> String {
             l.ngrok_config
         ),
         Some(_) => {
-            let runtime = format!("\"$XDG_RUNTIME_DIR\"/{}", l.ngrok_runtime_dir);
+            // Without systemd a session may have no XDG_RUNTIME_DIR.
+            let runtime = format!(
+                "\"${{XDG_RUNTIME_DIR:-$HOME/.local/state/jprov}}\"/{}",
+                l.ngrok_runtime_dir
+            );
             format!(
                 "(set -a; . {token}; mkdir -p -m 700 {runtime} && {} {runtime}/ngrok.yml && exec {command} \
                  start --all --config {runtime}/ngrok.yml)",
