@@ -83,7 +83,7 @@ enum Command {
         /// The profile (YAML).
         profile: PathBuf,
         #[command(flatten)]
-        timeout: TimeoutArgs,
+        ssh: SshArgs,
     },
     /// Keep the profile's SSH tunnel up in the foreground, for hosts without systemd. Runs the tunnel's
     /// ssh command exactly as `plan` shows it and starts it again whenever it exits, until SIGINT or
@@ -147,30 +147,34 @@ struct ConnectArgs {
     #[arg(long)]
     accept_new_host_keys: bool,
     #[command(flatten)]
-    timeout: TimeoutArgs,
+    ssh: SshArgs,
 }
 
 #[derive(Debug, clap::Args)]
-struct TimeoutArgs {
+struct SshArgs {
+    /// Read this ssh client config file instead of ~/.ssh/config (like `ssh -F`), for jprov's own
+    /// connections and their jumps.
+    #[arg(short = 'F', long = "ssh-config", value_name = "FILE")]
+    ssh_config: Option<PathBuf>,
     /// Seconds to wait for each host's TCP connection and SSH handshake and login before giving up
     /// (exit 4). Default: ssh's ConnectTimeout for the host, else 10.
     #[arg(long, value_name = "SECONDS", value_parser = clap::value_parser!(u32).range(1..))]
     connect_timeout: Option<u32>,
 }
 
-impl TimeoutArgs {
-    fn duration(&self) -> Option<std::time::Duration> {
-        self.connect_timeout
-            .map(|s| std::time::Duration::from_secs(s.into()))
+impl SshArgs {
+    fn connecting(&self, accept_new_host_keys: bool) -> crate::host::hosts::Connecting {
+        crate::host::hosts::Connecting {
+            ssh_config: self.ssh_config.clone(),
+            accept_new_host_keys,
+            timeout: (self.connect_timeout).map(|s| std::time::Duration::from_secs(s.into())),
+        }
     }
 }
 
 impl ConnectArgs {
     fn connecting(&self) -> crate::host::hosts::Connecting {
-        crate::host::hosts::Connecting {
-            accept_new_host_keys: self.accept_new_host_keys,
-            timeout: self.timeout.duration(),
-        }
+        self.ssh.connecting(self.accept_new_host_keys)
     }
 }
 
@@ -254,8 +258,8 @@ fn dispatch(cli: Cli) -> Result<u8, Error> {
             };
             apply(&lp, &templates, options, &connect, &guard, None, stdout)
         }
-        Command::Trust { profile, timeout } => {
-            crate::host::trust::trust(&profile::load(&profile)?, timeout.duration(), stdout)?;
+        Command::Trust { profile, ssh } => {
+            crate::host::trust::trust(&profile::load(&profile)?, ssh.connecting(false), stdout)?;
             Ok(exit::OK)
         }
         Command::Tunnel {

@@ -177,11 +177,11 @@ impl Layout {
 /// opens, the workstation's otherwise.
 pub fn peer_address(p: &Profile, peer_is_server: bool) -> (String, u16) {
     if peer_is_server {
-        return (p.server().host.to_string(), p.server().port.get());
+        return (p.server().host.to_string(), p.server().ssh_port());
     }
     match &p.workstation.host {
-        WorkstationHost::Remote(h) => (h.to_string(), p.workstation.port.get()),
+        WorkstationHost::Remote(h) => (h.to_string(), p.workstation.ssh_port()),
         // Rejected by profile validation; kept total for safety.
-        WorkstationHost::Local => ("localhost".into(), p.workstation.port.get()),
+        WorkstationHost::Local => ("localhost".into(), p.workstation.ssh_port()),
     }
 }

@@ -114,8 +114,9 @@ impl fmt::Display for Method {
 #[serde(deny_unknown_fields)]
 pub struct Server {
     pub host: HostName,
-    #[serde(default = "default_ssh_port")]
-    pub port: Port,
+    /// Unset: jprov's own connection uses ssh's `Port` for the host (`ssh -G`), and the hosts' ssh (the
+    /// tunnel, the certificate fetch) dials 22.
+    pub port: Option<Port>,
     pub user: UserName,
     /// Run privileged steps through `sudo -n` (the admin user is not root).
     #[serde(default)]
@@ -170,8 +171,8 @@ impl Ngrok {
 #[serde(deny_unknown_fields)]
 pub struct Workstation {
     pub host: WorkstationHost,
-    #[serde(default = "default_ssh_port")]
-    pub port: Port,
+    /// Like `server.port`.
+    pub port: Option<Port>,
     /// The account Jupyter runs as; jprov logs in as this user.
     pub user: UserName,
     /// The user's home directory; default /home/USER (/root for root).
@@ -486,8 +487,22 @@ impl Default for Nginx {
     }
 }
 
-fn default_ssh_port() -> Port {
-    Port::new(22)
+/// The port a host's own ssh dials (a tunnel, a fetch, the laptop's forward) when the profile names none:
+/// jprov's connections use ssh's resolved `Port` instead, which only the admin's ssh config knows.
+pub const DEFAULT_SSH_PORT: u16 = 22;
+
+impl Server {
+    /// The port the hosts' ssh dials to reach the server.
+    pub fn ssh_port(&self) -> u16 {
+        self.port.map_or(DEFAULT_SSH_PORT, Port::get)
+    }
+}
+
+impl Workstation {
+    /// The port the server's and the laptop's ssh dial to reach the workstation.
+    pub fn ssh_port(&self) -> u16 {
+        self.port.map_or(DEFAULT_SSH_PORT, Port::get)
+    }
 }
 fn default_jupyter_port() -> Port {
     Port::new(8888)

@@ -927,7 +927,7 @@ fn jprov_running_on_the_workstation_itself_uses_the_local_transport() {
     // The profile, the admin's key and the pinned keys, inside the workstation; jprov runs there as alice.
     let mut profile = s.profile();
     profile.workstation.host = WorkstationHost::Local;
-    profile.workstation.port = Port::new(22);
+    profile.workstation.port = Some(Port::new(22));
     profile.server.as_mut().unwrap().identity_file = Some(valid("/home/alice/jprov/admin_key"));
     let yaml = profiles::to_yaml(&profile);
     assert!(yaml.contains("  host: local\n"), "{yaml}");
@@ -1718,4 +1718,65 @@ fn apply_and_destroy_ask_on_a_terminal_and_refuse_without_one() {
         text(&out.stdout)
     );
     s.run(&["plan", "--destroy"]).run();
+}
+
+/// Connections resolve as `ssh HOST` would, from a real ssh config file given with -F: aliases with their
+/// own HostName and Port (the profile names no port), the workstation through ssh's ProxyJump (the
+/// profile has no `jump`), and ssh's own words for a broken config.
+#[test]
+fn connections_follow_the_ssh_config_given_with_dash_f() {
+    let Some(s) = Setup::new(Method::ReverseForward) else {
+        return;
+    };
+    let (server, workstation) = (s.server.port(), s.workstation.port());
+    let config = s.dir.path().join("ssh_config");
+    std::fs::write(
+        &config,
+        format!(
+            "Host jserver\n  HostName 127.0.0.1\n  Port {server}\n\
+             Host jws\n  HostName 127.0.0.1\n  Port {workstation}\n  ProxyJump admin@127.0.0.1:{server}\n\
+             Host *\n  IdentityFile {}\n  IdentitiesOnly yes\n",
+            s.server.client_key().display()
+        ),
+    )
+    .unwrap();
+    s.edit_profile(|p| {
+        let server = p.server.as_mut().unwrap();
+        server.host = valid("jserver");
+        server.port = None;
+        p.workstation.host = WorkstationHost::Remote(valid("jws"));
+        p.workstation.port = None;
+    });
+    let f = config.to_str().unwrap();
+    let ran = s
+        .run(&["plan", "-F", f])
+        .status(2)
+        .stdout_contains("server admin@jserver:[SERVER_PORT]\n")
+        .stdout_contains("workstation alice@jws:[WORKSTATION_PORT]\n")
+        .run();
+    assert!(!ran.stdout.contains("PROBLEM"), "{}", ran.stdout);
+    // The ProxyJump is taken, not a direct connection: through a hop that does not answer, nothing works.
+    let text = std::fs::read_to_string(&config).unwrap();
+    let dead_hop = s.dir.path().join("dead_hop_config");
+    std::fs::write(
+        &dead_hop,
+        text.replace(
+            &format!("ProxyJump admin@127.0.0.1:{server}"),
+            "ProxyJump admin@127.0.0.1:1",
+        ),
+    )
+    .unwrap();
+    s.run(&["plan", "-F", dead_hop.to_str().unwrap()])
+        .status(4)
+        .stderr_contains("workstation: cannot reach alice@jws")
+        .run();
+    // Without the file, the aliases mean nothing (as for ssh): no host is reached.
+    s.run(&["plan"]).status(4).stderr_contains("jserver").run();
+    // A broken config: ssh's own message, not "cannot resolve".
+    let broken = s.dir.path().join("broken_config");
+    std::fs::write(&broken, "Host *\n  NoSuchOption yes\n").unwrap();
+    s.run(&["plan", "-F", broken.to_str().unwrap()])
+        .status(4)
+        .stderr_contains("Bad configuration option")
+        .run();
 }

@@ -51,7 +51,7 @@ impl Sweep {
     fn with_server(server: TestHost, server_port: Option<u16>) -> Option<Sweep> {
         let s = Setup::with_server(server, Method::ReverseForward)?;
         if let Some(port) = server_port {
-            s.edit_profile(|p| p.server.as_mut().unwrap().port = Port::new(port));
+            s.edit_profile(|p| p.server.as_mut().unwrap().port = Some(Port::new(port)));
             // The proxy's address carries the server's host key.
             let pins = s.dir.path().join("known_hosts");
             let mut known = std::fs::read_to_string(&pins).unwrap();

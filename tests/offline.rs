@@ -743,7 +743,8 @@ fn with_json_errors_are_json_too() {
 fn server_on_loopback(port: u16) -> jprov::profile::Profile {
     let mut profile = support::profiles::example("reverse-forward.yaml");
     profile.server.as_mut().unwrap().host = support::profiles::valid("127.0.0.1");
-    profile.server.as_mut().unwrap().port = jprov::value::Port::try_from(u32::from(port)).unwrap();
+    profile.server.as_mut().unwrap().port =
+        Some(jprov::value::Port::try_from(u32::from(port)).unwrap());
     profile.workstation.host = jprov::profile::WorkstationHost::Local;
     profile.workstation.jump = None;
     profile

@@ -9,6 +9,7 @@ use crate::host::{exec::TransportError, transport::Transport};
 use crate::profile::{LoadedProfile, WorkstationHost};
 use crate::render::Templates;
 use crate::resource::{PerRole, Role};
+use crate::value::Port;
 
 /// A connected host.
 pub struct Host {
@@ -112,8 +113,10 @@ pub(super) fn in_parallel<T: Send, U: Send>(
 /// How jprov reaches each host of the profile's method over SSH; a host without a target is this machine
 /// (a local workstation).
 /// How jprov connects, beyond what the profile says.
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub struct Connecting {
+    /// `-F FILE`: the ssh config file `ssh -G` and the jumps read instead of ~/.ssh/config.
+    pub ssh_config: Option<std::path::PathBuf>,
     /// Record unknown host keys instead of refusing them.
     pub accept_new_host_keys: bool,
     /// `--connect-timeout`; `None`: ssh's `ConnectTimeout`, else `ssh::DEFAULT_CONNECT_TIMEOUT`.
@@ -127,7 +130,8 @@ pub fn targets(lp: &LoadedProfile, how: Connecting) -> PerRole<Target> {
     // Configured, or only the workstation's jump host, for methods that have a server.
     let server = p.server.as_ref().map(|server| Target {
         host: server.host.to_string(),
-        port: server.port.get(),
+        port: server.port.map(Port::get),
+        ssh_config: how.ssh_config.clone(),
         user: server.user.to_string(),
         identity_file: server.identity_file.as_ref().map(|f| lp.resolve(f)),
         pinned_known_hosts: pinned.clone(),
@@ -139,7 +143,8 @@ pub fn targets(lp: &LoadedProfile, how: Connecting) -> PerRole<Target> {
         WorkstationHost::Local => None,
         WorkstationHost::Remote(host) => Some(Target {
             host: host.to_string(),
-            port: p.workstation.port.get(),
+            port: p.workstation.port.map(Port::get),
+            ssh_config: how.ssh_config.clone(),
             user: p.workstation.user.to_string(),
             identity_file: p.workstation.identity_file.as_ref().map(|f| lp.resolve(f)),
             pinned_known_hosts: pinned,
@@ -175,10 +180,12 @@ impl Hosts {
                 )),
             };
             let target = targets.take(role);
-            let address = match &target {
-                None => "local".to_string(),
-                Some(t) if t.jump.is_some() => format!("{} (through the server)", t.display()),
-                Some(t) => t.display(),
+            let address = match (&target, &transport) {
+                (Some(t), Transport::Ssh(ssh)) if t.jump.is_some() => {
+                    format!("{} (through the server)", ssh.display())
+                }
+                (_, Transport::Ssh(ssh)) => ssh.display().to_string(),
+                (_, Transport::Local) => "local".to_string(),
             };
             let sudo =
                 role == Role::Server && p.server().sudo && p.server().user.as_str() != "root";

@@ -17,7 +17,8 @@ use std::time::Duration;
 pub struct Target {
     /// The host as written in the profile (may be an ~/.ssh/config alias).
     pub host: String,
-    pub port: u16,
+    /// The profile's port; `None`: ssh's `Port` for the host (`ssh -G`), as `ssh HOST` would use.
+    pub port: Option<u16>,
     pub user: String,
     pub identity_file: Option<PathBuf>,
     /// known_hosts files checked before the user's and the system's (the profile's pinned file).
@@ -29,14 +30,27 @@ pub struct Target {
     /// How long to wait for the TCP connection and for the SSH handshake and login; `None`: ssh's
     /// `ConnectTimeout` for the host, else `DEFAULT_CONNECT_TIMEOUT`.
     pub connect_timeout: Option<Duration>,
+    /// `-F FILE`: read instead of ~/.ssh/config, by `ssh -G` and by the jumps' ssh.
+    pub ssh_config: Option<PathBuf>,
 }
 
 /// The connect and handshake timeout when neither `--connect-timeout` nor ssh's `ConnectTimeout` sets one.
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
 impl Target {
+    /// `user@host:port`, or `user@host` while ssh's config decides the port.
     pub fn display(&self) -> String {
-        format!("{}@{}:{}", self.user, self.host, self.port)
+        match self.port {
+            Some(port) => format!("{}@{}:{port}", self.user, self.host),
+            None => format!("{}@{}", self.user, self.host),
+        }
+    }
+
+    /// `ssh -F FILE` when the command line named one.
+    fn config_args(&self) -> Vec<String> {
+        (self.ssh_config.iter())
+            .flat_map(|file| ["-F".to_string(), file.display().to_string()])
+            .collect()
     }
 }
 
@@ -61,10 +75,29 @@ impl Drop for SshConnection {
 #[derive(Debug, Default)]
 struct ClientConfig {
     hostname: Option<String>,
+    /// `Port`: the profile's when it sets one (`ssh -G -p`), else the config's, else 22.
+    port: u16,
     identity_files: Vec<PathBuf>,
     known_hosts_files: Vec<PathBuf>,
     host_key_alias: Option<String>,
     connect_timeout: Option<Duration>,
+    /// `ProxyJump`: the hops `ssh -W -J` goes through (the profile's `jump: server` wins).
+    proxy_jump: Option<String>,
+    /// `IdentitiesOnly yes`: of the agent's keys, only those of `identity_files`.
+    identities_only: bool,
+    agent: AgentSocket,
+}
+
+/// `IdentityAgent`: where ssh finds its agent.
+#[derive(Debug, Default, PartialEq)]
+enum AgentSocket {
+    /// `SSH_AUTH_SOCK`, ssh's default.
+    #[default]
+    FromEnvironment,
+    /// A socket of its own (1Password, Secretive, a second agent).
+    Path(PathBuf),
+    /// `IdentityAgent none`: no agent at all.
+    Disabled,
 }
 
 impl ClientConfig {
@@ -77,40 +110,51 @@ impl ClientConfig {
     }
 }
 
-fn client_config(target: &Target) -> ClientConfig {
-    let mut config = ClientConfig::default();
+/// What `ssh HOST` would use for the target; `Err` with ssh's own message when its config is broken.
+fn client_config(target: &Target) -> Result<ClientConfig, String> {
     let Ok(ssh) = which::which("ssh") else {
         let home = std::env::var_os("HOME")
             .map(PathBuf::from)
             .unwrap_or_default();
-        config.identity_files = ["id_ed25519", "id_ecdsa", "id_rsa"]
-            .iter()
-            .map(|f| home.join(".ssh").join(f))
-            .collect();
-        config.known_hosts_files = vec![
-            home.join(".ssh/known_hosts"),
-            "/etc/ssh/ssh_known_hosts".into(),
-        ];
-        return config;
+        return Ok(ClientConfig {
+            port: target.port.unwrap_or(crate::profile::DEFAULT_SSH_PORT),
+            identity_files: ["id_ed25519", "id_ecdsa", "id_rsa"]
+                .iter()
+                .map(|f| home.join(".ssh").join(f))
+                .collect(),
+            known_hosts_files: vec![
+                home.join(".ssh/known_hosts"),
+                "/etc/ssh/ssh_known_hosts".into(),
+            ],
+            ..ClientConfig::default()
+        });
     };
-    let output = Command::new(ssh)
-        .args([
-            "-G",
-            "-p",
-            &target.port.to_string(),
-            "-l",
-            &target.user,
-            &target.host,
-        ])
+    let mut command = Command::new(ssh);
+    command.args(target.config_args()).arg("-G");
+    if let Some(port) = target.port {
+        command.args(["-p", &port.to_string()]);
+    }
+    let output = command
+        .args(["-l", &target.user, "--", &target.host])
         .stdin(Stdio::null())
-        .output();
-    let Ok(output) = output else { return config };
-    read_client_config(&String::from_utf8_lossy(&output.stdout))
+        .output()
+        .map_err(|e| format!("cannot run `ssh -G`: {e}"))?;
+    if !output.status.success() {
+        return Err(format!(
+            "`ssh -G {}` (how ssh's config resolves it) failed: {}",
+            target.host,
+            String::from_utf8_lossy(&output.stderr).trim()
+        ));
+    }
+    Ok(read_client_config(&String::from_utf8_lossy(&output.stdout)))
 }
 
 /// `ssh -G`'s output, the keys jprov honours.
 fn read_client_config(text: &str) -> ClientConfig {
-    let mut config = ClientConfig::default();
+    let mut config = ClientConfig {
+        port: crate::profile::DEFAULT_SSH_PORT,
+        ..ClientConfig::default()
+    };
     let home = std::env::var("HOME").unwrap_or_default();
     let expand = |p: &str| {
         PathBuf::from(
@@ -129,6 +173,16 @@ fn read_client_config(text: &str) -> ClientConfig {
                 .known_hosts_files
                 .extend(value.split_whitespace().map(expand)),
             "hostkeyalias" if value != "none" => config.host_key_alias = Some(value.to_string()),
+            "port" => config.port = value.parse().unwrap_or(config.port),
+            "proxyjump" if value != "none" => config.proxy_jump = Some(value.to_string()),
+            "identitiesonly" => config.identities_only = value == "yes",
+            "identityagent" => {
+                config.agent = match value {
+                    "none" => AgentSocket::Disabled,
+                    "SSH_AUTH_SOCK" => AgentSocket::FromEnvironment,
+                    path => AgentSocket::Path(expand(path)),
+                }
+            }
             "connecttimeout" => {
                 config.connect_timeout = value
                     .parse()
@@ -146,14 +200,22 @@ fn read_client_config(text: &str) -> ClientConfig {
 /// `timeout` until `connect` lifts it once logged in.
 fn open_session(
     target: &Target,
+    config: &ClientConfig,
     hostname: &str,
     timeout: Duration,
 ) -> Result<(Session, Option<Child>), String> {
     let mut session = Session::new().map_err(|e| e.to_string())?;
     let mut jump = None;
-    match &target.jump {
+    let port = config.port;
+    // The profile's `jump: server` wins over ssh's ProxyJump, as a profile field wins over ssh's config.
+    let hops = match (&target.jump, &config.proxy_jump) {
+        (Some(via), _) => Some(Hops::Server(via)),
+        (None, Some(chain)) => Some(Hops::ProxyJump(chain)),
+        (None, None) => None,
+    };
+    match hops {
         None => {
-            let address = (hostname, target.port)
+            let address = (hostname, port)
                 .to_socket_addrs()
                 .map_err(|e| format!("cannot resolve {hostname}: {e}"))?
                 .next()
@@ -170,8 +232,8 @@ fn open_session(
             stream.set_nodelay(true).map_err(|e| e.to_string())?;
             session.set_tcp_stream(stream);
         }
-        Some(via) => {
-            let (stream, child) = jump_stream(via, hostname, target.port)?;
+        Some(hops) => {
+            let (stream, child) = jump_stream(target, config, hops, hostname, port)?;
             session.set_tcp_stream(stream);
             jump = Some(child);
         }
@@ -232,15 +294,15 @@ impl Drop for WaitNotice {
 /// Every host key the target offers (one handshake per key type), without logging in, and the names the
 /// host is listed under in known_hosts (most specific first).
 pub fn fetch_host_keys(target: &Target) -> Result<(Vec<HostKey>, Vec<String>), TransportError> {
-    let config = client_config(target);
-    let hostname = config
-        .hostname
-        .clone()
-        .unwrap_or_else(|| target.host.clone());
     let unreachable = |reason: String| TransportError::Unreachable {
         target: target.display(),
         reason,
     };
+    let config = client_config(target).map_err(unreachable)?;
+    let hostname = config
+        .hostname
+        .clone()
+        .unwrap_or_else(|| target.host.clone());
     let timeout = config.timeout(target);
     let _notice = WaitNotice::start(&target.display(), timeout);
     let mut keys = vec![];
@@ -252,7 +314,7 @@ pub fn fetch_host_keys(target: &Target) -> Result<(Vec<HostKey>, Vec<String>), T
         "rsa-sha2-512",
     ] {
         let (mut session, mut jump) =
-            open_session(target, &hostname, timeout).map_err(unreachable)?;
+            open_session(target, &config, &hostname, timeout).map_err(unreachable)?;
         let _ = session.method_pref(ssh2::MethodType::HostKey, algorithm);
         match session.handshake() {
             // A host that never answers would cost the timeout once per key type: once is enough.
@@ -288,9 +350,9 @@ fn names_for(target: &Target, config: &ClientConfig) -> Vec<String> {
     match &config.host_key_alias {
         Some(alias) => vec![alias.clone()],
         None => {
-            let mut names = vec![known_hosts::lookup_name(&target.host, target.port)];
+            let mut names = vec![known_hosts::lookup_name(&target.host, config.port)];
             if hostname != target.host {
-                names.push(known_hosts::lookup_name(&hostname, target.port));
+                names.push(known_hosts::lookup_name(&hostname, config.port));
             }
             names
         }
@@ -298,8 +360,11 @@ fn names_for(target: &Target, config: &ClientConfig) -> Vec<String> {
 }
 
 pub fn connect(target: &Target) -> Result<SshConnection, TransportError> {
-    let config = client_config(target);
-    let display = target.display();
+    let config = client_config(target).map_err(|reason| TransportError::Unreachable {
+        target: target.display(),
+        reason,
+    })?;
+    let display = format!("{}@{}:{}", target.user, target.host, config.port);
     let unreachable = |reason: String| TransportError::Unreachable {
         target: display.clone(),
         reason,
@@ -310,7 +375,8 @@ pub fn connect(target: &Target) -> Result<SshConnection, TransportError> {
         .unwrap_or_else(|| target.host.clone());
     let timeout = config.timeout(target);
     let _notice = WaitNotice::start(&display, timeout);
-    let (mut session, jump) = open_session(target, &hostname, timeout).map_err(unreachable)?;
+    let (mut session, jump) =
+        open_session(target, &config, &hostname, timeout).map_err(unreachable)?;
 
     // Only ask for key types we can verify: libssh2 compares just the type it negotiated.
     let mut known_files: Vec<PathBuf> = target.pinned_known_hosts.iter().cloned().collect();
@@ -427,16 +493,25 @@ fn authenticate(
             Err(e) => Err(auth_error(target, key_error(file, &e))),
         };
     }
-    if std::env::var_os("SSH_AUTH_SOCK").is_some() {
-        if let Ok(mut agent) = session.agent() {
-            if agent.connect().is_ok() && agent.list_identities().is_ok() {
-                for identity in agent.identities().unwrap_or_default() {
-                    if agent.userauth(user, &identity).is_ok() && session.authenticated() {
-                        return Ok(());
-                    }
+    if let Some(mut agent) = agent(session, &config.agent) {
+        if agent.connect().is_ok() && agent.list_identities().is_ok() {
+            // IdentitiesOnly: the agent may hold many keys, and sshd ends the login after a few
+            // ("too many authentication failures"): offer only those of the identity files.
+            let allowed = config
+                .identities_only
+                .then(|| public_blobs(&config.identity_files));
+            for identity in agent.identities().unwrap_or_default() {
+                if allowed
+                    .as_ref()
+                    .is_some_and(|a| !a.contains(&identity.blob().to_vec()))
+                {
+                    continue;
                 }
-                tried.push("the keys in ssh-agent".to_string());
+                if agent.userauth(user, &identity).is_ok() && session.authenticated() {
+                    return Ok(());
+                }
             }
+            tried.push("the keys in ssh-agent".to_string());
         }
     }
     for file in config.identity_files.iter().filter(|f| f.exists()) {
@@ -455,6 +530,31 @@ fn authenticate(
             format!("tried {}", tried.join("; "))
         },
     ))
+}
+
+/// The agent ssh would ask (`IdentityAgent`): the environment's, a socket of its own, or none.
+fn agent(session: &Session, socket: &AgentSocket) -> Option<ssh2::Agent> {
+    let mut agent = session.agent().ok()?;
+    match socket {
+        AgentSocket::Disabled => return None,
+        AgentSocket::FromEnvironment => {
+            std::env::var_os("SSH_AUTH_SOCK")?;
+        }
+        AgentSocket::Path(path) => agent.set_identity_path(path).ok()?,
+    }
+    Some(agent)
+}
+
+/// The key blobs of `FILE.pub` beside each identity file (what IdentitiesOnly lets the agent offer).
+fn public_blobs(files: &[PathBuf]) -> Vec<Vec<u8>> {
+    use base64::Engine;
+    (files.iter())
+        .filter_map(|file| std::fs::read_to_string(format!("{}.pub", file.display())).ok())
+        .filter_map(|line| {
+            let blob = line.split_whitespace().nth(1)?;
+            base64::engine::general_purpose::STANDARD.decode(blob).ok()
+        })
+        .collect()
 }
 
 fn auth_error(target: &Target, reason: String) -> TransportError {
@@ -481,52 +581,105 @@ fn key_error(file: &Path, e: &ssh2::Error) -> String {
     }
 }
 
-/// A stream to `host:port` through `via`, carried by OpenSSH's `ssh -W` over a socketpair.
-fn jump_stream(via: &Target, host: &str, port: u16) -> Result<(UnixStream, Child), String> {
+/// What a connection goes through before it reaches its host.
+enum Hops<'a> {
+    /// The profile's `workstation.jump: server`.
+    Server(&'a Target),
+    /// ssh's `ProxyJump` for the host: `[user@]host[:port]`, comma-separated.
+    ProxyJump(&'a str),
+}
+
+/// A stream to `host:port` through the hops, carried by OpenSSH's `ssh -W` over a socketpair. Every hop's
+/// host key is checked by that ssh (strictly for the last hop, with the pinned file first; earlier
+/// ProxyJump hops by the ssh config's own settings), before anything is sent through it; the host's own
+/// key is then checked by jprov as for any connection.
+fn jump_stream(
+    target: &Target,
+    config: &ClientConfig,
+    hops: Hops,
+    host: &str,
+    port: u16,
+) -> Result<(UnixStream, Child), String> {
     let ssh = which::which("ssh")
         .map_err(|_| "reaching a host through a jump host needs OpenSSH's ssh".to_string())?;
     let (ours, theirs) = UnixStream::pair().map_err(|e| e.to_string())?;
     let theirs_out = theirs.try_clone().map_err(|e| e.to_string())?;
     let mut command = Command::new(ssh);
-    command
-        .args([
-            "-W",
-            &format!("{host}:{port}"),
-            "-p",
-            &via.port.to_string(),
-            "-l",
-            &via.user,
-        ])
-        .args([
+    command.args(target.config_args()).args([
+        "-W",
+        &format!("{host}:{port}"),
+        "-o",
+        "BatchMode=yes",
+        "-o",
+        "StrictHostKeyChecking=yes",
+        "-o",
+        "ClearAllForwardings=yes",
+    ]);
+    let mut known_hosts: Vec<String> = target
+        .pinned_known_hosts
+        .iter()
+        .map(|p| p.display().to_string())
+        .collect();
+    let (display, destination) = match hops {
+        Hops::Server(via) => {
+            if let Some(port) = via.port {
+                command.args(["-p", &port.to_string()]);
+            }
+            command.args(["-l", &via.user]);
+            if let Some(key) = &via.identity_file {
+                command.args(["-i", &key.display().to_string(), "-o", "IdentitiesOnly=yes"]);
+            }
+            if let Some(timeout) = via.connect_timeout {
+                command.args(["-o", &format!("ConnectTimeout={}", timeout.as_secs())]);
+            }
+            known_hosts.push("~/.ssh/known_hosts".into());
+            (via.display(), via.host.clone())
+        }
+        Hops::ProxyJump(chain) => {
+            let (earlier, last) = match chain.rsplit_once(',') {
+                Some((earlier, last)) => (Some(earlier), last),
+                None => (None, chain),
+            };
+            if let Some(earlier) = earlier {
+                command.args(["-J", earlier]);
+            }
+            known_hosts.extend((config.known_hosts_files.iter()).map(|f| f.display().to_string()));
+            (format!("ProxyJump {chain}"), destination_of(last))
+        }
+    };
+    if !known_hosts.is_empty() {
+        command.args([
             "-o",
-            "BatchMode=yes",
-            "-o",
-            "StrictHostKeyChecking=yes",
-            "-o",
-            "ClearAllForwardings=yes",
+            &format!("UserKnownHostsFile={}", known_hosts.join(" ")),
         ]);
-    if let Some(pinned) = &via.pinned_known_hosts {
-        let mut files = vec![pinned.display().to_string()];
-        files.push("~/.ssh/known_hosts".into());
-        command.args(["-o", &format!("UserKnownHostsFile={}", files.join(" "))]);
-    }
-    if let Some(key) = &via.identity_file {
-        command.args(["-i", &key.display().to_string(), "-o", "IdentitiesOnly=yes"]);
-    }
-    if let Some(timeout) = via.connect_timeout {
-        command.args(["-o", &format!("ConnectTimeout={}", timeout.as_secs())]);
     }
     let child = command
-        .arg(&via.host)
+        .args(["--", &destination])
         .stdin(Stdio::from(std::os::fd::OwnedFd::from(theirs)))
         .stdout(Stdio::from(std::os::fd::OwnedFd::from(theirs_out)))
         .stderr(Stdio::inherit())
         .spawn()
-        .map_err(|e| format!("cannot start ssh -W through {}: {e}", via.display()))?;
+        .map_err(|e| format!("cannot start ssh -W through {display}: {e}"))?;
     Ok((ours, child))
 }
 
+/// A ProxyJump hop as an ssh destination: `user@host:port` is only understood as a URI.
+fn destination_of(hop: &str) -> String {
+    let has_port = hop
+        .rsplit_once(':')
+        .is_some_and(|(host, port)| !host.ends_with(':') && port.parse::<u16>().is_ok());
+    match has_port {
+        true => format!("ssh://{hop}"),
+        false => hop.to_string(),
+    }
+}
+
 impl SshConnection {
+    /// `user@host:port` with the port ssh's config resolved.
+    pub fn display(&self) -> &str {
+        &self.display
+    }
+
     pub fn host_key(&self) -> &HostKey {
         &self.host_key
     }
@@ -575,7 +728,8 @@ mod tests {
         );
         let target = |timeout| Target {
             host: "h".into(),
-            port: 22,
+            port: Some(22),
+            ssh_config: None,
             user: "u".into(),
             identity_file: None,
             pinned_known_hosts: None,

@@ -12,17 +12,13 @@ use std::io::Write;
 /// from what it presents fails closed, with both fingerprints shown.
 pub fn trust(
     lp: &LoadedProfile,
-    timeout: Option<std::time::Duration>,
+    how: crate::host::hosts::Connecting,
     out: &mut dyn Write,
 ) -> Result<usize, Error> {
     let pinned = lp.pinned_known_hosts();
     let mut recorded = 0;
     // The server first (role order): a workstation reached through it is verified with the server's pinned
     // key. A host without a target is this machine.
-    let how = crate::host::hosts::Connecting {
-        accept_new_host_keys: false,
-        timeout,
-    };
     for (role, target) in targets(lp, how).into_entries() {
         let fail = |source| Error::Transport { role, source };
         let (keys, names) = ssh::fetch_host_keys(&target).map_err(fail)?;

@@ -12,23 +12,28 @@ use crate::resource::{PerRole, Role};
 /// the same for the connections it makes).
 fn offline_addresses(lp: &LoadedProfile) -> PerRole<String> {
     let p = &lp.profile;
-    let server = (p.server.as_ref()).map(|s| format!("{}@{}:{}", s.user, s.host, s.port.get()));
+    let server = (p.server.as_ref()).map(|s| address(s.user.as_str(), s.host.as_str(), s.port));
     let workstation = match &p.workstation.host {
         WorkstationHost::Local => "local".to_string(),
-        WorkstationHost::Remote(host) => {
-            format!(
-                "{}@{}:{}",
-                p.workstation.user,
-                host,
-                p.workstation.port.get()
-            )
-        }
+        WorkstationHost::Remote(host) => address(
+            p.workstation.user.as_str(),
+            host.as_str(),
+            p.workstation.port,
+        ),
     };
     let mut addresses = PerRole::new().with(Role::Workstation, workstation);
     if let Some(server) = server {
         addresses.insert(Role::Server, server);
     }
     addresses
+}
+
+/// `user@host:port`, or `user@host` when ssh's config decides the port.
+fn address(user: &str, host: &str, port: Option<crate::value::Port>) -> String {
+    match port {
+        Some(port) => format!("{user}@{host}:{port}"),
+        None => format!("{user}@{host}"),
+    }
 }
 
 /// The plan against these facts (none: offline), showing each host at its address.

@@ -95,14 +95,14 @@ pub fn for_hosts(method: Method, hosts: &Hosts) -> Profile {
         domain: Some(valid("jupyter.test")),
         server: Some(Server {
             host: valid("127.0.0.1"),
-            port: Port::new(hosts.server_port),
+            port: Some(Port::new(hosts.server_port)),
             user: valid("admin"),
             sudo: true,
             identity_file: Some(valid(&hosts.server_key.display().to_string())),
         }),
         workstation: Workstation {
             host: WorkstationHost::Remote(valid("127.0.0.1")),
-            port: Port::new(hosts.workstation_port),
+            port: Some(Port::new(hosts.workstation_port)),
             user: valid("alice"),
             home: None,
             jump: None,

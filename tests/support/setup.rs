@@ -203,7 +203,8 @@ impl Setup {
         for (port, name) in self.profile_ports() {
             normalize = normalize.number(port, name);
         }
-        if self.server.port() != self.profile.borrow().server().port.get() {
+        let profile_port = self.profile.borrow().server().port.map(|port| port.get());
+        if profile_port.is_some_and(|port| port != self.server.port()) {
             normalize = normalize.number(self.server.port(), "[SERVER_SSHD_PORT]");
         }
         normalize
@@ -212,13 +213,23 @@ impl Setup {
     /// The ports of the profile that the test picked, with their names in normalized output.
     fn profile_ports(&self) -> Vec<(u16, &'static str)> {
         let p = self.profile.borrow();
+        // The hosts' ports even where the profile leaves them to ssh's config.
         let mut ports = vec![
-            (p.server().port.get(), "[SERVER_PORT]"),
+            (
+                p.server()
+                    .port
+                    .map_or(self.server.port(), |port| port.get()),
+                "[SERVER_PORT]",
+            ),
             (p.jupyter.port.get(), "[JUPYTER_PORT]"),
             (p.tunnel.port.get(), "[TUNNEL_PORT]"),
         ];
         if let WorkstationHost::Remote(_) = p.workstation.host {
-            ports.push((p.workstation.port.get(), "[WORKSTATION_PORT]"));
+            let port = p
+                .workstation
+                .port
+                .map_or(self.workstation.port(), |port| port.get());
+            ports.push((port, "[WORKSTATION_PORT]"));
         }
         if let Some(nginx) = &p.nginx {
             ports.push((nginx.https_port.get(), "[HTTPS_PORT]"));

@@ -78,7 +78,7 @@ fn workstation_host(p: &Profile) -> String {
 fn jump(p: &Profile) -> Option<String> {
     p.workstation.jump.map(|_| {
         let server = p.server();
-        format!("{}@{}:{}", server.user, server.host, server.port.get())
+        format!("{}@{}:{}", server.user, server.host, server.ssh_port())
     })
 }
 
@@ -97,8 +97,8 @@ fn laptop_forward(p: &Profile) -> Vec<String> {
     if let Some(jump) = jump(p) {
         argv.extend(["-J".to_string(), jump]);
     }
-    if p.workstation.port.get() != 22 {
-        argv.extend(["-p".to_string(), p.workstation.port.to_string()]);
+    if let Some(port) = p.workstation.port {
+        argv.extend(["-p".to_string(), port.to_string()]);
     }
     argv.push(format!("{}@{}", p.workstation.user, workstation_host(p)));
     argv
@@ -116,7 +116,7 @@ fn ssh_config_snippet(p: &Profile) -> String {
         format!("Host {}", host_alias(p)),
         format!("    HostName {}", workstation_host(p)),
         format!("    User {}", p.workstation.user),
-        format!("    Port {}", p.workstation.port),
+        format!("    Port {}", p.workstation.ssh_port()),
     ];
     if let Some(jump) = jump(p) {
         lines.push(format!("    ProxyJump {jump}"));
