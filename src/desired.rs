@@ -131,6 +131,10 @@ fn build_asking(
     for &role in method.roles() {
         hosts.insert(role, method.host(&b, role)?);
     }
+    // Collaboration is Jupyter's, the same on every method.
+    if let Some(workstation) = hosts.get_mut(Role::Workstation) {
+        b.collaboration(workstation);
+    }
     let desired = DesiredState {
         hosts,
         tunnel_service: (tunnel.as_ref()).and_then(|t| b.service_status(t.opener, &l.tunnel_unit)),
@@ -197,6 +201,7 @@ pub(crate) fn with_tagged_line(existing: &str, tag: &str, line: &str) -> String 
 
 mod builder;
 mod certificates;
+mod collaboration;
 mod fact_query;
 mod fact_reader;
 mod methods;

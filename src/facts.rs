@@ -43,6 +43,17 @@ pub struct FactQuery {
     /// Files of secrets the profile names and jprov never reads (ngrok's authtoken): what is there, its
     /// mode and owner, and whether the login user can read it. Never the content.
     pub private_files: Vec<String>,
+    /// Programs whose Python environment matters: which interpreter runs each, and which versions of some
+    /// distributions it sees.
+    pub pythons: Vec<PythonQuery>,
+}
+
+/// The Python environment of a program (an absolute path, or a name systemd looks up in its fixed PATH):
+/// the versions of `distributions` (names as `importlib.metadata` knows them) its interpreter sees.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct PythonQuery {
+    pub program: String,
+    pub distributions: Vec<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -57,6 +68,39 @@ impl FactQuery {
             self.files.push(path.to_string());
         }
     }
+
+    /// Ask for the versions of `distributions` in `program`'s Python environment (besides any asked).
+    pub fn add_python(&mut self, program: &str, distributions: &[String]) {
+        let index = match self.pythons.iter().position(|q| q.program == program) {
+            Some(index) => index,
+            None => {
+                self.pythons.push(PythonQuery {
+                    program: program.to_string(),
+                    distributions: vec![],
+                });
+                self.pythons.len() - 1
+            }
+        };
+        let asked = &mut self.pythons[index].distributions;
+        for name in distributions {
+            if !asked.contains(name) {
+                asked.push(name.clone());
+            }
+        }
+    }
+}
+
+/// The Python environment a program runs in, as the facts script found it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct PythonFact {
+    /// The interpreter that runs the program (named by its `#!` line, or the python beside it); `None`
+    /// when none was found.
+    pub interpreter: Option<String>,
+    /// That interpreter is a virtualenv's (`sys.prefix` differs from `sys.base_prefix`).
+    pub virtualenv: bool,
+    /// Distribution -> its version there (`None`: not installed). A name asked for is absent when the
+    /// interpreter could not say (it failed, or has no `importlib.metadata`).
+    pub versions: BTreeMap<String, Option<String>>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -155,6 +199,8 @@ pub struct Facts {
     pub executables: BTreeMap<String, bool>,
     /// Asked-for `private_files` (those missing have no entry).
     pub private_files: BTreeMap<String, PrivateFileFact>,
+    /// Asked-for programs -> their Python environment.
+    pub pythons: BTreeMap<String, PythonFact>,
     /// Queried `exists` paths that exist (as anything, a dangling link included).
     pub exists: BTreeSet<String>,
     /// What was at a path before apply first wrote it, by record name (`record_name`): `Missing` when

@@ -241,6 +241,10 @@ pub struct Jupyter {
     /// owner logs in as `workstation.user` with `password_hash`.
     #[serde(default, deserialize_with = "bounded_list")]
     pub collaborators: Vec<Collaborator>,
+    /// Real-time collaboration: everyone who logs in edits the same documents at once (JupyterLab 4 with
+    /// the `jupyter-collaboration` package, which plan checks the workstation has); needs `app: lab`.
+    #[serde(default)]
+    pub collaboration: bool,
 }
 
 /// One person who logs in to Jupyter as themselves: `name` is what cursors and the user list show.
@@ -800,6 +804,13 @@ fn collaborator_username_field(i: usize) -> &'static str {
 fn check_consistency(p: &Profile) -> Result<(), Conflict> {
     check_accounts(p)?;
     check_collaborators(p)?;
+    if p.jupyter.collaboration && p.jupyter.app != App::Lab {
+        return conflict(
+            &["jupyter.collaboration", "jupyter.app"],
+            "real-time collaboration needs JupyterLab: set jupyter.app to lab (the default), or remove \
+             jupyter.collaboration",
+        );
+    }
     if p.workstation.host == WorkstationHost::Local && p.workstation.jump.is_some() {
         return conflict(
             &["workstation.jump"],

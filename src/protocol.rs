@@ -66,6 +66,8 @@ const EMITTERS: &[Emitter] = &[
     emitter("fact_private_missing", "private %s missing"),
     emitter("fact_private_other", "private %s other %s"),
     emitter("fact_private_file", "private %s file %s %s %s"),
+    // PROGRAM (hex) INTERPRETER (hex, or `none`) REPORT (hex: what the interpreter printed).
+    emitter("fact_python", "python %s %s %s"),
     emitter("fact_listening", "listening %s %h"),
     emitter("fact_exists", "exists %s"),
     emitter("fact_pending", "pending %s %s"),

@@ -16,6 +16,7 @@ use std::process::{Command, Output};
 const LAB_SH: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/lab/lab.sh");
 const SELFTEST_SH: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/lab/selftest.sh");
 const LAPTOP_CHECK_PY: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/lab/laptop_check.py");
+const COLLAB_CHECK_PY: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/lab/collab_check.py");
 const LAPTOP_CHECK_LOCAL_SH: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
     "/tests/lab/laptop_check_local.sh"
@@ -904,6 +905,7 @@ fn laptop_runs_a_kernel_through(method: Method) {
     // 12. reverse-forward: a new public port changes the server's sshd drop-in and the workstation's tunnel
     //     unit in one apply; the tunnel restarts only after sshd was reloaded, and the laptop gets in there.
     if method == Method::ReverseForward {
+        collaborators_edit_one_notebook(&lab, &profile, name);
         let text_before = std::fs::read_to_string(&profile).unwrap();
         std::fs::write(
             &profile,
@@ -943,6 +945,176 @@ fn laptop_runs_a_kernel_through(method: Method) {
         t_apply.as_secs_f64(),
         t_check.as_secs_f64(),
         t_start.elapsed().as_secs_f64()
+    );
+}
+
+/// Real-time collaboration on the reverse-forward lab. First plan refuses a workstation environment without
+/// the extension (a virtualenv with only jupyter-core), naming the install command, and apply changes
+/// nothing; then two collaborators with `collaboration: true` and JupyterLab from /opt/jupyter: plan notes
+/// what that means, apply restarts Jupyter, collab_check.py from the laptop (through the tunnel, trusting
+/// the ACME root) proves both edit one notebook and see each other's names, a second apply changes nothing.
+fn collaborators_edit_one_notebook(lab: &Lab, profile: &Path, name: &str) {
+    let t_start = std::time::Instant::now();
+    let fail = |what: &str, out: &Output| format!("{}\n{}", show(what, out), lab.host_logs(name));
+    let original = std::fs::read_to_string(profile).unwrap();
+    let jupyter = "  app: server\n  command: /opt/jupyter/bin/jupyter\n";
+    assert!(original.contains(jupyter), "{original}");
+    let people = [
+        ("ada", "ada-e2e-secret", "Ada Lovelace"),
+        ("bob", "bob-e2e-secret", "Bob O'Brien"),
+    ];
+    let collaborators: String = (people.iter())
+        .map(|(username, password, name)| {
+            format!(
+                "    - name: \"{name}\"\n      username: {username}\n      password_hash: \"{}\"\n",
+                hash_password(password)
+            )
+        })
+        .collect();
+    let with_command = |command: &str| {
+        original.replace(
+            jupyter,
+            &format!(
+                "  app: lab\n  command: {command}\n  collaboration: true\n  collaborators:\n{collaborators}"
+            ),
+        )
+    };
+    let config = "sha256sum /home/alice/.jupyter/jupyter_server_config.py";
+    let config_before = lab.sh_ok("workstation", config);
+
+    // An environment without JupyterLab and the extension: a problem, with the command that installs them.
+    lab.sh_ok(
+        "workstation",
+        "python3 -m venv /opt/plain && /opt/plain/bin/pip install -q --no-index --find-links /opt/lab-wheels jupyter-core",
+    );
+    std::fs::write(profile, with_command("/opt/plain/bin/jupyter")).unwrap();
+    let plan = lab.jprov(&["plan"], profile, &[]);
+    assert_eq!(
+        plan.status.code(),
+        Some(3),
+        "{}",
+        fail("plan (no extension)", &plan)
+    );
+    let planned = text(&plan.stdout);
+    let problem = (planned.lines())
+        .find(|l| l.contains("PROBLEM: jupyter.collaboration needs JupyterLab >= 4"))
+        .unwrap_or_else(|| panic!("{}", fail("plan (no extension)", &plan)));
+    println!("{problem}");
+    assert!(
+        problem.contains("which has no JupyterLab and no jupyter-collaboration")
+            && problem.contains("/opt/plain/bin/python")
+            && problem.contains("-m pip install 'jupyterlab>=4' 'jupyter-collaboration>=4'"),
+        "{problem}"
+    );
+    let apply = lab.jprov(&["apply"], profile, &[]);
+    assert_eq!(
+        apply.status.code(),
+        Some(3),
+        "{}",
+        fail("apply (no extension)", &apply)
+    );
+    assert_eq!(
+        lab.sh_ok("workstation", config),
+        config_before,
+        "apply changed the config"
+    );
+    let t_problem = t_start.elapsed();
+
+    // /opt/jupyter has both: plan notes what collaboration means, apply restarts Jupyter as JupyterLab.
+    std::fs::write(profile, with_command("/opt/jupyter/bin/jupyter")).unwrap();
+    let plan = lab.jprov(&["plan"], profile, &[]);
+    assert_eq!(
+        plan.status.code(),
+        Some(2),
+        "{}",
+        fail("plan (collaboration)", &plan)
+    );
+    let planned = text(&plan.stdout);
+    for note in [
+        "note: jupyter.collaboration: the owner and 2 collaborators edit the same notebooks at once, and each \
+         of them can run any code as alice on the workstation",
+        "with JupyterLab 4.6.6 and jupyter-collaboration 5.0.4",
+    ] {
+        assert!(planned.contains(note), "{note}:\n{planned}");
+    }
+    for line in planned
+        .lines()
+        .filter(|l| l.contains("note: jupyter.collaboration"))
+    {
+        println!("{line}");
+    }
+    let apply = lab.jprov(&["apply"], profile, &[]);
+    assert_eq!(
+        apply.status.code(),
+        Some(0),
+        "{}",
+        fail("apply (collaboration)", &apply)
+    );
+    assert!(
+        text(&apply.stdout).contains("restart Jupyter"),
+        "{}",
+        fail("apply", &apply)
+    );
+    assert!(
+        jupyter_listens(lab).status.success(),
+        "{}",
+        lab.host_logs(name)
+    );
+    let t_apply = t_start.elapsed();
+
+    // Both collaborators, from the laptop, through the tunnel.
+    let out = lab.lab(&["acme-root", lab.path().to_str().unwrap()]);
+    assert!(out.status.success(), "{}", show("lab.sh acme-root", &out));
+    let python = support::prereq::python(&["tornado", "pycrdt"]);
+    let mut check = lab.cmd_in("laptop", &python);
+    check
+        .arg(COLLAB_CHECK_PY)
+        .args(["--url", "https://jupyter.lab:8888/", "--cafile"])
+        .arg(lab.path().join("acme-root.pem"))
+        .args(["--rtc", "on"]);
+    for (username, password, name) in people {
+        check.args(["--person", username, password, name]);
+    }
+    let t_check = std::time::Instant::now();
+    let out = check.output().expect("run collab_check.py");
+    let t_check = t_check.elapsed();
+    println!("{}", text(&out.stdout));
+    assert!(out.status.success(), "{}", fail("collab_check.py", &out));
+    assert!(
+        text(&out.stdout).contains("ada sees \"Bob O'Brien\", bob sees 'Ada Lovelace'"),
+        "{}",
+        fail("collab_check.py", &out)
+    );
+
+    // A second apply changes nothing, and Jupyter keeps running.
+    let unit = format!("jprov-{name}-jupyter.service");
+    let pid = || {
+        lab.sh_ok(
+            "workstation",
+            &format!("{ALICE_SYSTEMCTL} show -p MainPID --value {unit}"),
+        )
+    };
+    let before = pid();
+    let again = lab.jprov(&["apply"], profile, &[]);
+    assert_eq!(
+        again.status.code(),
+        Some(0),
+        "{}",
+        fail("second apply", &again)
+    );
+    assert!(
+        text(&again.stdout).contains("No changes"),
+        "{}",
+        fail("second apply", &again)
+    );
+    assert_eq!(pid(), before, "a no-op apply restarted Jupyter");
+    eprintln!(
+        "e2e collaboration: {:.1} s in all (problem shown and refused after {:.1} s, applied and \
+         listening after {:.1} s, collab_check.py {:.1} s)",
+        t_start.elapsed().as_secs_f64(),
+        t_problem.as_secs_f64(),
+        t_apply.as_secs_f64(),
+        t_check.as_secs_f64()
     );
 }
 

@@ -41,6 +41,7 @@ fn populated() -> Vec<Profile> {
     rf.workstation.home = Some(valid::<AbsPath>("/home/alice"));
     rf.jupyter.base_url = valid("/jupyter/");
     rf.jupyter.command = Some(valid::<AbsPath>("/opt/jupyter/bin/jupyter"));
+    rf.jupyter.collaboration = true;
     rf.jupyter.collaborators = vec![Collaborator {
         name: valid("Ada Lovelace"),
         username: valid("ada"),

@@ -3,8 +3,8 @@
 #   bash tests/run.sh            (as root: it installs packages, and the integration tests start real
 #                                 sshd/nginx/systemd hosts)
 # Installs: Debian packages (the build's gcc, pkg-config, libssl-dev; OpenSSH, nginx, certbot, pebble,
-# debootstrap, systemd-nspawn, ...) and a Python virtualenv with jupyter_server + ipykernel from PyPI
-# (target/test-venv). Extra arguments go to `cargo test`.
+# debootstrap, systemd-nspawn, ...) and a Python virtualenv with jupyter_server, ipykernel, JupyterLab 4 and
+# jupyter-collaboration (with pycrdt) from PyPI (target/test-venv). Extra arguments go to `cargo test`.
 # Everything a test needs is installed here, so nothing may be skipped: JPROV_TEST_REQUIRE_ALL=1 makes a
 # test whose prerequisite is missing fail (tests/support/prereq.rs), and every test that runs Python runs
 # JPROV_TEST_PYTHON, the venv's. Every test binary runs (--no-fail-fast): one failure hides no other.
@@ -34,13 +34,17 @@ fi
 command -v cargo >/dev/null || { echo "tests/run.sh: cargo not found: install Rust with rustup (https://rustup.rs)" >&2; exit 1; }
 
 venv=target/test-venv
-# tornado (a jupyter_server dependency) is what tests/lab/laptop_check.py imports.
-if ! "$venv/bin/python" -c 'import jupyter_server, ipykernel, tornado' 2>/dev/null; then
-  echo "tests/run.sh: creating $venv with jupyter_server and ipykernel"
+# tornado (a jupyter_server dependency) is what tests/lab/laptop_check.py imports; tests/collaboration.rs runs
+# `jupyter lab` with jupyter-collaboration (jupyter_server_ydoc), and tests/lab/collab_check.py speaks its
+# protocol with pycrdt. A venv without any of them (an older one) is made again.
+imports='import jupyter_server, ipykernel, tornado, jupyterlab, jupyter_collaboration, jupyter_server_ydoc, pycrdt'
+if ! "$venv/bin/python" -c "$imports" 2>/dev/null; then
+  echo "tests/run.sh: creating $venv with jupyter_server, ipykernel, JupyterLab and jupyter-collaboration"
   rm -rf "$venv"
   /usr/bin/python3 -m venv "$venv"
-  "$venv/bin/pip" install -q --disable-pip-version-check 'jupyter_server>=2,<3' ipykernel
-  "$venv/bin/python" -c 'import jupyter_server, ipykernel, tornado'
+  "$venv/bin/pip" install -q --disable-pip-version-check 'jupyter_server>=2,<3' ipykernel \
+    'jupyterlab>=4,<5' 'jupyter-collaboration>=4' pycrdt
+  "$venv/bin/python" -c "$imports"
 fi
 export JPROV_TEST_PYTHON="$PWD/$venv/bin/python"
 export JPROV_TEST_REQUIRE_ALL=1

@@ -23,13 +23,14 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-const EXAMPLES: [&str; 6] = [
+const EXAMPLES: [&str; 7] = [
     "reverse-forward",
     "nginx-proxy",
     "self-signed",
     "lan",
     "local-forward",
     "ngrok",
+    "collaboration",
 ];
 const GUARD_SECONDS: u32 = 60;
 

@@ -979,6 +979,7 @@ fn jupyter_context(method: &str, port: u16, certs: &Path) -> Value {
         "collaborators": [],
         "local_hostnames": ["localhost", DOMAIN],
         "allow_remote_access": false,
+        "collaboration": false,
         "certfile": certfile,
         "keyfile": keyfile,
         "trust_xheaders": method == "nginx-proxy",
@@ -1028,6 +1029,11 @@ fn jupyter_config_loads_with_traitlets() {
         assert_eq!(p["password_required"], true);
         assert_eq!(p["allow_password_change"], false);
         assert_eq!(c["IdentityProvider"]["token"], "");
+        assert_eq!(
+            c["IdentityProvider"]["cookie_options"],
+            json!({"samesite": "Lax"})
+        );
+        assert_eq!(c["YDocExtension"]["disable_rtc"], true);
         if method == "reverse-forward" {
             assert_eq!(s["certfile"], json!(dir.path().join("cert.pem")));
             assert_eq!(s["keyfile"], json!(dir.path().join("key.pem")));
@@ -1038,6 +1044,22 @@ fn jupyter_config_loads_with_traitlets() {
             assert!(s.get("keyfile").is_none(), "{c}");
         }
     }
+}
+
+#[test]
+fn jupyter_config_turns_real_time_collaboration_on_only_when_asked() {
+    let py = require_python();
+    let dir = tempdir();
+    let mut ctx = jupyter_context("reverse-forward", 8888, dir.path());
+    ctx["collaboration"] = json!(true);
+    let file = dir.path().join("jupyter_server_config.py");
+    fs::write(&file, render("jupyter_server_config.py", ctx)).unwrap();
+    let c = load_with_traitlets(&py, &file);
+    assert_eq!(c["YDocExtension"]["disable_rtc"], false, "{c}");
+    assert_eq!(
+        c["IdentityProvider"]["cookie_options"],
+        json!({"samesite": "Lax"})
+    );
 }
 
 #[test]
@@ -1319,7 +1341,12 @@ fn make_executable(path: &Path) {
 /// reads), it ends with its end marker and parses.
 #[test]
 fn facts_scripts_of_the_examples_render_run_and_parse() {
-    for example in ["reverse-forward", "nginx-proxy", "self-signed"] {
+    for example in [
+        "reverse-forward",
+        "nginx-proxy",
+        "self-signed",
+        "collaboration",
+    ] {
         let path = format!("{}/profiles/{example}.yaml", env!("CARGO_MANIFEST_DIR"));
         let profile = jprov::profile::load(Path::new(&path)).unwrap().profile;
         let queries = jprov::desired::fact_queries(&profile, &Templates::new()).unwrap();

@@ -212,6 +212,7 @@ impl Builder<'_> {
                 "collaborators": collaborators(p),
                 "local_hostnames": exposure.local_hostnames,
                 "allow_remote_access": exposure.local_hostnames.is_empty(),
+                "collaboration": p.jupyter.collaboration,
                 "certfile": certfile,
                 "keyfile": keyfile,
                 "trust_xheaders": exposure.behind_proxy,

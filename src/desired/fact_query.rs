@@ -157,6 +157,7 @@ fn merge(into: &mut FactQuery, from: &FactQuery) {
         listeners,
         executables,
         private_files,
+        pythons,
     } = from;
     for path in files {
         into.add_file(path);
@@ -180,6 +181,9 @@ fn merge(into: &mut FactQuery, from: &FactQuery) {
         if !into.units.contains(unit) {
             into.units.push(unit.clone());
         }
+    }
+    for python in pythons {
+        into.add_python(&python.program, &python.distributions);
     }
     for port in listeners {
         if !into.listeners.contains(port) {

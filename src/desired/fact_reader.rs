@@ -4,7 +4,7 @@
 //! build asks what a build with facts would).
 
 use super::*;
-use crate::facts::{PrivateFileFact, TunnelFact};
+use crate::facts::{PrivateFileFact, PythonFact, TunnelFact};
 use std::cell::RefCell;
 
 pub(super) struct FactReader<'a> {
@@ -100,6 +100,18 @@ impl<'a> FactReader<'a> {
             .executables
             .get(program)
             .copied()
+    }
+
+    /// The Python environment `program` runs in on `role`, with the versions of `distributions` there.
+    pub(super) fn python(
+        &self,
+        role: Role,
+        program: &str,
+        distributions: &[String],
+    ) -> Option<&'a PythonFact> {
+        self.ask(role, |q| q.add_python(program, distributions))?
+            .pythons
+            .get(program)
     }
 }
 

@@ -10,6 +10,11 @@ pub(crate) fn profile(name: &str) -> Profile {
     if let Some(variant) = name.strip_prefix("ngrok") {
         return ngrok_profile(variant);
     }
+    if let Some(base) = name.strip_suffix("-rtc") {
+        let mut p = profile(base);
+        p.jupyter.collaboration = true;
+        return p;
+    }
     let base = name.trim_end_matches("-ss").trim_end_matches("-files");
     let source = match base {
         "rf" => include_str!("../../profiles/reverse-forward.yaml"),

@@ -775,3 +775,32 @@ fn ngrok_fields_are_refused_at_their_line_without_their_value() {
     assert!(e.message.contains("`authtoken_file`"), "{e}");
     assert!(!e.to_string().contains("SeCrEt"), "{e}");
 }
+
+#[test]
+fn collaboration_is_off_by_default_and_needs_jupyterlab() {
+    assert!(
+        !parse(GOOD, Path::new("p.yaml"))
+            .unwrap()
+            .jupyter
+            .collaboration
+    );
+    let on = GOOD.replace("  app: lab ", "  collaboration: true\n  app: lab ");
+    assert!(
+        parse(&on, Path::new("p.yaml"))
+            .unwrap()
+            .jupyter
+            .collaboration
+    );
+    for app in ["server", "notebook"] {
+        let e = error(&on.replace("  app: lab ", &format!("  app: {app} ")));
+        assert_eq!(
+            (e.line, e.field.as_deref()),
+            (Some(16), Some("jupyter.collaboration")),
+            "{e}"
+        );
+        assert!(e.message.contains("set jupyter.app to lab"), "{e}");
+    }
+    let e = error(&GOOD.replace("  app: lab ", "  collaboration: yes please\n  app: lab "));
+    assert_eq!(e.field.as_deref(), Some("jupyter.collaboration"), "{e}");
+    assert!(!e.to_string().contains("please"), "{e}");
+}

@@ -1,7 +1,7 @@
 //! The facts script's records (`fact_*` in `EMITTERS`), decoded, and folded into `Facts`.
 
-use super::{unhex, Line, UnknownLine};
-use crate::facts::{Facts, FileFact, GuardFact, PrivateFileFact, TunnelFact, UnitFact};
+use super::{unhex, unhex_lossy, Line, UnknownLine};
+use crate::facts::{Facts, FileFact, GuardFact, PrivateFileFact, PythonFact, TunnelFact, UnitFact};
 use crate::resource::UnitScope;
 
 /// One record of the facts script.
@@ -49,6 +49,10 @@ pub enum Fact {
         path: String,
         fact: PrivateFileFact,
     },
+    Python {
+        program: String,
+        fact: PythonFact,
+    },
     Listening {
         port: u16,
         who: String,
@@ -73,6 +77,30 @@ fn either(word: &str, yes: &str, no: &str) -> Option<bool> {
         w if w == no => Some(false),
         _ => None,
     }
+}
+
+/// A `python` record's interpreter (`none`: none found) and report. The report is what the interpreter
+/// printed: only its `jprov-virtualenv yes|no` and `jprov-version NAME VERSION|-` lines count, so
+/// anything else the environment prints on its way (a `sitecustomize`) is no error.
+fn python_fact(interpreter: &str, report: &str) -> Option<PythonFact> {
+    let mut fact = PythonFact {
+        interpreter: match interpreter {
+            "none" => None,
+            hexed => Some(unhex(hexed)?),
+        },
+        ..PythonFact::default()
+    };
+    for line in unhex_lossy(report)?.lines() {
+        match line.split(' ').collect::<Vec<_>>()[..] {
+            ["jprov-virtualenv", yes] => fact.virtualenv = yes == "yes",
+            ["jprov-version", name, version] => {
+                let version = (version != "-").then(|| version.to_string());
+                fact.versions.insert(name.to_string(), version);
+            }
+            _ => {}
+        }
+    }
+    Some(fact)
 }
 
 fn file_fact(mode: &str, owner: &str, group: &str, content: &str) -> Option<FileFact> {
@@ -176,6 +204,10 @@ impl Fact {
                     readable: either(readable, "yes", "no")?,
                 },
             },
+            ["python", program, interpreter, report] => Fact::Python {
+                program: unhex(program)?,
+                fact: python_fact(interpreter, report)?,
+            },
             ["listening", port, who] => Fact::Listening {
                 port: port.parse().ok()?,
                 who: unhex(who)?,
@@ -230,6 +262,7 @@ impl Fact {
                 PrivateFileFact::Other(_) => "fact_private_other",
                 PrivateFileFact::File { .. } => "fact_private_file",
             },
+            Fact::Python { .. } => "fact_python",
             Fact::Listening { .. } => "fact_listening",
             Fact::Exists(_) => "fact_exists",
             Fact::PendingReload(_) | Fact::PendingRestart(_) => "fact_pending",
@@ -279,6 +312,9 @@ impl Fact {
             }
             Fact::Private { path, fact } => {
                 facts.private_files.insert(path, fact);
+            }
+            Fact::Python { program, fact } => {
+                facts.pythons.insert(program, fact);
             }
             Fact::Listening { port, who } => {
                 facts.listeners.insert(port, who);

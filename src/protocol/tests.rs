@@ -28,6 +28,7 @@ fn sample_args(function: &str) -> &'static [&'static str] {
         "fact_private_missing" => &[HEX],
         "fact_private_other" => &[HEX, "directory"],
         "fact_private_file" => &[HEX, "600", "alice", "yes"],
+        "fact_python" => &[HEX, "none", ""],
         "fact_listening" => &["8888", "sshd"],
         "fact_pending" => &["reload", "ssh"],
         "fact_guard" => &["ticking"],
@@ -186,4 +187,44 @@ fn outcomes_and_replies_parse() {
     assert_eq!(parse_guard_reply("jprov-guard-kept\n"), GuardReply::Kept);
     assert_eq!(parse_guard_reply("jprov-guard-fired\n"), GuardReply::Fired);
     assert!(matches!(parse_guard_reply(""), GuardReply::Failed(_)));
+}
+
+#[test]
+fn a_python_record_keeps_only_its_own_report_lines() {
+    let hexed = |s: &str| hex::encode(s);
+    let report =
+        "hello from a sitecustomize\njprov-virtualenv yes\njprov-version jupyterlab 4.6.6\n\
+                  jprov-version jupyter_collaboration -\njprov-version broken\n\u{fffd}\n";
+    let line = format!(
+        "python {} {} {}",
+        hexed("/opt/jupyter/bin/jupyter"),
+        hexed("/opt/jupyter/bin/python3"),
+        hexed(report)
+    );
+    let Line::Fact(Fact::Python { program, fact }) = Line::parse(1, &line).unwrap() else {
+        panic!("{line}")
+    };
+    assert_eq!(program, "/opt/jupyter/bin/jupyter");
+    assert_eq!(
+        fact.interpreter.as_deref(),
+        Some("/opt/jupyter/bin/python3")
+    );
+    assert!(fact.virtualenv);
+    assert_eq!(
+        fact.versions.into_iter().collect::<Vec<_>>(),
+        [
+            ("jupyter_collaboration".to_string(), None),
+            ("jupyterlab".to_string(), Some("4.6.6".to_string()))
+        ]
+    );
+    // No interpreter found, and nothing reported.
+    let line = format!("python {} none ", hexed("jupyter"));
+    let Line::Fact(Fact::Python { fact, .. }) = Line::parse(1, &line).unwrap() else {
+        panic!("{line}")
+    };
+    assert_eq!(fact, crate::facts::PythonFact::default());
+    // Bytes that are not UTF-8 in the report are no error; a program that is not hex is.
+    let line = format!("python {} none ff00", hexed("jupyter"));
+    assert!(Line::parse(1, &line).is_ok());
+    assert!(Line::parse(1, "python zz none ").is_err());
 }

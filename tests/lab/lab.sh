@@ -9,7 +9,9 @@ LAB_VERSION=1                       # bump to invalidate cached bases
 # python3-cffi-backend-api-* that python3-cryptography (certbot) needs.
 SUITE=bookworm
 BASE_PACKAGES=systemd,systemd-sysv,dbus,libpam-systemd,openssh-server,openssh-client,nginx,certbot,iproute2,python3,python3-venv,sudo,procps,ca-certificates,openssl,curl,less,python3-cffi-backend
-PY_PACKAGES="jupyter-server==2.21.1 ipykernel==7.4.0"
+# The workstation's /opt/jupyter: JupyterLab with real-time collaboration (jupyter-collaboration brings
+# pycrdt, what tests/lab/collab_check.py speaks the protocol with). The list is part of the base's key.
+PY_PACKAGES="jupyter-server==2.21.1 ipykernel==7.4.0 jupyterlab==4.6.6 jupyter-collaboration==5.0.4"
 CACHE_ROOT=${LAB_CACHE:-/var/cache/jprov-lab}
 LAB=${LAB_NAME:-jl}                 # prefix of namespaces, veths and cgroups (one lab per prefix)
 SUBNET=10.77.0
@@ -69,7 +71,9 @@ build_base() { # $1 = temp dir to fill: rootfs/ and wheels/
     chroot "$r" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LANG=C.UTF-8 \
         /bin/sh -ec 'python3 -m venv /opt/jupyter
         /opt/jupyter/bin/pip install -q --no-index --find-links /tmp/wheels '"$PY_PACKAGES"'
-        /opt/jupyter/bin/jupyter server --version' >"$t/venv.log" 2>&1 || rc=$?
+        /opt/jupyter/bin/jupyter server --version
+        /opt/jupyter/bin/jupyter lab --version
+        /opt/jupyter/bin/python -c "import jupyter_server_ydoc, pycrdt"' >"$t/venv.log" 2>&1 || rc=$?
     umount "$r/dev" "$r/proc" "$r/tmp/wheels"
     [[ $rc == 0 ]] || { cat "$t/venv.log" >&2; die "venv build failed"; }
     rmdir "$r/tmp/wheels"

@@ -137,13 +137,17 @@ def check_unauth(c):
         raise CheckFailed("unauth", f"GET api/kernels without login answered {st} (expected 401/403/redirect to login)")
 
 
-def login(c, password):
+def login(c, password, username=None):
+    """POST the login form (the username field exists with jprov's collaborators)."""
     st, _, _ = c.request("GET", "login")
     if st != 200:
         raise CheckFailed("login", f"GET login answered {st}")
     if not c.xsrf():
         raise CheckFailed("login", "GET login set no _xsrf cookie")
-    body = urllib.parse.urlencode({"password": password, "_xsrf": c.xsrf()})
+    form = {"password": password, "_xsrf": c.xsrf()}
+    if username is not None:
+        form["username"] = username
+    body = urllib.parse.urlencode(form)
     return c.request("POST", "login", body=body, headers={
         "Content-Type": "application/x-www-form-urlencoded",
         "Origin": c.origin,

@@ -39,8 +39,8 @@ pub fn skip(why: &str) {
 pub fn python(modules: &[&str]) -> String {
     static CHECKED: Mutex<Vec<String>> = Mutex::new(Vec::new());
     let setup =
-        "bash tests/run.sh creates the venv target/test-venv (jupyter_server, ipykernel, tornado \
-                 from PyPI) and exports JPROV_TEST_PYTHON; to run a single test by hand: \
+        "bash tests/run.sh creates the venv target/test-venv (jupyter_server, ipykernel, tornado, \
+                 jupyterlab, jupyter-collaboration, pycrdt from PyPI) and exports JPROV_TEST_PYTHON; to run a single test by hand: \
                  JPROV_TEST_PYTHON=$PWD/target/test-venv/bin/python cargo test --test NAME";
     let python = match std::env::var(PYTHON) {
         Ok(p) if !p.is_empty() => p,

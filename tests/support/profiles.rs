@@ -118,6 +118,7 @@ pub fn for_hosts(method: Method, hosts: &Hosts) -> Profile {
             command: None,
             virtualenv: None,
             collaborators: vec![],
+            collaboration: false,
         },
         tls: (!ngrok).then(test_certificate_files),
         lan: None,

@@ -2,7 +2,7 @@ use super::*;
 use crate::desired::tests::{converge_rounds, profile, queries, world};
 use serde_json::Value;
 
-const PROFILES: [&str; 8] = [
+const PROFILES: [&str; 10] = [
     "rf",
     "np",
     "rf-ss",
@@ -11,6 +11,8 @@ const PROFILES: [&str; 8] = [
     "np-files",
     "ngrok",
     "ngrok-plain",
+    "rf-rtc",
+    "np-rtc",
 ];
 
 /// Where `query` lacks something `needed` asks for: every list entry, every flag, every set string.

@@ -52,6 +52,15 @@ c.PasswordIdentityProvider.password_required = True
 c.PasswordIdentityProvider.allow_password_change = False
 c.IdentityProvider.token = ''
 
+# No real-time collaboration (jupyter.collaboration is off): JupyterLab opens no shared documents, even
+# where the jupyter-collaboration package is installed.
+c.YDocExtension.disable_rtc = True
+
+# jupyter-collaboration's document websocket accepts any Origin, and its server side loads wherever the
+# package is installed (disable_rtc only tells the browser): browsers send the login cookie to no request
+# another site starts.
+c.IdentityProvider.cookie_options = {'samesite': 'Lax'}
+
 # Jupyter refuses Host headers naming other hosts (DNS rebinding guard). Accept only the names
 # browsers use (any port), rather than disabling the check.
 c.ServerApp.allow_remote_access = False

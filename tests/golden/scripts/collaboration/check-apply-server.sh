@@ -1,0 +1,93 @@
+# jprov check: validate candidate files WITHOUT touching live files. Runs with `sh -s` (possibly sudo -n).
+# One brace group: sh runs none of it until it has read all of it, so a connection cut while the
+# script is sent runs nothing (a cut line could otherwise run as a different command).
+{
+set -eu
+# Empty on hosts; tests put every path under a directory (src/script.rs: Root).
+JPROV_ROOT=''
+PROFILE=''
+# <<< src/protocol.rs: protocol::shell() >>>
+# <<< templates/host_lib.sh, as it is >>>
+PATH="$PATH:/usr/sbin:/sbin"
+umask 077
+scratch=$(mktemp -d /tmp/jprov-check.XXXXXX) || fail "cannot create a scratch directory"
+trap 'rm -rf "$scratch"' EXIT
+mkdir -p "$scratch/ssh/sshd_config.d"
+# No drop-in yet is no error: there is nothing to copy.
+cp -p /etc/ssh/sshd_config.d/*.conf "$scratch/ssh/sshd_config.d/" 2>/dev/null || :
+sed "s|/etc/ssh/sshd_config.d|$scratch/ssh/sshd_config.d|g" /etc/ssh/sshd_config > "$scratch/ssh/sshd_config"
+printf '%s' "# Managed by jprov for profile lab-together; edits will be overwritten.
+# Restricts the tunnel account jprov-tunnel to one remote forward on port 8888.
+# Every setting lives inside the Match block: other accounts keep the main configuration.
+# sshd keeps the first value it obtains for a keyword, and this file is included before the
+# main configuration's own settings, so these values win for the tunnel account.
+Match User jprov-tunnel
+	AuthorizedKeysFile /etc/ssh/jprov/jprov-tunnel.keys
+	AuthenticationMethods publickey
+	PasswordAuthentication no
+	KbdInteractiveAuthentication no
+	# Only "'`ssh -R`: no local forwards, no direct connections, no Unix sockets.
+	AllowTcpForwarding remote
+	AllowStreamLocalForwarding no
+	PermitOpen none
+	# `-R :8888:...` may bind all interfaces so users reach the port from outside.
+	GatewayPorts clientspecified
+	PermitListen 8888
+	PermitTTY no
+	X11Forwarding no
+	AllowAgentForwarding no
+	PermitUserRC no
+	# A dead client otherwise holds the port and every reconnect fails.
+	ClientAliveInterval 30
+	ClientAliveCountMax 3
+	# The tunnel runs `ssh -N`; any command request just fails.
+	ForceCommand /bin/false
+
+# The account the workstation fetches renewed certificates as. Its key'"'s forced command prints this
+# profile's certificate bundle; nothing else: no forwarding of any kind, no TTY.
+Match User jprov-cert
+	AuthorizedKeysFile /etc/ssh/jprov/jprov-cert.keys
+	AuthenticationMethods publickey
+	PasswordAuthentication no
+	KbdInteractiveAuthentication no
+	AllowTcpForwarding no
+	AllowStreamLocalForwarding no
+	PermitTunnel no
+	PermitTTY no
+	X11Forwarding no
+	AllowAgentForwarding no
+	PermitUserRC no
+" > "$scratch/ssh/sshd_config.d/$(basename /etc/ssh/sshd_config.d/01-jprov-lab-together.conf)"
+if out=$(sshd -t -f "$scratch/ssh/sshd_config" 2>&1); then say_check_ok sshd
+else say_check_invalid sshd "$(printf '%s' "$out" | sed "s|$scratch/ssh|/etc/ssh|g")"; fi
+sshd_dir="$scratch/ssh"
+say_effective jprov-tunnel "$(sshd -T -f "$sshd_dir/sshd_config" -C user=jprov-tunnel,host=jprov-check,addr=192.0.2.1 2>/dev/null \
+  | grep -E '^(gatewayports|allowtcpforwarding|permitlisten|permittty|x11forwarding|allowagentforwarding|authorizedkeysfile) ' | h)"
+say_effective jprov-tunnel "$(sshd -T -f "$sshd_dir/sshd_config" -C user=jprov-tunnel,host=jprov-check,addr=192.0.2.1 2>/dev/null \
+  | grep -E '^(gatewayports|allowtcpforwarding|permitlisten|permittty|x11forwarding|allowagentforwarding|authorizedkeysfile) ' | h)"
+say_effective jprov-tunnel "$(sshd -T -f "$sshd_dir/sshd_config" -C user=jprov-tunnel,host=jprov-check,addr=192.0.2.1 2>/dev/null \
+  | grep -E '^(gatewayports|allowtcpforwarding|permitlisten|permittty|x11forwarding|allowagentforwarding|authorizedkeysfile) ' | h)"
+say_effective jprov-tunnel "$(sshd -T -f "$sshd_dir/sshd_config" -C user=jprov-tunnel,host=jprov-check,addr=192.0.2.1 2>/dev/null \
+  | grep -E '^(gatewayports|allowtcpforwarding|permitlisten|permittty|x11forwarding|allowagentforwarding|authorizedkeysfile) ' | h)"
+say_effective jprov-tunnel "$(sshd -T -f "$sshd_dir/sshd_config" -C user=jprov-tunnel,host=jprov-check,addr=192.0.2.1 2>/dev/null \
+  | grep -E '^(gatewayports|allowtcpforwarding|permitlisten|permittty|x11forwarding|allowagentforwarding|authorizedkeysfile) ' | h)"
+say_effective jprov-tunnel "$(sshd -T -f "$sshd_dir/sshd_config" -C user=jprov-tunnel,host=jprov-check,addr=192.0.2.1 2>/dev/null \
+  | grep -E '^(gatewayports|allowtcpforwarding|permitlisten|permittty|x11forwarding|allowagentforwarding|authorizedkeysfile) ' | h)"
+say_effective jprov-tunnel "$(sshd -T -f "$sshd_dir/sshd_config" -C user=jprov-tunnel,host=jprov-check,addr=192.0.2.1 2>/dev/null \
+  | grep -E '^(gatewayports|allowtcpforwarding|permitlisten|permittty|x11forwarding|allowagentforwarding|authorizedkeysfile) ' | h)"
+say_effective admin "$(sshd -T -f "$sshd_dir/sshd_config" -C user=admin,host=jprov-check,addr=192.0.2.1 2>/dev/null \
+  | grep -E '^(gatewayports|allowtcpforwarding|permitlisten|permittty|x11forwarding|allowagentforwarding|authorizedkeysfile) ' | h)"
+say_effective jprov-cert "$(sshd -T -f "$sshd_dir/sshd_config" -C user=jprov-cert,host=jprov-check,addr=192.0.2.1 2>/dev/null \
+  | grep -E '^(gatewayports|allowtcpforwarding|permitlisten|permittty|x11forwarding|allowagentforwarding|authorizedkeysfile) ' | h)"
+say_effective jprov-cert "$(sshd -T -f "$sshd_dir/sshd_config" -C user=jprov-cert,host=jprov-check,addr=192.0.2.1 2>/dev/null \
+  | grep -E '^(gatewayports|allowtcpforwarding|permitlisten|permittty|x11forwarding|allowagentforwarding|authorizedkeysfile) ' | h)"
+say_effective jprov-cert "$(sshd -T -f "$sshd_dir/sshd_config" -C user=jprov-cert,host=jprov-check,addr=192.0.2.1 2>/dev/null \
+  | grep -E '^(gatewayports|allowtcpforwarding|permitlisten|permittty|x11forwarding|allowagentforwarding|authorizedkeysfile) ' | h)"
+say_effective jprov-cert "$(sshd -T -f "$sshd_dir/sshd_config" -C user=jprov-cert,host=jprov-check,addr=192.0.2.1 2>/dev/null \
+  | grep -E '^(gatewayports|allowtcpforwarding|permitlisten|permittty|x11forwarding|allowagentforwarding|authorizedkeysfile) ' | h)"
+say_effective jprov-cert "$(sshd -T -f "$sshd_dir/sshd_config" -C user=jprov-cert,host=jprov-check,addr=192.0.2.1 2>/dev/null \
+  | grep -E '^(gatewayports|allowtcpforwarding|permitlisten|permittty|x11forwarding|allowagentforwarding|authorizedkeysfile) ' | h)"
+say_sources "$(grep -HniE '^[[:space:]]*(gatewayports|allowtcpforwarding|permitlisten|permittty|x11forwarding|allowagentforwarding|authorizedkeysfile)[[:space:]]' "$sshd_dir/sshd_config" "$sshd_dir/sshd_config.d/"*.conf 2>/dev/null \
+  | sed "s|^$sshd_dir/|/etc/ssh/|" | h)"
+say_check_end
+}

@@ -1,0 +1,97 @@
+# jprov facts: read-only. Runs with `sh -s`, possibly under `sudo -n`. Changes nothing on the host.
+# One brace group: sh runs none of it until it has read all of it, so a connection cut while the
+# script is sent runs nothing (a cut line could otherwise run as a different command).
+{
+set -eu
+# Empty on hosts; tests put every path under a directory (src/script.rs: Root).
+JPROV_ROOT=''
+PROFILE=lab-together
+# <<< src/protocol.rs: protocol::shell() >>>
+# <<< templates/host_lib.sh, as it is >>>
+fact_begin
+fact_uid "$(id -u)"
+fact_home "${HOME:-/}"
+if have_systemd; then fact_systemd yes; else fact_systemd no; fi
+fact_path() { # path hexpath
+  if [ -L "$1" ]; then fact_file_link "$2" "$(readlink "$1")"
+  elif [ -f "$1" ]; then
+    # stat's three words are the record's mode, owner and group fields.
+    fact_file "$2" $(stat -c '%a %U %G' "$1") "$(h < "$1")"
+  elif [ -e "$1" ]; then fact_file_other "$2" "$(stat -c '%F' "$1" | tr ' ' '-')"
+  else fact_file_missing "$2"
+  fi
+}
+fact_path /etc/ssh/jprov/jprov-tunnel.keys 2f6574632f7373682f6a70726f762f6a70726f762d74756e6e656c2e6b657973
+fact_path /etc/ssh/sshd_config.d/01-jprov-lab-together.conf 2f6574632f7373682f737368645f636f6e6669672e642f30312d6a70726f762d6c61622d746f6765746865722e636f6e66
+fact_path /etc/ssh/jprov/jprov-cert.keys 2f6574632f7373682f6a70726f762f6a70726f762d636572742e6b657973
+fact_path /var/lib/jprov-cert/lab-together/bundle.pem 2f7661722f6c69622f6a70726f762d636572742f6c61622d746f6765746865722f62756e646c652e70656d
+fact_path /etc/letsencrypt/renewal-hooks/deploy/jprov-lab-together 2f6574632f6c657473656e63727970742f72656e6577616c2d686f6f6b732f6465706c6f792f6a70726f762d6c61622d746f676574686572
+if [ -f /etc/letsencrypt/live/jupyter.example.org/fullchain.pem ]; then fact_read 2f6574632f6c657473656e63727970742f6c6976652f6a7570797465722e6578616d706c652e6f72672f66756c6c636861696e2e70656d "$(h < /etc/letsencrypt/live/jupyter.example.org/fullchain.pem)"; fi
+if [ -f /etc/letsencrypt/live/jupyter.example.org/privkey.pem ]; then fact_read 2f6574632f6c657473656e63727970742f6c6976652f6a7570797465722e6578616d706c652e6f72672f707269766b65792e70656d "$(h < /etc/letsencrypt/live/jupyter.example.org/privkey.pem)"; fi
+if getent passwd jprov-tunnel >/dev/null; then fact_account jprov-tunnel yes; else fact_account jprov-tunnel no; fi
+if getent passwd jprov-cert >/dev/null; then fact_account jprov-cert yes; else fact_account jprov-cert no; fi
+if [ -f /etc/letsencrypt/live/jupyter.example.org/fullchain.pem ]; then
+  if openssl x509 -checkend 2592000 -noout -in /etc/letsencrypt/live/jupyter.example.org/fullchain.pem >/dev/null 2>&1; then s=fresh; else s=expiring; fi
+  fact_certificate 2f6574632f6c657473656e63727970742f6c6976652f6a7570797465722e6578616d706c652e6f72672f66756c6c636861696e2e70656d $s
+fi
+# A user's own systemd manager is found through XDG_RUNTIME_DIR, which a non-interactive login may lack.
+if [ "$(id -u)" != 0 ]; then export XDG_RUNTIME_DIR="${XDG_RUNTIME_DIR:-/run/user/$(id -u)}"; fi
+# is-enabled and is-active exit non-zero for every answer but yes: the answer is what they printed.
+e=$(systemctl is-enabled certbot.timer 2>/dev/null | head -n 1) || :
+a=$(systemctl is-active certbot.timer 2>/dev/null | head -n 1) || :
+fact_unit system certbot.timer "${e:-unknown}" "${a:-unknown}"
+# No ss, or nothing listening: no record.
+listeners=$(ss -ltnpH "sport = :80" 2>/dev/null) || :
+if [ -n "$listeners" ]; then
+  who=$(printf '%s\n' "$listeners" | grep -o 'users:(("[^"]*"' | head -n 1 | cut -d'"' -f2) || :
+  fact_listening 80 "${who:-something}"
+fi
+# No ss, or nothing listening: no record.
+listeners=$(ss -ltnpH "sport = :8888" 2>/dev/null) || :
+if [ -n "$listeners" ]; then
+  who=$(printf '%s\n' "$listeners" | grep -o 'users:(("[^"]*"' | head -n 1 | cut -d'"' -f2) || :
+  fact_listening 8888 "${who:-something}"
+fi
+PATH="$PATH:/usr/sbin:/sbin"
+sshd_dir=/etc/ssh
+say_effective jprov-tunnel "$(sshd -T -f "$sshd_dir/sshd_config" -C user=jprov-tunnel,host=jprov-check,addr=192.0.2.1 2>/dev/null \
+  | grep -E '^(gatewayports|allowtcpforwarding|permitlisten|permittty|x11forwarding|allowagentforwarding|authorizedkeysfile) ' | h)"
+say_effective admin "$(sshd -T -f "$sshd_dir/sshd_config" -C user=admin,host=jprov-check,addr=192.0.2.1 2>/dev/null \
+  | grep -E '^(gatewayports|allowtcpforwarding|permitlisten|permittty|x11forwarding|allowagentforwarding|authorizedkeysfile) ' | h)"
+say_effective jprov-cert "$(sshd -T -f "$sshd_dir/sshd_config" -C user=jprov-cert,host=jprov-check,addr=192.0.2.1 2>/dev/null \
+  | grep -E '^(gatewayports|allowtcpforwarding|permitlisten|permittty|x11forwarding|allowagentforwarding|authorizedkeysfile) ' | h)"
+say_sources "$(grep -HniE '^[[:space:]]*(gatewayports|allowtcpforwarding|permitlisten|permittty|x11forwarding|allowagentforwarding|authorizedkeysfile)[[:space:]]' "$sshd_dir/sshd_config" "$sshd_dir/sshd_config.d/"*.conf 2>/dev/null \
+  | sed "s|^$sshd_dir/|/etc/ssh/|" | h)"
+state_dir
+journal="$STATE/journal/$PROFILE"
+backup="$STATE/backup/$PROFILE"
+if [ -f "$journal" ]; then
+  while read -r what service; do fact_pending "$what" "$service"; done < "$journal"
+fi
+if [ -d "$backup" ] || [ -f "$journal" ]; then fact_state; fi
+# An armed lockout guard (host_lib.sh: its directory exists until it is disarmed or fires), and whether its
+# timer or sleeper still waits to fire.
+if [ -d "$(guard_dir)" ]; then
+  if guard_ticking; then fact_guard ticking; else fact_guard stopped; fi
+fi
+# What apply kept: the previous version of each path it wrote (NAME or NAME.absent), and in original/ what
+# was there before its first write (for `jprov destroy`).
+# Names one per line, hex-encoded as one block: one encoding per list, not per name (facts run on every plan).
+fact_backups "$(for f in "$backup"/*; do
+  if [ -d "$f" ] && [ ! -L "$f" ]; then continue; fi
+  if [ -e "$f" ] || [ -L "$f" ]; then n=${f##*/}; printf '%s\n' "${n%.absent}"; fi
+done | h)"
+fact_originals_absent "$(for f in "$backup"/original/*.absent; do
+  if [ -f "$f" ] && [ ! -L "$f" ]; then n=${f##*/}; printf '%s\n' "${n%.absent}"; fi
+done | h)"
+for f in "$backup"/original/*; do
+  n=${f##*/}
+  if [ -L "$f" ]; then fact_original_link "$(hs "$n")" "$(readlink "$f")"
+  elif [ ! -f "$f" ]; then continue
+  else case "$n" in
+    *.absent) ;;
+    *) fact_original_file "$(hs "$n")" $(stat -c '%a %U %G' "$f") "$(h < "$f")" ;;
+  esac; fi
+done
+fact_end
+}

@@ -1,0 +1,155 @@
+# jprov facts: read-only. Runs with `sh -s`, possibly under `sudo -n`. Changes nothing on the host.
+# One brace group: sh runs none of it until it has read all of it, so a connection cut while the
+# script is sent runs nothing (a cut line could otherwise run as a different command).
+{
+set -eu
+# Empty on hosts; tests put every path under a directory (src/script.rs: Root).
+JPROV_ROOT=''
+PROFILE=lab-together
+# <<< src/protocol.rs: protocol::shell() >>>
+# <<< templates/host_lib.sh, as it is >>>
+fact_begin
+fact_uid "$(id -u)"
+fact_home "${HOME:-/}"
+if have_systemd; then fact_systemd yes; else fact_systemd no; fi
+fact_path() { # path hexpath
+  if [ -L "$1" ]; then fact_file_link "$2" "$(readlink "$1")"
+  elif [ -f "$1" ]; then
+    # stat's three words are the record's mode, owner and group fields.
+    fact_file "$2" $(stat -c '%a %U %G' "$1") "$(h < "$1")"
+  elif [ -e "$1" ]; then fact_file_other "$2" "$(stat -c '%F' "$1" | tr ' ' '-')"
+  else fact_file_missing "$2"
+  fi
+}
+fact_path /home/alice/.ssh/jprov-lab-together-known_hosts 2f686f6d652f616c6963652f2e7373682f6a70726f762d6c61622d746f6765746865722d6b6e6f776e5f686f737473
+fact_path /home/alice/.local/share/jprov/lab-together/fullchain.pem 2f686f6d652f616c6963652f2e6c6f63616c2f73686172652f6a70726f762f6c61622d746f6765746865722f66756c6c636861696e2e70656d
+fact_path /home/alice/.local/share/jprov/lab-together/privkey.pem 2f686f6d652f616c6963652f2e6c6f63616c2f73686172652f6a70726f762f6c61622d746f6765746865722f707269766b65792e70656d
+fact_path /home/alice/.jupyter/jupyter_server_config.py 2f686f6d652f616c6963652f2e6a7570797465722f6a7570797465725f7365727665725f636f6e6669672e7079
+fact_path /home/alice/.config/systemd/user/jprov-lab-together-tunnel.service 2f686f6d652f616c6963652f2e636f6e6669672f73797374656d642f757365722f6a70726f762d6c61622d746f6765746865722d74756e6e656c2e73657276696365
+fact_path /home/alice/.config/systemd/user/jprov-lab-together-jupyter.service 2f686f6d652f616c6963652f2e636f6e6669672f73797374656d642f757365722f6a70726f762d6c61622d746f6765746865722d6a7570797465722e73657276696365
+fact_path /home/alice/.local/share/jprov/lab-together/fetch-certificate 2f686f6d652f616c6963652f2e6c6f63616c2f73686172652f6a70726f762f6c61622d746f6765746865722f66657463682d6365727469666963617465
+fact_path /home/alice/.config/systemd/user/jprov-lab-together-certificate.service 2f686f6d652f616c6963652f2e636f6e6669672f73797374656d642f757365722f6a70726f762d6c61622d746f6765746865722d63657274696669636174652e73657276696365
+fact_path /home/alice/.config/systemd/user/jprov-lab-together-certificate.timer 2f686f6d652f616c6963652f2e636f6e6669672f73797374656d642f757365722f6a70726f762d6c61622d746f6765746865722d63657274696669636174652e74696d6572
+if [ -f /home/alice/.ssh/jprov-lab-together-tunnel ] && [ -f /home/alice/.ssh/jprov-lab-together-tunnel.pub ]; then fact_key 2f686f6d652f616c6963652f2e7373682f6a70726f762d6c61622d746f6765746865722d74756e6e656c "$(h < /home/alice/.ssh/jprov-lab-together-tunnel.pub)"; fi
+if [ -f /home/alice/.ssh/jprov-lab-together-certificate ] && [ -f /home/alice/.ssh/jprov-lab-together-certificate.pub ]; then fact_key 2f686f6d652f616c6963652f2e7373682f6a70726f762d6c61622d746f6765746865722d6365727469666963617465 "$(h < /home/alice/.ssh/jprov-lab-together-certificate.pub)"; fi
+if [ -f /home/alice/.local/state/jprov/lab-together-tunnel.pid ]; then
+  pid="" digest=""
+  { read -r pid; read -r digest; } < /home/alice/.local/state/jprov/lab-together-tunnel.pid || : # a short pid file is a stopped tunnel
+  if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then s=running; else s=stopped; fi
+  fact_tunnel 2f686f6d652f616c6963652f2e6c6f63616c2f73746174652f6a70726f762f6c61622d746f6765746865722d74756e6e656c2e706964 $s "${digest:-none}"
+fi
+# A user's own systemd manager is found through XDG_RUNTIME_DIR, which a non-interactive login may lack.
+if [ "$(id -u)" != 0 ]; then export XDG_RUNTIME_DIR="${XDG_RUNTIME_DIR:-/run/user/$(id -u)}"; fi
+# is-enabled and is-active exit non-zero for every answer but yes: the answer is what they printed.
+e=$(systemctl --user is-enabled jprov-lab-together-certificate.timer 2>/dev/null | head -n 1) || :
+a=$(systemctl --user is-active jprov-lab-together-certificate.timer 2>/dev/null | head -n 1) || :
+fact_unit user jprov-lab-together-certificate.timer "${e:-unknown}" "${a:-unknown}"
+# is-enabled and is-active exit non-zero for every answer but yes: the answer is what they printed.
+e=$(systemctl --user is-enabled jprov-lab-together-tunnel.service 2>/dev/null | head -n 1) || :
+a=$(systemctl --user is-active jprov-lab-together-tunnel.service 2>/dev/null | head -n 1) || :
+fact_unit user jprov-lab-together-tunnel.service "${e:-unknown}" "${a:-unknown}"
+# is-enabled and is-active exit non-zero for every answer but yes: the answer is what they printed.
+e=$(systemctl --user is-enabled jprov-lab-together-jupyter.service 2>/dev/null | head -n 1) || :
+a=$(systemctl --user is-active jprov-lab-together-jupyter.service 2>/dev/null | head -n 1) || :
+fact_unit user jprov-lab-together-jupyter.service "${e:-unknown}" "${a:-unknown}"
+if [ -e "/var/lib/systemd/linger/$(id -un)" ]; then fact_linger yes; else
+  fact_linger no
+  # Only lists what sudo would allow; runs nothing.
+  if [ "$(id -u)" = 0 ] || sudo -n -l loginctl enable-linger "$(id -un)" >/dev/null 2>&1; then fact_linger_sudo yes; else fact_linger_sudo no; fi
+fi
+if [ -f /opt/jupyter/bin/jupyter ] && [ -x /opt/jupyter/bin/jupyter ]; then x=yes; else x=no; fi
+fact_executable 2f6f70742f6a7570797465722f62696e2f6a757079746572 $x
+# A program as systemd finds it: an absolute path, or a name in systemd's own fixed PATH.
+on_systemd_path() { # program
+  case $1 in /*) [ -f "$1" ] && printf '%s\n' "$1"; return ;; esac
+  for d in /usr/local/sbin /usr/local/bin /usr/sbin /usr/bin /sbin /bin; do
+    if [ -f "$d/$1" ] && [ -x "$d/$1" ]; then printf '%s\n' "$d/$1"; return 0; fi
+  done
+  return 1
+}
+# The Python that runs a program: what its `#!` line names (a virtualenv's console script names the venv's
+# python; `#!/usr/bin/env NAME` is looked up; pip's `#!/bin/sh` trampoline for long paths names it on its
+# second line), else a python beside it. Fails when there is none.
+python_of() { # program
+  p=$(on_systemd_path "$1") || return 1
+  first=$(head -n 1 "$p" 2>/dev/null | cut -c 1-512) || first=""
+  py=""
+  case $first in
+    '#!'*)
+      read -r interpreter argument _ <<EOF
+${first#??}
+EOF
+      case ${interpreter##*/} in
+        env) py=$(on_systemd_path "${argument:-}") || py="" ;;
+        sh) py=$(sed -n -e "2s/^'''exec' \"\([^\"]*\)\" .*/\1/p" -e t -e "2s/^'''exec' \([^ \"]*\) .*/\1/p" "$p") || py="" ;;
+        *) py=$interpreter ;;
+      esac ;;
+  esac
+  case ${py##*/} in python*) ;; *) py=${p%/*}/python ;; esac
+  [ -f "$py" ] && [ -x "$py" ] && printf '%s\n' "$py"
+}
+# What the interpreter sees (importlib.metadata): one `jprov-version NAME VERSION|-` line per name asked.
+python_versions='
+import sys
+print("jprov-virtualenv", "yes" if sys.prefix != getattr(sys, "base_prefix", sys.prefix) else "no")
+from importlib import metadata
+for name in sys.argv[1:]:
+    try:
+        version = metadata.version(name)
+    except metadata.PackageNotFoundError:
+        version = "-"
+    print("jprov-version", name, version)
+'
+if command -v timeout >/dev/null 2>&1; then limit="timeout 20"; else limit=""; fi
+py=$(python_of /opt/jupyter/bin/jupyter) || py=""
+if [ -n "$py" ]; then
+  # Read-only: -E ignores PYTHON* variables (the service has none), -B writes no .pyc, run from /. A Python
+  # that fails half-way keeps what it printed; one that cannot say is a fact too, not an error.
+  report=$(cd / && $limit "$py" -E -B -c "$python_versions" jupyterlab jupyter_collaboration 2>/dev/null) || :
+  fact_python 2f6f70742f6a7570797465722f62696e2f6a757079746572 "$(hs "$py")" "$(printf '%s' "$report" | h)"
+else
+  fact_python 2f6f70742f6a7570797465722f62696e2f6a757079746572 none ""
+fi
+# No ss, or nothing listening: no record.
+listeners=$(ss -ltnpH "sport = :8888" 2>/dev/null) || :
+if [ -n "$listeners" ]; then
+  who=$(printf '%s\n' "$listeners" | grep -o 'users:(("[^"]*"' | head -n 1 | cut -d'"' -f2) || :
+  fact_listening 8888 "${who:-something}"
+fi
+if [ -e /home/alice/.ssh/jprov-lab-together-tunnel ] || [ -L /home/alice/.ssh/jprov-lab-together-tunnel ]; then fact_exists 2f686f6d652f616c6963652f2e7373682f6a70726f762d6c61622d746f6765746865722d74756e6e656c; fi
+if [ -e /home/alice/.ssh/jprov-lab-together-tunnel.pub ] || [ -L /home/alice/.ssh/jprov-lab-together-tunnel.pub ]; then fact_exists 2f686f6d652f616c6963652f2e7373682f6a70726f762d6c61622d746f6765746865722d74756e6e656c2e707562; fi
+if [ -e /home/alice/.ssh/jprov-lab-together-certificate ] || [ -L /home/alice/.ssh/jprov-lab-together-certificate ]; then fact_exists 2f686f6d652f616c6963652f2e7373682f6a70726f762d6c61622d746f6765746865722d6365727469666963617465; fi
+if [ -e /home/alice/.ssh/jprov-lab-together-certificate.pub ] || [ -L /home/alice/.ssh/jprov-lab-together-certificate.pub ]; then fact_exists 2f686f6d652f616c6963652f2e7373682f6a70726f762d6c61622d746f6765746865722d63657274696669636174652e707562; fi
+state_dir
+journal="$STATE/journal/$PROFILE"
+backup="$STATE/backup/$PROFILE"
+if [ -f "$journal" ]; then
+  while read -r what service; do fact_pending "$what" "$service"; done < "$journal"
+fi
+if [ -d "$backup" ] || [ -f "$journal" ]; then fact_state; fi
+# An armed lockout guard (host_lib.sh: its directory exists until it is disarmed or fires), and whether its
+# timer or sleeper still waits to fire.
+if [ -d "$(guard_dir)" ]; then
+  if guard_ticking; then fact_guard ticking; else fact_guard stopped; fi
+fi
+# What apply kept: the previous version of each path it wrote (NAME or NAME.absent), and in original/ what
+# was there before its first write (for `jprov destroy`).
+# Names one per line, hex-encoded as one block: one encoding per list, not per name (facts run on every plan).
+fact_backups "$(for f in "$backup"/*; do
+  if [ -d "$f" ] && [ ! -L "$f" ]; then continue; fi
+  if [ -e "$f" ] || [ -L "$f" ]; then n=${f##*/}; printf '%s\n' "${n%.absent}"; fi
+done | h)"
+fact_originals_absent "$(for f in "$backup"/original/*.absent; do
+  if [ -f "$f" ] && [ ! -L "$f" ]; then n=${f##*/}; printf '%s\n' "${n%.absent}"; fi
+done | h)"
+for f in "$backup"/original/*; do
+  n=${f##*/}
+  if [ -L "$f" ]; then fact_original_link "$(hs "$n")" "$(readlink "$f")"
+  elif [ ! -f "$f" ]; then continue
+  else case "$n" in
+    *.absent) ;;
+    *) fact_original_file "$(hs "$n")" $(stat -c '%a %U %G' "$f") "$(h < "$f")" ;;
+  esac; fi
+done
+fact_end
+}
