@@ -40,6 +40,9 @@ pub struct FactQuery {
     pub listeners: Vec<u16>,
     /// Programs a service will run: an absolute path, or a name systemd looks up in its fixed PATH.
     pub executables: Vec<String>,
+    /// Files of secrets the profile names and jprov never reads (ngrok's authtoken): what is there, its
+    /// mode and owner, and whether the login user can read it. Never the content.
+    pub private_files: Vec<String>,
     /// Programs whose Python environment matters: which interpreter runs each, and which versions of some
     /// distributions it sees.
     pub pythons: Vec<PythonQuery>,
@@ -116,6 +119,21 @@ pub enum FileFact {
     Other(String),
 }
 
+/// A file of secrets as far as jprov looks at it: never its content.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PrivateFileFact {
+    /// Nothing there (or nothing the login user can reach).
+    Missing,
+    /// Something that is not a regular file (a directory, ...), as `stat` names it.
+    Other(String),
+    /// A regular file (through links): its permission bits, owner, and whether the login user can read it.
+    File {
+        mode: u32,
+        owner: String,
+        readable: bool,
+    },
+}
+
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TunnelFact {
     pub running: bool,
@@ -179,6 +197,8 @@ pub struct Facts {
     pub listeners: BTreeMap<u16, String>,
     /// Asked-for programs -> whether systemd would find them executable.
     pub executables: BTreeMap<String, bool>,
+    /// Asked-for `private_files` (those missing have no entry).
+    pub private_files: BTreeMap<String, PrivateFileFact>,
     /// Asked-for programs -> their Python environment.
     pub pythons: BTreeMap<String, PythonFact>,
     /// Queried `exists` paths that exist (as anything, a dangling link included).
@@ -224,6 +244,12 @@ impl Facts {
 
     pub fn file(&self, path: &str) -> &FileFact {
         self.files.get(path).unwrap_or(&FileFact::Missing)
+    }
+
+    pub fn private_file(&self, path: &str) -> &PrivateFileFact {
+        self.private_files
+            .get(path)
+            .unwrap_or(&PrivateFileFact::Missing)
     }
 
     pub fn public_key(&self, private_key: &str) -> Option<&str> {

@@ -49,12 +49,20 @@ pub struct Layout {
     /// The key the workstation fetches certificates with (not the tunnel key).
     pub workstation_cert_key: String,
     pub fetch_script: String,
+    /// ngrok: the agent's configuration as jprov writes it, and (with basic auth) the script the agent's
+    /// service runs first to assemble what the agent reads: that file with the credentials put in.
+    pub ngrok_config: String,
+    pub ngrok_assemble: String,
+    /// ngrok with basic auth: the service's runtime directory, relative to `$XDG_RUNTIME_DIR` (`%t`): the
+    /// user's tmpfs, which systemd creates 0700 at start and removes when the agent stops.
+    pub ngrok_runtime_dir: String,
     pub user_unit_dir: String,
     // systemd unit names (the same on whichever host runs them).
     pub tunnel_unit: String,
     pub jupyter_unit: String,
     pub fetch_unit: String,
     pub fetch_timer: String,
+    pub ngrok_unit: String,
 }
 
 impl Layout {
@@ -108,11 +116,15 @@ impl Layout {
             workstation_privkey: format!("{tls_dir}/privkey.pem"),
             workstation_cert_key: format!("{home}/.ssh/jprov-{name}-certificate"),
             fetch_script: format!("{tls_dir}/fetch-certificate"),
+            ngrok_config: format!("{tls_dir}/ngrok.yml"),
+            ngrok_assemble: format!("{tls_dir}/assemble-ngrok-config"),
+            ngrok_runtime_dir: format!("jprov-{name}-ngrok"),
             user_unit_dir: format!("{home}/.config/systemd/user"),
             tunnel_unit: format!("jprov-{name}-tunnel.service"),
             jupyter_unit: format!("jprov-{name}-jupyter.service"),
             fetch_unit: format!("jprov-{name}-certificate.service"),
             fetch_timer: format!("jprov-{name}-certificate.timer"),
+            ngrok_unit: format!("jprov-{name}-ngrok.service"),
             workstation_tls_dir: tls_dir,
             home,
         }
@@ -123,7 +135,7 @@ impl Layout {
         let on_the_server = match p.method {
             Method::NginxProxy => true,
             Method::ReverseForward | Method::Lan => false,
-            Method::LocalForward => return None,
+            Method::LocalForward | Method::Ngrok => return None,
         };
         Some(match (p.tls.as_ref()?, on_the_server) {
             (Tls::Files { cert, key }, _) => (cert.to_string(), key.to_string()),

@@ -50,6 +50,8 @@ pub struct Profile {
     /// Layers in front of Jupyter's login (basic auth, an allow-list), for the methods that can enforce them.
     #[serde(default, skip_serializing_if = "Access::is_empty")]
     pub access: Access,
+    /// Only for ngrok: the agent on the workstation, and the files there that hold its secrets.
+    pub ngrok: Option<Ngrok>,
     /// The pinned known_hosts file (relative to the profile's directory); default `known_hosts` there.
     pub known_hosts: Option<LocalPath>,
 }
@@ -88,6 +90,7 @@ pub enum Method {
     NginxProxy,
     LocalForward,
     Lan,
+    Ngrok,
 }
 
 impl Method {
@@ -95,7 +98,7 @@ impl Method {
     pub fn has_server(self) -> bool {
         match self {
             Method::ReverseForward | Method::NginxProxy => true,
-            Method::LocalForward | Method::Lan => false,
+            Method::LocalForward | Method::Lan | Method::Ngrok => false,
         }
     }
 }
@@ -107,6 +110,7 @@ impl fmt::Display for Method {
             Method::NginxProxy => "nginx-proxy",
             Method::LocalForward => "local-forward",
             Method::Lan => "lan",
+            Method::Ngrok => "ngrok",
         })
     }
 }
@@ -132,6 +136,32 @@ pub struct Server {
 pub struct Lan {
     /// The workstation's address on that network (Jupyter binds to it, and it is in the certificate).
     pub address: IpAddress,
+}
+
+/// method ngrok: the ngrok agent runs on the workstation as its user and serves the profile's `domain` (an
+/// ngrok domain of the user's account) over https. Its secrets stay on the workstation: the profile names
+/// the files that hold them there, and jprov never reads them.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Ngrok {
+    /// A file on the workstation with the line `NGROK_AUTHTOKEN=...`, which the agent's service reads
+    /// (systemd's `EnvironmentFile`). Mode 0600: plan reports a problem otherwise.
+    pub authtoken_file: AbsPath,
+    /// A file on the workstation with `user:password` lines (mode 0600) for ngrok's `basic-auth`; ngrok's
+    /// policy takes plaintext credentials, so they are put into the agent's configuration on the
+    /// workstation when the agent starts.
+    pub basic_auth_file: Option<AbsPath>,
+    /// The agent's executable; default `ngrok`, looked up in systemd's PATH.
+    pub command: Option<AbsPath>,
+}
+
+impl Ngrok {
+    /// The agent's executable as systemd runs it.
+    pub fn executable(&self) -> String {
+        self.command
+            .as_ref()
+            .map_or_else(|| "ngrok".to_string(), |c| c.to_string())
+    }
 }
 
 #[derive(Clone, Debug, Deserialize, Serialize)]
@@ -788,6 +818,7 @@ fn check_consistency(p: &Profile) -> Result<(), Conflict> {
         Method::NginxProxy => check_nginx_proxy(p),
         Method::LocalForward => check_local_forward(p),
         Method::Lan => check_lan(p),
+        Method::Ngrok => check_ngrok(p),
     }
 }
 
@@ -832,6 +863,16 @@ fn check_sections(p: &Profile) -> Result<(), Conflict> {
             None => conflict(
                 &["method", "lan"],
                 "method lan needs `lan:` with `address:`, the workstation's address collaborators reach",
+            ),
+        };
+    }
+    if p.ngrok.is_some() != (method == Method::Ngrok) {
+        return match p.ngrok {
+            Some(_) => conflict(&["ngrok"], "the ngrok section applies only to method ngrok"),
+            None => conflict(
+                &["method", "ngrok"],
+                "method ngrok needs `ngrok:` with `authtoken_file:`, the file on the workstation that holds \
+                 NGROK_AUTHTOKEN",
             ),
         };
     }
@@ -907,6 +948,32 @@ fn check_lan(p: &Profile) -> Result<(), Conflict> {
             &["tls.letsencrypt"],
             "a LAN address cannot answer Let's Encrypt's challenge from the internet: use tls.self_signed \
              (the default for lan; collaborators compare its fingerprint) or tls.files",
+        );
+    }
+    Ok(())
+}
+
+/// ngrok: the agent serves an https endpoint on an ngrok domain and terminates TLS at ngrok's edge.
+fn check_ngrok(p: &Profile) -> Result<(), Conflict> {
+    let ngrok = p.ngrok.as_ref().expect("checked by check_sections");
+    if p.domain.is_none() {
+        return conflict(
+            &["method", "domain"],
+            "method ngrok needs `domain:`, the ngrok domain of your account the endpoint serves \
+             (https://DOMAIN), e.g. one reserved in ngrok's dashboard",
+        );
+    }
+    if p.tls.is_some() {
+        return conflict(
+            &["tls"],
+            "ngrok terminates TLS at its edge with its own certificate for the domain, and Jupyter serves \
+             plain http on the workstation's loopback to the agent: remove tls",
+        );
+    }
+    if ngrok.basic_auth_file.as_ref() == Some(&ngrok.authtoken_file) {
+        return conflict(
+            &["ngrok.basic_auth_file"],
+            "the basic-auth credentials need a file of their own, not ngrok.authtoken_file",
         );
     }
     Ok(())

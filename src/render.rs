@@ -55,6 +55,15 @@ const TEMPLATES: &[(&str, &str)] = &[
         "certbot_deploy_hook.sh",
         include_str!("../templates/certbot_deploy_hook.sh.j2"),
     ),
+    ("ngrok.yml", include_str!("../templates/ngrok.yml.j2")),
+    (
+        "ngrok.service",
+        include_str!("../templates/ngrok.service.j2"),
+    ),
+    (
+        "assemble_ngrok_config.sh",
+        include_str!("../templates/assemble_ngrok_config.sh.j2"),
+    ),
 ];
 
 /// Environment variable naming a directory whose `NAME.j2` files replace the built-in templates. For tests

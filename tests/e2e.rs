@@ -1885,3 +1885,192 @@ fn laptops_reach_jupyter_without_a_server() {
         t_start.elapsed().as_secs_f64()
     );
 }
+
+// ---------------------------------------------------------------------------------------------
+// ngrok: no agent can be installed here and ngrok's cloud is unreachable. What is proven on the booted
+// workstation: plan's checks of the agent and the secret files, and apply up to the agent's start:
+// systemd installs, enables and starts the unit as alice, with NGROK_AUTHTOKEN from the EnvironmentFile,
+// after ExecStartPre assembled the configuration with the credentials in the runtime directory. The
+// program started is a stand-in (STAND_IN below), not ngrok: it records how it was run and exits 1.
+
+/// Where the stand-in lives, and what it is: it serves nothing and pretends nothing.
+const STAND_IN: &str = "/opt/ngrok-stand-in/ngrok";
+const STAND_IN_SH: &str = r#"#!/bin/sh
+# A stand-in for the ngrok agent, NOT ngrok (tests/e2e.rs): records how systemd ran it, then exits 1.
+umask 077
+rec=/home/alice/ngrok-stand-in
+{ printf 'argv:'; for a in "$@"; do printf ' %s' "$a"; done; printf '\n'
+  printf 'uid=%s\n' "$(id -u)"
+  printf '%s\n' "${NGROK_AUTHTOKEN:+NGROK_AUTHTOKEN=$NGROK_AUTHTOKEN}"
+  for f in "$@"; do case $f in /*) printf 'config=%s mode=%s dir=%s\n' "$f" "$(stat -c %a "$f")" "$(stat -c %a "${f%/*}")";; esac; done
+} > "$rec/run.tmp" && mv -f "$rec/run.tmp" "$rec/run"
+eval "config=\${$#}"
+cp "$config" "$rec/config.tmp" && mv -f "$rec/config.tmp" "$rec/config"
+exit 1
+"#;
+const NGROK_TOKEN: &str = "NGROK_AUTHTOKEN=e2e-stand-in-token-not-a-real-one";
+const NGROK_CREDENTIAL: &str = "ada:e2e basic-auth password";
+
+#[test]
+fn ngrok_agent_unit_starts_with_its_assembled_configuration_on_a_booted_workstation() {
+    if !lab_can_run() {
+        return;
+    }
+    let _turn = one_lab_at_a_time();
+    let t_start = std::time::Instant::now();
+    let lab = Lab::up("jpe2eng");
+    admin_allows_lingering(&lab);
+    let name = "e2e-ng";
+    let unit = format!("jprov-{name}-ngrok.service");
+    let (token_file, credentials_file) = (
+        "/home/alice/.config/jprov/ngrok-authtoken",
+        "/home/alice/.config/jprov/ngrok-basic-auth",
+    );
+    let profile = write_serverless_profile(
+        &lab,
+        name,
+        "ngrok",
+        &format!(
+            "domain: jupyter-e2e.ngrok.app\nngrok:\n  authtoken_file: {token_file}\n  \
+             basic_auth_file: {credentials_file}\n  command: {STAND_IN}\n  allow: [10.77.0.0/24]\n"
+        ),
+    );
+    // Nothing there yet: the agent and both files are problems, and nothing is written.
+    let plan = lab.jprov(&["plan"], &profile, &[]);
+    let shown = text(&plan.stdout);
+    assert_eq!(plan.status.code(), Some(3), "{}", show("plan", &plan));
+    for problem in [
+        format!("PROBLEM: the ngrok service would run {STAND_IN}, which is not an executable file"),
+        format!("PROBLEM: ngrok.authtoken_file {token_file} is not on the workstation"),
+        format!("PROBLEM: ngrok.basic_auth_file {credentials_file} is not on the workstation"),
+    ] {
+        assert!(shown.contains(&problem), "{problem}\n{shown}");
+    }
+    // The user's files of secrets (0600), and the stand-in where the profile's ngrok.command says.
+    lab.sh_ok(
+        "workstation",
+        &format!(
+            "runuser -u alice -- sh -c \"umask 077 && mkdir -p /home/alice/.config/jprov /home/alice/ngrok-stand-in && \
+             printf '%s\\n' '{NGROK_TOKEN}' > {token_file} && printf '%s\\n' '{NGROK_CREDENTIAL}' > {credentials_file}\" && \
+             install -d /opt/ngrok-stand-in && cat > {STAND_IN} <<'EOF'\n{STAND_IN_SH}EOF\nchmod 755 {STAND_IN}"
+        ),
+    );
+    // apply goes as far as starting the agent; the stand-in exits at once, so the unit is not active
+    // 2 s later, and apply says so (exit 1). Everything before that step is done.
+    let apply = lab.jprov(&["apply"], &profile, &[]);
+    let said = format!("{}{}", text(&apply.stdout), text(&apply.stderr));
+    assert_eq!(apply.status.code(), Some(1), "{}", show("apply", &apply));
+    assert!(
+        said.contains(&format!("{unit} is ")) && said.contains(" after starting"),
+        "{said}"
+    );
+    for secret in ["e2e-stand-in-token", "e2e basic-auth password"] {
+        assert!(!said.contains(secret), "apply printed a secret: {said}");
+    }
+    assert!(
+        jupyter_listens(&lab).status.success(),
+        "{}",
+        lab.host_logs(name)
+    );
+    let enabled = lab.sh_ok(
+        "workstation",
+        &format!("{ALICE_SYSTEMCTL} is-enabled {unit}"),
+    );
+    assert_eq!(enabled, "enabled");
+    // What systemd ran: as alice, with the token from the EnvironmentFile, the configuration
+    // ExecStartPre assembled in the runtime directory (0600 in 0700), its credentials filled in.
+    let run = lab.sh_ok(
+        "workstation",
+        "for i in $(seq 50); do [ -f /home/alice/ngrok-stand-in/run ] && break; sleep 0.2; done; \
+         cat /home/alice/ngrok-stand-in/run",
+    );
+    let runtime = format!("/run/user/1000/jprov-{name}-ngrok/ngrok.yml");
+    assert!(
+        run.contains(&format!("argv: start --all --config {runtime}\n"))
+            && run.contains("uid=1000\n")
+            && run.contains(&format!("{NGROK_TOKEN}\n"))
+            && run.contains(&format!("config={runtime} mode=600 dir=700")),
+        "{run}"
+    );
+    let assembled: serde_yaml::Value =
+        serde_yaml::from_str(&lab.sh_ok("workstation", "cat /home/alice/ngrok-stand-in/config"))
+            .unwrap();
+    let errors = support::ngrok_schema::validate(&assembled);
+    assert!(errors.is_empty(), "{errors:?}");
+    let policy = &assembled["endpoints"][0]["traffic_policy"]["on_http_request"];
+    assert_eq!(
+        policy[0]["actions"][0]["config"]["allow"][0],
+        "10.77.0.0/24"
+    );
+    assert_eq!(
+        policy[1]["actions"][0]["config"]["credentials"][0],
+        NGROK_CREDENTIAL
+    );
+    // The main process the unit ran exited 1: the stand-in, and systemd restarts it (Restart=always).
+    let main = lab.sh_ok(
+        "workstation",
+        &format!("{ALICE_SYSTEMCTL} show -p ExecMainStatus -p Restart --value {unit}"),
+    );
+    assert_eq!(
+        main.split_whitespace().collect::<Vec<_>>(),
+        ["always", "1"],
+        "{main}"
+    );
+    // Jupyter behind it takes the endpoint's Host, and no other.
+    let login_with_host = |host: &str| {
+        lab.sh_ok(
+            "workstation",
+            &format!(
+                "curl -s -o /dev/null -w '%{{http_code}}' -H 'Host: {host}' http://127.0.0.1:8888/login; true"
+            ),
+        )
+    };
+    assert_eq!(login_with_host("jupyter-e2e.ngrok.app"), "200");
+    assert_eq!(login_with_host("evil.example"), "403");
+
+    // A bad credentials file stops the start before the agent: ExecStartPre refuses it by line, without
+    // the password, and the stand-in is not run again.
+    lab.sh_ok(
+        "workstation",
+        &format!(
+            "rm /home/alice/ngrok-stand-in/run && printf 'ada:7chars!\\n' > {credentials_file} && \
+             {ALICE_SYSTEMCTL} restart {unit}; sleep 1; true"
+        ),
+    );
+    let result = lab.sh_ok(
+        "workstation",
+        &format!("{ALICE_SYSTEMCTL} show -p Result --value {unit}"),
+    );
+    assert_eq!(result, "exit-code");
+    let refused = lab.sh_ok(
+        "workstation",
+        "journalctl _UID=1000 --no-pager -o cat | grep 'ngrok-basic-auth: line 1'; \
+         test ! -e /home/alice/ngrok-stand-in/run && echo not-run",
+    );
+    assert!(
+        refused.contains(&format!(
+            "{credentials_file}: line 1: ngrok needs a password of 8 to 128 characters"
+        )) && refused.ends_with("not-run")
+            && !refused.contains("7chars"),
+        "{refused}"
+    );
+
+    // Readable by others: plan says so before anything changes.
+    lab.sh_ok("workstation", &format!("chmod 644 {credentials_file}"));
+    let plan = lab.jprov(&["plan"], &profile, &[]);
+    assert_eq!(plan.status.code(), Some(3), "{}", show("plan", &plan));
+    assert!(text(&plan.stdout).contains("has mode 0644"));
+
+    // destroy stops the agent (systemd removes its runtime directory) and removes what apply wrote; the
+    // user's files of secrets stay.
+    destroyed(&lab, &profile, name);
+    let left = lab.sh_ok(
+        "workstation",
+        &format!(
+            "ls -d /run/user/1000/jprov-{name}-ngrok /home/alice/.config/systemd/user/{unit} 2>/dev/null; \
+             cat {token_file}"
+        ),
+    );
+    assert_eq!(left, NGROK_TOKEN);
+    eprintln!("e2e ngrok: {:.1} s", t_start.elapsed().as_secs_f64());
+}

@@ -1527,6 +1527,114 @@ fn a_destroy_that_would_lock_the_admin_out_is_rolled_back() {
     assert!(admin_can_log_in(&s));
 }
 
+// Method ngrok on a workstation without systemd (these hosts have none; tests/e2e.rs has a booted one):
+// the secret files plan checks on the host, the files apply writes, the start script run as the user.
+
+const NGROK_CONFIG: &str = "/home/alice/.local/share/jprov/t-ngrok/ngrok.yml";
+const NGROK_ASSEMBLE: &str = "/home/alice/.local/share/jprov/t-ngrok/assemble-ngrok-config";
+/// What the test's secret files hold: never in anything jprov prints.
+const NGROK_TOKEN_LINE: &str = "NGROK_AUTHTOKEN=2hosts-test-token-not-a-real-one\n";
+const NGROK_PASSWORD: &str = "hosts-test basic pass";
+
+/// `stat -c '%a %U'` of a path on a host.
+fn mode_owner(host: &support::TestHost, path: &str) -> String {
+    host.exec_ok(&format!("stat -c '%a %U' '{path}'"))
+        .trim()
+        .to_string()
+}
+
+#[test]
+fn ngrok_checks_its_secret_files_on_the_host_applies_without_systemd_and_destroys() {
+    use support::profiles::{NGROK_AUTHTOKEN, NGROK_BASIC_AUTH};
+    let Some(s) = Setup::new(Method::Ngrok) else {
+        return;
+    };
+    let ws = &s.workstation;
+    // Neither file yet: plan names both, changes nothing, exits 3.
+    // Lines: a first plan (the workstation's key), and the problems.
+    s.run(&["plan"])
+        .status(3)
+        .stdout_contains(format!(
+            "PROBLEM: ngrok.authtoken_file {NGROK_AUTHTOKEN} is not on the workstation (or alice cannot \
+             get to it)"
+        ))
+        .stdout_contains(format!(
+            "PROBLEM: ngrok.basic_auth_file {NGROK_BASIC_AUTH} is not on the workstation"
+        ))
+        .stdout_contains("the workstation does not run systemd")
+        .absent(Role::Workstation, NGROK_CONFIG)
+        .run();
+    // Readable by others, and readable only by root: each said, with what to run.
+    ws.write_file(NGROK_AUTHTOKEN, NGROK_TOKEN_LINE.as_bytes(), 0o644);
+    ws.exec_ok(&format!("chown alice: '{NGROK_AUTHTOKEN}'"));
+    let credentials = format!("ada:{NGROK_PASSWORD}\n");
+    ws.write_file(NGROK_BASIC_AUTH, credentials.as_bytes(), 0o600);
+    s.run(&["apply"])
+        .status(3)
+        .stderr_contains("the plan has problems")
+        .stdout_contains(format!(
+            "PROBLEM: ngrok.authtoken_file {NGROK_AUTHTOKEN} has mode 0644: other accounts on the \
+             workstation may read it (or change it); chmod 600 {NGROK_AUTHTOKEN}"
+        ))
+        .stdout_contains(format!(
+            "PROBLEM: ngrok.basic_auth_file {NGROK_BASIC_AUTH} is not readable by alice, who runs the agent"
+        ))
+        .absent(Role::Workstation, NGROK_CONFIG)
+        .run();
+    ws.exec_ok(&format!(
+        "chmod 600 '{NGROK_AUTHTOKEN}' && chown -R alice: /home/alice/.config"
+    ));
+    // Lines: a first apply, whose plan shows the workstation's key.
+    let applied = s
+        .apply(&[])
+        .stdout_contains("start the ngrok agent on the workstation as alice: (set -a; . ")
+        .stdout_contains("Browsers open: https://jupyter.test/")
+        .stdout_lacks("2hosts-test-token")
+        .stdout_lacks(NGROK_PASSWORD)
+        .present(Role::Workstation, NGROK_CONFIG)
+        .run();
+    assert!(!applied.stderr.contains(NGROK_PASSWORD));
+    assert_eq!(mode_owner(ws, NGROK_CONFIG), "600 alice");
+    assert_eq!(mode_owner(ws, NGROK_ASSEMBLE), "700 alice");
+    // The secret files are as they were: jprov only looked at them.
+    assert_eq!(
+        ws.read_file(NGROK_AUTHTOKEN).unwrap(),
+        NGROK_TOKEN_LINE.as_bytes()
+    );
+    assert_eq!(mode_owner(ws, NGROK_AUTHTOKEN), "600 alice");
+
+    // The start script, as alice on the host, as the printed command runs it.
+    let out = ws.exec(&format!(
+        "mkdir -p -m 700 /home/alice/run && chown alice: /home/alice/run && \
+         runuser -u alice -- env HOME=/home/alice '{NGROK_ASSEMBLE}' /home/alice/run/ngrok.yml"
+    ));
+    expect_exit(&out, 0);
+    assert_eq!(mode_owner(ws, "/home/alice/run/ngrok.yml"), "600 alice");
+    let assembled: serde_yaml::Value =
+        serde_yaml::from_slice(&ws.read_file("/home/alice/run/ngrok.yml").unwrap()).unwrap();
+    let errors = support::ngrok_schema::validate(&assembled);
+    assert!(errors.is_empty(), "{errors:?}");
+    let policy = &assembled["endpoints"][0]["traffic_policy"]["on_http_request"];
+    assert_eq!(
+        policy[1]["actions"][0]["config"]["credentials"][0],
+        format!("ada:{NGROK_PASSWORD}").as_str()
+    );
+    ws.exec_ok("rm -r /home/alice/run");
+
+    // Destroy removes what apply wrote, and leaves the user's files of secrets alone.
+    s.destroy(&[])
+        .absent(Role::Workstation, NGROK_CONFIG)
+        .absent(Role::Workstation, NGROK_ASSEMBLE)
+        .absent(Role::Workstation, "/home/alice/.local/share/jprov")
+        .absent(
+            Role::Workstation,
+            "/home/alice/.jupyter/jupyter_server_config.py",
+        )
+        .file(Role::Workstation, NGROK_AUTHTOKEN, NGROK_TOKEN_LINE)
+        .file(Role::Workstation, NGROK_BASIC_AUTH, credentials.as_bytes())
+        .run();
+}
+
 /// `jprov ARGS PROFILE` on a real pseudo-terminal (util-linux `script`), answering `answer`.
 fn on_a_terminal(s: &Setup, args: &str, answer: &str) -> std::process::Output {
     use std::io::Write;

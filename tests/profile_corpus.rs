@@ -79,7 +79,9 @@ fn populated() -> Vec<Profile> {
     let lan = example("lan.yaml");
     let mut lf = example("local-forward.yaml");
     lf.workstation.port = Some(jprov::value::Port::new(2222));
-    vec![rf, np, ss, lan, lf]
+    let mut ngrok = example("ngrok.yaml");
+    ngrok.ngrok.as_mut().unwrap().command = Some(valid::<AbsPath>("/usr/local/bin/ngrok"));
+    vec![rf, np, ss, lan, lf, ngrok]
 }
 
 /// One line of an emitted profile: `prefix` then, for a leaf, its scalar.

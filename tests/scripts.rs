@@ -23,12 +23,13 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-const EXAMPLES: [&str; 7] = [
+const EXAMPLES: [&str; 8] = [
     "reverse-forward",
     "nginx-proxy",
     "self-signed",
     "lan",
     "local-forward",
+    "ngrok",
     "collaboration",
     "layers",
 ];

@@ -1360,9 +1360,13 @@ fn jupyter_server_accepts_the_public_name_only() {
     server.assert_running();
 }
 
-/// Every unit file and script jprov puts on a systemd host, as `desired::build` renders them for both
-/// example profiles (Jupyter from a virtualenv), is accepted by `systemd-analyze verify`: it parses, every
-/// setting is known, and every ExecStart program exists and is executable.
+/// The scratch directory of the user units in `unit_files_pass_systemd_analyze_verify`.
+const USER_UNIT_DIR: &str = "user-units";
+
+/// Every unit file and script jprov puts on a systemd host, as `desired::build` renders them for the
+/// example profiles with units of their own (Jupyter from a virtualenv; ngrok's `command` an executable
+/// file, the agent itself is not installed here), is accepted by `systemd-analyze verify`: it parses,
+/// every setting is known, and every ExecStart and ExecStartPre program exists and is executable.
 #[test]
 fn unit_files_pass_systemd_analyze_verify() {
     use jprov::desired::{build, Options, World};
@@ -1374,8 +1378,13 @@ fn unit_files_pass_systemd_analyze_verify() {
     let jupyter = venv.join("bin/jupyter");
     fs::write(&jupyter, "#!/bin/sh\n").unwrap();
     make_executable(&jupyter);
+    // Only for the verification: systemd checks that ExecStart's program exists. No agent runs here.
+    let ngrok = dir.path().join("bin/ngrok");
+    fs::create_dir_all(ngrok.parent().unwrap()).unwrap();
+    fs::write(&ngrok, "#!/bin/sh\nexit 1\n").unwrap();
+    make_executable(&ngrok);
     let home = dir.path().join("home");
-    for example in ["reverse-forward", "nginx-proxy"] {
+    for example in ["reverse-forward", "nginx-proxy", "ngrok"] {
         let source = fs::read_to_string(format!(
             "{}/profiles/{example}.yaml",
             env!("CARGO_MANIFEST_DIR")
@@ -1388,6 +1397,10 @@ fn unit_files_pass_systemd_analyze_verify() {
         .replace(
             "jupyter:\n",
             &format!("jupyter:\n  virtualenv: {}\n", venv.display()),
+        )
+        .replace(
+            "  # command: /usr/local/bin/ngrok",
+            &format!("  command: {}", ngrok.display()),
         );
         let profile = jprov::profile::parse(&source, Path::new(example)).unwrap();
         let desired = build(
@@ -1406,7 +1419,8 @@ fn unit_files_pass_systemd_analyze_verify() {
                         continue;
                     };
                     let is_unit = file.path.ends_with(".service") || file.path.ends_with(".timer");
-                    let is_script = file.path.ends_with("/fetch-certificate");
+                    let is_script = file.path.ends_with("/fetch-certificate")
+                        || file.path.ends_with("/assemble-ngrok-config");
                     if !(is_unit || is_script) {
                         continue;
                     }
@@ -1421,7 +1435,11 @@ fn unit_files_pass_systemd_analyze_verify() {
                     // temporary home), where its service's ExecStart names it.
                     let path = if is_unit {
                         let name = Path::new(&file.path).file_name().unwrap();
-                        let unit_dir = dir.path().join(format!("units-{example}"));
+                        let scope = match file.path.contains("/.config/systemd/user/") {
+                            true => USER_UNIT_DIR,
+                            false => "system",
+                        };
+                        let unit_dir = dir.path().join(format!("units-{example}/{scope}"));
                         fs::create_dir_all(&unit_dir).unwrap();
                         unit_dir.join(name)
                     } else {
@@ -1439,11 +1457,20 @@ fn unit_files_pass_systemd_analyze_verify() {
                 }
             }
         }
-        // reverse-forward: tunnel, Jupyter, certificate service and timer; nginx-proxy: tunnel, Jupyter.
+        // reverse-forward: tunnel, Jupyter, certificate service and timer; nginx-proxy: tunnel, Jupyter;
+        // ngrok: Jupyter and the agent (with its ExecStartPre script).
         let expected = if example == "reverse-forward" { 4 } else { 2 };
         assert_eq!(units.len(), expected, "{example}: {units:?}");
+        // The workstation's units are the user's: verified by a user manager's rules (%t is
+        // XDG_RUNTIME_DIR, a scratch directory here: no user manager runs).
+        let runtime = dir.path().join("runtime");
+        fs::create_dir_all(&runtime).unwrap();
         for unit in &units {
-            let out = run(Command::new(&analyze)
+            let mut verify = Command::new(&analyze);
+            if unit.to_string_lossy().contains(USER_UNIT_DIR) {
+                verify.arg("--user").env("XDG_RUNTIME_DIR", &runtime);
+            }
+            let out = run(verify
                 .args(["verify", "--man=no"])
                 .arg(unit)
                 .env("SYSTEMD_LOG_LEVEL", "notice"));

@@ -63,6 +63,8 @@ pub(super) fn browsers_use_tls(method: Method) -> bool {
         // http://localhost at the laptop's end of the ssh forward: a Secure cookie is not sent there by
         // every browser; the ssh connection encrypts.
         Method::LocalForward => false,
+        // ngrok's edge terminates TLS for https://DOMAIN; plain http has no endpoint.
+        Method::Ngrok => true,
     }
 }
 

@@ -156,6 +156,7 @@ fn merge(into: &mut FactQuery, from: &FactQuery) {
         linger,
         listeners,
         executables,
+        private_files,
         pythons,
     } = from;
     for path in files {
@@ -170,6 +171,7 @@ fn merge(into: &mut FactQuery, from: &FactQuery) {
         (&mut into.sshd_users, sshd_users),
         (&mut into.exists, exists),
         (&mut into.executables, executables),
+        (&mut into.private_files, private_files),
     ] {
         for value in more {
             add(list, value);

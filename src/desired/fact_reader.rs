@@ -4,7 +4,7 @@
 //! build asks what a build with facts would).
 
 use super::*;
-use crate::facts::{PythonFact, TunnelFact};
+use crate::facts::{PrivateFileFact, PythonFact, TunnelFact};
 use std::cell::RefCell;
 
 pub(super) struct FactReader<'a> {
@@ -84,6 +84,14 @@ impl<'a> FactReader<'a> {
             }
         })?;
         facts.listeners.get(&port).map(String::as_str)
+    }
+
+    /// What is at a file of secrets on `role` (never its content); `None` offline.
+    pub(super) fn private_file(&self, role: Role, path: &str) -> Option<&'a PrivateFileFact> {
+        Some(
+            self.ask(role, |q| add(&mut q.private_files, path))?
+                .private_file(path),
+        )
     }
 
     /// Whether systemd would find `program` executable on `role`.

@@ -10,7 +10,11 @@ use super::*;
 mod lan;
 mod local_forward;
 mod nginx_proxy;
+mod ngrok;
 mod reverse_forward;
+
+#[cfg(test)]
+pub(super) use ngrok::CREDENTIALS_MARKER;
 
 /// One way from the browser to Jupyter.
 pub(super) trait Method: Sync {
@@ -38,5 +42,6 @@ pub(super) fn of(method: crate::profile::Method) -> &'static dyn Method {
         crate::profile::Method::NginxProxy => &nginx_proxy::NginxProxy,
         crate::profile::Method::LocalForward => &local_forward::LocalForward,
         crate::profile::Method::Lan => &lan::Lan,
+        crate::profile::Method::Ngrok => &ngrok::Ngrok,
     }
 }

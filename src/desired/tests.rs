@@ -1,5 +1,5 @@
 use super::*;
-use crate::facts::{FileFact, TunnelFact, UnitFact};
+use crate::facts::{FileFact, PrivateFileFact, TunnelFact, UnitFact};
 use crate::plan::{self, Change, FileAction};
 use crate::profile::parse;
 use std::path::Path;
@@ -7,6 +7,9 @@ use std::path::Path;
 /// The examples; `-ss` variants use `tls.self_signed` instead of Let's Encrypt, `-files` variants the
 /// user's own certificate (`tls.files`).
 pub(crate) fn profile(name: &str) -> Profile {
+    if let Some(variant) = name.strip_prefix("ngrok") {
+        return ngrok_profile(variant);
+    }
     if let Some(base) = name.strip_suffix("-rtc") {
         let mut p = profile(base);
         p.jupyter.collaboration = true;
@@ -27,6 +30,20 @@ pub(crate) fn profile(name: &str) -> Profile {
     };
     assert!(source.contains(letsencrypt));
     parse(&source.replace(letsencrypt, tls), Path::new(name)).unwrap()
+}
+
+/// The ngrok example (`ngrok`), or without basic auth and allow-list (`ngrok-plain`).
+fn ngrok_profile(variant: &str) -> Profile {
+    let mut source = include_str!("../../profiles/ngrok.yaml").to_string();
+    if variant == "-plain" {
+        let start = source.find("  basic_auth_file:").unwrap();
+        let end = source.find("  # command:").unwrap();
+        source.replace_range(start..end, "");
+        let start = source.find("access:\n").unwrap();
+        let end = source.find("known_hosts:").unwrap();
+        source.replace_range(start..end, "");
+    }
+    parse(&source, Path::new("ngrok.yaml")).unwrap()
 }
 
 /// The facts of both hosts (either may be missing: offline, or one host's facts unknown).
@@ -92,8 +109,12 @@ fn known(f: &ManagedFile) -> &str {
 /// the host: what was at each path before its first write, the accounts it created.
 pub(crate) fn converged_facts(desired: &DesiredState, role: Role, base: &Facts) -> Facts {
     let mut facts = base.clone();
+    // A host the method does not configure (no server for ngrok) stays as it was.
+    let Some(host) = desired.hosts.get(role) else {
+        return facts;
+    };
     facts.state = true;
-    for item in &desired.host(role).items {
+    for item in &host.items {
         match item {
             Item::Account(a) => {
                 if facts.accounts.get(&a.name) != Some(&true) {
@@ -450,7 +471,7 @@ fn nginx_site_waits_for_the_certificate() {
 
 #[test]
 fn both_methods_reach_a_fixed_point() {
-    for name in ["rf", "np", "rf-ss", "np-ss"] {
+    for name in ["rf", "np", "rf-ss", "np-ss", "ngrok", "ngrok-plain"] {
         for start_tunnel in [false, true] {
             let p = profile(name);
             let (server, ws, rounds) = converge(
@@ -1054,5 +1075,212 @@ fn lan_serves_tls_on_its_address_and_tells_the_fingerprint_once_the_certificate_
         d.reach.steps[0].ends_with(&openssl),
         "{:?} vs {openssl}",
         d.reach.steps
+    );
+}
+
+/// The unit file of `name` among a host's files.
+fn unit_text<'a>(state: &'a HostState, l: &Layout, name: &str) -> &'a str {
+    known(file(state, &l.user_unit(name)))
+}
+
+#[test]
+fn ngrok_runs_the_agent_as_the_users_service_in_front_of_jupyter_on_loopback() {
+    let p = profile("ngrok");
+    let l = Layout::new(&p);
+    assert_eq!(roles(&p), [Role::Workstation]);
+    let d = build(&p, World::default(), &Templates::new(), Options::default()).unwrap();
+    assert!(d.tunnel.is_none() && d.hosts.get(Role::Server).is_none());
+    let ws = d.host(Role::Workstation);
+    assert!(certificates(ws).is_empty());
+    let config = known(file(ws, &l.jupyter_config));
+    for line in [
+        "c.ServerApp.ip = '127.0.0.1'",
+        "c.PasswordIdentityProvider.password_required = True",
+        "c.ServerApp.local_hostnames = ['jupyter-lab.ngrok.app']",
+        "c.ServerApp.allow_remote_access = False",
+        "c.ServerApp.trust_xheaders = True",
+        "c.ServerApp.custom_display_url = 'https://jupyter-lab.ngrok.app/'",
+    ] {
+        assert!(config.contains(line), "{line}\n{config}");
+    }
+    assert!(!config.contains("certfile"), "{config}");
+    let agent = known(file(ws, &l.ngrok_config));
+    for line in [
+        "version: 3",
+        "    url: https://jupyter-lab.ngrok.app",
+        "      url: http://127.0.0.1:8888",
+        "            - type: restrict-ips",
+        "                  - \"2001:db8::/32\"",
+        "            - type: basic-auth",
+        &format!("                {}", methods::CREDENTIALS_MARKER),
+        "  web_addr: false",
+    ] {
+        assert!(agent.lines().any(|l| l == line), "{line}\n{agent}");
+    }
+    assert!(!agent.contains("authtoken:"), "{agent}");
+    assert_eq!(file(ws, &l.ngrok_assemble).mode, 0o700);
+    let unit = unit_text(ws, &l, &l.ngrok_unit);
+    for line in [
+        "EnvironmentFile=/home/alice/.config/jprov/ngrok-authtoken".to_string(),
+        format!("RuntimeDirectory={}", l.ngrok_runtime_dir),
+        "RuntimeDirectoryMode=0700".to_string(),
+        format!(
+            "ExecStartPre={} %t/{}/ngrok.yml",
+            l.ngrok_assemble, l.ngrok_runtime_dir
+        ),
+        format!(
+            "ExecStart=ngrok start --all --config %t/{}/ngrok.yml",
+            l.ngrok_runtime_dir
+        ),
+        "Restart=always".to_string(),
+    ] {
+        assert!(unit.lines().any(|l| l == line), "{line}\n{unit}");
+    }
+    let units: Vec<&Unit> = (ws.items.iter())
+        .filter_map(|i| match i {
+            Item::Unit(u) => Some(u),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(units.len(), 2, "{units:?}");
+    assert_eq!(
+        units[1].restart_on,
+        [
+            l.user_unit(&l.ngrok_unit),
+            l.ngrok_config.clone(),
+            l.ngrok_assemble.clone()
+        ]
+    );
+    assert_eq!(d.reach.url, "https://jupyter-lab.ngrok.app/");
+}
+
+#[test]
+fn ngrok_without_basic_auth_reads_jprovs_file_itself_and_without_an_allow_list_lets_everyone_try() {
+    let p = profile("ngrok-plain");
+    let l = Layout::new(&p);
+    let d = build(&p, World::default(), &Templates::new(), Options::default()).unwrap();
+    let ws = d.host(Role::Workstation);
+    assert!(files_of(ws).iter().all(|f| f.path != l.ngrok_assemble));
+    let agent = known(file(ws, &l.ngrok_config));
+    assert!(
+        !agent.contains("basic-auth") && !agent.contains("restrict-ips"),
+        "{agent}"
+    );
+    assert!(agent.contains("type: remove-headers"), "{agent}");
+    let unit = unit_text(ws, &l, &l.ngrok_unit);
+    assert!(
+        !unit.contains("ExecStartPre") && !unit.contains("RuntimeDirectory"),
+        "{unit}"
+    );
+    assert!(
+        unit.contains(&format!(
+            "ExecStart=ngrok start --all --config {}\n",
+            l.ngrok_config
+        )),
+        "{unit}"
+    );
+}
+
+#[test]
+fn ngrok_checks_the_agent_and_the_secret_files_without_reading_them() {
+    let p = profile("ngrok");
+    let ngrok = p.ngrok.clone().unwrap();
+    let (token, credentials) = (
+        ngrok.authtoken_file.to_string(),
+        ngrok.basic_auth_file.unwrap().to_string(),
+    );
+    // Asked about as private files, never as files or reads (which carry the content).
+    let query = &queries(&p)[Role::Workstation];
+    assert_eq!(query.private_files, [token.clone(), credentials.clone()]);
+    for secret in [&token, &credentials] {
+        assert!(!query.files.contains(secret) && !query.reads.contains(secret));
+        assert!(!query.exists.contains(secret));
+    }
+    assert!(
+        query.executables.contains(&"ngrok".to_string()),
+        "{query:?}"
+    );
+
+    let (server, mut ws, _) = converge(&p, Options::default());
+    let private = |mode, readable| PrivateFileFact::File {
+        mode,
+        owner: "alice".into(),
+        readable,
+    };
+    let problems = |ws: &Facts| {
+        plan_for(&p, &server, ws, Options::default()).hosts[Role::Workstation]
+            .problems
+            .clone()
+    };
+    // Nothing there yet: both files are named, with what to put in them.
+    let missing = problems(&ws);
+    assert_eq!(missing.len(), 2, "{missing:?}");
+    assert!(missing[0].starts_with(&format!(
+        "ngrok.authtoken_file {token} is not on the workstation"
+    )));
+    assert!(missing[0].contains("NGROK_AUTHTOKEN=") && missing[0].contains("chmod 600"));
+    assert!(
+        missing[1].starts_with("ngrok.basic_auth_file"),
+        "{missing:?}"
+    );
+    ws.private_files.insert(token.clone(), private(0o600, true));
+    ws.private_files
+        .insert(credentials.clone(), private(0o600, true));
+    assert_eq!(problems(&ws), Vec::<String>::new());
+    ws.private_files.insert(token.clone(), private(0o640, true));
+    let shared = problems(&ws);
+    assert!(
+        shared.len() == 1 && shared[0].contains("has mode 0640"),
+        "{shared:?}"
+    );
+    ws.private_files
+        .insert(token.clone(), private(0o600, false));
+    assert!(problems(&ws)[0].contains("not readable by alice"));
+    ws.private_files
+        .insert(token.clone(), PrivateFileFact::Other("directory".into()));
+    assert!(problems(&ws)[0].contains("is a directory"));
+    ws.private_files.insert(token, private(0o600, true));
+    // No agent where systemd looks: the install hint.
+    ws.executables.insert("ngrok".into(), false);
+    let none = problems(&ws);
+    assert!(
+        none.len() == 1 && none[0].contains("no ngrok agent") && none[0].contains("ngrok.command"),
+        "{none:?}"
+    );
+}
+
+#[test]
+fn ngrok_without_systemd_says_how_to_start_the_agent() {
+    let p = profile("ngrok");
+    let l = Layout::new(&p);
+    let ws = Facts {
+        systemd: false,
+        ..Facts::default()
+    };
+    let d = build(
+        &p,
+        world(None, Some(&ws)),
+        &Templates::new(),
+        Options::default(),
+    )
+    .unwrap();
+    let host = d.host(Role::Workstation);
+    assert!(
+        host.items.iter().all(|i| matches!(i, Item::Files(_))),
+        "{:?}",
+        host.items
+    );
+    assert!(
+        host.notes[0].contains("does not run systemd"),
+        "{:?}",
+        host.notes
+    );
+    let start = &d.reach.steps[0];
+    assert!(
+        start.contains(&format!(
+            "{} \"${{XDG_RUNTIME_DIR:-$HOME/.local/state/jprov}}\"/{}/ngrok.yml",
+            l.ngrok_assemble, l.ngrok_runtime_dir
+        )) && start.contains(". /home/alice/.config/jprov/ngrok-authtoken"),
+        "{start}"
     );
 }

@@ -106,6 +106,7 @@ const METHODS: &[Method] = &[
     Method::NginxProxy,
     Method::LocalForward,
     Method::Lan,
+    Method::Ngrok,
 ];
 
 /// Whether `method` can enforce `layer`, or why not. No `_` arm: a new method must decide.
@@ -115,6 +116,12 @@ fn enforcement(method: Method, layer: Layer) -> Result<(), &'static str> {
         (Method::ReverseForward, Layer::BasicAuth | Layer::Allow) => {
             Err("the forwarded port reaches Jupyter directly, with nothing in front of it to check")
         }
+        // ngrok's `restrict-ips`, on the TCP source address at its edge.
+        (Method::Ngrok, Layer::Allow) => Ok(()),
+        (Method::Ngrok, Layer::BasicAuth) => Err(
+            "ngrok's policy checks plaintext passwords, which the profile never holds: put `user:password` \
+             lines in a file on the workstation and name it in ngrok.basic_auth_file",
+        ),
         (Method::Lan, Layer::BasicAuth | Layer::Allow) => Err(
             "Jupyter listens on the LAN itself, with nothing in front of it to check (the workstation's \
              firewall is where addresses are kept out)",

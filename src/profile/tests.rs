@@ -670,6 +670,112 @@ fn local_forward_has_no_tls_nor_domain_and_jumps_only_through_a_server_it_names(
     assert_eq!(e.field.as_deref(), Some("workstation.jump"), "{e}");
 }
 
+const NGROK: &str = include_str!("../../profiles/ngrok.yaml");
+
+#[test]
+fn ngrok_names_the_files_of_its_secrets_and_has_no_server_nor_tls() {
+    let p = parse(NGROK, Path::new("ngrok.yaml")).unwrap();
+    assert!(p.tls.is_none() && p.server.is_none());
+    assert_eq!(p.domain.as_ref().unwrap().as_str(), "jupyter-lab.ngrok.app");
+    let ngrok = p.ngrok.as_ref().unwrap();
+    assert_eq!(
+        ngrok.authtoken_file.as_str(),
+        "/home/alice/.config/jprov/ngrok-authtoken"
+    );
+    assert_eq!(ngrok.executable(), "ngrok");
+    let allow: Vec<&str> = p.access.allowed().iter().map(|c| c.as_str()).collect();
+    assert_eq!(allow, ["203.0.113.0/24", "2001:db8::/32"]);
+    let line = |text: &str| 1 + NGROK.lines().position(|l| l.starts_with(text)).unwrap();
+
+    // The method and its section come together.
+    let e = error(&NGROK.replace("ngrok:\n", "ngrok_gone:\n"));
+    assert!(e.message.contains("unknown field"), "{e}");
+    // The section runs from `ngrok:` to the next top-level key.
+    let start = NGROK.find("ngrok:\n").unwrap();
+    let end = start + NGROK[start..].find("\nworkstation:").unwrap() + 1;
+    let without_section = format!("{}{}", &NGROK[..start], &NGROK[end..]);
+    let e = error(&without_section);
+    assert_eq!(where_(&e), (Some(line("method:")), Some("method")), "{e}");
+    assert!(e.message.contains("needs `ngrok:`"), "{e}");
+    let e = error(&include_str!("../../profiles/lan.yaml").replace(
+        "known_hosts: known_hosts",
+        "ngrok:\n  authtoken_file: /home/alice/t\nknown_hosts: known_hosts",
+    ));
+    assert_eq!(e.field.as_deref(), Some("ngrok"), "{e}");
+
+    // A domain, and no TLS: ngrok's edge has the certificate.
+    let e = error(&NGROK.replace("domain: jupyter-lab.ngrok.app", ""));
+    assert_eq!(e.field.as_deref(), Some("method"), "{e}");
+    assert!(e.message.contains("needs `domain:`"), "{e}");
+    let e = error(&NGROK.replace(
+        "known_hosts: known_hosts",
+        "tls:\n  self_signed: {}\nknown_hosts: known_hosts",
+    ));
+    assert_eq!(where_(&e).1, Some("tls"), "{e}");
+    assert!(e.message.contains("remove tls"), "{e}");
+}
+
+#[test]
+fn ngrok_fields_are_refused_at_their_line_without_their_value() {
+    let line = |text: &str| 1 + NGROK.lines().position(|l| l.contains(text)).unwrap();
+    for (from, to, field, at) in [
+        (
+            "203.0.113.0/24",
+            "203.0.113.9/24",
+            "access.allow[0]",
+            "203.0.113.0/24",
+        ),
+        (
+            "\"2001:db8::/32\"",
+            "\"2001:db8::/129\"",
+            "access.allow[1]",
+            "2001:db8::/32",
+        ),
+        (
+            "authtoken_file: /home/alice/.config/jprov/ngrok-authtoken",
+            "authtoken_file: ngrok-authtoken-x",
+            "ngrok.authtoken_file",
+            "authtoken_file",
+        ),
+        (
+            "basic_auth_file: /home/alice/.config/jprov/ngrok-basic-auth",
+            "basic_auth_file: /home/alice/.config/jprov/ngrok-authtoken",
+            "ngrok.basic_auth_file",
+            "basic_auth_file",
+        ),
+        (
+            "  # command: /usr/local/bin/ngrok",
+            "  command: \"/usr/local/bin/ngrok; rm -rf ~\"",
+            "ngrok.command",
+            "# command",
+        ),
+    ] {
+        let e = error(&NGROK.replace(from, to));
+        assert_eq!(where_(&e), (Some(line(at)), Some(field)), "{from}: {e}");
+        assert!(!e.to_string().contains(to.trim_start()), "{e}");
+    }
+    // Nobody at all: refused, not a lock-out.
+    let listed = "  allow:                             # optional: only these addresses and networks reach the endpoint\n    - 203.0.113.0/24\n    - \"2001:db8::/32\"\n";
+    assert!(NGROK.contains(listed));
+    let e = error(&NGROK.replace(listed, "  allow: []\n"));
+    assert_eq!(
+        where_(&e),
+        (Some(line("  allow:")), Some("access.allow")),
+        "{e}"
+    );
+    // The authtoken itself, pasted under a key of its own, is refused and never printed.
+    let token = "2xSeCrEtToKeN_4nq9771bPxe8ctg7LKr";
+    let e = error(&NGROK.replace(
+        "  authtoken_file: /home/alice/.config/jprov/ngrok-authtoken ",
+        &format!(
+            "  authtoken: {token}\n  authtoken_file: /home/alice/.config/jprov/ngrok-authtoken "
+        ),
+    ));
+    assert_eq!(e.field.as_deref(), Some("ngrok.authtoken"), "{e}");
+    assert!(e.message.contains("`authtoken_file`"), "{e}");
+    assert!(!e.to_string().contains("SeCrEt"), "{e}");
+}
+
 #[test]
 fn collaboration_is_off_by_default_and_needs_jupyterlab() {
     assert!(
@@ -697,4 +803,16 @@ fn collaboration_is_off_by_default_and_needs_jupyterlab() {
     let e = error(&GOOD.replace("  app: lab ", "  collaboration: yes please\n  app: lab "));
     assert_eq!(e.field.as_deref(), Some("jupyter.collaboration"), "{e}");
     assert!(!e.to_string().contains("please"), "{e}");
+}
+
+#[test]
+fn ngrok_takes_the_allow_list_from_access_and_basic_auth_only_from_its_file() {
+    let hashed = NGROK.replace(
+        "access:\n",
+        "access:\n  basic_auth:\n    - username: alice\n      htpasswd_hash: \"$2b$10$abcdefghijklmnopqrstuuS0dIr9XkXd7ih0TL4SQFD.3GkCvA9nW\"\n",
+    );
+    assert_ne!(hashed, NGROK);
+    let e = error(&hashed);
+    assert_eq!(e.field.as_deref(), Some("access.basic_auth"), "{e}");
+    assert!(e.message.contains("ngrok.basic_auth_file"), "{e}");
 }

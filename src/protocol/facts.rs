@@ -1,7 +1,7 @@
 //! The facts script's records (`fact_*` in `EMITTERS`), decoded, and folded into `Facts`.
 
 use super::{unhex, unhex_lossy, Line, UnknownLine};
-use crate::facts::{Facts, FileFact, GuardFact, PythonFact, TunnelFact, UnitFact};
+use crate::facts::{Facts, FileFact, GuardFact, PrivateFileFact, PythonFact, TunnelFact, UnitFact};
 use crate::resource::UnitScope;
 
 /// One record of the facts script.
@@ -44,6 +44,10 @@ pub enum Fact {
     Executable {
         program: String,
         found: bool,
+    },
+    Private {
+        path: String,
+        fact: PrivateFileFact,
     },
     Python {
         program: String,
@@ -184,6 +188,22 @@ impl Fact {
                 program: unhex(program)?,
                 found: either(yes, "yes", "no")?,
             },
+            ["private", path, "missing"] => Fact::Private {
+                path: unhex(path)?,
+                fact: PrivateFileFact::Missing,
+            },
+            ["private", path, "other", kind] => Fact::Private {
+                path: unhex(path)?,
+                fact: PrivateFileFact::Other(kind.to_string()),
+            },
+            ["private", path, "file", mode, owner, readable] => Fact::Private {
+                path: unhex(path)?,
+                fact: PrivateFileFact::File {
+                    mode: u32::from_str_radix(mode, 8).ok()?,
+                    owner: owner.to_string(),
+                    readable: either(readable, "yes", "no")?,
+                },
+            },
             ["python", program, interpreter, report] => Fact::Python {
                 program: unhex(program)?,
                 fact: python_fact(interpreter, report)?,
@@ -237,6 +257,11 @@ impl Fact {
             Fact::Linger(_) => "fact_linger",
             Fact::LingerSudo(_) => "fact_linger_sudo",
             Fact::Executable { .. } => "fact_executable",
+            Fact::Private { fact, .. } => match fact {
+                PrivateFileFact::Missing => "fact_private_missing",
+                PrivateFileFact::Other(_) => "fact_private_other",
+                PrivateFileFact::File { .. } => "fact_private_file",
+            },
             Fact::Python { .. } => "fact_python",
             Fact::Listening { .. } => "fact_listening",
             Fact::Exists(_) => "fact_exists",
@@ -284,6 +309,9 @@ impl Fact {
             Fact::LingerSudo(yes) => facts.linger_by_sudo = Some(yes),
             Fact::Executable { program, found } => {
                 facts.executables.insert(program, found);
+            }
+            Fact::Private { path, fact } => {
+                facts.private_files.insert(path, fact);
             }
             Fact::Python { program, fact } => {
                 facts.pythons.insert(program, fact);

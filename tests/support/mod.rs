@@ -16,6 +16,7 @@
 pub mod cut_proxy;
 pub mod expect;
 pub mod golden;
+pub mod ngrok_schema;
 pub mod prereq;
 pub mod profiles;
 pub mod setup;

@@ -6,7 +6,7 @@
 //! itself (errors that name a line, a digest of the file's bytes) edit text, and say so.
 
 use jprov::profile::{
-    App, Jupyter, Method, Nginx, Profile, Server, Tls, Tunnel, Workstation, WorkstationHost,
+    App, Jupyter, Method, Nginx, Ngrok, Profile, Server, Tls, Tunnel, Workstation, WorkstationHost,
 };
 use jprov::value::{CertDays, Port};
 use std::path::{Path, PathBuf};
@@ -86,7 +86,9 @@ pub struct Hosts<'a> {
 
 /// The test profile `t-METHOD`: an admin with sudo on the server, alice on the workstation, TLS from the test
 /// certificate files (`tests/support/setup.rs` makes them), the pinned keys in `known_hosts` next to it.
+/// ngrok: no TLS, and the agent's files of secrets in alice's home (`NGROK_AUTHTOKEN`, `NGROK_BASIC_AUTH`).
 pub fn for_hosts(method: Method, hosts: &Hosts) -> Profile {
+    let ngrok = method == Method::Ngrok;
     Profile {
         name: valid(&format!("t-{method}")),
         method,
@@ -118,8 +120,13 @@ pub fn for_hosts(method: Method, hosts: &Hosts) -> Profile {
             collaborators: vec![],
             collaboration: false,
         },
-        tls: Some(test_certificate_files()),
+        tls: (!ngrok).then(test_certificate_files),
         lan: None,
+        ngrok: ngrok.then(|| Ngrok {
+            authtoken_file: valid(NGROK_AUTHTOKEN),
+            basic_auth_file: Some(valid(NGROK_BASIC_AUTH)),
+            command: None,
+        }),
         tunnel: Tunnel {
             account: valid("jprov-tunnel"),
             port: Port::new(hosts.tunnel_port),
@@ -129,10 +136,20 @@ pub fn for_hosts(method: Method, hosts: &Hosts) -> Profile {
             http_port: Port::new(http),
             ..Nginx::default()
         }),
-        access: Default::default(),
+        access: match ngrok {
+            true => jprov::profile::Access {
+                basic_auth: None,
+                allow: Some(vec![valid("192.0.2.0/24"), valid("2001:db8::7")]),
+            },
+            false => Default::default(),
+        },
         known_hosts: Some(valid("known_hosts")),
     }
 }
+
+/// Where the ngrok test profile's agent finds its authtoken and basic-auth credentials on the workstation.
+pub const NGROK_AUTHTOKEN: &str = "/home/alice/.config/jprov/ngrok-authtoken";
+pub const NGROK_BASIC_AUTH: &str = "/home/alice/.config/jprov/ngrok-basic-auth";
 
 /// The certificate `Setup` makes on the host that terminates TLS.
 pub fn test_certificate_files() -> Tls {

@@ -86,7 +86,9 @@ impl Setup {
         )
         .unwrap();
         let tls_host = match method {
-            Method::ReverseForward | Method::LocalForward | Method::Lan => &workstation,
+            Method::ReverseForward | Method::LocalForward | Method::Lan | Method::Ngrok => {
+                &workstation
+            }
             Method::NginxProxy => &server,
         };
         make_test_certificate(tls_host);

@@ -2,8 +2,17 @@ use super::*;
 use crate::desired::tests::{converge_rounds, profile, queries, world};
 use serde_json::Value;
 
-const PROFILES: [&str; 8] = [
-    "rf", "np", "rf-ss", "np-ss", "rf-files", "np-files", "rf-rtc", "np-rtc",
+const PROFILES: [&str; 10] = [
+    "rf",
+    "np",
+    "rf-ss",
+    "np-ss",
+    "rf-files",
+    "np-files",
+    "ngrok",
+    "ngrok-plain",
+    "rf-rtc",
+    "np-rtc",
 ];
 
 /// Where `query` lacks something `needed` asks for: every list entry, every flag, every set string.

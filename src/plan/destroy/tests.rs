@@ -125,8 +125,10 @@ fn destroy_all(p: &Profile, server: &mut Facts, workstation: &mut Facts) -> usiz
             (Role::Server, &mut *server),
             (Role::Workstation, &mut *workstation),
         ] {
-            let changes: Vec<Change> = plan
-                .host(role)
+            let Some(host) = plan.hosts.get(role) else {
+                continue;
+            };
+            let changes: Vec<Change> = host
                 .changes
                 .iter()
                 .filter(|c| c.phase() == phase)
@@ -211,7 +213,7 @@ fn workstation_before(systemd: bool) -> Facts {
 
 #[test]
 fn destroy_after_apply_leaves_the_hosts_as_they_were() {
-    for name in ["rf", "np", "rf-ss", "np-ss"] {
+    for name in ["rf", "np", "rf-ss", "np-ss", "ngrok", "ngrok-plain"] {
         for systemd in [true, false] {
             let p = profile(name);
             let server_before = Facts {
@@ -441,7 +443,7 @@ fn units_are_stopped_first_and_their_files_removed_with_a_daemon_reload() {
 
 #[test]
 fn every_path_destroy_removes_is_gathered_by_the_fact_query() {
-    for name in ["rf", "np", "rf-ss", "np-ss"] {
+    for name in ["rf", "np", "rf-ss", "np-ss", "ngrok", "ngrok-plain"] {
         for systemd in [true, false] {
             let p = profile(name);
             let host = Facts {

@@ -83,7 +83,12 @@ fn a_layer_the_method_cannot_enforce_names_the_methods_that_can() {
             e.message,
             format!(
                 "method reverse-forward cannot enforce {what}: the forwarded port reaches Jupyter \
-                 directly, with nothing in front of it to check; use method nginx-proxy"
+                 directly, with nothing in front of it to check; use method nginx-proxy{}",
+                if field == "access.allow" {
+                    " or method ngrok"
+                } else {
+                    ""
+                }
             ),
             "{e}"
         );
