@@ -1865,3 +1865,48 @@ fn nginx_proxy_puts_basic_auth_and_an_allow_list_in_front_and_takes_them_away_ag
         .absent(Role::Server, htpasswd)
         .run();
 }
+
+/// The README's own set-up: aliases from the ssh config and `workstation.jump: server`, keys pinned by
+/// `jprov trust`. Every connection (the server's, the workstation's through the jump) looks its host key
+/// up under the name trust pinned it as, not under the address an alias resolves to.
+#[test]
+fn keys_pinned_by_trust_under_aliases_serve_the_jump_too() {
+    let Some(s) = Setup::new(Method::ReverseForward) else {
+        return;
+    };
+    let (server, workstation) = (s.server.port(), s.workstation.port());
+    let config = s.dir.path().join("ssh_config");
+    std::fs::write(
+        &config,
+        format!(
+            "Host jserver\n  HostName 127.0.0.1\n  Port {server}\n\
+             Host jws\n  HostName 127.0.0.1\n  Port {workstation}\n"
+        ),
+    )
+    .unwrap();
+    s.edit_profile(|p| {
+        let server = p.server.as_mut().unwrap();
+        server.host = valid("jserver");
+        server.port = None;
+        p.workstation.host = WorkstationHost::Remote(valid("jws"));
+        p.workstation.port = None;
+        p.workstation.jump = Some(Jump::Server);
+    });
+    // Nothing pinned yet: trust pins both, under the aliases.
+    std::fs::write(s.dir.path().join("known_hosts"), "").unwrap();
+    let f = config.to_str().unwrap();
+    s.run(&["trust", "-F", f]).run();
+    let pinned = std::fs::read_to_string(s.dir.path().join("known_hosts")).unwrap();
+    assert!(
+        pinned.contains(&format!("[jserver]:{server} "))
+            && pinned.contains(&format!("[jws]:{workstation} ")),
+        "{pinned}"
+    );
+    assert!(!pinned.contains("127.0.0.1"), "{pinned}");
+    let ran = s.run(&["plan", "-F", f]).status(2).run();
+    assert!(
+        ran.stdout.contains("(through the server)"),
+        "{}",
+        ran.stdout
+    );
+}

@@ -633,6 +633,13 @@ fn jump_stream(
                 command.args(["-o", &format!("ConnectTimeout={}", timeout.as_secs())]);
             }
             known_hosts.push("~/.ssh/known_hosts".into());
+            // The hop's key is looked up under the name jprov pinned it as (`[alias]:port`), not under
+            // the address its alias resolves to, which OpenSSH would use otherwise.
+            let via_config = client_config(via)?;
+            command.args([
+                "-o",
+                &format!("HostKeyAlias={}", pin_name(via, &via_config)),
+            ]);
             (via.display(), via.host.clone())
         }
         Hops::ProxyJump(chain) => {
@@ -661,6 +668,18 @@ fn jump_stream(
         .spawn()
         .map_err(|e| format!("cannot start ssh -W through {display}: {e}"))?;
     Ok((ours, child))
+}
+
+/// The name `target`'s key is known under: of the names jprov looks it up by (most specific first), the
+/// first that a known_hosts file lists, else the first (what `jprov trust` would pin).
+fn pin_name(target: &Target, config: &ClientConfig) -> String {
+    let mut files: Vec<PathBuf> = target.pinned_known_hosts.iter().cloned().collect();
+    files.extend(config.known_hosts_files.iter().cloned());
+    let names = names_for(target, config);
+    (names.iter())
+        .find(|name| !known_hosts::known_algorithms(&files, &[name.to_string()]).is_empty())
+        .unwrap_or(&names[0])
+        .clone()
 }
 
 /// A ProxyJump hop as an ssh destination: `user@host:port` is only understood as a URI.
