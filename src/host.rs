@@ -6,6 +6,7 @@ pub mod exec;
 pub mod fault;
 pub mod hosts;
 pub mod known_hosts;
+pub mod progress;
 pub mod ssh;
 pub mod transport;
 pub mod trust;

@@ -1909,4 +1909,13 @@ fn keys_pinned_by_trust_under_aliases_serve_the_jump_too() {
         "{}",
         ran.stdout
     );
+    // apply says on stderr, per host, each step as it starts and ends (no colour: not a terminal).
+    s.run(&["apply", "-F", f])
+        .stderr_contains("server: start 1/")
+        .stderr_contains("server: done 1/")
+        .stderr_contains("workstation: start 1/")
+        .stderr_contains("workstation: done 1/")
+        .stderr_lacks("\x1b[")
+        .run();
+    s.run(&["plan", "-F", f]).run();
 }

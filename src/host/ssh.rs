@@ -693,6 +693,27 @@ fn destination_of(hop: &str) -> String {
     }
 }
 
+/// Everything `reader` gives until its end, each complete line also handed to `on_line` as it arrives.
+pub(super) fn read_lines(
+    reader: &mut dyn Read,
+    on_line: &mut dyn FnMut(&str),
+) -> std::io::Result<Vec<u8>> {
+    let mut all = Vec::new();
+    let mut chunk = [0u8; 8192];
+    let mut line_start = 0;
+    loop {
+        let n = reader.read(&mut chunk)?;
+        if n == 0 {
+            return Ok(all);
+        }
+        all.extend_from_slice(&chunk[..n]);
+        while let Some(end) = all[line_start..].iter().position(|b| *b == b'\n') {
+            on_line(&String::from_utf8_lossy(&all[line_start..line_start + end]));
+            line_start += end + 1;
+        }
+    }
+}
+
 impl SshConnection {
     /// `user@host:port` with the port ssh's config resolved.
     pub fn display(&self) -> &str {
@@ -704,6 +725,16 @@ impl SshConnection {
     }
 
     pub fn exec(&mut self, command: &str, input: &[u8]) -> Result<ExecOutput, TransportError> {
+        self.exec_watching(command, input, &mut |_| {})
+    }
+
+    /// `exec`, with each line of stdout handed to `on_line` as it arrives (apply's progress).
+    pub fn exec_watching(
+        &mut self,
+        command: &str,
+        input: &[u8],
+        on_line: &mut dyn FnMut(&str),
+    ) -> Result<ExecOutput, TransportError> {
         let fail = |e: &dyn std::fmt::Display| TransportError::Exec {
             target: self.display.clone(),
             reason: e.to_string(),
@@ -712,8 +743,7 @@ impl SshConnection {
         channel.exec(command).map_err(|e| fail(&e))?;
         channel.write_all(input).map_err(|e| fail(&e))?;
         channel.send_eof().map_err(|e| fail(&e))?;
-        let mut stdout = Vec::new();
-        channel.read_to_end(&mut stdout).map_err(|e| fail(&e))?;
+        let stdout = read_lines(&mut channel, on_line).map_err(|e| fail(&e))?;
         let mut stderr = Vec::new();
         channel
             .stderr()
