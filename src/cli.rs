@@ -117,6 +117,10 @@ enum Command {
     /// base32). It hides Jupyter only from those who do not know the URL: it is no substitute for the
     /// password, basic auth or an allow-list.
     BaseUrl,
+    /// Print the profile's JSON Schema (profiles/profile.schema.json is this output), for editors: a
+    /// profile with `# yaml-language-server: $schema=profile.schema.json` gets its fields completed and
+    /// checked. jprov itself checks more (values, rules across fields).
+    Schema,
     /// Print a shell completion script, generated from the same definitions as --help, e.g.
     /// `jprov completions bash > /etc/bash_completion.d/jprov`.
     Completions {
@@ -280,6 +284,12 @@ fn dispatch(cli: Cli) -> Result<u8, Error> {
             Ok(exit::OK)
         }
         Command::HashPassword { sha1, htpasswd } => hash_password(sha1, htpasswd, stdout),
+        Command::Schema => {
+            let schema = crate::profile::json_schema();
+            let text = serde_json::to_string_pretty(&schema).expect("JSON values serialize");
+            let _ = writeln!(stdout, "{text}");
+            Ok(exit::OK)
+        }
         Command::BaseUrl => base_url(stdout),
         Command::Completions { shell } => {
             clap_complete::generate(shell, &mut command(), "jprov", stdout);
