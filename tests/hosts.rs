@@ -1919,3 +1919,66 @@ fn keys_pinned_by_trust_under_aliases_serve_the_jump_too() {
         .run();
     s.run(&["plan", "-F", f]).run();
 }
+
+/// A passphrase-protected identity_file: without an agent jprov says to add it to ssh-agent; with it in
+/// a real ssh-agent, jprov uses the agent's copy, as ssh does.
+#[test]
+fn a_passphrase_protected_identity_file_is_used_through_the_agent() {
+    let Some(s) = Setup::new(Method::ReverseForward) else {
+        return;
+    };
+    let dir = s.dir.path();
+    let key = dir.join("protected_key");
+    std::fs::copy(s.server.client_key(), &key).unwrap();
+    let pubkey = format!("{}.pub", s.server.client_key().display());
+    std::fs::copy(&pubkey, format!("{}.pub", key.display())).unwrap();
+    let run = |program: &str, args: &[&str], env: &[(&str, &str)]| {
+        let out = std::process::Command::new(program)
+            .args(args)
+            .envs(env.iter().copied())
+            .stdin(std::process::Stdio::null())
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{program} {args:?}: {}",
+            text(&out.stderr)
+        );
+        text(&out.stdout)
+    };
+    let k = key.to_str().unwrap();
+    run(
+        "ssh-keygen",
+        &["-q", "-p", "-P", "", "-N", "correct horse battery", "-f", k],
+        &[],
+    );
+    s.edit_profile(|p| p.server.as_mut().unwrap().identity_file = Some(valid(k)));
+    s.run(&["plan"])
+        .status(4)
+        .stderr_contains("passphrase-protected; add it to ssh-agent")
+        .run();
+    // A real agent on a socket of the test's, the key added with its passphrase through SSH_ASKPASS.
+    let sock = dir.join("agent.sock");
+    let sock = sock.to_str().unwrap();
+    let started = run("ssh-agent", &["-a", sock, "-s"], &[]);
+    let pid = started
+        .split_once("SSH_AGENT_PID=")
+        .and_then(|(_, rest)| rest.split(';').next())
+        .expect("ssh-agent -s prints its pid")
+        .to_string();
+    let askpass = dir.join("askpass");
+    std::fs::write(&askpass, "#!/bin/sh\necho 'correct horse battery'\n").unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&askpass, std::fs::Permissions::from_mode(0o700)).unwrap();
+    let env = [
+        ("SSH_AUTH_SOCK", sock),
+        ("SSH_ASKPASS", askpass.to_str().unwrap()),
+        ("SSH_ASKPASS_REQUIRE", "force"),
+    ];
+    run("ssh-add", &["-q", k], &env);
+    let planned = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        s.run(&["plan"]).env("SSH_AUTH_SOCK", sock).status(2).run();
+    }));
+    let _ = std::process::Command::new("kill").arg(&pid).status();
+    planned.unwrap();
+}

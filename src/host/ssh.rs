@@ -484,6 +484,15 @@ fn authenticate(
     let user = target.user.as_str();
     let mut tried = vec![];
     if let Some(file) = &target.identity_file {
+        // As ssh does: the agent's copy of that key first (it may be passphrase-protected on disk).
+        if agent_has_authenticated(
+            session,
+            config,
+            user,
+            &public_blobs(std::slice::from_ref(file)),
+        ) {
+            return Ok(());
+        }
         return match session.userauth_pubkey_file(user, None, file, None) {
             Ok(()) if session.authenticated() => Ok(()),
             Ok(()) => Err(auth_error(
@@ -530,6 +539,24 @@ fn authenticate(
             format!("tried {}", tried.join("; "))
         },
     ))
+}
+
+/// Whether one of the agent's keys among `only` (by blob) logged `user` in.
+fn agent_has_authenticated(
+    session: &Session,
+    config: &ClientConfig,
+    user: &str,
+    only: &[Vec<u8>],
+) -> bool {
+    let Some(mut agent) = agent(session, &config.agent) else {
+        return false;
+    };
+    if agent.connect().is_err() || agent.list_identities().is_err() {
+        return false;
+    }
+    (agent.identities().unwrap_or_default().iter())
+        .filter(|identity| only.contains(&identity.blob().to_vec()))
+        .any(|identity| agent.userauth(user, identity).is_ok() && session.authenticated())
 }
 
 /// The agent ssh would ask (`IdentityAgent`): the environment's, a socket of its own, or none.
