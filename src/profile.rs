@@ -450,11 +450,16 @@ pub struct Tunnel {
     /// The port on the server: public for reverse-forward, loopback (nginx's upstream) for nginx-proxy.
     #[serde(default = "default_jupyter_port")]
     pub port: Port,
+    /// The address the tunnel's opener dials (and reverse-forward's certificate fetch): the server as the
+    /// workstation resolves it (reverse-forward), the workstation as the server does (nginx-proxy).
+    /// Default: `server.host` / `workstation.host`, which may be an alias only the admin's ssh config knows.
+    pub peer_address: Option<HostName>,
 }
 
 impl Default for Tunnel {
     fn default() -> Self {
         Tunnel {
+            peer_address: None,
             account: default_tunnel_account(),
             port: default_jupyter_port(),
         }

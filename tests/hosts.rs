@@ -1748,6 +1748,16 @@ fn connections_follow_the_ssh_config_given_with_dash_f() {
         p.workstation.port = None;
     });
     let f = config.to_str().unwrap();
+    // The tunnel runs on the workstation, which knows no alias of the admin's: plan says so, in its one
+    // facts exec there, and names the field that fixes it.
+    s.run(&["plan", "-F", f])
+        .status(3)
+        .stdout_contains(
+            "PROBLEM: the workstation cannot resolve jserver, the address its tunnel dials",
+        )
+        .stdout_contains("tunnel.peer_address")
+        .run();
+    s.edit_profile(|p| p.tunnel.peer_address = Some(valid("127.0.0.1")));
     let ran = s
         .run(&["plan", "-F", f])
         .status(2)
@@ -1891,6 +1901,7 @@ fn keys_pinned_by_trust_under_aliases_serve_the_jump_too() {
         p.workstation.host = WorkstationHost::Remote(valid("jws"));
         p.workstation.port = None;
         p.workstation.jump = Some(Jump::Server);
+        p.tunnel.peer_address = Some(valid("127.0.0.1"));
     });
     // Nothing pinned yet: trust pins both, under the aliases.
     std::fs::write(s.dir.path().join("known_hosts"), "").unwrap();
