@@ -1993,3 +1993,70 @@ fn a_passphrase_protected_identity_file_is_used_through_the_agent() {
     let _ = std::process::Command::new("kill").arg(&pid).status();
     planned.unwrap();
 }
+
+/// User certificates, as ssh presents them: sshd trusts a CA, the admin's key itself is authorized
+/// nowhere, and jprov logs in with the certificate beside the key (`KEY-cert.pub`, ssh's default) or the
+/// one the ssh config names (`CertificateFile`, -F).
+#[test]
+fn a_user_certificate_logs_in_where_the_key_alone_does_not() {
+    let Some(s) = Setup::new(Method::ReverseForward) else {
+        return;
+    };
+    let dir = s.dir.path();
+    let keygen = |args: &[&str]| {
+        let out = std::process::Command::new("ssh-keygen")
+            .args(args)
+            .stdin(std::process::Stdio::null())
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "ssh-keygen {args:?}: {}",
+            text(&out.stderr)
+        );
+    };
+    let (ca, key) = (dir.join("user_ca"), dir.join("certified_key"));
+    let (ca, key) = (ca.to_str().unwrap(), key.to_str().unwrap());
+    keygen(&["-q", "-t", "ed25519", "-N", "", "-f", ca]);
+    keygen(&["-q", "-t", "ed25519", "-N", "", "-f", key]);
+    let ca_pub = std::fs::read(format!("{ca}.pub")).unwrap();
+    s.server
+        .write_file("/etc/ssh/test_user_ca.pub", &ca_pub, 0o644);
+    s.server.write_file(
+        "/etc/ssh/sshd_config.d/00-test-ca.conf",
+        b"TrustedUserCAKeys /etc/ssh/test_user_ca.pub\n",
+        0o644,
+    );
+    s.server.reload_sshd();
+    s.edit_profile(|p| p.server.as_mut().unwrap().identity_file = Some(valid(key)));
+    // The key alone: not authorized.
+    s.run(&["plan"])
+        .status(4)
+        .stderr_contains("Username/PublicKey combination invalid")
+        .run();
+    // Signed for the admin: the certificate beside it is presented.
+    keygen(&[
+        "-q",
+        "-s",
+        ca,
+        "-I",
+        "jprov-test",
+        "-n",
+        "admin",
+        &format!("{key}.pub"),
+    ]);
+    s.run(&["plan"]).status(2).run();
+    // Elsewhere, named by the ssh config's CertificateFile.
+    let elsewhere = dir.join("certificate.pub");
+    std::fs::rename(format!("{key}-cert.pub"), &elsewhere).unwrap();
+    s.run(&["plan"]).status(4).run();
+    let config = dir.join("ssh_config");
+    std::fs::write(
+        &config,
+        format!("Host *\n  CertificateFile {}\n", elsewhere.display()),
+    )
+    .unwrap();
+    s.run(&["plan", "-F", config.to_str().unwrap()])
+        .status(2)
+        .run();
+}

@@ -85,6 +85,8 @@ struct ClientConfig {
     proxy_jump: Option<String>,
     /// `IdentitiesOnly yes`: of the agent's keys, only those of `identity_files`.
     identities_only: bool,
+    /// `CertificateFile`: user certificates to present with the identity files' keys.
+    certificate_files: Vec<PathBuf>,
     agent: AgentSocket,
 }
 
@@ -176,6 +178,7 @@ fn read_client_config(text: &str) -> ClientConfig {
             "port" => config.port = value.parse().unwrap_or(config.port),
             "proxyjump" if value != "none" => config.proxy_jump = Some(value.to_string()),
             "identitiesonly" => config.identities_only = value == "yes",
+            "certificatefile" => config.certificate_files.push(expand(value)),
             "identityagent" => {
                 config.agent = match value {
                     "none" => AgentSocket::Disabled,
@@ -493,7 +496,8 @@ fn authenticate(
         ) {
             return Ok(());
         }
-        return match session.userauth_pubkey_file(user, None, file, None) {
+        let certificate = certificate_for(file, config);
+        return match session.userauth_pubkey_file(user, certificate.as_deref(), file, None) {
             Ok(()) if session.authenticated() => Ok(()),
             Ok(()) => Err(auth_error(
                 target,
@@ -524,7 +528,8 @@ fn authenticate(
         }
     }
     for file in config.identity_files.iter().filter(|f| f.exists()) {
-        match session.userauth_pubkey_file(user, None, file, None) {
+        let certificate = certificate_for(file, config);
+        match session.userauth_pubkey_file(user, certificate.as_deref(), file, None) {
             Ok(()) if session.authenticated() => return Ok(()),
             Ok(()) => tried.push(file.display().to_string()),
             Err(e) => tried.push(key_error(file, &e)),
@@ -539,6 +544,50 @@ fn authenticate(
             format!("tried {}", tried.join("; "))
         },
     ))
+}
+
+/// The user certificate ssh would present with the key in `file`: a `CertificateFile` for it, else
+/// `FILE-cert.pub` beside it (ssh's default), when there is one.
+fn certificate_for(file: &Path, config: &ClientConfig) -> Option<PathBuf> {
+    let beside = PathBuf::from(format!("{}-cert.pub", file.display()));
+    let blob = |path: &Path| -> Option<Vec<u8>> {
+        use base64::Engine;
+        let text = std::fs::read_to_string(path).ok()?;
+        base64::engine::general_purpose::STANDARD
+            .decode(text.split_whitespace().nth(1)?)
+            .ok()
+    };
+    // A certificate names the public key it certifies; match it against the key's .pub when there is one.
+    let public = blob(Path::new(&format!("{}.pub", file.display())));
+    let certifies = |cert: &Path| match (&public, blob(cert)) {
+        (Some(public), Some(cert)) => {
+            certificate_key(&cert).is_some_and(|key| public.ends_with(key))
+        }
+        (None, Some(_)) => true,
+        _ => false,
+    };
+    (config.certificate_files.iter())
+        .find(|cert| cert.exists() && certifies(cert))
+        .cloned()
+        .or_else(|| beside.exists().then_some(beside))
+}
+
+/// The certified public key's own fields inside an OpenSSH certificate blob (after its type and nonce),
+/// enough to compare with the key's blob tail. Only ed25519 is read precisely; other types match loosely.
+fn certificate_key(cert: &[u8]) -> Option<&[u8]> {
+    let mut rest = cert;
+    let mut take = || -> Option<&[u8]> {
+        let len = u32::from_be_bytes(rest.get(..4)?.try_into().ok()?) as usize;
+        let field = rest.get(4..4 + len)?;
+        rest = &rest[4 + len..];
+        Some(field)
+    };
+    let kind = take()?;
+    let _nonce = take()?;
+    match kind {
+        b"ssh-ed25519-cert-v01@openssh.com" => take(),
+        _ => Some(&[]),
+    }
 }
 
 /// Whether one of the agent's keys among `only` (by blob) logged `user` in.
