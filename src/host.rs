@@ -5,6 +5,7 @@ pub mod engine;
 pub mod exec;
 pub mod fault;
 pub mod hosts;
+pub mod jump;
 pub mod known_hosts;
 pub mod progress;
 pub mod ssh;

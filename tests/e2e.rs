@@ -1823,6 +1823,11 @@ fn laptops_reach_jupyter_without_a_server() {
     let printed = printed_fingerprint(&shown);
     // The colleague compares the certificate they are served with the fingerprint jprov printed, and
     // trusts exactly that certificate.
+    // Jupyter takes a few seconds to listen after apply started it (longer on a loaded machine).
+    lab.sh_ok(
+        "lanlaptop",
+        "for i in $(seq 120); do (exec 3<>/dev/tcp/10.77.0.20/8888) 2>/dev/null && exit 0; sleep 0.5; done; exit 1",
+    );
     let served = lab.sh_ok(
         "lanlaptop",
         "echo | timeout 5 openssl s_client -connect workstation.lab:8888 -servername workstation.lab \

@@ -553,8 +553,8 @@ fn a_workstation_behind_the_server_is_reached_through_it() {
         .status(2)
         .stdout_contains("(through the server)")
         .run();
-    // The server carried the connection: besides jprov's own session, a second admin login (the `ssh -W`
-    // carrier) that never started a session.
+    // The server carried the connection: besides jprov's own session, a second admin login (the hop jprov
+    // opens a direct-tcpip channel on, its key verified by jprov) that never started a session.
     let log = s.server.sshd_log();
     let ports: Vec<&str> = log
         .lines()

@@ -2,6 +2,7 @@
 //! known_hosts before anything is sent, and authentication with the agent or key files.
 
 use crate::host::exec::{ExecOutput, KeyRefusal, TransportError};
+use crate::host::jump::{Carrier, Pump};
 use crate::host::known_hosts::{self, HostKey, Verdict};
 use ssh2::Session;
 use std::io::Read;
@@ -58,17 +59,10 @@ pub struct SshConnection {
     session: Session,
     host_key: HostKey,
     display: String,
-    /// The `ssh -W` process carrying a jumped connection.
-    jump: Option<Child>,
-}
-
-impl Drop for SshConnection {
-    fn drop(&mut self) {
-        if let Some(child) = &mut self.jump {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
+    /// What carries a jumped connection, held for its lifetime: dropped after the session (which says
+    /// goodbye through it), it stops.
+    #[allow(dead_code)]
+    jump: Option<Carrier>,
 }
 
 /// What OpenSSH would use for a host, from `ssh -G` (honours ~/.ssh/config, Match blocks included).
@@ -206,7 +200,7 @@ fn open_session(
     config: &ClientConfig,
     hostname: &str,
     timeout: Duration,
-) -> Result<(Session, Option<Child>), String> {
+) -> Result<(Session, Option<Carrier>), String> {
     let mut session = Session::new().map_err(|e| e.to_string())?;
     let mut jump = None;
     let port = config.port;
@@ -235,10 +229,17 @@ fn open_session(
             stream.set_nodelay(true).map_err(|e| e.to_string())?;
             session.set_tcp_stream(stream);
         }
-        Some(hops) => {
-            let (stream, child) = jump_stream(target, config, hops, hostname, port)?;
+        // A channel of jprov's own session to the server, whose key jprov verifies as for any connection.
+        Some(Hops::Server(via)) => {
+            let hop = establish(via).map_err(|e| format!("through the server: {e}"))?;
+            let (stream, pump) = Pump::open(hop.session, hostname, port)?;
             session.set_tcp_stream(stream);
-            jump = Some(child);
+            jump = Some(Carrier::Channel(pump));
+        }
+        Some(Hops::ProxyJump(chain)) => {
+            let (stream, child) = jump_stream(target, config, chain, hostname, port)?;
+            session.set_tcp_stream(stream);
+            jump = Some(Carrier::Process(child));
         }
     }
     session.set_timeout(u32::try_from(timeout.as_millis()).unwrap_or(u32::MAX));
@@ -334,10 +335,7 @@ pub fn fetch_host_keys(target: &Target) -> Result<(Vec<HostKey>, Vec<String>), T
                 }
             }
         }
-        if let Some(child) = &mut jump {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
+        drop(jump.take());
     }
     if keys.is_empty() {
         return Err(unreachable("no SSH handshake succeeded".into()));
@@ -363,6 +361,11 @@ fn names_for(target: &Target, config: &ClientConfig) -> Vec<String> {
 }
 
 pub fn connect(target: &Target) -> Result<SshConnection, TransportError> {
+    establish(target)
+}
+
+/// A logged-in session to `target`, its host key verified first.
+fn establish(target: &Target) -> Result<SshConnection, TransportError> {
     let config = client_config(target).map_err(|reason| TransportError::Unreachable {
         target: target.display(),
         reason,
@@ -665,14 +668,13 @@ enum Hops<'a> {
     ProxyJump(&'a str),
 }
 
-/// A stream to `host:port` through the hops, carried by OpenSSH's `ssh -W` over a socketpair. Every hop's
-/// host key is checked by that ssh (strictly for the last hop, with the pinned file first; earlier
-/// ProxyJump hops by the ssh config's own settings), before anything is sent through it; the host's own
-/// key is then checked by jprov as for any connection.
+/// A stream to `host:port` through ssh's ProxyJump hops, carried by OpenSSH's `ssh -W` over a socketpair.
+/// The last hop's key is checked strictly by that ssh (the pinned file first), earlier hops' as the ssh
+/// config says; the host's own key is then checked by jprov as for any connection.
 fn jump_stream(
     target: &Target,
     config: &ClientConfig,
-    hops: Hops,
+    chain: &str,
     host: &str,
     port: u16,
 ) -> Result<(UnixStream, Child), String> {
@@ -691,71 +693,29 @@ fn jump_stream(
         "-o",
         "ClearAllForwardings=yes",
     ]);
-    let mut known_hosts: Vec<String> = target
-        .pinned_known_hosts
-        .iter()
+    let mut known_hosts: Vec<String> = (target.pinned_known_hosts.iter())
         .map(|p| p.display().to_string())
         .collect();
-    let (display, destination) = match hops {
-        Hops::Server(via) => {
-            if let Some(port) = via.port {
-                command.args(["-p", &port.to_string()]);
-            }
-            command.args(["-l", &via.user]);
-            if let Some(key) = &via.identity_file {
-                command.args(["-i", &key.display().to_string(), "-o", "IdentitiesOnly=yes"]);
-            }
-            if let Some(timeout) = via.connect_timeout {
-                command.args(["-o", &format!("ConnectTimeout={}", timeout.as_secs())]);
-            }
-            known_hosts.push("~/.ssh/known_hosts".into());
-            // The hop's key is looked up under the name jprov pinned it as (`[alias]:port`), not under
-            // the address its alias resolves to, which OpenSSH would use otherwise.
-            let via_config = client_config(via)?;
-            command.args([
-                "-o",
-                &format!("HostKeyAlias={}", pin_name(via, &via_config)),
-            ]);
-            (via.display(), via.host.clone())
-        }
-        Hops::ProxyJump(chain) => {
-            let (earlier, last) = match chain.rsplit_once(',') {
-                Some((earlier, last)) => (Some(earlier), last),
-                None => (None, chain),
-            };
-            if let Some(earlier) = earlier {
-                command.args(["-J", earlier]);
-            }
-            known_hosts.extend((config.known_hosts_files.iter()).map(|f| f.display().to_string()));
-            (format!("ProxyJump {chain}"), destination_of(last))
-        }
+    known_hosts.extend((config.known_hosts_files.iter()).map(|f| f.display().to_string()));
+    command.args([
+        "-o",
+        &format!("UserKnownHostsFile={}", known_hosts.join(" ")),
+    ]);
+    let (earlier, last) = match chain.rsplit_once(',') {
+        Some((earlier, last)) => (Some(earlier), last),
+        None => (None, chain),
     };
-    if !known_hosts.is_empty() {
-        command.args([
-            "-o",
-            &format!("UserKnownHostsFile={}", known_hosts.join(" ")),
-        ]);
+    if let Some(earlier) = earlier {
+        command.args(["-J", earlier]);
     }
     let child = command
-        .args(["--", &destination])
+        .args(["--", &destination_of(last)])
         .stdin(Stdio::from(std::os::fd::OwnedFd::from(theirs)))
         .stdout(Stdio::from(std::os::fd::OwnedFd::from(theirs_out)))
         .stderr(Stdio::inherit())
         .spawn()
-        .map_err(|e| format!("cannot start ssh -W through {display}: {e}"))?;
+        .map_err(|e| format!("cannot start ssh -W through ProxyJump {chain}: {e}"))?;
     Ok((ours, child))
-}
-
-/// The name `target`'s key is known under: of the names jprov looks it up by (most specific first), the
-/// first that a known_hosts file lists, else the first (what `jprov trust` would pin).
-fn pin_name(target: &Target, config: &ClientConfig) -> String {
-    let mut files: Vec<PathBuf> = target.pinned_known_hosts.iter().cloned().collect();
-    files.extend(config.known_hosts_files.iter().cloned());
-    let names = names_for(target, config);
-    (names.iter())
-        .find(|name| !known_hosts::known_algorithms(&files, &[name.to_string()]).is_empty())
-        .unwrap_or(&names[0])
-        .clone()
 }
 
 /// A ProxyJump hop as an ssh destination: `user@host:port` is only understood as a URI.
