@@ -210,6 +210,7 @@ fn verify(profile: &Path, args: &[&str]) -> Output {
         out.status,
         t0.elapsed().as_secs_f64()
     );
+    println!("{}", text(&out.stdout));
     out
 }
 
@@ -270,7 +271,6 @@ fn verify_passes_against_a_real_jupyter_and_names_what_is_broken() {
 
     // Everything passes, with the pin or the certificate as the one root.
     let out = verify(&profile, &["--fingerprint", &pin, "--password-file", pw]);
-    print!("{}", text(&out.stdout));
     assert_eq!(out.status.code(), Some(0), "{}", show("verify", &out));
     for name in EVERY_CHECK {
         assert_mark(&out, name, "✓");

@@ -234,8 +234,9 @@ pub fn plain_http(target: &Target, addresses: &[SocketAddr], checks: &mut Vec<Ch
         false => Check::fail(
             "plain-http",
             serving.join("; "),
-            "plain http must only redirect to https (nginx-proxy's site does) or not answer: a page served \
-             in clear text can be changed on the way; find what listens there",
+            "plain http on this host must only redirect to https (nginx-proxy's site does) or not answer: a \
+             page served in clear text can be changed on the way, and can set cookies the https site receives; find what \
+             listens there (`ss -ltnp` on the host) and stop it or make it redirect",
         ),
     });
 }
