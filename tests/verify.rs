@@ -3,15 +3,16 @@
 //! certificates made here. verify passes with the pinned fingerprint or the certificate as its CA file,
 //! and fails, naming the check, with no trust, a wrong pin, a wrong password, a certificate for another
 //! name, an expired one, and a Jupyter whose config lets anyone in; it warns for one close to expiry.
-//! local-forward: nothing listens at the laptop's end. The lab (tests/e2e.rs) runs it through every
-//! method's real hosts.
+//! local-forward: nothing listens at the laptop's end, then a Jupyter there over plain http, with a
+//! collaborator logging in with `--username`. The lab (tests/e2e.rs) runs it through the methods' real
+//! hosts.
 
 mod support;
 
 use jprov::desired::{self, Options, World};
 use jprov::layout::Layout;
 use jprov::password::{hash_password, HashScheme};
-use jprov::profile::{Lan, Method, Profile, Tls};
+use jprov::profile::{Collaborator, Lan, Method, Profile, Tls};
 use jprov::resource::{Content, Item, Role};
 use jprov::value::Port;
 use openssl::asn1::Asn1Time;
@@ -28,6 +29,7 @@ use std::time::{Duration, Instant};
 use support::profiles::{example, valid};
 
 const PASSWORD: &str = "verify's own test password";
+const ADA_PASSWORD: &str = "ada's own verify password";
 
 fn python() -> String {
     support::prereq::python(&["jupyter_server", "ipykernel"])
@@ -436,9 +438,18 @@ fn verify_passes_against_a_real_jupyter_and_names_what_is_broken() {
     assert_mark(&out, "wrong-password", "✗");
     drop(jupyter);
 
-    // local-forward: nothing listens at the laptop's end of the forward.
+    // local-forward: nothing listens at the laptop's end of the forward; then Jupyter (as if the forward
+    // were up) with a collaborator, who logs in with --username, over plain http to localhost.
     let mut lf = example("local-forward.yaml");
     lf.jupyter.port = Port::new(support::profiles::free_ports::<1>()[0]);
+    lf.jupyter.app = jprov::profile::App::Server;
+    lf.jupyter.command = p.jupyter.command.clone();
+    lf.jupyter.password_hash = p.jupyter.password_hash.clone();
+    lf.jupyter.collaborators = vec![Collaborator {
+        name: valid("Ada Lovelace"),
+        username: valid("ada"),
+        password_hash: valid(&hash_password(ADA_PASSWORD, HashScheme::Argon2).unwrap()),
+    }];
     assert_eq!(lf.method, Method::LocalForward);
     let lf_profile = d.join("lf-verify.yaml");
     support::profiles::write(&lf_profile, &lf);
@@ -455,5 +466,53 @@ fn verify_passes_against_a_real_jupyter_and_names_what_is_broken() {
         "{}",
         show("verify", &out)
     );
+    let (lf_config, _) = rendered(&lf);
+    let jupyter = start_jupyter(&d.join("lf"), &lf, &lf_config);
+    let out = verify(&lf_profile, &["--password-file", pw]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        show("verify (local-forward)", &out)
+    );
+    assert_mark(&out, "tls", "✓");
+    assert!(
+        line(&text(&out.stdout), "session-cookie").contains("HttpOnly (plain http"),
+        "{}",
+        show("verify", &out)
+    );
+    assert_mark(&out, "kernel-execute", "✓");
+    let ada = d.join("ada");
+    fs::write(&ada, format!("{ADA_PASSWORD}\n")).unwrap();
+    let out = verify(
+        &lf_profile,
+        &[
+            "--password-file",
+            ada.to_str().unwrap(),
+            "--username",
+            "ada",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", show("verify (ada)", &out));
+    assert_mark(&out, "kernel-execute", "✓");
+    // Ada's password is not the owner's.
+    let out = verify(&lf_profile, &["--password-file", ada.to_str().unwrap()]);
+    assert_mark(&out, "login", "✗");
+    // Plain http has no certificate to pin; with --json an error is JSON too.
+    let out = verify(
+        &lf_profile,
+        &["--password-file", pw, "--fingerprint", &pin, "--json"],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let error: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(error["format_version"], 1);
+    assert!(
+        error["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("plain http"),
+        "{error}"
+    );
+    drop(jupyter);
     eprintln!("verify test: {:.1} s", t_start.elapsed().as_secs_f64());
 }
