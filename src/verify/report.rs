@@ -118,9 +118,9 @@ impl fmt::Display for Report {
                 Status::Fail => "✗",
                 Status::Skip => "-",
             };
-            writeln!(f, "{mark} {}: {}", check.name, check.reason)?;
+            writeln!(f, "{mark} {}: {}", check.name, printable(&check.reason))?;
             if let Some(fix) = &check.fix {
-                writeln!(f, "    fix: {fix}")?;
+                writeln!(f, "    fix: {}", printable(fix))?;
             }
         }
         let (warned, skipped) = (self.count(Status::Warn), self.count(Status::Skip));
@@ -138,6 +138,17 @@ impl fmt::Display for Report {
             ),
         }
     }
+}
+
+/// `text` with control characters escaped: reasons quote what servers sent (a Location header, a
+/// certificate's names), which must not drive the terminal.
+fn printable(text: &str) -> String {
+    text.chars()
+        .map(|c| match c.is_control() {
+            true => c.escape_unicode().to_string(),
+            false => c.to_string(),
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -179,6 +190,16 @@ mod tests {
         assert!(failed
             .to_string()
             .contains("✗ tls-name: for y\n    fix: z\n- login: no TLS\n"));
+        let hostile = Report::new(
+            "p",
+            "lan",
+            "https://x/",
+            vec![Check::pass("hsts", "a\x1b[2Jb\n")],
+        );
+        assert!(
+            hostile.to_string().contains("✓ hsts: a\\u{1b}[2Jb\\u{a}\n"),
+            "{hostile}"
+        );
         let json = serde_json::to_value(&failed).unwrap();
         assert_eq!(json["format_version"], 1);
         assert_eq!(json["passed"], false);
