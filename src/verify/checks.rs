@@ -23,7 +23,8 @@ pub fn all(target: &Target, tls: Option<tls::Client>, credentials: &Credentials)
         };
         jupyter::all(target, &endpoint, credentials, &mut checks);
     }
-    transport_after(target, &mut checks);
+    // The ports that must stay closed, whatever happened at the URL.
+    transport::closed(target, &mut checks);
     skip_the_rest(target, &mut checks);
     checks
 }
@@ -43,11 +44,6 @@ fn reach(
     };
     transport::plain_http(target, &addresses, checks);
     acceptable.then_some(addresses)
-}
-
-/// The ports that must stay closed, whatever happened at the URL.
-fn transport_after(target: &Target, checks: &mut Vec<Check>) {
-    transport::closed(target, checks);
 }
 
 /// Every check of `jupyter::names` not made, as skipped, naming the failure that stopped them.
