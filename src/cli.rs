@@ -104,15 +104,7 @@ enum Command {
     /// Hash a Jupyter password for a profile's jupyter.password_hash (or, with --htpasswd, a basic-auth
     /// password for access.basic_auth[].htpasswd_hash). Prompts twice without echo, or reads one line from
     /// standard input when it is not a terminal.
-    HashPassword {
-        /// Use the classic sha1:salt:hex form instead of argon2id.
-        #[arg(long, conflicts_with = "htpasswd")]
-        sha1: bool,
-        /// Hash an HTTP basic-auth password for nginx instead (bcrypt, `$2b$`): for
-        /// access.basic_auth[].htpasswd_hash. Use another password than the Jupyter one.
-        #[arg(long)]
-        htpasswd: bool,
-    },
+    HashPassword(HashPasswordArgs),
     /// Print a new unguessable base URL for a profile's jupyter.base_url (`/j-` and 128 random bits in
     /// base32). It hides Jupyter only from those who do not know the URL: it is no substitute for the
     /// password, basic auth or an allow-list.
@@ -135,6 +127,25 @@ enum Command {
 /// come from it (tests/offline.rs checks the README against it).
 pub fn command() -> clap::Command {
     <Cli as clap::CommandFactory>::command()
+}
+
+#[derive(Debug, clap::Args)]
+struct HashPasswordArgs {
+    /// Use the classic sha1:salt:hex form instead of argon2id.
+    #[arg(long, conflicts_with = "htpasswd")]
+    sha1: bool,
+    /// Hash an HTTP basic-auth password for nginx instead (bcrypt, `$2b$`): for
+    /// access.basic_auth[].htpasswd_hash. Use another password than the Jupyter one.
+    #[arg(long)]
+    htpasswd: bool,
+    /// Hash a password shorter than the policy asks anyway (a Jupyter password needs more than 16
+    /// characters, a basic-auth one more than 10), with a warning on stderr.
+    #[arg(long)]
+    allow_short: bool,
+    /// Refuse a password whose hash PROFILE already holds (the owner's, a collaborator's, a basic-auth
+    /// account's), naming the field it matched.
+    #[arg(long, value_name = "PROFILE")]
+    profile: Option<PathBuf>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -279,7 +290,7 @@ fn dispatch(cli: Cli) -> Result<u8, Error> {
             crate::host::tunnel::run(&profile::load(&profile)?, &templates, retry)?;
             Ok(exit::OK)
         }
-        Command::HashPassword { sha1, htpasswd } => hash_password(sha1, htpasswd, stdout),
+        Command::HashPassword(args) => hash_password(&args, stdout),
         Command::BaseUrl => base_url(stdout),
         Command::Completions { shell } => {
             clap_complete::generate(shell, &mut command(), "jprov", stdout);
@@ -289,17 +300,25 @@ fn dispatch(cli: Cli) -> Result<u8, Error> {
     }
 }
 
-/// `jprov hash-password`: a new password, read without echo, as a hash for the profile.
-fn hash_password(sha1: bool, htpasswd: bool, stdout: &mut dyn Write) -> Result<u8, Error> {
-    let scheme = if sha1 {
-        HashScheme::Sha1
-    } else {
-        HashScheme::Argon2
+/// `jprov hash-password`: a new password, read without echo and held to the policy, as a hash for the
+/// profile.
+fn hash_password(args: &HashPasswordArgs, stdout: &mut dyn Write) -> Result<u8, Error> {
+    use password::policy::Purpose;
+    // A profile that does not load fails before anyone types a password.
+    let profile = args.profile.as_deref().map(profile::load).transpose()?;
+    let (scheme, purpose) = match (args.sha1, args.htpasswd) {
+        (_, true) => (None, Purpose::BasicAuth),
+        (true, false) => (Some(HashScheme::Sha1), Purpose::Jupyter),
+        (false, false) => (Some(HashScheme::Argon2), Purpose::Jupyter),
     };
     let new = password::read_new_password()?;
-    let hash = match htpasswd {
-        true => password::htpasswd::hash_password(&new)?,
-        false => password::hash_password(&new, scheme)?,
+    let held = profile.as_ref().map(|lp| &lp.profile);
+    for warning in password::policy::accept(&new, purpose, args.allow_short, held)? {
+        eprintln!("{warning}");
+    }
+    let hash = match scheme {
+        None => password::htpasswd::hash_password(&new)?,
+        Some(scheme) => password::hash_password(&new, scheme)?,
     };
     let _ = writeln!(stdout, "{hash}");
     Ok(exit::OK)

@@ -11,6 +11,7 @@
 //! Nothing here ever puts a password (or a string that might be one) into an error message.
 
 pub mod htpasswd;
+pub mod policy;
 
 use std::io::{self, BufRead, IsTerminal};
 
