@@ -238,8 +238,13 @@ pub fn looks_like_hash(s: &str) -> bool {
         return false;
     }
     if let Some(phc) = s.strip_prefix("argon2:") {
-        // Require the canonical serialisation too, so nothing unusual slips through the parser.
-        return parse_argon2_phc(phc).is_ok_and(|p| p.to_string() == phc);
+        // Salt and hash in the PHC format's base64 (what argon2-cffi writes): the parser would also take
+        // `.` and `-`, and so `..`, which no Jupyter hash has. And the canonical serialisation, so nothing
+        // unusual slips through the parser.
+        let base64 = phc
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"$=,+/".contains(&b));
+        return base64 && parse_argon2_phc(phc).is_ok_and(|p| p.to_string() == phc);
     }
     let parts: Vec<&str> = s.split(':').collect();
     let [alg, salt, digest] = parts[..] else {
@@ -509,6 +514,8 @@ mod tests {
             ARGON2_UNICODE.replace("v=19", "v=42"),
             ARGON2_UNICODE.replace("qjjD", "qj'D"),
             ARGON2_UNICODE.replace("qjjD", "qj jD"),
+            ARGON2_UNICODE.replace("qjjD", "qj..jD"),
+            ARGON2_UNICODE.replace("qjjD", "qj-jD"),
             format!("{ARGON2_UNICODE}$"),
             format!("{ARGON2_UNICODE}$extra"),
             format!("argon2:{}", "a".repeat(600)),

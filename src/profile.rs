@@ -980,4 +980,4 @@ fn check_ngrok(p: &Profile) -> Result<(), Conflict> {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
