@@ -49,6 +49,18 @@ enum Command {
         #[arg(short = 'o', long = "out", value_name = "FILE")]
         out: Option<PathBuf>,
     },
+    /// Lint profiles for security, offline (what CI runs next to `plan --offline`): plaintext secrets in
+    /// the profile and in files git tracks beside it, key and certificate files git would commit, weak or
+    /// shared password hashes, templates that turn TLS or the password off; then the profile's security
+    /// layers and what each stops. Exit 1 when any profile has an error, else 0.
+    Check {
+        /// The profiles (YAML).
+        #[arg(required = true, value_name = "PROFILE")]
+        profiles: Vec<PathBuf>,
+        /// Print the findings and layers as versioned JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
     /// Make the hosts match the profile, over SSH, idempotently.
     Apply {
         /// The profile (YAML), or a plan saved with `jprov plan -o FILE`.
@@ -253,6 +265,10 @@ fn dispatch(cli: Cli) -> Result<u8, Error> {
                 planned => planned,
             }
         }
+        Command::Check { profiles, json } => match check(&profiles, json, &templates, stdout) {
+            Err(error) if json => Ok(json_error(&error, stdout)),
+            checked => checked,
+        },
         Command::Apply {
             profile,
             connect,
@@ -322,6 +338,44 @@ fn hash_password(args: &HashPasswordArgs, stdout: &mut dyn Write) -> Result<u8, 
     };
     let _ = writeln!(stdout, "{hash}");
     Ok(exit::OK)
+}
+
+/// `jprov check PROFILE...`: every profile's findings and layers; exit 1 when any has an error. A profile
+/// that does not load is a finding of its own, so the others are still checked.
+fn check(
+    files: &[PathBuf],
+    json: bool,
+    templates: &Templates,
+    stdout: &mut dyn Write,
+) -> Result<u8, Error> {
+    let mut reports = vec![];
+    for file in files {
+        let report = match profile::load(file) {
+            Err(error) => crate::lint::Report::invalid(file, &error),
+            Ok(lp) => {
+                let source = std::fs::read(file).map_err(|error| Error::Output {
+                    what: format!("reading {}", file.display()),
+                    error,
+                })?;
+                let source = String::from_utf8_lossy(&source);
+                let workspace = crate::host::workspace::gather(&lp);
+                crate::lint::check(&lp, &source, &workspace, templates)?
+            }
+        };
+        reports.push(report);
+    }
+    let _ = match json {
+        true => writeln!(
+            stdout,
+            "{}",
+            serde_json::to_string_pretty(&crate::lint::json(&reports)).expect("reports serialize")
+        ),
+        false => write!(stdout, "{}", crate::lint::Text(&reports)),
+    };
+    Ok(match reports.iter().any(|r| r.errors > 0) {
+        true => exit::ERROR,
+        false => exit::OK,
+    })
 }
 
 /// `jprov base-url`: an unguessable `jupyter.base_url` on stdout, what it is (not) good for on stderr.

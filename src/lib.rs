@@ -9,6 +9,7 @@ pub mod error;
 pub mod facts;
 pub mod host;
 pub mod layout;
+pub mod lint;
 pub mod password;
 pub mod plan;
 pub mod profile;

@@ -20,11 +20,11 @@ use argon2::{Algorithm, Argon2, Params, Version};
 use sha1::{Digest, Sha1};
 
 /// Argon2 memory cost in KiB used by `jupyter server password`.
-const ARGON2_M_COST: u32 = 10240;
+pub const ARGON2_M_COST: u32 = 10240;
 /// Argon2 iterations used by `jupyter server password`.
-const ARGON2_T_COST: u32 = 10;
+pub const ARGON2_T_COST: u32 = 10;
 /// Argon2 lanes used by `jupyter server password`.
-const ARGON2_P_COST: u32 = 8;
+pub const ARGON2_P_COST: u32 = 8;
 /// Argon2 output length in bytes (argon2-cffi's default).
 const ARGON2_OUTPUT_LEN: usize = 32;
 /// Argon2 salt length in bytes (argon2-cffi's default).
