@@ -117,6 +117,11 @@ enum Command {
     /// password for access.basic_auth[].htpasswd_hash). Prompts twice without echo, or reads one line from
     /// standard input when it is not a terminal.
     HashPassword(HashPasswordArgs),
+    /// Write a starting profile, and a .gitignore beside it that keeps keys, certificates and tokens out of
+    /// git; never over an existing profile. On a terminal it asks for what the flags leave out; without one
+    /// every value the method needs must be a flag. It hashes the Jupyter password itself (read without
+    /// echo, from --password-file, or as one line of standard input), then prints the next commands.
+    Init(Box<InitArgs>),
     /// Print a new unguessable base URL for a profile's jupyter.base_url (`/j-` and 128 random bits in
     /// base32). It hides Jupyter only from those who do not know the URL: it is no substitute for the
     /// password, basic auth or an allow-list.
@@ -158,6 +163,79 @@ struct HashPasswordArgs {
     /// account's), naming the field it matched.
     #[arg(long, value_name = "PROFILE")]
     profile: Option<PathBuf>,
+}
+
+#[derive(Debug, clap::Args)]
+struct InitArgs {
+    /// The profile to write, or a directory to write NAME.yaml in (default: NAME.yaml here).
+    #[arg(value_name = "DIR or FILE")]
+    path: Option<PathBuf>,
+    /// How browsers reach Jupyter.
+    #[arg(long, value_parser = ["reverse-forward", "nginx-proxy", "local-forward", "lan", "ngrok"])]
+    method: Option<String>,
+    /// The profile's name: lowercase letters, digits, - (default: jupyter).
+    #[arg(long)]
+    name: Option<String>,
+    /// The forwarding server jprov configures, as its admin account over SSH; for local-forward, lan and
+    /// ngrok a jump host to the workstation, which jprov does not change.
+    #[arg(long, value_name = "USER@HOST[:PORT]")]
+    server: Option<String>,
+    /// The workstation's SSH address, or `local` when jprov runs on it.
+    #[arg(long, value_name = "HOST[:PORT]")]
+    workstation: Option<String>,
+    /// Reach the workstation through the server (workstation.jump: server).
+    #[arg(long)]
+    jump: bool,
+    /// The workstation account Jupyter runs as; jprov logs in as it.
+    #[arg(long, value_name = "USER")]
+    user: Option<String>,
+    /// The DNS name browsers use: the server's, ngrok's domain of your account, or for lan (optional) a name
+    /// the collaborators' machines resolve to --lan-address.
+    #[arg(long)]
+    domain: Option<String>,
+    /// lan: the workstation's IP address on the collaborators' network.
+    #[arg(long, value_name = "IP")]
+    lan_address: Option<String>,
+    /// Where the certificate comes from (reverse-forward, nginx-proxy; lan: self-signed by default).
+    #[arg(long, value_parser = ["letsencrypt", "self-signed", "files"])]
+    tls: Option<String>,
+    /// --tls letsencrypt: the ACME account's email.
+    #[arg(long)]
+    email: Option<String>,
+    /// --tls files: the certificate chain's path on the host that terminates TLS.
+    #[arg(long, value_name = "PATH")]
+    tls_cert: Option<String>,
+    /// --tls files: its key's path there.
+    #[arg(long, value_name = "PATH")]
+    tls_key: Option<String>,
+    /// Read the Jupyter password from the first line of FILE instead of a prompt or standard input.
+    #[arg(long, value_name = "FILE")]
+    password_file: Option<PathBuf>,
+    /// Hash a Jupyter password of 16 characters or fewer anyway, with a warning on stderr.
+    #[arg(long)]
+    allow_short: bool,
+}
+
+impl InitArgs {
+    fn given(self) -> crate::init::Given {
+        crate::init::Given {
+            path: self.path,
+            method: self.method,
+            name: self.name,
+            server: self.server,
+            workstation: self.workstation,
+            jump: self.jump,
+            user: self.user,
+            domain: self.domain,
+            lan_address: self.lan_address,
+            tls: self.tls,
+            email: self.email,
+            tls_cert: self.tls_cert,
+            tls_key: self.tls_key,
+            password_file: self.password_file,
+            allow_short: self.allow_short,
+        }
+    }
 }
 
 #[derive(Debug, clap::Args)]
@@ -307,6 +385,7 @@ fn dispatch(cli: Cli) -> Result<u8, Error> {
             Ok(exit::OK)
         }
         Command::HashPassword(args) => hash_password(&args, stdout),
+        Command::Init(args) => init(*args, &templates, stdout),
         Command::BaseUrl => base_url(stdout),
         Command::Completions { shell } => {
             clap_complete::generate(shell, &mut command(), "jprov", stdout);
@@ -376,6 +455,12 @@ fn check(
         true => exit::ERROR,
         false => exit::OK,
     })
+}
+
+/// `jprov init [DIR or FILE]`: a starting profile, its .gitignore, the next commands.
+fn init(args: InitArgs, templates: &Templates, stdout: &mut dyn Write) -> Result<u8, Error> {
+    crate::init::run(&args.given(), templates, stdout)?;
+    Ok(exit::OK)
 }
 
 /// `jprov base-url`: an unguessable `jupyter.base_url` on stdout, what it is (not) good for on stderr.

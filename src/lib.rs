@@ -8,6 +8,7 @@ pub mod diff;
 pub mod error;
 pub mod facts;
 pub mod host;
+pub mod init;
 pub mod layout;
 pub mod lint;
 pub mod password;

@@ -305,7 +305,7 @@ fn confirm(first: String, second: String) -> Result<String, PasswordError> {
 }
 
 /// Read one line, strip a trailing `\n` or `\r\n`, reject empty or non-UTF-8 input.
-fn read_password_line(reader: &mut impl BufRead) -> Result<String, PasswordError> {
+pub(crate) fn read_password_line(reader: &mut impl BufRead) -> Result<String, PasswordError> {
     let mut line = Vec::new();
     reader
         .read_until(b'\n', &mut line)
