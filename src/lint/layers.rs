@@ -66,6 +66,10 @@ fn password(p: &Profile) -> Layer {
     let others = p.jupyter.collaborators.len();
     let detail = match others {
         0 => format!("the owner's ({})", p.workstation.user),
+        1 => format!(
+            "the owner's ({}) and one collaborator's own",
+            p.workstation.user
+        ),
         n => format!(
             "the owner's ({}) and {n} collaborators' own",
             p.workstation.user
