@@ -63,10 +63,23 @@ pub fn run(
     let credentials =
         credentials::read(&settings.credentials, target.basic_auth).map_err(VerifyError::Setup)?;
     let checks = checks::all(&target, tls, &credentials);
+    // Offline, a self-signed certificate's fingerprint is only promised ("apply prints it"): verify has
+    // compared the served one instead, with the pin it was given.
+    let tell = std::iter::once(format!("the URL: {}", target.url.text))
+        .chain(
+            desired
+                .reach
+                .steps
+                .iter()
+                .filter(|s| !s.contains("made during apply"))
+                .cloned(),
+        )
+        .collect();
     Ok(Report::new(
         &target.profile,
         &target.method.to_string(),
         &target.url.text,
         checks,
-    ))
+    )
+    .telling(tell))
 }

@@ -279,6 +279,12 @@ fn verify_passes_against_a_real_jupyter_and_names_what_is_broken() {
     }
     let stdout = text(&out.stdout);
     assert!(stdout.contains("printed \"42\""), "{stdout}");
+    // Once it passed: what to tell collaborators, as plan and apply say it.
+    assert!(
+        stdout.contains("Tell collaborators:\n  - the URL: https://")
+            && stdout.contains("by one long-lived channel"),
+        "{stdout}"
+    );
     assert!(
         !stdout.contains(PASSWORD),
         "the password is shown:\n{stdout}"

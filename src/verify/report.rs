@@ -80,6 +80,9 @@ pub struct Report {
     /// No check failed (warnings and skips aside).
     pub passed: bool,
     pub checks: Vec<Check>,
+    /// What to tell collaborators (the URL, how each credential travels, a certificate to compare), as
+    /// plan and apply say it: shown once every check passed.
+    pub tell: Vec<String>,
 }
 
 impl Report {
@@ -91,7 +94,14 @@ impl Report {
             url: url.to_string(),
             passed: checks.iter().all(|c| c.status != Status::Fail),
             checks,
+            tell: vec![],
         }
+    }
+
+    /// With what to tell collaborators once it passed.
+    pub fn telling(mut self, tell: Vec<String>) -> Report {
+        self.tell = tell;
+        self
     }
 
     /// 0 when no check failed, 1 otherwise.
@@ -121,6 +131,12 @@ impl fmt::Display for Report {
             writeln!(f, "{mark} {}: {}", check.name, printable(&check.reason))?;
             if let Some(fix) = &check.fix {
                 writeln!(f, "    fix: {}", printable(fix))?;
+            }
+        }
+        if self.passed && !self.tell.is_empty() {
+            writeln!(f, "Tell collaborators:")?;
+            for line in &self.tell {
+                writeln!(f, "  - {}", printable(line))?;
             }
         }
         let (warned, skipped) = (self.count(Status::Warn), self.count(Status::Skip));
