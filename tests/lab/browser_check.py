@@ -204,6 +204,11 @@ class Browser:
         os.waitpid(self.pid, 0)
 
 
+def visible(selector):
+    """JavaScript: the first element matching SELECTOR that is laid out (shown), or undefined."""
+    return f"[...document.querySelectorAll({json.dumps(selector)})].find(e => e.offsetParent !== null)"
+
+
 class Page:
     """A tab in a browser context, attached with its own DevTools session."""
 
@@ -302,7 +307,7 @@ class Page:
         return self.wait(
             step,
             f"""(() => {{
-                const e = [...document.querySelectorAll({json.dumps(selector)})].find(e => e.offsetParent !== null);
+                const e = {visible(selector)};
                 if (!e) return null;
                 e.scrollIntoView({{block: 'center'}});
                 const r = e.getBoundingClientRect();
@@ -312,7 +317,20 @@ class Page:
             selector,
         )
 
+    def click_until(self, step, selector, expression, what, tries=3):
+        """Click SELECTOR until EXPRESSION holds. A click can miss while JupyterLab still lays out what
+        its workspace reopens (the tab bar's "+" moves as tabs come), so a click that changed nothing
+        within 5 s is repeated."""
+        for _ in range(tries):
+            self.click(step, selector, 60)
+            try:
+                return self.wait(step, expression, 5, what)
+            except CheckFailed:
+                pass
+        raise CheckFailed(step, f"{what} not seen after {tries} clicks on {selector} (at {self.location()})")
+
     def click(self, step, selector, timeout=30):
+        """A mouse click on the middle of the first visible element matching SELECTOR."""
         x, y = self.center(step, selector, timeout)
         for kind in ("mouseMoved", "mousePressed", "mouseReleased"):
             self.call("Input.dispatchMouseEvent", {"type": kind, "x": x, "y": y, "button": "left", "clickCount": 1})
@@ -358,6 +376,11 @@ LAB_READY = "!!(document.querySelector('.jp-LabShell') && document.querySelector
 NOTEBOOK = ".jp-NotebookPanel:not(.lm-mod-hidden)"
 FIRST_CELL = f"document.querySelector('{NOTEBOOK} .jp-Cell')"
 CELL_SOURCE = f"({FIRST_CELL}?.querySelector('.cm-content')?.innerText ?? '')"
+# The path of the document shown: its tab's tooltip says "Name: ...\nPath: ...\n...".
+CURRENT_PATH = (
+    "(document.querySelector('.lm-DockPanel-tabBar .lm-TabBar-tab.lm-mod-current')?.title.match(/^Path: (.*)$/m)"
+    " || [])[1]"
+)
 # The status bar's kernel item ("Python 3 (ipykernel) | Idle"): connected through the kernel's websocket.
 KERNEL_IDLE = (
     "(() => { const s = [...document.querySelectorAll('.jp-StatusBar-TextItem')]"
@@ -454,9 +477,15 @@ def use_a_notebook(args, page):
     log_in(page, "login", args.username, args.password)
     ok("login", f"JupyterLab at {page.location()}")
 
-    page.click("notebook", ".jp-LauncherCard[data-category='Notebook']", 60)
+    # The main area's "+" (New Launcher), then the launcher's notebook card: a workspace that reopens what an
+    # earlier session left open shows no launcher. (An empty main area has no "+", and shows a launcher.)
+    card, plus = ".jp-LauncherCard[data-category='Notebook']", ".lm-TabBar-addButton[title='New Launcher']"
+    if page.wait("notebook", f"{visible(plus)} && 'plus' || {visible(card)} && 'card'", 60, "a launcher or its +") == "plus":
+        page.click_until("notebook", plus, f"!!{visible(card)}", "a launcher")
+    page.click("notebook", card, 30)
     page.wait("notebook", f"!!{FIRST_CELL}?.querySelector('.cm-content')", 60, "a notebook with a cell")
-    path = page.wait("notebook", "decodeURIComponent(location.pathname).split('/lab/tree/')[1]", 30, "its path in the URL")
+    path = page.wait("notebook", f"/[.]ipynb$/.test({CURRENT_PATH}) && {CURRENT_PATH}", 30, "the new notebook's tab")
+    showing = f"{CURRENT_PATH} === {json.dumps(path)}"
     kernel = page.wait("notebook", KERNEL_IDLE, 60, "the kernel idle")
     ok("notebook", f"{path}, kernel {kernel!r}")
 
@@ -484,6 +513,9 @@ def use_a_notebook(args, page):
     page.call("Page.reload", {"ignoreCache": False})
     page.wait("reload", "document.readyState === 'complete'", 30, "the page loaded")
     page.wait("reload", LAB_READY, 90, "JupyterLab")
+    # The workspace reopens every notebook left open; a click on this one's tab shows it.
+    tab = f".lm-DockPanel-tabBar .lm-TabBar-tab[title^={json.dumps('Name: ' + path)}]"
+    page.click_until("reload", tab, showing, f"{path} as the page's document")
     page.wait("reload", f"{CELL_SOURCE}.includes('6*7') && {CELL_OUTPUT} === '42'", 60, "the saved cell and its 42")
     page.wait("reload", KERNEL_IDLE, 60, "the kernel idle again")
     ok("reload", f"{page.location()} shows 6*7 and 42 again, the kernel idle")
@@ -499,7 +531,8 @@ def collaborate(args, b, path, basic_auth):
         page = Page(b, b.new_context(), username, basic_auth=basic_auth)
         page.goto("rtc-open", urllib.parse.urljoin(args.url, "lab/tree/" + urllib.parse.quote(path)))
         log_in(page, "rtc-open", username, password)
-        page.wait("rtc-open", f"{CELL_SOURCE}.includes('6*7')", 60, f"{path} open for {username}")
+        page.wait("rtc-open", f"{CURRENT_PATH} === {json.dumps(path)} && {CELL_SOURCE}.includes('6*7')", 60,
+                  f"{path} open for {username}")
         people.append((page, username, name))
     ok("rtc-open", f"{' and '.join(u for _, u, _ in people)} have {path} open")
 
