@@ -2143,15 +2143,7 @@ fn browser_from(
 ) -> String {
     let artefacts = browser_artefacts();
     let t0 = std::time::Instant::now();
-    let out = lab
-        .cmd_in(host, &laptop_python())
-        .arg(BROWSER_CHECK_PY)
-        .args(["--url", url, "--password", PASSWORD, "--name", name])
-        .arg("--artefacts")
-        .arg(&artefacts)
-        .args(options)
-        .output()
-        .expect("run browser_check.py");
+    let out = run_browser_check(lab, host, url, (name, PASSWORD), options);
     let shown = text(&out.stdout);
     println!("{shown}");
     assert!(
@@ -2185,6 +2177,24 @@ fn browser_from(
         t0.elapsed().as_secs_f64()
     );
     shown
+}
+
+/// browser_check.py from `host` against `url`, logging in with `password`, screenshots named `name`.
+fn run_browser_check(
+    lab: &Lab,
+    host: &str,
+    url: &str,
+    (name, password): (&str, &str),
+    options: &[&str],
+) -> Output {
+    lab.cmd_in(host, &laptop_python())
+        .arg(BROWSER_CHECK_PY)
+        .args(["--url", url, "--password", password, "--name", name])
+        .arg("--artefacts")
+        .arg(browser_artefacts())
+        .args(options)
+        .output()
+        .expect("run browser_check.py")
 }
 
 /// pebble's current root, as the laptop trusts it: DIR/acme-root.pem.
@@ -2352,6 +2362,11 @@ fn browser_on_the_lan(lab: &Lab) {
     );
     as_jupyterlab(&profile, "");
     let printed = printed_fingerprint(&apply_converges(lab, &profile, name));
+    // Jupyter's service was started by apply; it takes a few seconds to listen on the LAN address.
+    lab.sh_ok(
+        "lanlaptop",
+        "for i in $(seq 120); do (exec 3<>/dev/tcp/workstation.lab/8888) 2>/dev/null && exit 0; sleep 0.5; done; exit 1",
+    );
     let served = lab.sh_ok(
         "lanlaptop",
         "echo | timeout 5 openssl s_client -connect workstation.lab:8888 -servername workstation.lab \
@@ -2375,6 +2390,49 @@ fn browser_on_the_lan(lab: &Lab) {
     let options = ["--server-certificate", certificate.to_str().unwrap()];
     let shown = browser_from(lab, "lanlaptop", &url, ("lan", name), &options);
     assert!(shown.contains("ok   untrusted"), "{shown}");
+
+    // The check fails where it should: with a wrong password at the login form, and trusting another
+    // certificate for the same name (one made here) before the login page.
+    let wrong = run_browser_check(
+        lab,
+        "lanlaptop",
+        &url,
+        ("lan-wrong-password", "not-it"),
+        &options,
+    );
+    assert!(
+        !wrong.status.success()
+            && text(&wrong.stdout)
+                .contains("FAIL login: the login form answered with the login form again"),
+        "{}",
+        show("browser_check.py with a wrong password", &wrong)
+    );
+    println!("{}", text(&wrong.stdout));
+    let other = lab.path().join("browser-other-certificate.pem");
+    lab.sh_ok(
+        "lanlaptop",
+        &format!(
+            "openssl req -x509 -noenc -days 2 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -subj /CN=workstation.lab \
+             -addext subjectAltName=DNS:workstation.lab -keyout /dev/null -out {} 2>/dev/null",
+            other.display()
+        ),
+    );
+    let options = ["--server-certificate", other.to_str().unwrap()];
+    let wrong = run_browser_check(
+        lab,
+        "lanlaptop",
+        &url,
+        ("lan-other-certificate", PASSWORD),
+        &options,
+    );
+    assert!(
+        !wrong.status.success()
+            && text(&wrong.stdout)
+                .contains("FAIL login-page: https://workstation.lab:8888/: net::ERR_CERT_"),
+        "{}",
+        show("browser_check.py trusting another certificate", &wrong)
+    );
+    println!("{}", text(&wrong.stdout));
     destroyed(lab, &profile, name);
 }
 

@@ -12,7 +12,7 @@ else in the namespace could connect to). Its HOME is a fresh directory whose NSS
 ($HOME/.pki/nssdb) trusts exactly what a collaborator would trust: the ACME root (--ca, trusted as a CA) or
 the server's self-signed certificate (--server-certificate, trusted as that one peer, after the caller
 compared its fingerprint with the one jprov printed). Steps, one line each; the first failure prints
-`FAIL step: ...`, keeps a screenshot `NAME-failed.png` and exits 1:
+`FAIL step: ...`, keeps a screenshot of each open page (`NAME-failed-LABEL.png`) and exits 1:
 
   untrusted    (https) with an empty NSS database, the page does not load: a certificate error
   basic-auth   (with --basic-auth-file) a wrong password is asked again and then refused (401 page); the
@@ -20,19 +20,22 @@ compared its fingerprint with the one jprov printed). Steps, one line each; the 
                Fetch.continueWithAuth), as headless Chromium shows no dialog
   login-page   URL leads to Jupyter's login form
   wrong-login  a wrong password typed into the form shows the login form again ("Invalid credentials")
-  login        the right one opens JupyterLab (its launcher)
-  notebook     the launcher's notebook card opens a new notebook with a kernel
+  login        the right one (and --username, typed into the username field) opens JupyterLab
+  notebook     the main area's "+" (New Launcher), the launcher's notebook card: a new notebook, its kernel idle
   execute      `6*7` typed in the cell, Shift+Enter, `42` in its output area
-  saved        Ctrl+S; the page's own fetch of api/contents finds the cell and its output on disk
-  reload       the page reloaded shows the notebook again, `6*7` and `42` read back from the file
+  saved        Ctrl+S (a first save without collaboration asks for a name: the one offered is kept); the
+               page's own fetch of api/contents finds the cell and its output on disk
+  reload       the page reloaded shows the notebook again (its tab), `6*7` and `42` read back from the file
   screenshot   NAME.png in --artefacts
-With two --person (real-time collaboration on), two more browser contexts (separate cookies) log in as them:
+With two --person (real-time collaboration on) the owner's page closes, and two more browser contexts
+(separate cookies) log in as them:
   rtc-open     both open the same notebook
   rtc-edit     text typed in one appears in the other's cell, both ways
   rtc-names    each one's collaborators panel shows the other's name; screenshots NAME-rtc-USER.png
 """
 import argparse
 import base64
+import fcntl
 import json
 import os
 import shutil
@@ -87,6 +90,13 @@ def ok(step, detail):
     print(f"ok   {step}: {detail}", flush=True)
 
 
+def high(fd):
+    """FD as a close-on-exec descriptor numbered 10 or more (the original closed)."""
+    moved = fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 10)
+    os.close(fd)
+    return moved
+
+
 class Browser:
     """One Chromium process and its DevTools connection: fd 3 carries commands to it, fd 4 its answers and
     events, each message JSON ending in a NUL byte."""
@@ -97,6 +107,8 @@ class Browser:
         os.makedirs(profile, exist_ok=True)
         to_browser_r, self._to_browser = os.pipe()
         self._from_browser, from_browser_w = os.pipe()
+        # Chromium's ends, moved above 4 first, so that putting them at 3 and 4 cannot overwrite either.
+        to_browser_r, from_browser_w = (high(fd) for fd in (to_browser_r, from_browser_w))
         logfd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
         env = {"HOME": home, "PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "TZ": "UTC"}
         self.pid = os.posix_spawn(
@@ -119,7 +131,6 @@ class Browser:
         self._answers = {}
         self._answered = threading.Condition(self._lock)
         self._handlers = {}
-        self._events = []
         self._closed = False
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
@@ -145,12 +156,10 @@ class Browser:
                         self._answers[message["id"]] = message
                         self._answered.notify_all()
                     continue
+                # Events: only those a page asked to handle matter; the rest are dropped.
                 handler = self._handlers.get((message.get("sessionId"), message["method"]))
                 if handler:
                     handler(message.get("params", {}))
-                with self._lock:
-                    self._events.append(message)
-                    self._answered.notify_all()
 
     def send(self, method, params=None, session=None):
         """Send a command; its answer is not awaited (event handlers, which run on the reader thread)."""
@@ -198,10 +207,14 @@ class Browser:
             pass
         for _ in range(50):
             if os.waitpid(self.pid, os.WNOHANG)[0]:
-                return
+                break
             time.sleep(0.1)
-        os.killpg(self.pid, 9)
-        os.waitpid(self.pid, 0)
+        else:
+            os.killpg(self.pid, 9)
+            os.waitpid(self.pid, 0)
+        self._reader.join(5)
+        os.close(self._to_browser)
+        os.close(self._from_browser)
 
 
 def visible(selector):
