@@ -101,6 +101,12 @@ enum Command {
         )]
         retry_seconds: u32,
     },
+    /// Check from outside, as a collaborator's machine, that the URL the profile exposes works and is
+    /// locked: the name, TLS (trust, name, days left, protocol, HSTS, plain http), the layers in front of
+    /// Jupyter, a login and its cookie, a kernel running code over its websocket, and (reverse-forward)
+    /// that the workstation's own ports do not answer. Never connects to the hosts over SSH. Exit 0 when
+    /// no check failed, 1 otherwise.
+    Verify(VerifyArgs),
     /// Hash a Jupyter password for a profile's jupyter.password_hash (or, with --htpasswd, a basic-auth
     /// password for access.basic_auth[].htpasswd_hash). Prompts twice without echo, or reads one line from
     /// standard input when it is not a terminal.
@@ -117,6 +123,10 @@ enum Command {
     /// base32). It hides Jupyter only from those who do not know the URL: it is no substitute for the
     /// password, basic auth or an allow-list.
     BaseUrl,
+    /// Print the profile's JSON Schema (profiles/profile.schema.json is this output), for editors: a
+    /// profile with `# yaml-language-server: $schema=profile.schema.json` gets its fields completed and
+    /// checked. jprov itself checks more (values, rules across fields).
+    Schema,
     /// Print a shell completion script, generated from the same definitions as --help, e.g.
     /// `jprov completions bash > /etc/bash_completion.d/jprov`.
     Completions {
@@ -129,6 +139,35 @@ enum Command {
         /// Where to write the pages.
         dir: PathBuf,
     },
+}
+
+/// `jprov verify`'s arguments (one struct: dispatch stays short).
+#[derive(Debug, clap::Args)]
+struct VerifyArgs {
+    /// The profile (YAML).
+    profile: PathBuf,
+    /// Trust only the certificates in FILE (PEM) instead of the system's roots: a private CA's root,
+    /// or a copy of a self-signed certificate.
+    #[arg(long, value_name = "FILE", conflicts_with = "fingerprint")]
+    ca_file: Option<PathBuf>,
+    /// Trust exactly the certificate with this SHA-256 fingerprint (`AB:CD:...`, as `jprov apply`
+    /// prints a self-signed certificate's), whoever signed it.
+    #[arg(long, value_name = "SHA256")]
+    fingerprint: Option<String>,
+    /// Read Jupyter's password from the first line of FILE (else it is asked for, without echo, on a
+    /// terminal).
+    #[arg(long, value_name = "FILE")]
+    password_file: Option<PathBuf>,
+    /// Read the basic-auth credentials in front of Jupyter from the first line of FILE, `user:password`
+    /// (else they are asked for on a terminal).
+    #[arg(long, value_name = "FILE")]
+    basic_auth_file: Option<PathBuf>,
+    /// Log in to Jupyter as this collaborator (jupyter.collaborators[].username); default the owner.
+    #[arg(long, value_name = "NAME")]
+    username: Option<String>,
+    /// Print the report as versioned JSON instead of text.
+    #[arg(long)]
+    json: bool,
 }
 
 /// The command line's definition: --help, the completions, the man page and the README's flag list all
@@ -279,7 +318,14 @@ fn dispatch(cli: Cli) -> Result<u8, Error> {
             crate::host::tunnel::run(&profile::load(&profile)?, &templates, retry)?;
             Ok(exit::OK)
         }
+        Command::Verify(args) => verify(args, &templates, stdout),
         Command::HashPassword { sha1, htpasswd } => hash_password(sha1, htpasswd, stdout),
+        Command::Schema => {
+            let schema = crate::profile::json_schema();
+            let text = serde_json::to_string_pretty(&schema).expect("JSON values serialize");
+            let _ = writeln!(stdout, "{text}");
+            Ok(exit::OK)
+        }
         Command::BaseUrl => base_url(stdout),
         Command::Completions { shell } => {
             clap_complete::generate(shell, &mut command(), "jprov", stdout);
@@ -287,6 +333,50 @@ fn dispatch(cli: Cli) -> Result<u8, Error> {
         }
         Command::Man { dir } => write_man_pages(&dir, stdout),
     }
+}
+
+/// `jprov verify`: the report, and 0 when no check failed, 1 otherwise.
+fn verify(args: VerifyArgs, templates: &Templates, stdout: &mut dyn Write) -> Result<u8, Error> {
+    let json = args.json;
+    let report = verify_settings(args).and_then(|(profile, settings)| {
+        let lp = profile::load(&profile)?;
+        Ok(crate::verify::run(&lp, templates, &settings)?)
+    });
+    let report = match report {
+        Ok(report) => report,
+        Err(error) if json => {
+            let version = crate::verify::report::FORMAT_VERSION;
+            return Ok(json_error_of(&error, version, stdout));
+        }
+        Err(error) => return Err(error),
+    };
+    let _ = match json {
+        true => writeln!(
+            stdout,
+            "{}",
+            serde_json::to_string_pretty(&report).expect("reports serialize")
+        ),
+        false => write!(stdout, "{report}"),
+    };
+    Ok(report.exit_code())
+}
+
+/// The profile and verify's settings from its arguments.
+fn verify_settings(args: VerifyArgs) -> Result<(PathBuf, crate::verify::Settings), Error> {
+    use crate::verify::tls::{parse_fingerprint, Trust};
+    let trust = match (args.ca_file, args.fingerprint) {
+        (Some(file), _) => Some(Trust::CaFile(file)),
+        (None, Some(pin)) => Some(Trust::Fingerprint(
+            parse_fingerprint(&pin).map_err(|why| Error::Usage(format!("--fingerprint: {why}")))?,
+        )),
+        (None, None) => None,
+    };
+    let credentials = crate::verify::credentials::Sources {
+        password_file: args.password_file,
+        basic_auth_file: args.basic_auth_file,
+        username: args.username,
+    };
+    Ok((args.profile, crate::verify::Settings { trust, credentials }))
 }
 
 /// `jprov hash-password`: a new password, read without echo, as a hash for the profile.
@@ -330,9 +420,14 @@ fn write_man_pages(dir: &std::path::Path, stdout: &mut dyn Write) -> Result<u8, 
 /// `{"format_version": N, "error": {"message": ..., "exit_code": N}}` on stdout, the message on stderr;
 /// returns the exit code. Messages never hold a secret (profile errors never echo values).
 fn json_error(error: &Error, stdout: &mut dyn Write) -> u8 {
+    json_error_of(error, crate::plan::FORMAT_VERSION, stdout)
+}
+
+/// `json_error` for a command whose JSON has its own `format_version` (`jprov verify`).
+fn json_error_of(error: &Error, format_version: u32, stdout: &mut dyn Write) -> u8 {
     let code = error.exit_code();
     let value = serde_json::json!({
-        "format_version": crate::plan::FORMAT_VERSION,
+        "format_version": format_version,
         "error": {"message": error.to_string(), "exit_code": code},
     });
     let _ = writeln!(

@@ -62,6 +62,10 @@ pub enum Error {
          PROFILE`, then `jprov apply FILE`). Nothing was changed."
     )]
     NeedsApproval { command: &'static str },
+    #[error(transparent)]
+    Verify(#[from] crate::verify::VerifyError),
+    #[error("{0}")]
+    Usage(String),
     #[error("jprov {command} cancelled: only `yes` approves. Nothing was changed.")]
     Cancelled { command: &'static str },
 }

@@ -40,6 +40,8 @@ pub struct FactQuery {
     pub listeners: Vec<u16>,
     /// Programs a service will run: an absolute path, or a name systemd looks up in its fixed PATH.
     pub executables: Vec<String>,
+    /// Host names the host must resolve (`getent ahosts`): the address its tunnel or fetch dials.
+    pub resolves: Vec<String>,
     /// Files of secrets the profile names and jprov never reads (ngrok's authtoken): what is there, its
     /// mode and owner, and whether the login user can read it. Never the content.
     pub private_files: Vec<String>,
@@ -197,6 +199,8 @@ pub struct Facts {
     pub listeners: BTreeMap<u16, String>,
     /// Asked-for programs -> whether systemd would find them executable.
     pub executables: BTreeMap<String, bool>,
+    /// Asked-for names -> whether the host resolves them.
+    pub resolves: BTreeMap<String, bool>,
     /// Asked-for `private_files` (those missing have no entry).
     pub private_files: BTreeMap<String, PrivateFileFact>,
     /// Asked-for programs -> their Python environment.

@@ -179,11 +179,16 @@ impl Layout {
 /// The address the tunnel's opener uses to reach its peer: the server's for a tunnel the workstation
 /// opens, the workstation's otherwise.
 pub fn peer_address(p: &Profile, peer_is_server: bool) -> (String, u16) {
+    let named = p.tunnel.peer_address.as_ref().map(|h| h.to_string());
     if peer_is_server {
-        return (p.server().host.to_string(), p.server().ssh_port());
+        let host = named.unwrap_or_else(|| p.server().host.to_string());
+        return (host, p.server().ssh_port());
     }
     match &p.workstation.host {
-        WorkstationHost::Remote(h) => (h.to_string(), p.workstation.ssh_port()),
+        WorkstationHost::Remote(h) => (
+            named.unwrap_or_else(|| h.to_string()),
+            p.workstation.ssh_port(),
+        ),
         // Rejected by profile validation; kept total for safety.
         WorkstationHost::Local => ("localhost".into(), p.workstation.ssh_port()),
     }

@@ -18,6 +18,7 @@ pub mod resource;
 pub mod saved_plan;
 pub mod script;
 pub mod value;
+pub mod verify;
 
 pub fn run() -> std::process::ExitCode {
     cli::main()

@@ -276,7 +276,8 @@ pub fn read_new_password() -> Result<String, PasswordError> {
     }
 }
 
-fn prompt_hidden(prompt: &str) -> Result<String, PasswordError> {
+/// One value typed without echo (prompt on stderr), e.g. `jprov verify`'s password.
+pub fn prompt_hidden(prompt: &str) -> Result<String, PasswordError> {
     // Input from /dev/tty with echo off (rpassword's default); prompt on stderr so that stdout
     // carries only the hash.
     let config = rpassword::ConfigBuilder::new()

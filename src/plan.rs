@@ -12,6 +12,7 @@ mod text;
 
 pub(crate) use compute::{assemble, pending_reloads};
 pub use compute::{compute, content_digest, link_digest, restarts_to_record, sshd_problems};
+pub use text::step_label;
 pub(crate) use text::write_reach;
 
 /// Bumped when the JSON form changes incompatibly. 2: the `run-certbot` change became `obtain-certificate`

@@ -25,7 +25,7 @@ use std::path::{Path, PathBuf};
 /// openssl argument longer than Linux allows, and nobody needs more than a few.
 pub const MAX_LIST_ENTRIES: usize = 64;
 
-#[derive(Clone, Debug, Deserialize, Serialize)]
+#[derive(Clone, Debug, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Profile {
     pub name: ProfileName,
@@ -83,7 +83,7 @@ impl Profile {
     }
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum Method {
     ReverseForward,
@@ -115,7 +115,7 @@ impl fmt::Display for Method {
     }
 }
 
-#[derive(Clone, Debug, Deserialize, Serialize)]
+#[derive(Clone, Debug, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Server {
     pub host: HostName,
@@ -131,7 +131,7 @@ pub struct Server {
 }
 
 /// method lan: Jupyter listens on one of the workstation's own addresses, for collaborators on its LAN or VPN.
-#[derive(Clone, Debug, Deserialize, Serialize)]
+#[derive(Clone, Debug, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Lan {
     /// The workstation's address on that network (Jupyter binds to it, and it is in the certificate).
@@ -141,7 +141,7 @@ pub struct Lan {
 /// method ngrok: the ngrok agent runs on the workstation as its user and serves the profile's `domain` (an
 /// ngrok domain of the user's account) over https. Its secrets stay on the workstation: the profile names
 /// the files that hold them there, and jprov never reads them.
-#[derive(Clone, Debug, Deserialize, Serialize)]
+#[derive(Clone, Debug, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Ngrok {
     /// A file on the workstation with the line `NGROK_AUTHTOKEN=...`, which the agent's service reads
@@ -164,7 +164,7 @@ impl Ngrok {
     }
 }
 
-#[derive(Clone, Debug, Deserialize, Serialize)]
+#[derive(Clone, Debug, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Workstation {
     pub host: WorkstationHost,
@@ -183,7 +183,7 @@ pub struct Workstation {
     pub certificate_refresh: TimeSpan,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Deserialize, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(try_from = "String", into = "String")]
 pub enum WorkstationHost {
     /// jprov runs on the workstation itself.
@@ -211,13 +211,13 @@ impl From<WorkstationHost> for String {
     }
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum Jump {
     Server,
 }
 
-#[derive(Clone, Debug, Deserialize, Serialize)]
+#[derive(Clone, Debug, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Jupyter {
     #[serde(default)]
@@ -229,6 +229,7 @@ pub struct Jupyter {
     pub password_hash: PasswordHash,
     /// Refused with a hint: present only so the error can point at it.
     #[serde(default, skip_serializing)]
+    #[schemars(skip)]
     pub password: Option<PlaintextPassword>,
     /// The `jupyter` executable on the workstation; default `jupyter` on PATH.
     pub command: Option<AbsPath>,
@@ -245,7 +246,7 @@ pub struct Jupyter {
 }
 
 /// One person who logs in to Jupyter as themselves: `name` is what cursors and the user list show.
-#[derive(Clone, Debug, Deserialize, Serialize)]
+#[derive(Clone, Debug, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Collaborator {
     pub name: DisplayName,
@@ -264,7 +265,9 @@ impl Jupyter {
     }
 }
 
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "kebab-case")]
 pub enum App {
     #[default]
@@ -297,7 +300,7 @@ impl<'de> Deserialize<'de> for PlaintextPassword {
 }
 
 /// How TLS is set up: exactly one of `letsencrypt:`, `files:` or `self_signed:`.
-#[derive(Clone, Debug, Deserialize, Serialize)]
+#[derive(Clone, Debug, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(try_from = "TlsSection", into = "TlsSection")]
 pub enum Tls {
     /// Obtain a certificate with certbot on the server.
@@ -321,7 +324,7 @@ pub enum Tls {
 }
 
 /// The YAML shape of `tls:` (serde_yaml would otherwise want `!letsencrypt` tags, which nobody guesses).
-#[derive(Clone, Debug, Deserialize, Serialize)]
+#[derive(Clone, Debug, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TlsSection {
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -332,7 +335,7 @@ pub struct TlsSection {
     self_signed: Option<SelfSignedSection>,
 }
 
-#[derive(Clone, Debug, Deserialize, Serialize)]
+#[derive(Clone, Debug, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct LetsencryptSection {
     email: Email,
@@ -340,14 +343,14 @@ struct LetsencryptSection {
     ca_bundle: Option<AbsPath>,
 }
 
-#[derive(Clone, Debug, Deserialize, Serialize)]
+#[derive(Clone, Debug, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct FilesSection {
     cert: AbsPath,
     key: AbsPath,
 }
 
-#[derive(Clone, Debug, Deserialize, Serialize)]
+#[derive(Clone, Debug, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct SelfSignedSection {
     #[serde(default = "default_cert_days")]
@@ -438,7 +441,7 @@ impl From<Tls> for TlsSection {
     }
 }
 
-#[derive(Clone, Debug, Deserialize, Serialize)]
+#[derive(Clone, Debug, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Tunnel {
     /// The dedicated, locked-down account on the server.
@@ -447,18 +450,23 @@ pub struct Tunnel {
     /// The port on the server: public for reverse-forward, loopback (nginx's upstream) for nginx-proxy.
     #[serde(default = "default_jupyter_port")]
     pub port: Port,
+    /// The address the tunnel's opener dials (and reverse-forward's certificate fetch): the server as the
+    /// workstation resolves it (reverse-forward), the workstation as the server does (nginx-proxy).
+    /// Default: `server.host` / `workstation.host`, which may be an alias only the admin's ssh config knows.
+    pub peer_address: Option<HostName>,
 }
 
 impl Default for Tunnel {
     fn default() -> Self {
         Tunnel {
+            peer_address: None,
             account: default_tunnel_account(),
             port: default_jupyter_port(),
         }
     }
 }
 
-#[derive(Clone, Debug, Deserialize, Serialize)]
+#[derive(Clone, Debug, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Nginx {
     #[serde(default = "default_https_port")]
@@ -981,3 +989,13 @@ fn check_ngrok(p: &Profile) -> Result<(), Conflict> {
 
 #[cfg(test)]
 mod tests;
+
+/// The profile's JSON Schema, from the types serde reads (what `jprov schema` prints and
+/// `profiles/profile.schema.json` holds): editors complete and check fields with it. The rules that span
+/// fields and the values' own checks (`value.rs`) stay jprov's: the schema knows shapes, names and kinds.
+pub fn json_schema() -> serde_json::Value {
+    let mut schema =
+        serde_json::to_value(schemars::schema_for!(Profile)).expect("schemas serialize");
+    schema["title"] = "jprov profile".into();
+    schema
+}

@@ -63,6 +63,7 @@ const EMITTERS: &[Emitter] = &[
     emitter("fact_linger", "linger %s"),
     emitter("fact_linger_sudo", "linger-sudo %s"),
     emitter("fact_executable", "executable %s %s"),
+    emitter("fact_resolves", "resolves %s %s"),
     emitter("fact_private_missing", "private %s missing"),
     emitter("fact_private_other", "private %s other %s"),
     emitter("fact_private_file", "private %s file %s %s %s"),

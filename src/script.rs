@@ -11,7 +11,7 @@ pub mod check;
 pub mod facts;
 pub mod guard;
 
-pub use apply::{apply, Run};
+pub use apply::{apply, ApplyScript, Run};
 pub use check::{check, CheckScript};
 pub use facts::facts;
 pub use guard::{guard, guard_fire_program, GuardAction};

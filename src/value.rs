@@ -10,7 +10,7 @@ use std::fmt;
 macro_rules! validated_string {
     ($(#[$doc:meta])* $name:ident, $check:path) => {
         $(#[$doc])*
-        #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+        #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, schemars::JsonSchema)]
         #[serde(try_from = "String", into = "String")]
         pub struct $name(String);
 
@@ -585,7 +585,7 @@ impl Cidr {
 }
 
 /// A TCP port, 1 to 65535.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(try_from = "u32", into = "u16")]
 pub struct Port(u16);
 
@@ -624,7 +624,7 @@ impl fmt::Display for Port {
 ///
 /// jprov renews a certificate 30 days before it expires, so a shorter one would be renewed on every apply;
 /// Apple devices refuse TLS server certificates valid for more than 825 days.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(try_from = "u32", into = "u32")]
 pub struct CertDays(u32);
 

@@ -3,6 +3,10 @@
 //! Everything that touches a host or a process lives under src/host/. Only the wiring (`cli.rs`, `lib.rs`,
 //! `main.rs`, and `error.rs`, the one error that every layer's error converts into) may name it; every other module of the crate (profile, desired state, facts, plan, scripts,
 //! templates) is pure, so plan and its tests never need a host.
+//!
+//! `src/verify/` (`jprov verify`) is shell too, of another kind: it talks to the URL a profile exposes, from
+//! outside, and never to the hosts. It may use the core; the core never uses it, and it never uses `host/`
+//! (nor ssh2), so verify cannot log in anywhere.
 
 use std::path::{Path, PathBuf};
 
@@ -167,5 +171,67 @@ fn function_lengths_are_measured() {
     assert_eq!(
         function_lengths(text),
         [("a".to_string(), 3), ("b".to_string(), 9)]
+    );
+}
+
+/// Lines of `text` that name `needle`, comments aside.
+fn uses(text: &str, needle: &str) -> Vec<String> {
+    text.lines()
+        .map(str::trim_start)
+        .filter(|line| !line.starts_with("//"))
+        .filter(|line| line.contains(needle))
+        .map(str::to_string)
+        .collect()
+}
+
+fn is_verify(src: &Path, file: &Path) -> bool {
+    file.starts_with(src.join("verify")) || file == src.join("verify.rs")
+}
+
+#[test]
+fn verify_never_touches_the_hosts_and_the_core_never_uses_verify() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let wiring = ["cli.rs", "lib.rs", "main.rs", "error.rs"].map(|f| src.join(f));
+    let (mut verify_files, mut offenders) = (0, vec![]);
+    for file in rust_files(&src) {
+        let text = std::fs::read_to_string(&file).unwrap();
+        let shown = file.strip_prefix(&src).unwrap().display().to_string();
+        if is_verify(&src, &file) {
+            verify_files += 1;
+            for needle in ["crate::host", "jprov::host", "ssh2", "crate::error"] {
+                offenders.extend(
+                    uses(&text, needle)
+                        .into_iter()
+                        .map(|l| format!("{shown}: {l}")),
+                );
+            }
+        } else if !wiring.contains(&file) {
+            offenders.extend(
+                uses(&text, "crate::verify")
+                    .into_iter()
+                    .map(|l| format!("{shown}: {l}")),
+            );
+        }
+    }
+    assert!(
+        verify_files >= 5,
+        "found only {verify_files} files of src/verify"
+    );
+    assert!(
+        offenders.is_empty(),
+        "verify talks to the URL only (never host/, ssh2 or the top-level error), and only the wiring \
+         names verify (ARCHITECTURE.md):\n{}",
+        offenders.join("\n")
+    );
+}
+
+#[test]
+fn the_verify_rule_sees_what_it_forbids() {
+    assert_eq!(
+        uses(
+            "use crate::host::ssh;\n// crate::host\nlet s = ssh2::Session::new();\n",
+            "ssh2"
+        ),
+        ["let s = ssh2::Session::new();"]
     );
 }

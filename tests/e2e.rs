@@ -1823,6 +1823,11 @@ fn laptops_reach_jupyter_without_a_server() {
     let printed = printed_fingerprint(&shown);
     // The colleague compares the certificate they are served with the fingerprint jprov printed, and
     // trusts exactly that certificate.
+    // Jupyter takes a few seconds to listen after apply started it (longer on a loaded machine).
+    lab.sh_ok(
+        "lanlaptop",
+        "for i in $(seq 120); do (exec 3<>/dev/tcp/10.77.0.20/8888) 2>/dev/null && exit 0; sleep 0.5; done; exit 1",
+    );
     let served = lab.sh_ok(
         "lanlaptop",
         "echo | timeout 5 openssl s_client -connect workstation.lab:8888 -servername workstation.lab \
@@ -2073,6 +2078,401 @@ fn ngrok_agent_unit_starts_with_its_assembled_configuration_on_a_booted_workstat
     );
     assert_eq!(left, NGROK_TOKEN);
     eprintln!("e2e ngrok: {:.1} s", t_start.elapsed().as_secs_f64());
+}
+
+// ---------------------------------------------------------------------------------------------
+// jprov verify from the laptops: what a collaborator's machine sees, with no access to the hosts. After
+// each method that runs here it passes; against set-ups broken on purpose it fails, naming the check.
+
+impl Lab {
+    /// `jprov verify ARGS PROFILE` run in `host`'s namespace (a laptop), with the lab's password file.
+    fn verify(&self, host: &str, profile: &Path, args: &[&str]) -> Output {
+        let password = self.path().join("verify-password");
+        std::fs::write(&password, format!("{PASSWORD}\n")).unwrap();
+        let t0 = std::time::Instant::now();
+        let out = self
+            .cmd_in(host, JPROV)
+            .arg("verify")
+            .arg("--password-file")
+            .arg(&password)
+            .args(args)
+            .arg(profile)
+            .output()
+            .expect("run jprov verify");
+        eprintln!(
+            "{host}: jprov verify {} -> {} in {:.1} s",
+            args.join(" "),
+            out.status,
+            t0.elapsed().as_secs_f64()
+        );
+        println!("{}", text(&out.stdout));
+        out
+    }
+}
+
+impl Lab {
+    /// `verify`, again every second until it passes or 30 s are over (a service just started); the last.
+    fn verify_until_passes(&self, host: &str, profile: &Path, args: &[&str]) -> Output {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        loop {
+            let out = self.verify(host, profile, args);
+            if out.status.success() || std::time::Instant::now() > deadline {
+                return out;
+            }
+            std::thread::sleep(std::time::Duration::from_secs(1));
+        }
+    }
+}
+
+/// The report line of check `name` starts with `mark` (✓ ✗ ⚠ -); returns the line.
+fn check_is(out: &Output, name: &str, mark: &str) -> String {
+    let stdout = text(&out.stdout);
+    let line = (stdout.lines())
+        .find(|l| {
+            l.split_once(' ')
+                .is_some_and(|(_, rest)| rest.starts_with(&format!("{name}: ")))
+        })
+        .unwrap_or_else(|| panic!("no check {name}:\n{}", show("jprov verify", out)));
+    assert!(
+        line.starts_with(mark),
+        "{name} is not {mark}:\n{}",
+        show("jprov verify", out)
+    );
+    line.to_string()
+}
+
+/// verify passed every check (exit 0, no ✗ and no skip), including `names`.
+fn verify_passed(out: &Output, names: &[&str]) {
+    assert_eq!(out.status.code(), Some(0), "{}", show("jprov verify", out));
+    for name in names {
+        check_is(out, name, "✓");
+    }
+    let stdout = text(&out.stdout);
+    assert!(
+        !stdout
+            .lines()
+            .any(|l| l.starts_with("✗ ") || l.starts_with("- ")),
+        "{stdout}"
+    );
+    assert!(stdout.contains("printed \"42\""), "{stdout}");
+    assert!(
+        !stdout.contains(PASSWORD),
+        "the password is shown:\n{stdout}"
+    );
+}
+
+/// Reload nginx and wait until its old workers stop taking requests (`systemctl reload` returns once the
+/// master has the signal, before it has read the new configuration).
+const NGINX_RELOADED: &str = "old=$(pgrep -d ' ' -f '^nginx: worker process$'); systemctl reload nginx; \
+     for i in $(seq 100); do busy=; for p in $old; do \
+     [ \"$(ps -o args= -p $p)\" = 'nginx: worker process' ] && busy=1; done; [ -z \"$busy\" ] && break; \
+     sleep 0.1; done";
+
+/// The checks every method with TLS passes.
+const VERIFY_TLS: [&str; 14] = [
+    "resolve",
+    "connect",
+    "tls-trust",
+    "tls-name",
+    "tls-expiry",
+    "tls-protocol",
+    "plain-http",
+    "unauthenticated-api",
+    "wrong-password",
+    "login",
+    "session-cookie",
+    "kernel-start",
+    "kernel-execute",
+    "kernel-stop",
+];
+
+#[test]
+fn verify_from_a_laptop_passes_and_names_what_is_broken() {
+    if !lab_can_run() {
+        return;
+    }
+    let _turn = one_lab_at_a_time();
+    let t_start = std::time::Instant::now();
+    let lab = Lab::up("jpe2evf");
+    admin_allows_lingering(&lab);
+    let out = lab.lab(&["acme-root", lab.path().to_str().unwrap()]);
+    assert!(out.status.success(), "{}", show("lab.sh acme-root", &out));
+    let t = std::time::Instant::now();
+    verify_nginx_proxy(&lab);
+    eprintln!(
+        "verify e2e, nginx-proxy: {:.1} s",
+        t.elapsed().as_secs_f64()
+    );
+    let t = std::time::Instant::now();
+    verify_reverse_forward(&lab);
+    eprintln!(
+        "verify e2e, reverse-forward: {:.1} s",
+        t.elapsed().as_secs_f64()
+    );
+    let t = std::time::Instant::now();
+    verify_lan(&lab);
+    eprintln!("verify e2e, lan: {:.1} s", t.elapsed().as_secs_f64());
+    eprintln!("verify e2e: {:.1} s", t_start.elapsed().as_secs_f64());
+}
+
+/// nginx-proxy with Let's Encrypt (pebble) and basic auth: passes; then the live site without its
+/// basic auth, without the websocket headers, with another name's certificate, and Jupyter without its
+/// password: each fails at its check; apply puts it back.
+fn verify_nginx_proxy(lab: &Lab) {
+    let name = "e2e-vf";
+    let profile = write_profile(lab, name, Method::NginxProxy, LETSENCRYPT);
+    let root = lab.path().join("acme-root.pem");
+    let ca = ["--ca-file", root.to_str().unwrap()];
+    let basic_password = "e2e-verify-basic-staple";
+    let original = std::fs::read_to_string(&profile).unwrap();
+    std::fs::write(
+        &profile,
+        format!(
+            "{original}access:\n  basic_auth:\n    - username: alice\n      htpasswd_hash: \"{}\"\n",
+            htpasswd_hash(basic_password)
+        ),
+    )
+    .unwrap();
+    apply_converges(lab, &profile, name);
+    assert!(
+        jupyter_listens(lab).status.success(),
+        "{}",
+        lab.host_logs(name)
+    );
+    let basic_file = lab.path().join("verify-basic-auth");
+    std::fs::write(&basic_file, format!("alice:{basic_password}\n")).unwrap();
+    let mut with_basic = ca.to_vec();
+    with_basic.extend(["--basic-auth-file", basic_file.to_str().unwrap()]);
+    let out = lab.verify("laptop", &profile, &with_basic);
+    let mut expected = VERIFY_TLS.to_vec();
+    expected.extend(["hsts", "basic-auth", "basic-auth-login"]);
+    verify_passed(&out, &expected);
+    assert!(check_is(&out, "tls-trust", "✓").contains("Pebble"));
+    assert!(check_is(&out, "plain-http", "✓").contains("redirects to https://jupyter.lab/"));
+    let mut json_args = with_basic.clone();
+    json_args.push("--json");
+    let json = lab.verify("laptop", &profile, &json_args);
+    let report: serde_json::Value = serde_json::from_slice(&json.stdout).expect("JSON");
+    assert_eq!(
+        (report["passed"].as_bool(), json.status.code()),
+        (Some(true), Some(0))
+    );
+    // Without the basic-auth credentials and no terminal to ask on, nothing is sent.
+    let out = lab.verify("laptop", &profile, &ca);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("--basic-auth-file"),
+        "{}",
+        show("verify", &out)
+    );
+
+    let site = format!("/etc/nginx/sites-available/jprov-{name}");
+    lab.sh_ok("server", &format!("cp {site} /root/site.jprov"));
+    let broken = |what: &str, edit: &str| {
+        lab.sh_ok(
+            "server",
+            &format!("cp /root/site.jprov {site} && {edit} && nginx -t -q && {NGINX_RELOADED}"),
+        );
+        eprintln!("broken: {what}");
+        lab.verify("laptop", &profile, &with_basic)
+    };
+    // The profile says basic auth; the live site lacks it.
+    let out = broken("no auth_basic", &format!("sed -i '/auth_basic/d' {site}"));
+    assert_eq!(out.status.code(), Some(1), "{}", show("verify", &out));
+    check_is(&out, "basic-auth", "✗");
+    check_is(&out, "login", "-");
+    // Without the Upgrade/Connection headers: the login works, the websocket does not.
+    let edit =
+        format!("sed -i '/proxy_set_header Upgrade/d; /proxy_set_header Connection/d' {site}");
+    let out = broken("no websocket headers", &edit);
+    assert_eq!(out.status.code(), Some(1), "{}", show("verify", &out));
+    for ok in [
+        "basic-auth",
+        "login",
+        "session-cookie",
+        "kernel-start",
+        "kernel-stop",
+    ] {
+        check_is(&out, ok, "✓");
+    }
+    assert!(check_is(&out, "kernel-execute", "✗").contains("answered 400"));
+    // Another name's certificate (self-signed, trusted as its own root): the name check fails.
+    lab.sh_ok(
+        "server",
+        "mkdir -p /root/other && openssl req -x509 -noenc -days 30 -newkey ec -pkeyopt ec_paramgen_curve:P-256 \
+         -subj /CN=other.lab -addext subjectAltName=DNS:other.lab -keyout /root/other/key.pem \
+         -out /root/other/cert.pem 2>/dev/null",
+    );
+    let other = lab.path().join("other-cert.pem");
+    std::fs::write(
+        &other,
+        lab.sh_ok("server", "cat /root/other/cert.pem") + "\n",
+    )
+    .unwrap();
+    let edit = format!(
+        "sed -i 's#ssl_certificate .*#ssl_certificate /root/other/cert.pem;#; \
+         s#ssl_certificate_key .*#ssl_certificate_key /root/other/key.pem;#' {site}"
+    );
+    // Against pebble's root both the chain and the name fail; with the certificate itself as the root,
+    // only the name.
+    let out = broken("another name's certificate", &edit);
+    assert_eq!(out.status.code(), Some(1), "{}", show("verify", &out));
+    check_is(&out, "tls-trust", "✗");
+    check_is(&out, "tls-name", "✗");
+    check_is(&out, "basic-auth", "-");
+    let basic = basic_file.to_str().unwrap();
+    let other_ca = [
+        "--ca-file",
+        other.to_str().unwrap(),
+        "--basic-auth-file",
+        basic,
+    ];
+    let out = lab.verify("laptop", &profile, &other_ca);
+    assert_eq!(out.status.code(), Some(1), "{}", show("verify", &out));
+    check_is(&out, "tls-trust", "✓");
+    assert!(check_is(&out, "tls-name", "✗").contains("DNS:other.lab"));
+    check_is(&out, "basic-auth", "-");
+    // One apply puts jprov's site back (only the site differs), and verify passes again.
+    let apply = lab.jprov(&["apply"], &profile, &[]);
+    assert_eq!(
+        apply.status.code(),
+        Some(0),
+        "{}",
+        show("apply (repair)", &apply)
+    );
+    verify_passed(
+        &lab.verify("laptop", &profile, &with_basic),
+        &["basic-auth"],
+    );
+
+    // Jupyter with its password taken out of the live config and password_required off: anyone is in.
+    let config = "/home/alice/.jupyter/jupyter_server_config.py";
+    lab.sh_ok(
+        "workstation",
+        &format!(
+            "sed -i \"s/^c.PasswordIdentityProvider.hashed_password = .*/c.PasswordIdentityProvider.hashed_password = ''/; \
+             s/password_required = True/password_required = False/\" {config} && \
+             {ALICE_SYSTEMCTL} restart jprov-{name}-jupyter.service"
+        ),
+    );
+    assert!(
+        jupyter_listens(lab).status.success(),
+        "{}",
+        lab.host_logs(name)
+    );
+    let out = lab.verify("laptop", &profile, &with_basic);
+    assert_eq!(out.status.code(), Some(1), "{}", show("verify", &out));
+    check_is(&out, "basic-auth", "✓");
+    assert!(check_is(&out, "unauthenticated-api", "✗").contains("answered 200"));
+    check_is(&out, "wrong-password", "✗");
+    let apply = lab.jprov(&["apply"], &profile, &[]);
+    assert_eq!(
+        apply.status.code(),
+        Some(0),
+        "{}",
+        show("apply (repair)", &apply)
+    );
+    assert!(
+        jupyter_listens(lab).status.success(),
+        "{}",
+        lab.host_logs(name)
+    );
+    let fixed = lab.verify("laptop", &profile, &with_basic);
+    check_is(&fixed, "unauthenticated-api", "✓");
+    assert_eq!(fixed.status.code(), Some(0), "{}", show("verify", &fixed));
+    destroyed(lab, &profile, name);
+}
+
+/// reverse-forward with Let's Encrypt for server.lab: passes from the laptop, which has no route to
+/// the workstation; from ctl, which reaches the workstation's SSH, `workstation-ssh-closed` fails.
+fn verify_reverse_forward(lab: &Lab) {
+    let name = "e2e-vr";
+    lab.sh_ok(
+        "server",
+        "systemctl disable --now nginx && ! systemctl is-active -q nginx",
+    );
+    let profile = write_profile(lab, name, Method::ReverseForward, LETSENCRYPT);
+    let source = std::fs::read_to_string(&profile).unwrap();
+    std::fs::write(
+        &profile,
+        source.replace("domain: jupyter.lab\n", "domain: server.lab\n"),
+    )
+    .unwrap();
+    apply_converges(lab, &profile, name);
+    assert!(
+        jupyter_listens(lab).status.success(),
+        "{}",
+        lab.host_logs(name)
+    );
+    let root = lab.path().join("acme-root.pem");
+    let ca = ["--ca-file", root.to_str().unwrap()];
+    // Jupyter (a user unit just started) and the tunnel may need a moment.
+    let out = lab.verify_until_passes("laptop", &profile, &ca);
+    let mut expected = VERIFY_TLS.to_vec();
+    expected.extend(["workstation-ssh-closed", "workstation-jupyter-closed"]);
+    verify_passed(&out, &expected);
+    assert!(check_is(&out, "connect", "✓").contains("10.77.0.10:8888"));
+    assert!(check_is(&out, "workstation-ssh-closed", "✓").contains("workstation.lab:22"));
+    let out = lab.verify("ctl", &profile, &ca);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        show("verify from ctl", &out)
+    );
+    assert!(check_is(&out, "workstation-ssh-closed", "✗").contains("accepts connections from here"));
+    // Jupyter listens on the workstation's loopback only: not even ctl reaches it.
+    check_is(&out, "workstation-jupyter-closed", "✓");
+    check_is(&out, "kernel-execute", "✓");
+    destroyed(lab, &profile, name);
+}
+
+/// lan, self-signed: from the second laptop, with the fingerprint apply printed, it passes; without it
+/// the certificate is refused and nothing is sent.
+fn verify_lan(lab: &Lab) {
+    let name = "e2e-vl";
+    let profile = write_serverless_profile(
+        lab,
+        name,
+        "lan",
+        "domain: workstation.lab\nlan:\n  address: 10.77.0.20\n",
+    );
+    let shown = apply_converges(lab, &profile, name);
+    let printed = printed_fingerprint(&shown);
+    let pin = ["--fingerprint", printed.as_str()];
+    lab.sh_ok(
+        "workstation",
+        "for i in $(seq 120); do (exec 3<>/dev/tcp/10.77.0.20/8888) 2>/dev/null && exit 0; sleep 0.5; done; exit 1",
+    );
+    // The lab's base image runs Debian's nginx, which serves its default page on the workstation's port
+    // 80 in plain http: verify names it, and passes once the administrator stops it.
+    let out = lab.verify("lanlaptop", &profile, &pin);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        show("verify (nginx on :80)", &out)
+    );
+    let plain = check_is(&out, "plain-http", "✗");
+    assert!(
+        plain.contains("http://workstation.lab/ answers 200 in plain text"),
+        "{plain}"
+    );
+    check_is(&out, "kernel-execute", "✓");
+    lab.sh_ok("workstation", "systemctl disable --now nginx");
+    let out = lab.verify("lanlaptop", &profile, &pin);
+    verify_passed(&out, &VERIFY_TLS);
+    assert!(check_is(&out, "tls-trust", "✓").contains(&printed));
+    let out = lab.verify("lanlaptop", &profile, &[]);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        show("verify (no pin)", &out)
+    );
+    assert!(check_is(&out, "tls-trust", "✗").contains(&printed));
+    check_is(&out, "login", "-");
+    destroyed(lab, &profile, name);
 }
 
 // ---------------------------------------------------------------------------------------------

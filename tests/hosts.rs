@@ -553,8 +553,8 @@ fn a_workstation_behind_the_server_is_reached_through_it() {
         .status(2)
         .stdout_contains("(through the server)")
         .run();
-    // The server carried the connection: besides jprov's own session, a second admin login (the `ssh -W`
-    // carrier) that never started a session.
+    // The server carried the connection: besides jprov's own session, a second admin login (the hop jprov
+    // opens a direct-tcpip channel on, its key verified by jprov) that never started a session.
     let log = s.server.sshd_log();
     let ports: Vec<&str> = log
         .lines()
@@ -1748,6 +1748,16 @@ fn connections_follow_the_ssh_config_given_with_dash_f() {
         p.workstation.port = None;
     });
     let f = config.to_str().unwrap();
+    // The tunnel runs on the workstation, which knows no alias of the admin's: plan says so, in its one
+    // facts exec there, and names the field that fixes it.
+    s.run(&["plan", "-F", f])
+        .status(3)
+        .stdout_contains(
+            "PROBLEM: the workstation cannot resolve jserver, the address its tunnel dials",
+        )
+        .stdout_contains("tunnel.peer_address")
+        .run();
+    s.edit_profile(|p| p.tunnel.peer_address = Some(valid("127.0.0.1")));
     let ran = s
         .run(&["plan", "-F", f])
         .status(2)
@@ -1863,5 +1873,190 @@ fn nginx_proxy_puts_basic_auth_and_an_allow_list_in_front_and_takes_them_away_ag
     s.destroy(&[])
         .stdout_contains(format!("    - delete {htpasswd}: jprov created it"))
         .absent(Role::Server, htpasswd)
+        .run();
+}
+
+/// The README's own set-up: aliases from the ssh config and `workstation.jump: server`, keys pinned by
+/// `jprov trust`. Every connection (the server's, the workstation's through the jump) looks its host key
+/// up under the name trust pinned it as, not under the address an alias resolves to.
+#[test]
+fn keys_pinned_by_trust_under_aliases_serve_the_jump_too() {
+    let Some(s) = Setup::new(Method::ReverseForward) else {
+        return;
+    };
+    let (server, workstation) = (s.server.port(), s.workstation.port());
+    let config = s.dir.path().join("ssh_config");
+    std::fs::write(
+        &config,
+        format!(
+            "Host jserver\n  HostName 127.0.0.1\n  Port {server}\n\
+             Host jws\n  HostName 127.0.0.1\n  Port {workstation}\n"
+        ),
+    )
+    .unwrap();
+    s.edit_profile(|p| {
+        let server = p.server.as_mut().unwrap();
+        server.host = valid("jserver");
+        server.port = None;
+        p.workstation.host = WorkstationHost::Remote(valid("jws"));
+        p.workstation.port = None;
+        p.workstation.jump = Some(Jump::Server);
+        p.tunnel.peer_address = Some(valid("127.0.0.1"));
+    });
+    // Nothing pinned yet: trust pins both, under the aliases.
+    std::fs::write(s.dir.path().join("known_hosts"), "").unwrap();
+    let f = config.to_str().unwrap();
+    s.run(&["trust", "-F", f]).run();
+    let pinned = std::fs::read_to_string(s.dir.path().join("known_hosts")).unwrap();
+    assert!(
+        pinned.contains(&format!("[jserver]:{server} "))
+            && pinned.contains(&format!("[jws]:{workstation} ")),
+        "{pinned}"
+    );
+    assert!(!pinned.contains("127.0.0.1"), "{pinned}");
+    let ran = s.run(&["plan", "-F", f]).status(2).run();
+    assert!(
+        ran.stdout.contains("(through the server)"),
+        "{}",
+        ran.stdout
+    );
+    // apply says on stderr, per host, each step as it starts and ends (no colour: not a terminal).
+    s.run(&["apply", "-F", f])
+        .stderr_contains("server: start 1/")
+        .stderr_contains("server: done 1/")
+        .stderr_contains("workstation: start 1/")
+        .stderr_contains("workstation: done 1/")
+        .stderr_lacks("\x1b[")
+        .run();
+    s.run(&["plan", "-F", f]).run();
+}
+
+/// A passphrase-protected identity_file: without an agent jprov says to add it to ssh-agent; with it in
+/// a real ssh-agent, jprov uses the agent's copy, as ssh does.
+#[test]
+fn a_passphrase_protected_identity_file_is_used_through_the_agent() {
+    let Some(s) = Setup::new(Method::ReverseForward) else {
+        return;
+    };
+    let dir = s.dir.path();
+    let key = dir.join("protected_key");
+    std::fs::copy(s.server.client_key(), &key).unwrap();
+    let pubkey = format!("{}.pub", s.server.client_key().display());
+    std::fs::copy(&pubkey, format!("{}.pub", key.display())).unwrap();
+    let run = |program: &str, args: &[&str], env: &[(&str, &str)]| {
+        let out = std::process::Command::new(program)
+            .args(args)
+            .envs(env.iter().copied())
+            .stdin(std::process::Stdio::null())
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{program} {args:?}: {}",
+            text(&out.stderr)
+        );
+        text(&out.stdout)
+    };
+    let k = key.to_str().unwrap();
+    run(
+        "ssh-keygen",
+        &["-q", "-p", "-P", "", "-N", "correct horse battery", "-f", k],
+        &[],
+    );
+    s.edit_profile(|p| p.server.as_mut().unwrap().identity_file = Some(valid(k)));
+    s.run(&["plan"])
+        .status(4)
+        .stderr_contains("passphrase-protected; add it to ssh-agent")
+        .run();
+    // A real agent on a socket of the test's, the key added with its passphrase through SSH_ASKPASS.
+    let sock = dir.join("agent.sock");
+    let sock = sock.to_str().unwrap();
+    let started = run("ssh-agent", &["-a", sock, "-s"], &[]);
+    let pid = started
+        .split_once("SSH_AGENT_PID=")
+        .and_then(|(_, rest)| rest.split(';').next())
+        .expect("ssh-agent -s prints its pid")
+        .to_string();
+    let askpass = dir.join("askpass");
+    std::fs::write(&askpass, "#!/bin/sh\necho 'correct horse battery'\n").unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&askpass, std::fs::Permissions::from_mode(0o700)).unwrap();
+    let env = [
+        ("SSH_AUTH_SOCK", sock),
+        ("SSH_ASKPASS", askpass.to_str().unwrap()),
+        ("SSH_ASKPASS_REQUIRE", "force"),
+    ];
+    run("ssh-add", &["-q", k], &env);
+    let planned = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        s.run(&["plan"]).env("SSH_AUTH_SOCK", sock).status(2).run();
+    }));
+    let _ = std::process::Command::new("kill").arg(&pid).status();
+    planned.unwrap();
+}
+
+/// User certificates, as ssh presents them: sshd trusts a CA, the admin's key itself is authorized
+/// nowhere, and jprov logs in with the certificate beside the key (`KEY-cert.pub`, ssh's default) or the
+/// one the ssh config names (`CertificateFile`, -F).
+#[test]
+fn a_user_certificate_logs_in_where_the_key_alone_does_not() {
+    let Some(s) = Setup::new(Method::ReverseForward) else {
+        return;
+    };
+    let dir = s.dir.path();
+    let keygen = |args: &[&str]| {
+        let out = std::process::Command::new("ssh-keygen")
+            .args(args)
+            .stdin(std::process::Stdio::null())
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "ssh-keygen {args:?}: {}",
+            text(&out.stderr)
+        );
+    };
+    let (ca, key) = (dir.join("user_ca"), dir.join("certified_key"));
+    let (ca, key) = (ca.to_str().unwrap(), key.to_str().unwrap());
+    keygen(&["-q", "-t", "ed25519", "-N", "", "-f", ca]);
+    keygen(&["-q", "-t", "ed25519", "-N", "", "-f", key]);
+    let ca_pub = std::fs::read(format!("{ca}.pub")).unwrap();
+    s.server
+        .write_file("/etc/ssh/test_user_ca.pub", &ca_pub, 0o644);
+    s.server.write_file(
+        "/etc/ssh/sshd_config.d/00-test-ca.conf",
+        b"TrustedUserCAKeys /etc/ssh/test_user_ca.pub\n",
+        0o644,
+    );
+    s.server.reload_sshd();
+    s.edit_profile(|p| p.server.as_mut().unwrap().identity_file = Some(valid(key)));
+    // The key alone: not authorized.
+    s.run(&["plan"])
+        .status(4)
+        .stderr_contains("Username/PublicKey combination invalid")
+        .run();
+    // Signed for the admin: the certificate beside it is presented.
+    keygen(&[
+        "-q",
+        "-s",
+        ca,
+        "-I",
+        "jprov-test",
+        "-n",
+        "admin",
+        &format!("{key}.pub"),
+    ]);
+    s.run(&["plan"]).status(2).run();
+    // Elsewhere, named by the ssh config's CertificateFile.
+    let elsewhere = dir.join("certificate.pub");
+    std::fs::rename(format!("{key}-cert.pub"), &elsewhere).unwrap();
+    s.run(&["plan"]).status(4).run();
+    let config = dir.join("ssh_config");
+    std::fs::write(
+        &config,
+        format!("Host *\n  CertificateFile {}\n", elsewhere.display()),
+    )
+    .unwrap();
+    s.run(&["plan", "-F", config.to_str().unwrap()])
+        .status(2)
         .run();
 }

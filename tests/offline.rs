@@ -759,3 +759,61 @@ fn server_on_loopback(port: u16) -> jprov::profile::Profile {
     profile.workstation.jump = None;
     profile
 }
+
+/// profiles/profile.schema.json is what `jprov schema` generates from the Rust types (rewritten with
+/// JPROV_UPDATE_GOLDEN=1), every example names it for editors and passes it (Python's jsonschema, from the
+/// test venv, as editors' validators do), and the schema is strict: an unknown key fails it.
+#[test]
+fn the_shipped_json_schema_is_generated_and_every_example_passes_it() {
+    let shipped = support::profiles::example_path("profile.schema.json");
+    let generated = Test::new().args(["schema"]).run().stdout;
+    if support::golden::updating() {
+        std::fs::write(&shipped, &generated).unwrap();
+    }
+    let on_disk = std::fs::read_to_string(&shipped).unwrap();
+    assert!(
+        on_disk == generated,
+        "{}",
+        support::golden::diff("profiles/profile.schema.json", &on_disk, &generated)
+    );
+    let python = support::prereq::python(&["jsonschema"]);
+    let validate = |yaml: &str| -> std::process::Output {
+        let value: serde_json::Value = serde_yaml::from_str(yaml).unwrap();
+        let mut child = std::process::Command::new(&python)
+            .args([
+                "-c",
+                "import json, sys, jsonschema\n\
+                 jsonschema.validate(json.load(sys.stdin), json.load(open(sys.argv[1])))",
+            ])
+            .arg(&shipped)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        use std::io::Write;
+        let input = serde_json::to_vec(&value).unwrap();
+        child.stdin.take().unwrap().write_all(&input).unwrap();
+        child.wait_with_output().unwrap()
+    };
+    for name in example_names() {
+        let text = std::fs::read_to_string(support::profiles::example_path(&name)).unwrap();
+        assert!(
+            // Last: editors find the modeline anywhere, and the examples' line numbers stay as errors cite them.
+            text.ends_with("\n# yaml-language-server: $schema=profile.schema.json\n"),
+            "{name} does not name the schema"
+        );
+        let out = validate(&text);
+        assert!(
+            out.status.success(),
+            "{name}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let mistyped = text.replacen("\nworkstation:\n", "\nworkstation:\n  hots: x\n", 1);
+        assert_ne!(mistyped, text);
+        assert!(
+            !validate(&mistyped).status.success(),
+            "{name}: an unknown key passed the schema"
+        );
+    }
+}

@@ -43,6 +43,7 @@ fn populated() -> Vec<Profile> {
     rf.workstation.identity_file = Some(valid::<LocalPath>("~/.ssh/id_alice"));
     rf.workstation.home = Some(valid::<AbsPath>("/home/alice"));
     rf.jupyter.base_url = valid("/jupyter/");
+    rf.tunnel.peer_address = Some(valid("gateway.internal"));
     rf.jupyter.command = Some(valid::<AbsPath>("/opt/jupyter/bin/jupyter"));
     rf.jupyter.collaboration = true;
     rf.jupyter.collaborators = vec![Collaborator {

@@ -84,7 +84,7 @@ fn scripts_of(example: &str) -> BTreeMap<String, String> {
             for phase in phase::STOP..=phase::LAST {
                 if let Some(text) = script::apply(&run_for(&plan, Root::HOST), host, phase).unwrap()
                 {
-                    scripts.insert(format!("{kind}-{}-phase{phase}.sh", host.role), text);
+                    scripts.insert(format!("{kind}-{}-phase{phase}.sh", host.role), text.text);
                 }
             }
             let users: Vec<&str> = host.sshd_intent.iter().map(|e| e.user.as_str()).collect();
@@ -222,7 +222,9 @@ fn every_script_of_the_examples_is_valid_sh_and_dash_and_matches_its_golden_file
 
 /// The apply script of `phase` for `role`, built for `sandbox`.
 fn script_in(sandbox: &Sandbox, plan: &Plan, role: Role, phase: u8) -> Option<String> {
-    script::apply(&run_for(plan, sandbox.root()), plan.host(role), phase).unwrap()
+    script::apply(&run_for(plan, sandbox.root()), plan.host(role), phase)
+        .unwrap()
+        .map(|script| script.text)
 }
 
 /// Run every phase's script of `plan` for `role`, in order; each must finish every step.

@@ -267,6 +267,20 @@ impl Builder<'_> {
         })
     }
 
+    /// The opener of a tunnel between the hosts must resolve the address it dials (`server.host` may be an
+    /// alias that only the admin's ssh config knows).
+    pub(super) fn peer_resolution_problems(&self, opener: Role, peer: Role) -> Vec<String> {
+        let (host, _) = peer_address(self.p, peer == Role::Server);
+        match self.facts.resolves(opener, &host) {
+            Some(false) => vec![format!(
+                "the {opener} cannot resolve {host}, the address its tunnel dials to reach the {peer}: set \
+                 tunnel.peer_address to a name or address the {opener} resolves ({peer}.host may be an alias \
+                 that only your ssh config knows)"
+            )],
+            _ => vec![],
+        }
+    }
+
     /// The content of a file on a host as the facts saw it ("" when missing or unknown).
     pub(super) fn existing(&self, role: Role, path: &str) -> String {
         match self.facts.file(role, path) {

@@ -275,7 +275,7 @@ impl Builder<'_> {
     /// its service and the timer that runs it.
     pub(super) fn certificate_fetcher(&self) -> Result<(Vec<ManagedFile>, Unit), RenderError> {
         let (p, l) = (self.p, self.l);
-        let (server_host, server_port) = (p.server().host.to_string(), p.server().ssh_port());
+        let (server_host, server_port) = crate::layout::peer_address(p, true);
         let script = self.templates.render(
             "fetch_certificate.sh",
             json!({

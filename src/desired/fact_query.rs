@@ -156,6 +156,7 @@ fn merge(into: &mut FactQuery, from: &FactQuery) {
         linger,
         listeners,
         executables,
+        resolves,
         private_files,
         pythons,
     } = from;
@@ -171,6 +172,7 @@ fn merge(into: &mut FactQuery, from: &FactQuery) {
         (&mut into.sshd_users, sshd_users),
         (&mut into.exists, exists),
         (&mut into.executables, executables),
+        (&mut into.resolves, resolves),
         (&mut into.private_files, private_files),
     ] {
         for value in more {

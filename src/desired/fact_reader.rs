@@ -94,6 +94,14 @@ impl<'a> FactReader<'a> {
         )
     }
 
+    /// Whether `role` resolves the host name `name` (an address is its own answer).
+    pub(super) fn resolves(&self, role: Role, name: &str) -> Option<bool> {
+        self.ask(role, |q| add(&mut q.resolves, name))?
+            .resolves
+            .get(name)
+            .copied()
+    }
+
     /// Whether systemd would find `program` executable on `role`.
     pub(super) fn executable(&self, role: Role, program: &str) -> Option<bool> {
         self.ask(role, |q| add(&mut q.executables, program))?

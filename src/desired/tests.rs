@@ -825,7 +825,8 @@ fn a_restart_waits_for_the_last_round_and_is_recorded_before_the_files_change() 
     };
     let script = crate::script::apply(&run, host, plan::phase::MAIN)
         .unwrap()
-        .expect("the config is written in the main round");
+        .expect("the config is written in the main round")
+        .text;
     let record = format!("\nrecord_restart {}\n", l.jupyter_unit);
     let write = script.find("\nput_file ").expect("writes the config");
     assert!(

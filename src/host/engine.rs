@@ -5,6 +5,7 @@ use crate::desired::Options;
 use crate::error::Error;
 use crate::host::fault;
 use crate::host::hosts::{in_parallel, Host};
+use crate::host::progress::Progress;
 use crate::host::validate::check_candidates;
 use crate::plan::{self, Change, Plan};
 use crate::profile::LoadedProfile;
@@ -155,8 +156,15 @@ fn run_round(
         });
     }
     let results = in_parallel(hosts.connected.as_mut(), |role, host| {
-        let script = scripts.get(role).and_then(Option::as_deref);
-        run_apply_script(host, script)
+        let script = scripts.get(role).and_then(Option::as_ref);
+        let labels = |script: &script::ApplyScript| {
+            let changes = &plan.host(role).changes;
+            (script.steps.iter())
+                .map(|&i| crate::plan::step_label(&changes[i]))
+                .collect()
+        };
+        let mut progress = script.map(|s| Progress::start(role, labels(s)));
+        run_apply_script(host, script.map(|s| s.text.as_str()), &mut progress)
     });
     // Every guard armed now or left from before is resolved before any error of the round is returned:
     // a guard nobody resolves would later undo files that may be exactly what the profile wants.
@@ -248,11 +256,19 @@ fn resolve_guard(
     }
 }
 
-fn run_apply_script(host: &mut Host, script: Option<&str>) -> Result<Option<Outcome>, Error> {
+fn run_apply_script(
+    host: &mut Host,
+    script: Option<&str>,
+    progress: &mut Option<Progress>,
+) -> Result<Option<Outcome>, Error> {
     let Some(script) = script else {
         return Ok(None);
     };
-    let output = host.run(script)?;
+    let output = host.run_watching(script, &mut |line| {
+        if let Some(progress) = progress {
+            progress.line(line);
+        }
+    })?;
     let outcome = protocol::parse_outcome(&output.stdout);
     match outcome.failure {
         Some(Failure::Invalid { program, output }) => Err(Error::Invalid {

@@ -23,8 +23,17 @@ pub struct Host {
 
 impl Host {
     pub(super) fn run(&mut self, script: &str) -> Result<crate::host::exec::ExecOutput, Error> {
+        self.run_watching(script, &mut |_| {})
+    }
+
+    /// `run`, with each line of the script's stdout handed to `on_line` as it is printed.
+    pub(super) fn run_watching(
+        &mut self,
+        script: &str,
+        on_line: &mut dyn FnMut(&str),
+    ) -> Result<crate::host::exec::ExecOutput, Error> {
         self.transport
-            .run_script(script, self.sudo)
+            .run_script_watching(script, self.sudo, on_line)
             .map_err(|source| Error::Transport {
                 role: self.role,
                 source,

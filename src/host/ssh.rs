@@ -2,6 +2,7 @@
 //! known_hosts before anything is sent, and authentication with the agent or key files.
 
 use crate::host::exec::{ExecOutput, KeyRefusal, TransportError};
+use crate::host::jump::{Carrier, Pump};
 use crate::host::known_hosts::{self, HostKey, Verdict};
 use ssh2::Session;
 use std::io::Read;
@@ -58,17 +59,10 @@ pub struct SshConnection {
     session: Session,
     host_key: HostKey,
     display: String,
-    /// The `ssh -W` process carrying a jumped connection.
-    jump: Option<Child>,
-}
-
-impl Drop for SshConnection {
-    fn drop(&mut self) {
-        if let Some(child) = &mut self.jump {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
+    /// What carries a jumped connection, held for its lifetime: dropped after the session (which says
+    /// goodbye through it), it stops.
+    #[allow(dead_code)]
+    jump: Option<Carrier>,
 }
 
 /// What OpenSSH would use for a host, from `ssh -G` (honours ~/.ssh/config, Match blocks included).
@@ -85,6 +79,8 @@ struct ClientConfig {
     proxy_jump: Option<String>,
     /// `IdentitiesOnly yes`: of the agent's keys, only those of `identity_files`.
     identities_only: bool,
+    /// `CertificateFile`: user certificates to present with the identity files' keys.
+    certificate_files: Vec<PathBuf>,
     agent: AgentSocket,
 }
 
@@ -176,6 +172,7 @@ fn read_client_config(text: &str) -> ClientConfig {
             "port" => config.port = value.parse().unwrap_or(config.port),
             "proxyjump" if value != "none" => config.proxy_jump = Some(value.to_string()),
             "identitiesonly" => config.identities_only = value == "yes",
+            "certificatefile" => config.certificate_files.push(expand(value)),
             "identityagent" => {
                 config.agent = match value {
                     "none" => AgentSocket::Disabled,
@@ -203,7 +200,7 @@ fn open_session(
     config: &ClientConfig,
     hostname: &str,
     timeout: Duration,
-) -> Result<(Session, Option<Child>), String> {
+) -> Result<(Session, Option<Carrier>), String> {
     let mut session = Session::new().map_err(|e| e.to_string())?;
     let mut jump = None;
     let port = config.port;
@@ -232,10 +229,17 @@ fn open_session(
             stream.set_nodelay(true).map_err(|e| e.to_string())?;
             session.set_tcp_stream(stream);
         }
-        Some(hops) => {
-            let (stream, child) = jump_stream(target, config, hops, hostname, port)?;
+        // A channel of jprov's own session to the server, whose key jprov verifies as for any connection.
+        Some(Hops::Server(via)) => {
+            let hop = establish(via).map_err(|e| format!("through the server: {e}"))?;
+            let (stream, pump) = Pump::open(hop.session, hostname, port)?;
             session.set_tcp_stream(stream);
-            jump = Some(child);
+            jump = Some(Carrier::Channel(pump));
+        }
+        Some(Hops::ProxyJump(chain)) => {
+            let (stream, child) = jump_stream(target, config, chain, hostname, port)?;
+            session.set_tcp_stream(stream);
+            jump = Some(Carrier::Process(child));
         }
     }
     session.set_timeout(u32::try_from(timeout.as_millis()).unwrap_or(u32::MAX));
@@ -331,10 +335,7 @@ pub fn fetch_host_keys(target: &Target) -> Result<(Vec<HostKey>, Vec<String>), T
                 }
             }
         }
-        if let Some(child) = &mut jump {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
+        drop(jump.take());
     }
     if keys.is_empty() {
         return Err(unreachable("no SSH handshake succeeded".into()));
@@ -360,6 +361,11 @@ fn names_for(target: &Target, config: &ClientConfig) -> Vec<String> {
 }
 
 pub fn connect(target: &Target) -> Result<SshConnection, TransportError> {
+    establish(target)
+}
+
+/// A logged-in session to `target`, its host key verified first.
+fn establish(target: &Target) -> Result<SshConnection, TransportError> {
     let config = client_config(target).map_err(|reason| TransportError::Unreachable {
         target: target.display(),
         reason,
@@ -484,7 +490,17 @@ fn authenticate(
     let user = target.user.as_str();
     let mut tried = vec![];
     if let Some(file) = &target.identity_file {
-        return match session.userauth_pubkey_file(user, None, file, None) {
+        // As ssh does: the agent's copy of that key first (it may be passphrase-protected on disk).
+        if agent_has_authenticated(
+            session,
+            config,
+            user,
+            &public_blobs(std::slice::from_ref(file)),
+        ) {
+            return Ok(());
+        }
+        let certificate = certificate_for(file, config);
+        return match session.userauth_pubkey_file(user, certificate.as_deref(), file, None) {
             Ok(()) if session.authenticated() => Ok(()),
             Ok(()) => Err(auth_error(
                 target,
@@ -515,7 +531,8 @@ fn authenticate(
         }
     }
     for file in config.identity_files.iter().filter(|f| f.exists()) {
-        match session.userauth_pubkey_file(user, None, file, None) {
+        let certificate = certificate_for(file, config);
+        match session.userauth_pubkey_file(user, certificate.as_deref(), file, None) {
             Ok(()) if session.authenticated() => return Ok(()),
             Ok(()) => tried.push(file.display().to_string()),
             Err(e) => tried.push(key_error(file, &e)),
@@ -530,6 +547,68 @@ fn authenticate(
             format!("tried {}", tried.join("; "))
         },
     ))
+}
+
+/// The user certificate ssh would present with the key in `file`: a `CertificateFile` for it, else
+/// `FILE-cert.pub` beside it (ssh's default), when there is one.
+fn certificate_for(file: &Path, config: &ClientConfig) -> Option<PathBuf> {
+    let beside = PathBuf::from(format!("{}-cert.pub", file.display()));
+    let blob = |path: &Path| -> Option<Vec<u8>> {
+        use base64::Engine;
+        let text = std::fs::read_to_string(path).ok()?;
+        base64::engine::general_purpose::STANDARD
+            .decode(text.split_whitespace().nth(1)?)
+            .ok()
+    };
+    // A certificate names the public key it certifies; match it against the key's .pub when there is one.
+    let public = blob(Path::new(&format!("{}.pub", file.display())));
+    let certifies = |cert: &Path| match (&public, blob(cert)) {
+        (Some(public), Some(cert)) => {
+            certificate_key(&cert).is_some_and(|key| public.ends_with(key))
+        }
+        (None, Some(_)) => true,
+        _ => false,
+    };
+    (config.certificate_files.iter())
+        .find(|cert| cert.exists() && certifies(cert))
+        .cloned()
+        .or_else(|| beside.exists().then_some(beside))
+}
+
+/// The certified public key's own fields inside an OpenSSH certificate blob (after its type and nonce),
+/// enough to compare with the key's blob tail. Only ed25519 is read precisely; other types match loosely.
+fn certificate_key(cert: &[u8]) -> Option<&[u8]> {
+    let mut rest = cert;
+    let mut take = || -> Option<&[u8]> {
+        let len = u32::from_be_bytes(rest.get(..4)?.try_into().ok()?) as usize;
+        let field = rest.get(4..4 + len)?;
+        rest = &rest[4 + len..];
+        Some(field)
+    };
+    let kind = take()?;
+    let _nonce = take()?;
+    match kind {
+        b"ssh-ed25519-cert-v01@openssh.com" => take(),
+        _ => Some(&[]),
+    }
+}
+
+/// Whether one of the agent's keys among `only` (by blob) logged `user` in.
+fn agent_has_authenticated(
+    session: &Session,
+    config: &ClientConfig,
+    user: &str,
+    only: &[Vec<u8>],
+) -> bool {
+    let Some(mut agent) = agent(session, &config.agent) else {
+        return false;
+    };
+    if agent.connect().is_err() || agent.list_identities().is_err() {
+        return false;
+    }
+    (agent.identities().unwrap_or_default().iter())
+        .filter(|identity| only.contains(&identity.blob().to_vec()))
+        .any(|identity| agent.userauth(user, identity).is_ok() && session.authenticated())
 }
 
 /// The agent ssh would ask (`IdentityAgent`): the environment's, a socket of its own, or none.
@@ -589,14 +668,13 @@ enum Hops<'a> {
     ProxyJump(&'a str),
 }
 
-/// A stream to `host:port` through the hops, carried by OpenSSH's `ssh -W` over a socketpair. Every hop's
-/// host key is checked by that ssh (strictly for the last hop, with the pinned file first; earlier
-/// ProxyJump hops by the ssh config's own settings), before anything is sent through it; the host's own
-/// key is then checked by jprov as for any connection.
+/// A stream to `host:port` through ssh's ProxyJump hops, carried by OpenSSH's `ssh -W` over a socketpair.
+/// The last hop's key is checked strictly by that ssh (the pinned file first), earlier hops' as the ssh
+/// config says; the host's own key is then checked by jprov as for any connection.
 fn jump_stream(
     target: &Target,
     config: &ClientConfig,
-    hops: Hops,
+    chain: &str,
     host: &str,
     port: u16,
 ) -> Result<(UnixStream, Child), String> {
@@ -615,51 +693,28 @@ fn jump_stream(
         "-o",
         "ClearAllForwardings=yes",
     ]);
-    let mut known_hosts: Vec<String> = target
-        .pinned_known_hosts
-        .iter()
+    let mut known_hosts: Vec<String> = (target.pinned_known_hosts.iter())
         .map(|p| p.display().to_string())
         .collect();
-    let (display, destination) = match hops {
-        Hops::Server(via) => {
-            if let Some(port) = via.port {
-                command.args(["-p", &port.to_string()]);
-            }
-            command.args(["-l", &via.user]);
-            if let Some(key) = &via.identity_file {
-                command.args(["-i", &key.display().to_string(), "-o", "IdentitiesOnly=yes"]);
-            }
-            if let Some(timeout) = via.connect_timeout {
-                command.args(["-o", &format!("ConnectTimeout={}", timeout.as_secs())]);
-            }
-            known_hosts.push("~/.ssh/known_hosts".into());
-            (via.display(), via.host.clone())
-        }
-        Hops::ProxyJump(chain) => {
-            let (earlier, last) = match chain.rsplit_once(',') {
-                Some((earlier, last)) => (Some(earlier), last),
-                None => (None, chain),
-            };
-            if let Some(earlier) = earlier {
-                command.args(["-J", earlier]);
-            }
-            known_hosts.extend((config.known_hosts_files.iter()).map(|f| f.display().to_string()));
-            (format!("ProxyJump {chain}"), destination_of(last))
-        }
+    known_hosts.extend((config.known_hosts_files.iter()).map(|f| f.display().to_string()));
+    command.args([
+        "-o",
+        &format!("UserKnownHostsFile={}", known_hosts.join(" ")),
+    ]);
+    let (earlier, last) = match chain.rsplit_once(',') {
+        Some((earlier, last)) => (Some(earlier), last),
+        None => (None, chain),
     };
-    if !known_hosts.is_empty() {
-        command.args([
-            "-o",
-            &format!("UserKnownHostsFile={}", known_hosts.join(" ")),
-        ]);
+    if let Some(earlier) = earlier {
+        command.args(["-J", earlier]);
     }
     let child = command
-        .args(["--", &destination])
+        .args(["--", &destination_of(last)])
         .stdin(Stdio::from(std::os::fd::OwnedFd::from(theirs)))
         .stdout(Stdio::from(std::os::fd::OwnedFd::from(theirs_out)))
         .stderr(Stdio::inherit())
         .spawn()
-        .map_err(|e| format!("cannot start ssh -W through {display}: {e}"))?;
+        .map_err(|e| format!("cannot start ssh -W through ProxyJump {chain}: {e}"))?;
     Ok((ours, child))
 }
 
@@ -674,6 +729,27 @@ fn destination_of(hop: &str) -> String {
     }
 }
 
+/// Everything `reader` gives until its end, each complete line also handed to `on_line` as it arrives.
+pub(super) fn read_lines(
+    reader: &mut dyn Read,
+    on_line: &mut dyn FnMut(&str),
+) -> std::io::Result<Vec<u8>> {
+    let mut all = Vec::new();
+    let mut chunk = [0u8; 8192];
+    let mut line_start = 0;
+    loop {
+        let n = reader.read(&mut chunk)?;
+        if n == 0 {
+            return Ok(all);
+        }
+        all.extend_from_slice(&chunk[..n]);
+        while let Some(end) = all[line_start..].iter().position(|b| *b == b'\n') {
+            on_line(&String::from_utf8_lossy(&all[line_start..line_start + end]));
+            line_start += end + 1;
+        }
+    }
+}
+
 impl SshConnection {
     /// `user@host:port` with the port ssh's config resolved.
     pub fn display(&self) -> &str {
@@ -685,6 +761,16 @@ impl SshConnection {
     }
 
     pub fn exec(&mut self, command: &str, input: &[u8]) -> Result<ExecOutput, TransportError> {
+        self.exec_watching(command, input, &mut |_| {})
+    }
+
+    /// `exec`, with each line of stdout handed to `on_line` as it arrives (apply's progress).
+    pub fn exec_watching(
+        &mut self,
+        command: &str,
+        input: &[u8],
+        on_line: &mut dyn FnMut(&str),
+    ) -> Result<ExecOutput, TransportError> {
         let fail = |e: &dyn std::fmt::Display| TransportError::Exec {
             target: self.display.clone(),
             reason: e.to_string(),
@@ -693,8 +779,7 @@ impl SshConnection {
         channel.exec(command).map_err(|e| fail(&e))?;
         channel.write_all(input).map_err(|e| fail(&e))?;
         channel.send_eof().map_err(|e| fail(&e))?;
-        let mut stdout = Vec::new();
-        channel.read_to_end(&mut stdout).map_err(|e| fail(&e))?;
+        let stdout = read_lines(&mut channel, on_line).map_err(|e| fail(&e))?;
         let mut stderr = Vec::new();
         channel
             .stderr()

@@ -15,10 +15,22 @@ pub enum Transport {
 impl Transport {
     /// Run a POSIX sh script (fed on stdin to `sh -s`), through `sudo -n` when asked.
     pub fn run_script(&mut self, script: &str, sudo: bool) -> Result<ExecOutput, TransportError> {
+        self.run_script_watching(script, sudo, &mut |_| {})
+    }
+
+    /// `run_script`, with each line of stdout handed to `on_line` as the script prints it.
+    pub fn run_script_watching(
+        &mut self,
+        script: &str,
+        sudo: bool,
+        on_line: &mut dyn FnMut(&str),
+    ) -> Result<ExecOutput, TransportError> {
         let command = if sudo { "sudo -n sh -s" } else { "sh -s" };
         match self {
-            Transport::Ssh(connection) => connection.exec(command, script.as_bytes()),
-            Transport::Local => run_local(command, script.as_bytes()),
+            Transport::Ssh(connection) => {
+                connection.exec_watching(command, script.as_bytes(), on_line)
+            }
+            Transport::Local => run_local(command, script.as_bytes(), on_line),
         }
     }
 
@@ -31,7 +43,11 @@ impl Transport {
     }
 }
 
-fn run_local(command: &str, input: &[u8]) -> Result<ExecOutput, TransportError> {
+fn run_local(
+    command: &str,
+    input: &[u8],
+    on_line: &mut dyn FnMut(&str),
+) -> Result<ExecOutput, TransportError> {
     let fail = |e: std::io::Error| TransportError::Exec {
         target: "this machine".into(),
         reason: e.to_string(),
@@ -48,11 +64,19 @@ fn run_local(command: &str, input: &[u8]) -> Result<ExecOutput, TransportError> 
     let input = input.to_vec();
     // Write from another thread so a chatty script can't deadlock against a full pipe.
     let writer = std::thread::spawn(move || stdin.write_all(&input));
-    let output = child.wait_with_output().map_err(fail)?;
+    let mut stderr = child.stderr.take().expect("piped");
+    let errors = std::thread::spawn(move || {
+        let mut text = Vec::new();
+        std::io::Read::read_to_end(&mut stderr, &mut text).map(|_| text)
+    });
+    let mut stdout = child.stdout.take().expect("piped");
+    let out = crate::host::ssh::read_lines(&mut stdout, on_line).map_err(fail)?;
+    let status = child.wait().map_err(fail)?;
     let _ = writer.join();
+    let err = errors.join().expect("stderr reader").map_err(fail)?;
     Ok(ExecOutput {
-        status: output.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        status: status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out).into_owned(),
+        stderr: String::from_utf8_lossy(&err).into_owned(),
     })
 }

@@ -386,3 +386,22 @@ fn write_dirs(f: &mut fmt::Formatter<'_>, then: &str, dirs: &[String]) -> fmt::R
         dirs.join(", ")
     )
 }
+
+/// What a change does in one line, for apply's progress: the first line the plan shows for it, without
+/// its marker.
+pub fn step_label(change: &Change) -> String {
+    struct Shown<'a>(&'a Change);
+    impl fmt::Display for Shown<'_> {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            write_change(f, self.0)
+        }
+    }
+    let shown = Shown(change).to_string();
+    let first = shown.lines().next().unwrap_or("").trim();
+    let label = first
+        .strip_prefix(['+', '~', '!', '-'])
+        .unwrap_or(first)
+        .trim()
+        .trim_end_matches(':');
+    label.chars().take(120).collect()
+}

@@ -5,7 +5,7 @@ use super::{bounded_list, conflict, Conflict, Method, Profile, MAX_LIST_ENTRIES}
 use crate::value::{Cidr, HtpasswdHash, UserName};
 use serde::{Deserialize, Serialize};
 
-#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Access {
     /// HTTP basic auth in front of Jupyter: one account per Jupyter login. `Some(empty)` is refused.
@@ -26,13 +26,14 @@ pub struct Access {
 }
 
 /// One basic-auth account: a Jupyter login's username and the hash of its basic-auth password.
-#[derive(Clone, Debug, PartialEq, Eq, Deserialize, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BasicAuthAccount {
     pub username: UserName,
     pub htpasswd_hash: HtpasswdHash,
     /// Refused with a hint: present only so the error can point at it.
     #[serde(default, skip_serializing)]
+    #[schemars(skip)]
     pub password: Option<PlaintextBasicAuthPassword>,
 }
 

@@ -45,6 +45,10 @@ pub enum Fact {
         program: String,
         found: bool,
     },
+    Resolves {
+        name: String,
+        found: bool,
+    },
     Private {
         path: String,
         fact: PrivateFileFact,
@@ -188,6 +192,10 @@ impl Fact {
                 program: unhex(program)?,
                 found: either(yes, "yes", "no")?,
             },
+            ["resolves", name, yes] => Fact::Resolves {
+                name: unhex(name)?,
+                found: either(yes, "yes", "no")?,
+            },
             ["private", path, "missing"] => Fact::Private {
                 path: unhex(path)?,
                 fact: PrivateFileFact::Missing,
@@ -257,6 +265,7 @@ impl Fact {
             Fact::Linger(_) => "fact_linger",
             Fact::LingerSudo(_) => "fact_linger_sudo",
             Fact::Executable { .. } => "fact_executable",
+            Fact::Resolves { .. } => "fact_resolves",
             Fact::Private { fact, .. } => match fact {
                 PrivateFileFact::Missing => "fact_private_missing",
                 PrivateFileFact::Other(_) => "fact_private_other",
@@ -309,6 +318,9 @@ impl Fact {
             Fact::LingerSudo(yes) => facts.linger_by_sudo = Some(yes),
             Fact::Executable { program, found } => {
                 facts.executables.insert(program, found);
+            }
+            Fact::Resolves { name, found } => {
+                facts.resolves.insert(name, found);
             }
             Fact::Private { path, fact } => {
                 facts.private_files.insert(path, fact);

@@ -25,6 +25,7 @@ fn sample_args(function: &str) -> &'static [&'static str] {
         "fact_tunnel" => &[HEX, "running", "0123abcd"],
         "fact_unit" => &["user", "jprov-t-jupyter.service", "enabled", "active"],
         "fact_executable" => &[HEX, "yes"],
+        "fact_resolves" => &[HEX, "no"],
         "fact_private_missing" => &[HEX],
         "fact_private_other" => &[HEX, "directory"],
         "fact_private_file" => &[HEX, "600", "alice", "yes"],

@@ -21,9 +21,18 @@ pub struct Run<'a> {
     pub root: Root<'a>,
 }
 
+/// A round's script for one host, and which of the host's changes it runs.
+#[derive(Clone, Debug)]
+pub struct ApplyScript {
+    pub text: String,
+    /// The positions in `HostPlan::changes` of the changes it runs, in order: `jprov-done N` follows the
+    /// Nth of them.
+    pub steps: Vec<usize>,
+}
+
 /// The script applying `host`'s actionable changes of `phase` (see `plan::phase`: a round runs the lowest
 /// phase left on any host); `None` when there is nothing for a script to do now.
-pub fn apply(run: &Run, host: &HostPlan, phase: u8) -> Result<Option<String>, ScriptError> {
+pub fn apply(run: &Run, host: &HostPlan, phase: u8) -> Result<Option<ApplyScript>, ScriptError> {
     let mut body = Lines::default();
     body.call("apply_begin", &[])?;
     for unit in restarts_to_record(host) {
@@ -31,16 +40,16 @@ pub fn apply(run: &Run, host: &HostPlan, phase: u8) -> Result<Option<String>, Sc
     }
     body.raw(&fire_writer(run.root)?);
     let mut steps = 0;
-    for change in host
-        .changes
-        .iter()
-        .filter(|c| c.is_actionable() && c.phase() == phase)
+    let mut positions = vec![];
+    for (position, change) in
+        (host.changes.iter().enumerate()).filter(|(_, c)| c.is_actionable() && c.phase() == phase)
     {
         let mut step = Lines::default();
         let Some(kind) = steps_of(run, change, &mut step)? else {
             continue;
         };
         steps += 1;
+        positions.push(position);
         body.comment(&format!("step {steps}: {kind}"));
         body.raw(&step.into_text());
         body.call("say_done", &[&steps.to_string()])?;
@@ -54,7 +63,11 @@ pub fn apply(run: &Run, host: &HostPlan, phase: u8) -> Result<Option<String>, Sc
         "jprov apply script for profile {} on the {}. Runs with `sh -s` (possibly under sudo -n).",
         run.profile, host.role
     );
-    assemble(&about, run.root, run.profile, &body.into_text()).map(Some)
+    let text = assemble(&about, run.root, run.profile, &body.into_text())?;
+    Ok(Some(ApplyScript {
+        text,
+        steps: positions,
+    }))
 }
 
 /// `guard_write_fire`, which the library's `guard_arm` calls: prints the guard's fire program.

@@ -128,6 +128,7 @@ pub fn for_hosts(method: Method, hosts: &Hosts) -> Profile {
             command: None,
         }),
         tunnel: Tunnel {
+            peer_address: None,
             account: valid("jprov-tunnel"),
             port: Port::new(hosts.tunnel_port),
         },

@@ -90,7 +90,7 @@ fn server(b: &Builder, tunnel: &TunnelProcess) -> Result<HostState, RenderError>
         items,
         sshd_intent: vec![],
         notes,
-        problems: vec![],
+        problems: b.peer_resolution_problems(Role::Server, Role::Workstation),
     })
 }
 

@@ -209,7 +209,7 @@ fn workstation(b: &Builder, tunnel: &TunnelProcess) -> Result<HostState, RenderE
             items,
             sshd_intent: vec![],
             notes,
-            problems: vec![],
+            problems: b.peer_resolution_problems(Role::Workstation, Role::Server),
         });
     }
     items.extend(workstation_services(b, tunnel, delivery)?);
@@ -218,7 +218,11 @@ fn workstation(b: &Builder, tunnel: &TunnelProcess) -> Result<HostState, RenderE
         items,
         sshd_intent: vec![],
         notes: vec![],
-        problems: b.jupyter_problems(),
+        problems: [
+            b.jupyter_problems(),
+            b.peer_resolution_problems(Role::Workstation, Role::Server),
+        ]
+        .concat(),
     })
 }
 

@@ -242,7 +242,7 @@ fn all_phases(changes: Vec<Change>) -> String {
     };
     let host = host(changes);
     (0..=crate::plan::phase::LAST)
-        .filter_map(|phase| apply(&run, &host, phase).unwrap())
+        .filter_map(|phase| apply(&run, &host, phase).unwrap().map(|s| s.text))
         .collect()
 }
 
@@ -340,12 +340,13 @@ fn only_the_changes_of_the_phase_and_no_script_without_a_step() {
         reason: String::new(),
     }]);
     for phase in 0..=crate::plan::phase::LAST {
-        assert_eq!(apply(&run, &guard_only, phase).unwrap(), None);
+        assert!(apply(&run, &guard_only, phase).unwrap().is_none());
     }
     let both = host(every_change());
     let stop = apply(&run, &both, crate::plan::phase::STOP)
         .unwrap()
-        .unwrap();
+        .unwrap()
+        .text;
     assert!(stop.contains("\nstop_unit ") && !stop.contains("\nforget\n"));
 }
 
@@ -359,7 +360,8 @@ fn a_root_prefixes_every_path_and_nothing_else() {
     };
     let main = apply(&run, &host, crate::plan::phase::MAIN)
         .unwrap()
-        .unwrap();
+        .unwrap()
+        .text;
     assert!(main.contains("\nJPROV_ROOT=/tmp/r\n"));
     assert!(
         main.contains("\nput_file /tmp/r/etc/ssh/sshd_config.d/01-jprov-t.conf 644 root root 755 ")

@@ -59,6 +59,8 @@ if [ -e "/var/lib/systemd/linger/$(id -un)" ]; then fact_linger yes; else
 fi
 if [ -f /opt/jupyter/bin/jupyter ] && [ -x /opt/jupyter/bin/jupyter ]; then x=yes; else x=no; fi
 fact_executable 2f6f70742f6a7570797465722f62696e2f6a757079746572 $x
+if getent ahosts gateway.example.org >/dev/null 2>&1; then r=yes; else r=no; fi
+fact_resolves 676174657761792e6578616d706c652e6f7267 $r
 # A program as systemd finds it: an absolute path, or a name in systemd's own fixed PATH.
 on_systemd_path() { # program
   case $1 in /*) [ -f "$1" ] && printf '%s\n' "$1"; return ;; esac

@@ -49,6 +49,8 @@ fact_unit system certbot.timer "${e:-unknown}" "${a:-unknown}"
 e=$(systemctl is-enabled jprov-lab-proxy-tunnel.service 2>/dev/null | head -n 1) || :
 a=$(systemctl is-active jprov-lab-proxy-tunnel.service 2>/dev/null | head -n 1) || :
 fact_unit system jprov-lab-proxy-tunnel.service "${e:-unknown}" "${a:-unknown}"
+if getent ahosts workstation.internal >/dev/null 2>&1; then r=yes; else r=no; fi
+fact_resolves 776f726b73746174696f6e2e696e7465726e616c $r
 # No ss, or nothing listening: no record.
 listeners=$(ss -ltnpH "sport = :8889" 2>/dev/null) || :
 if [ -n "$listeners" ]; then

@@ -54,6 +54,8 @@ fi
 # systemd looks a bare name up in its own fixed PATH, not the user's.
 x=no; for d in /usr/local/sbin /usr/local/bin /usr/sbin /usr/bin /sbin /bin; do if [ -f "$d"/jupyter ] && [ -x "$d"/jupyter ]; then x=yes; break; fi; done
 fact_executable 6a757079746572 $x
+if getent ahosts 10.0.0.5 >/dev/null 2>&1; then r=yes; else r=no; fi
+fact_resolves 31302e302e302e35 $r
 # No ss, or nothing listening: no record.
 listeners=$(ss -ltnpH "sport = :8888" 2>/dev/null) || :
 if [ -n "$listeners" ]; then
