@@ -49,6 +49,18 @@ enum Command {
         #[arg(short = 'o', long = "out", value_name = "FILE")]
         out: Option<PathBuf>,
     },
+    /// Lint profiles for security, offline (what CI runs next to `plan --offline`): plaintext secrets in
+    /// the profile and in files git tracks beside it, key and certificate files git would commit, weak or
+    /// shared password hashes, templates that turn TLS or the password off; then the profile's security
+    /// layers and what each stops. Exit 1 when any profile has an error, else 0.
+    Check {
+        /// The profiles (YAML).
+        #[arg(required = true, value_name = "PROFILE")]
+        profiles: Vec<PathBuf>,
+        /// Print the findings and layers as versioned JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
     /// Make the hosts match the profile, over SSH, idempotently.
     Apply {
         /// The profile (YAML), or a plan saved with `jprov plan -o FILE`.
@@ -110,15 +122,12 @@ enum Command {
     /// Hash a Jupyter password for a profile's jupyter.password_hash (or, with --htpasswd, a basic-auth
     /// password for access.basic_auth[].htpasswd_hash). Prompts twice without echo, or reads one line from
     /// standard input when it is not a terminal.
-    HashPassword {
-        /// Use the classic sha1:salt:hex form instead of argon2id.
-        #[arg(long, conflicts_with = "htpasswd")]
-        sha1: bool,
-        /// Hash an HTTP basic-auth password for nginx instead (bcrypt, `$2b$`): for
-        /// access.basic_auth[].htpasswd_hash. Use another password than the Jupyter one.
-        #[arg(long)]
-        htpasswd: bool,
-    },
+    HashPassword(HashPasswordArgs),
+    /// Write a starting profile, and a .gitignore beside it that keeps keys, certificates and tokens out of
+    /// git; never over an existing profile. On a terminal it asks for what the flags leave out; without one
+    /// every value the method needs must be a flag. It hashes the Jupyter password itself (read without
+    /// echo, from --password-file, or as one line of standard input), then prints the next commands.
+    Init(Box<InitArgs>),
     /// Print a new unguessable base URL for a profile's jupyter.base_url (`/j-` and 128 random bits in
     /// base32). It hides Jupyter only from those who do not know the URL: it is no substitute for the
     /// password, basic auth or an allow-list.
@@ -174,6 +183,98 @@ struct VerifyArgs {
 /// come from it (tests/offline.rs checks the README against it).
 pub fn command() -> clap::Command {
     <Cli as clap::CommandFactory>::command()
+}
+
+#[derive(Debug, clap::Args)]
+struct HashPasswordArgs {
+    /// Use the classic sha1:salt:hex form instead of argon2id.
+    #[arg(long, conflicts_with = "htpasswd")]
+    sha1: bool,
+    /// Hash an HTTP basic-auth password for nginx instead (bcrypt, `$2b$`): for
+    /// access.basic_auth[].htpasswd_hash. Use another password than the Jupyter one.
+    #[arg(long)]
+    htpasswd: bool,
+    /// Hash a password shorter than the policy asks anyway (a Jupyter password needs more than 16
+    /// characters, a basic-auth one more than 10), with a warning on stderr.
+    #[arg(long)]
+    allow_short: bool,
+    /// Refuse a password whose hash PROFILE already holds (the owner's, a collaborator's, a basic-auth
+    /// account's), naming the field it matched.
+    #[arg(long, value_name = "PROFILE")]
+    profile: Option<PathBuf>,
+}
+
+#[derive(Debug, clap::Args)]
+struct InitArgs {
+    /// The profile to write, or a directory to write NAME.yaml in (default: NAME.yaml here).
+    #[arg(value_name = "DIR or FILE")]
+    path: Option<PathBuf>,
+    /// How browsers reach Jupyter.
+    #[arg(long, value_parser = ["reverse-forward", "nginx-proxy", "local-forward", "lan", "ngrok"])]
+    method: Option<String>,
+    /// The profile's name: lowercase letters, digits, - (default: jupyter).
+    #[arg(long)]
+    name: Option<String>,
+    /// The forwarding server jprov configures, as its admin account over SSH; for local-forward, lan and
+    /// ngrok a jump host to the workstation, which jprov does not change.
+    #[arg(long, value_name = "USER@HOST[:PORT]")]
+    server: Option<String>,
+    /// The workstation's SSH address, or `local` when jprov runs on it.
+    #[arg(long, value_name = "HOST[:PORT]")]
+    workstation: Option<String>,
+    /// Reach the workstation through the server (workstation.jump: server).
+    #[arg(long)]
+    jump: bool,
+    /// The workstation account Jupyter runs as; jprov logs in as it.
+    #[arg(long, value_name = "USER")]
+    user: Option<String>,
+    /// The DNS name browsers use: the server's, ngrok's domain of your account, or for lan (optional) a name
+    /// the collaborators' machines resolve to --lan-address.
+    #[arg(long)]
+    domain: Option<String>,
+    /// lan: the workstation's IP address on the collaborators' network.
+    #[arg(long, value_name = "IP")]
+    lan_address: Option<String>,
+    /// Where the certificate comes from (reverse-forward, nginx-proxy; lan: self-signed by default).
+    #[arg(long, value_parser = ["letsencrypt", "self-signed", "files"])]
+    tls: Option<String>,
+    /// --tls letsencrypt: the ACME account's email.
+    #[arg(long)]
+    email: Option<String>,
+    /// --tls files: the certificate chain's path on the host that terminates TLS.
+    #[arg(long, value_name = "PATH")]
+    tls_cert: Option<String>,
+    /// --tls files: its key's path there.
+    #[arg(long, value_name = "PATH")]
+    tls_key: Option<String>,
+    /// Read the Jupyter password from the first line of FILE instead of a prompt or standard input.
+    #[arg(long, value_name = "FILE")]
+    password_file: Option<PathBuf>,
+    /// Hash a Jupyter password of 16 characters or fewer anyway, with a warning on stderr.
+    #[arg(long)]
+    allow_short: bool,
+}
+
+impl InitArgs {
+    fn given(self) -> crate::init::Given {
+        crate::init::Given {
+            path: self.path,
+            method: self.method,
+            name: self.name,
+            server: self.server,
+            workstation: self.workstation,
+            jump: self.jump,
+            user: self.user,
+            domain: self.domain,
+            lan_address: self.lan_address,
+            tls: self.tls,
+            email: self.email,
+            tls_cert: self.tls_cert,
+            tls_key: self.tls_key,
+            password_file: self.password_file,
+            allow_short: self.allow_short,
+        }
+    }
 }
 
 #[derive(Debug, clap::Args)]
@@ -281,6 +382,10 @@ fn dispatch(cli: Cli) -> Result<u8, Error> {
                 planned => planned,
             }
         }
+        Command::Check { profiles, json } => match check(&profiles, json, &templates, stdout) {
+            Err(error) if json => Ok(json_error(&error, stdout)),
+            checked => checked,
+        },
         Command::Apply {
             profile,
             connect,
@@ -298,14 +403,7 @@ fn dispatch(cli: Cli) -> Result<u8, Error> {
             profile,
             connect,
             guard,
-        } => {
-            let lp = profile::load(&profile)?;
-            let options = Options {
-                start_tunnel: false,
-                destroy: true,
-            };
-            apply(&lp, &templates, options, &connect, &guard, None, stdout)
-        }
+        } => destroy(&profile, &connect, &guard, &templates, stdout),
         Command::Trust { profile, ssh } => {
             crate::host::trust::trust(&profile::load(&profile)?, ssh.connecting(false), stdout)?;
             Ok(exit::OK)
@@ -319,13 +417,9 @@ fn dispatch(cli: Cli) -> Result<u8, Error> {
             Ok(exit::OK)
         }
         Command::Verify(args) => verify(args, &templates, stdout),
-        Command::HashPassword { sha1, htpasswd } => hash_password(sha1, htpasswd, stdout),
-        Command::Schema => {
-            let schema = crate::profile::json_schema();
-            let text = serde_json::to_string_pretty(&schema).expect("JSON values serialize");
-            let _ = writeln!(stdout, "{text}");
-            Ok(exit::OK)
-        }
+        Command::HashPassword(args) => hash_password(&args, stdout),
+        Command::Init(args) => init(*args, &templates, stdout),
+        Command::Schema => schema(stdout),
         Command::BaseUrl => base_url(stdout),
         Command::Completions { shell } => {
             clap_complete::generate(shell, &mut command(), "jprov", stdout);
@@ -333,6 +427,30 @@ fn dispatch(cli: Cli) -> Result<u8, Error> {
         }
         Command::Man { dir } => write_man_pages(&dir, stdout),
     }
+}
+
+/// `jprov destroy PROFILE`: apply the teardown plan.
+fn destroy(
+    profile: &std::path::Path,
+    connect: &ConnectArgs,
+    guard: &GuardArgs,
+    templates: &Templates,
+    stdout: &mut dyn Write,
+) -> Result<u8, Error> {
+    let lp = profile::load(profile)?;
+    let options = Options {
+        start_tunnel: false,
+        destroy: true,
+    };
+    apply(&lp, templates, options, connect, guard, None, stdout)
+}
+
+/// `jprov schema`: the profile's JSON Schema.
+fn schema(stdout: &mut dyn Write) -> Result<u8, Error> {
+    let text = serde_json::to_string_pretty(&crate::profile::json_schema())
+        .expect("JSON values serialize");
+    let _ = writeln!(stdout, "{text}");
+    Ok(exit::OK)
 }
 
 /// `jprov verify`: the report, and 0 when no check failed, 1 otherwise.
@@ -379,19 +497,71 @@ fn verify_settings(args: VerifyArgs) -> Result<(PathBuf, crate::verify::Settings
     Ok((args.profile, crate::verify::Settings { trust, credentials }))
 }
 
-/// `jprov hash-password`: a new password, read without echo, as a hash for the profile.
-fn hash_password(sha1: bool, htpasswd: bool, stdout: &mut dyn Write) -> Result<u8, Error> {
-    let scheme = if sha1 {
-        HashScheme::Sha1
-    } else {
-        HashScheme::Argon2
+/// `jprov hash-password`: a new password, read without echo and held to the policy, as a hash for the
+/// profile.
+fn hash_password(args: &HashPasswordArgs, stdout: &mut dyn Write) -> Result<u8, Error> {
+    use password::policy::Purpose;
+    // A profile that does not load fails before anyone types a password.
+    let profile = args.profile.as_deref().map(profile::load).transpose()?;
+    let (scheme, purpose) = match (args.sha1, args.htpasswd) {
+        (_, true) => (None, Purpose::BasicAuth),
+        (true, false) => (Some(HashScheme::Sha1), Purpose::Jupyter),
+        (false, false) => (Some(HashScheme::Argon2), Purpose::Jupyter),
     };
     let new = password::read_new_password()?;
-    let hash = match htpasswd {
-        true => password::htpasswd::hash_password(&new)?,
-        false => password::hash_password(&new, scheme)?,
+    let held = profile.as_ref().map(|lp| &lp.profile);
+    for warning in password::policy::accept(&new, purpose, args.allow_short, held)? {
+        eprintln!("{warning}");
+    }
+    let hash = match scheme {
+        None => password::htpasswd::hash_password(&new)?,
+        Some(scheme) => password::hash_password(&new, scheme)?,
     };
     let _ = writeln!(stdout, "{hash}");
+    Ok(exit::OK)
+}
+
+/// `jprov check PROFILE...`: every profile's findings and layers; exit 1 when any has an error. A profile
+/// that does not load is a finding of its own, so the others are still checked.
+fn check(
+    files: &[PathBuf],
+    json: bool,
+    templates: &Templates,
+    stdout: &mut dyn Write,
+) -> Result<u8, Error> {
+    let mut reports = vec![];
+    for file in files {
+        let report = match profile::load(file) {
+            Err(error) => crate::lint::Report::invalid(file, &error),
+            Ok(lp) => {
+                let source = std::fs::read(file).map_err(|error| Error::Output {
+                    what: format!("reading {}", file.display()),
+                    error,
+                })?;
+                let source = String::from_utf8_lossy(&source);
+                let workspace = crate::host::workspace::gather(&lp);
+                crate::lint::check(&lp, &source, &workspace, templates)?
+            }
+        };
+        reports.push(report);
+    }
+    let _ = match json {
+        true => writeln!(
+            stdout,
+            "{}",
+            serde_json::to_string_pretty(&crate::lint::json(&reports)).expect("reports serialize")
+        ),
+        false => write!(stdout, "{}", crate::lint::Text(&reports)),
+    };
+    Ok(match reports.iter().any(|r| r.errors > 0) {
+        true => exit::ERROR,
+        false => exit::OK,
+    })
+}
+
+/// `jprov init [DIR or FILE]`: a starting profile, its .gitignore, the next commands.
+fn init(args: InitArgs, templates: &Templates, stdout: &mut dyn Write) -> Result<u8, Error> {
+    crate::init::run(&args.given(), templates, stdout)?;
     Ok(exit::OK)
 }
 

@@ -211,6 +211,7 @@ mod fact_query;
 mod fact_reader;
 mod methods;
 mod services;
+mod sharing;
 #[cfg(test)]
 pub(crate) mod tests;
 mod tls_end;

@@ -55,6 +55,10 @@ pub enum Error {
     #[error(transparent)]
     Password(#[from] crate::password::PasswordError),
     #[error(transparent)]
+    PasswordPolicy(#[from] crate::password::policy::PolicyError),
+    #[error(transparent)]
+    Init(#[from] crate::init::InitError),
+    #[error(transparent)]
     Tunnel(#[from] crate::host::tunnel::TunnelError),
     #[error(
         "jprov {command} changes the hosts and asks first, but standard input is not a terminal, so nobody \

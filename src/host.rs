@@ -13,3 +13,4 @@ pub mod transport;
 pub mod trust;
 pub mod tunnel;
 pub mod validate;
+pub mod workspace;

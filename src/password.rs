@@ -11,6 +11,7 @@
 //! Nothing here ever puts a password (or a string that might be one) into an error message.
 
 pub mod htpasswd;
+pub mod policy;
 
 use std::io::{self, BufRead, IsTerminal};
 
@@ -19,11 +20,11 @@ use argon2::{Algorithm, Argon2, Params, Version};
 use sha1::{Digest, Sha1};
 
 /// Argon2 memory cost in KiB used by `jupyter server password`.
-const ARGON2_M_COST: u32 = 10240;
+pub const ARGON2_M_COST: u32 = 10240;
 /// Argon2 iterations used by `jupyter server password`.
-const ARGON2_T_COST: u32 = 10;
+pub const ARGON2_T_COST: u32 = 10;
 /// Argon2 lanes used by `jupyter server password`.
-const ARGON2_P_COST: u32 = 8;
+pub const ARGON2_P_COST: u32 = 8;
 /// Argon2 output length in bytes (argon2-cffi's default).
 const ARGON2_OUTPUT_LEN: usize = 32;
 /// Argon2 salt length in bytes (argon2-cffi's default).
@@ -237,8 +238,13 @@ pub fn looks_like_hash(s: &str) -> bool {
         return false;
     }
     if let Some(phc) = s.strip_prefix("argon2:") {
-        // Require the canonical serialisation too, so nothing unusual slips through the parser.
-        return parse_argon2_phc(phc).is_ok_and(|p| p.to_string() == phc);
+        // Salt and hash in the PHC format's base64 (what argon2-cffi writes): the parser would also take
+        // `.` and `-`, and so `..`, which no Jupyter hash has. And the canonical serialisation, so nothing
+        // unusual slips through the parser.
+        let base64 = phc
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"$=,+/".contains(&b));
+        return base64 && parse_argon2_phc(phc).is_ok_and(|p| p.to_string() == phc);
     }
     let parts: Vec<&str> = s.split(':').collect();
     let [alg, salt, digest] = parts[..] else {
@@ -300,7 +306,7 @@ fn confirm(first: String, second: String) -> Result<String, PasswordError> {
 }
 
 /// Read one line, strip a trailing `\n` or `\r\n`, reject empty or non-UTF-8 input.
-fn read_password_line(reader: &mut impl BufRead) -> Result<String, PasswordError> {
+pub(crate) fn read_password_line(reader: &mut impl BufRead) -> Result<String, PasswordError> {
     let mut line = Vec::new();
     reader
         .read_until(b'\n', &mut line)
@@ -509,6 +515,8 @@ mod tests {
             ARGON2_UNICODE.replace("v=19", "v=42"),
             ARGON2_UNICODE.replace("qjjD", "qj'D"),
             ARGON2_UNICODE.replace("qjjD", "qj jD"),
+            ARGON2_UNICODE.replace("qjjD", "qj..jD"),
+            ARGON2_UNICODE.replace("qjjD", "qj-jD"),
             format!("{ARGON2_UNICODE}$"),
             format!("{ARGON2_UNICODE}$extra"),
             format!("argon2:{}", "a".repeat(600)),

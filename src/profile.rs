@@ -652,6 +652,13 @@ fn check_resolved_ssh_paths(lp: &LoadedProfile, outline: &Outline) -> Result<(),
     Ok(())
 }
 
+/// The line a field (`jupyter.password_hash`, `jupyter.collaborators[1].password_hash`) starts on in a
+/// profile's text, for messages about a profile that loaded (`jprov check`).
+pub fn field_line(source: &str, field: &str) -> Option<usize> {
+    let source = source.strip_prefix('\u{feff}').unwrap_or(source);
+    source::scan(source).0.locate(field).map(|(line, _)| line)
+}
+
 /// Parse and validate a profile's text; `file` is only used in errors.
 pub fn parse(source: &str, file: &Path) -> Result<Profile, ProfileError> {
     parse_outlined(source, file).map(|(profile, _)| profile)
@@ -988,7 +995,7 @@ fn check_ngrok(p: &Profile) -> Result<(), Conflict> {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
 
 /// The profile's JSON Schema, from the types serde reads (what `jprov schema` prints and
 /// `profiles/profile.schema.json` holds): editors complete and check fields with it. The rules that span

@@ -64,6 +64,9 @@ const TEMPLATES: &[(&str, &str)] = &[
         "assemble_ngrok_config.sh",
         include_str!("../templates/assemble_ngrok_config.sh.j2"),
     ),
+    // `jprov init`'s files, on this machine.
+    ("profile.yaml", include_str!("../templates/profile.yaml.j2")),
+    ("gitignore", include_str!("../templates/gitignore.j2")),
 ];
 
 /// Environment variable naming a directory whose `NAME.j2` files replace the built-in templates. For tests

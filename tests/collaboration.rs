@@ -85,7 +85,7 @@ type Person = (&'static str, &'static str, &'static str);
 
 const ADA: Person = ("ada", "ada's own secret", "Ada Lovelace");
 const BOB: Person = ("bob", "bob's own secret", "Bob O'Brien");
-/// The owner: workstation.user of the example, with the examples' hash.
+/// The owner: workstation.user of the example.
 const OWNER: Person = ("alice", "mypassword", "alice");
 
 /// The reverse-forward example as a workstation here runs it: Jupyter on `port` serving TLS from
@@ -98,6 +98,8 @@ fn profile(
     on: bool,
 ) -> Profile {
     let mut p = example("reverse-forward.yaml");
+    // The example's hash is of a password nobody knows: the owner gets one of a known password.
+    p.jupyter.password_hash = valid(&hash_password(OWNER.1, HashScheme::Argon2).unwrap());
     p.jupyter.port = jprov::value::Port::new(port);
     let jupyter = Path::new(python).with_file_name("jupyter");
     p.jupyter.command = Some(valid(&jupyter.display().to_string()));

@@ -971,8 +971,8 @@ fn collaborators_edit_one_notebook(lab: &Lab, profile: &Path, name: &str) {
     let jupyter = "  app: server\n  command: /opt/jupyter/bin/jupyter\n";
     assert!(original.contains(jupyter), "{original}");
     let people = [
-        ("ada", "ada-e2e-secret", "Ada Lovelace"),
-        ("bob", "bob-e2e-secret", "Bob O'Brien"),
+        ("ada", "ada-e2e-own-secret", "Ada Lovelace"),
+        ("bob", "bob-e2e-own-secret", "Bob O'Brien"),
     ];
     let collaborators: String = (people.iter())
         .map(|(username, password, name)| {

@@ -97,6 +97,8 @@ Tunnel, opened by the workstation as alice:
 -p [SERVER_PORT] -R :[TUNNEL_PORT]:localhost:[JUPYTER_PORT] jprov-tunnel@127.0.0.1
 Jupyter on the workstation: jupyter lab
 Browsers open: https://jupyter.test:[TUNNEL_PORT]/
+  - tell each collaborator their Jupyter password by one long-lived channel (in person, a password \
+manager) and the URL by another (mail, chat), so no one message lets anyone in
 
 No changes: the hosts match the profile.
 Applied: the hosts match the profile.
@@ -106,6 +108,8 @@ The tunnel is up on the workstation: started by apply --start-tunnel (pid file \
 Start Jupyter on the workstation:
   jupyter lab
 Browsers open: https://jupyter.test:[TUNNEL_PORT]/
+  - tell each collaborator their Jupyter password by one long-lived channel (in person, a password \
+manager) and the URL by another (mail, chat), so no one message lets anyone in
 ",
         )
         .run();
@@ -196,6 +200,8 @@ Tunnel, opened by the server as jprov-tunnel:
 -p [WORKSTATION_PORT] -L 127.0.0.1:[TUNNEL_PORT]:localhost:[JUPYTER_PORT] alice@127.0.0.1
 Jupyter on the workstation: jupyter lab
 Browsers open: https://jupyter.test:[HTTPS_PORT]/
+  - tell each collaborator their Jupyter password by one long-lived channel (in person, a password \
+manager) and the URL by another (mail, chat), so no one message lets anyone in
 
 No changes: the hosts match the profile.
 Applied: the hosts match the profile.
@@ -205,9 +211,17 @@ The tunnel is up on the server: started by apply --start-tunnel (pid file \
 Start Jupyter on the workstation:
   jupyter lab
 Browsers open: https://jupyter.test:[HTTPS_PORT]/
+  - tell each collaborator their Jupyter password by one long-lived channel (in person, a password \
+manager) and the URL by another (mail, chat), so no one message lets anyone in
 ",
         )
         .run();
+}
+
+/// What apply tells collaborators of a self-signed certificate, from openssl's `sha256 Fingerprint=AB:...`.
+fn told_fingerprint(openssl: &str) -> String {
+    let fingerprint = openssl.trim().rsplit('=').next().unwrap();
+    format!("tell collaborators its SHA-256 fingerprint, to compare with what their browser shows before they trust it: {fingerprint}")
 }
 
 /// `openssl x509 OPTIONS -noout -in PATH` on `host`.
@@ -289,13 +303,14 @@ fn reverse_forward_generates_a_self_signed_certificate_on_the_workstation() {
         "{config}"
     );
 
-    // A second apply makes no new certificate.
+    // A second apply makes no new certificate, and tells the fingerprint collaborators compare.
     let fingerprint = x509(&s.workstation, &fullchain, "-fingerprint -sha256");
     // Converged: its whole text is compared in reverse_forward_plans_applies_converges_and_reapplies_nothing;
     // here, that no round ran.
     s.apply(&[])
         .stdout_contains("No changes")
         .stdout_lacks("round 1")
+        .stdout_contains(told_fingerprint(&fingerprint))
         .run();
     assert_eq!(
         x509(&s.workstation, &fullchain, "-fingerprint -sha256"),
@@ -399,10 +414,11 @@ fn nginx_proxy_serves_a_self_signed_certificate_generated_on_the_server() {
 
     let fingerprint = x509(&s.server, &fullchain, "-fingerprint -sha256");
     // Converged: its whole text is compared in reverse_forward_plans_applies_converges_and_reapplies_nothing;
-    // here, that no round ran.
+    // here, that no round ran. The fingerprint collaborators compare is told.
     s.apply(&[])
         .stdout_contains("No changes")
         .stdout_lacks("round 1")
+        .stdout_contains(told_fingerprint(&fingerprint))
         .run();
     assert_eq!(
         x509(&s.server, &fullchain, "-fingerprint -sha256"),
@@ -534,6 +550,8 @@ Tunnel, opened by the workstation as alice:
 -p [SERVER_PORT] -R :[TUNNEL_PORT]:localhost:[JUPYTER_PORT] jprov-tunnel@127.0.0.1
 Jupyter on the workstation: jupyter lab
 Browsers open: https://jupyter.test:[TUNNEL_PORT]/
+  - tell each collaborator their Jupyter password by one long-lived channel (in person, a password \
+manager) and the URL by another (mail, chat), so no one message lets anyone in
 
 The plan has problems (PROBLEM above): apply would not give the intended result.
 No changes to files, but the hosts do not do what the profile wants.
@@ -681,6 +699,8 @@ Tunnel, opened by the workstation as alice:
 -p [SERVER_PORT] -R :[TUNNEL_PORT]:localhost:[JUPYTER_PORT] jprov-tunnel@127.0.0.1
 Jupyter on the workstation: jupyter lab
 Browsers open: https://jupyter.test:[TUNNEL_PORT]/
+  - tell each collaborator their Jupyter password by one long-lived channel (in person, a password \
+manager) and the URL by another (mail, chat), so no one message lets anyone in
 
 1 change to apply.
 ",

@@ -7,7 +7,7 @@
 mod support;
 
 use jprov::profile::WorkstationHost;
-use support::profiles::{example, example_names, self_signed, valid, HASH_DIGEST};
+use support::profiles::{example, example_hash_digests, example_names, self_signed, valid};
 use support::test::Test;
 
 /// The four offline plans of every example: (arguments after `plan --offline`, golden file suffix).
@@ -94,8 +94,10 @@ fn offline_plans_of_the_examples_show_every_file_and_exit_2() {
         for needle in must_show {
             test = test.stdout_contains(*needle);
         }
+        for digest in example_hash_digests(name) {
+            test = test.stdout_lacks(digest);
+        }
         test.status(2)
-            .stdout_lacks(HASH_DIGEST)
             .stdout_contains("hashed_password = '********'")
             .run();
     }
@@ -196,13 +198,13 @@ fn self_signed_certificates_are_generated_on_the_host_that_terminates_tls() {
 
 #[test]
 fn json_plan_is_versioned_and_redacted() {
-    let plan = Test::new()
+    let mut test = Test::new()
         .example("nginx-proxy.yaml")
-        .args(["plan", "--offline", "--json"])
-        .status(2)
-        .stdout_lacks(HASH_DIGEST)
-        .run()
-        .json();
+        .args(["plan", "--offline", "--json"]);
+    for digest in example_hash_digests("nginx-proxy.yaml") {
+        test = test.stdout_lacks(digest);
+    }
+    let plan = test.status(2).run().json();
     assert_eq!(plan["format_version"], 3);
     assert_eq!(plan["offline"], true);
     assert_eq!(plan["hosts"].as_array().unwrap().len(), 2);
@@ -262,6 +264,7 @@ fn bad_profiles_name_file_line_and_field() {
 
 #[test]
 fn hash_password_reads_stdin_and_the_hash_verifies() {
+    let password = "a passphrase of 27 chars łe¶";
     for (args, prefix) in [
         (
             &["hash-password"][..],
@@ -271,13 +274,14 @@ fn hash_password_reads_stdin_and_the_hash_verifies() {
     ] {
         let out = Test::new()
             .args(args.iter().copied())
-            .stdin("łe¶ŧ←↓→\n")
+            .stdin(&format!("{password}\n"))
             .stdout_contains(prefix)
+            .stderr("")
             .run();
         let hash = out.stdout.trim();
         assert!(hash.starts_with(prefix), "{hash}");
-        assert!(jprov::password::verify_password(hash, "łe¶ŧ←↓→").unwrap());
-        assert!(!jprov::password::verify_password(hash, "łe¶ŧ←↓").unwrap());
+        assert!(jprov::password::verify_password(hash, password).unwrap());
+        assert!(!jprov::password::verify_password(hash, "a passphrase of 27 chars łe").unwrap());
     }
     // An empty password is refused.
     Test::new()
@@ -287,6 +291,122 @@ fn hash_password_reads_stdin_and_the_hash_verifies() {
         .stdout("")
         .stderr("error: the password is empty; choose a non-empty password\n")
         .run();
+}
+
+/// A Jupyter password of 16 characters or fewer, a basic-auth one of 10 or fewer, is refused without
+/// saying anything of it; `--allow-short` hashes it and says so on stderr.
+#[test]
+fn hash_password_refuses_short_passwords_unless_allowed() {
+    for (args, short, long) in [
+        (
+            &["hash-password"][..],
+            "sixteen-chars-ok",
+            "seventeen-chars-ok",
+        ),
+        (
+            &["hash-password", "--sha1"][..],
+            "łe¶ŧ←↓→",
+            "seventeen-chars-ok",
+        ),
+        (
+            &["hash-password", "--htpasswd"][..],
+            "ten-chars!",
+            "eleven-chars",
+        ),
+    ] {
+        let what = match args.contains(&"--htpasswd") {
+            true => "a basic-auth password needs more than 10 characters",
+            false => "a Jupyter password needs more than 16 characters",
+        };
+        Test::new()
+            .args(args.iter().copied())
+            .stdin(&format!("{short}\n"))
+            .status(1)
+            .stdout("")
+            .stderr_contains(format!("error: {what}, and this one has"))
+            .stderr_contains("--allow-short")
+            .stderr_lacks(short)
+            .run();
+        let allowed = Test::new()
+            .args(args.iter().copied())
+            .arg("--allow-short")
+            .stdin(&format!("{short}\n"))
+            .stderr_contains("warning: --allow-short: hashing a ")
+            .stderr_lacks(short)
+            .run();
+        let hash = allowed.stdout.trim();
+        let verified = match args.contains(&"--htpasswd") {
+            true => jprov::password::htpasswd::verify_bcrypt(hash, short).unwrap(),
+            false => jprov::password::verify_password(hash, short).unwrap(),
+        };
+        assert!(verified, "{hash}");
+        // One character more passes without a word.
+        Test::new()
+            .args(args.iter().copied())
+            .stdin(&format!("{long}\n"))
+            .stderr("")
+            .run();
+    }
+}
+
+/// With `--profile`, a password whose hash the profile holds (any login's, Jupyter's or basic auth's) is
+/// refused, naming the field and never the password; a new one is hashed.
+#[test]
+fn hash_password_refuses_a_password_the_profile_holds() {
+    let (jupyter, ada, basic) = (
+        "the owner's long password",
+        "ada's own long password",
+        "alice-basic-pw",
+    );
+    let hash =
+        |p: &str| jprov::password::hash_password(p, jprov::password::HashScheme::Argon2).unwrap();
+    let mut profile = example("layers.yaml");
+    profile.jupyter.password_hash = valid(&hash(jupyter));
+    profile.jupyter.collaborators[0].password_hash = valid(&hash(ada));
+    profile.access.basic_auth.as_mut().unwrap()[0].htpasswd_hash =
+        valid(&jprov::password::htpasswd::hash_password(basic).unwrap());
+    for (args, password, field) in [
+        (
+            &["hash-password"][..],
+            ada,
+            "jupyter.collaborators[0].password_hash (ada's login)",
+        ),
+        (
+            &["hash-password", "--htpasswd"][..],
+            jupyter,
+            "jupyter.password_hash (alice's login)",
+        ),
+        (
+            &["hash-password"][..],
+            basic,
+            "access.basic_auth[0].htpasswd_hash (alice's login)",
+        ),
+    ] {
+        let test = Test::new().args(args.iter().copied());
+        let profile_file = test.dir().join("profile.yaml");
+        support::profiles::write(&profile_file, &profile);
+        test.arg("--allow-short")
+            .arg("--profile")
+            .arg(&profile_file)
+            .stdin(&format!("{password}\n"))
+            .status(1)
+            .stdout("")
+            .stderr_contains(format!(
+                "the profile already holds a hash of this password, in {field}"
+            ))
+            .stderr_lacks(password)
+            .run();
+    }
+    let test = Test::new().arg("hash-password");
+    let profile_file = test.dir().join("profile.yaml");
+    support::profiles::write(&profile_file, &profile);
+    let out = test
+        .arg("--profile")
+        .arg(&profile_file)
+        .stdin("a password nobody used before\n")
+        .stderr("")
+        .run();
+    assert!(out.stdout.starts_with("argon2:"), "{}", out.stdout);
 }
 
 fn current_user() -> String {
@@ -403,11 +523,13 @@ fn offline_destroy_plans_show_the_whole_teardown_of_systemd_hosts() {
         for needle in must_show {
             test = test.stdout_contains(*needle);
         }
+        for digest in example_hash_digests(name) {
+            test = test.stdout_lacks(digest);
+        }
         // Debian's certbot timer is not jprov's: never stopped.
         let plan = test
             .status(2)
             .stdout_lacks("certbot.timer")
-            .stdout_lacks(HASH_DIGEST)
             .run();
         // On each host: services stop first, jprov's records go last.
         for role in ["server", "workstation"] {

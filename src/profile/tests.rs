@@ -78,10 +78,7 @@ fn plaintext_passwords_are_refused_without_echo() {
     assert!(e.message.contains("jprov hash-password"), "{e}");
     assert!(!e.to_string().contains("hunter2secret"), "{e}");
 
-    let e = error(&GOOD.replace(
-        "\"sha1:0e112c3ddfce:a68df677475c2b47b6e86d0467eec97ac5f4b85a\"",
-        "hunter2secret",
-    ));
+    let e = error(&GOOD.replace(owner_hash_line(GOOD), "  password_hash: hunter2secret"));
     assert_eq!(e.field.as_deref(), Some("jupyter.password_hash"), "{e}");
     assert!(!e.to_string().contains("hunter2secret"), "{e}");
 }
@@ -486,10 +483,17 @@ fn ssh_paths_must_stay_one_file_after_resolving() {
 
 const SHA1: &str = "sha1:0e112c3ddfce:a68df677475c2b47b6e86d0467eec97ac5f4b85a";
 
+/// The line of an example's text that holds the owner's hash (`  password_hash: "..."`).
+pub(crate) fn owner_hash_line(text: &str) -> &str {
+    (text.lines())
+        .find(|l| l.starts_with("  password_hash: "))
+        .expect("the example has the owner's hash")
+}
+
 /// The example with `collaborators:` after `jupyter.password_hash` (line 20 on).
 fn with_collaborators(entries: &str) -> String {
-    let at = "a68df677475c2b47b6e86d0467eec97ac5f4b85a\"\n";
-    GOOD.replacen(at, &format!("{at}  collaborators:\n{entries}"), 1)
+    let at = format!("{}\n", owner_hash_line(GOOD));
+    GOOD.replacen(&at, &format!("{at}  collaborators:\n{entries}"), 1)
 }
 
 fn collaborator(name: &str, username: &str) -> String {

@@ -11,7 +11,8 @@ use jprov::profile::{
 use jprov::value::{CertDays, Port};
 use std::path::{Path, PathBuf};
 
-/// The hash of "mypassword" that every example and test profile carries (never printed by jprov).
+/// The hash of "mypassword" that the test profiles carry (never printed by jprov). The examples hold argon2
+/// hashes of random passwords nobody knows (`example_hash_digests`).
 pub const HASH: &str = "sha1:0e112c3ddfce:a68df677475c2b47b6e86d0467eec97ac5f4b85a";
 /// What of `HASH` must never appear in a plan, a saved plan or an error.
 pub const HASH_DIGEST: &str = "a68df677475c2b47b6e86d0467eec97ac5f4b85a";
@@ -26,6 +27,15 @@ pub fn example(name: &str) -> Profile {
     jprov::profile::load(&example_path(name))
         .unwrap_or_else(|e| panic!("{name}: {e}"))
         .profile
+}
+
+/// What of the example profiles/NAME's hashes must never appear in a plan: each hash's digest (its last
+/// `$` or `:` part).
+pub fn example_hash_digests(name: &str) -> Vec<String> {
+    let profile = example(name);
+    (jprov::password::policy::held_hashes(&profile).iter())
+        .map(|held| held.hash.rsplit(['$', ':']).next().unwrap().to_string())
+        .collect()
 }
 
 pub fn example_path(name: &str) -> PathBuf {

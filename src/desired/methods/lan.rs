@@ -5,7 +5,7 @@
 
 use super::{Method, TlsEnd, Tunnel};
 use crate::desired::builder::{url, Builder, Exposure};
-use crate::desired::certificates::fingerprint;
+use crate::desired::sharing::{channels_step, Shared};
 use crate::desired::*;
 
 pub(in crate::desired) struct Lan;
@@ -45,10 +45,7 @@ impl Method for Lan {
 
     fn reach(&self, b: &Builder) -> Reach {
         let exposure = exposure(b.p);
-        let mut steps = vec![];
-        if matches!(b.p.tls, Some(Tls::SelfSigned { .. })) {
-            steps.push(self_signed_step(b));
-        }
+        let mut steps = Vec::from_iter(b.self_signed_step());
         if exposure.local_hostnames.is_empty() {
             steps.push(
                 "without a domain, browsers open the address itself; with `domain:` (a name their \
@@ -56,6 +53,7 @@ impl Method for Lan {
                     .to_string(),
             );
         }
+        steps.push(channels_step(Shared::Url));
         Reach {
             url: exposure.url,
             steps,
@@ -86,20 +84,6 @@ fn exposure(p: &Profile) -> Exposure {
         local_hostnames: p.domain.iter().map(|d| d.to_string()).collect(),
         serves_tls: true,
         behind_proxy: false,
-    }
-}
-
-/// What collaborators compare before they trust the self-signed certificate.
-fn self_signed_step(b: &Builder) -> String {
-    let (fullchain, _) = b.l.tls_files(b.p).expect("lan has TLS");
-    match b.facts.read(Role::Workstation, &fullchain).and_then(fingerprint) {
-        Some(fingerprint) => format!(
-            "the certificate is self-signed: tell collaborators its SHA-256 fingerprint, to compare with \
-             what their browser shows before they trust it: {fingerprint}"
-        ),
-        None => "the certificate is self-signed and made during apply: apply prints its SHA-256 \
-                 fingerprint, for collaborators to compare before they trust it"
-            .to_string(),
     }
 }
 

@@ -5,6 +5,7 @@
 
 use super::{Method, TlsEnd, Tunnel};
 use crate::desired::builder::{url, Builder, Exposure};
+use crate::desired::sharing::{channels_step, Shared};
 use crate::desired::*;
 use crate::profile::WorkstationHost;
 
@@ -45,6 +46,7 @@ impl Method for LocalForward {
                     host_alias(p),
                     ssh_config_snippet(p)
                 ),
+                channels_step(Shared::Forward),
             ],
             laptop_forward: Some(argv),
         }

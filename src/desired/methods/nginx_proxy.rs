@@ -5,6 +5,7 @@ use super::{Method, TlsEnd, Tunnel};
 use crate::desired::access;
 use crate::desired::builder::{plain_group, root_file, url, Builder, Exposure, TunnelEnds};
 use crate::desired::services::{no_systemd_note, unit_group};
+use crate::desired::sharing::Shared;
 use crate::desired::*;
 
 pub(in crate::desired) struct NginxProxy;
@@ -35,9 +36,13 @@ impl Method for NginxProxy {
     }
 
     fn reach(&self, b: &Builder) -> Reach {
+        let shared = match b.p.access.basic_auth {
+            Some(_) => Shared::UrlAndBasicAuth,
+            None => Shared::Url,
+        };
         Reach {
             url: exposure(b.p).url,
-            steps: vec![],
+            steps: b.sharing_steps(shared),
             laptop_forward: None,
         }
     }

@@ -10,6 +10,7 @@
 use super::{Method, TlsEnd, Tunnel};
 use crate::desired::builder::{plain_group, url, Builder, Exposure};
 use crate::desired::services::unit_group;
+use crate::desired::sharing::{channels_step, Shared};
 use crate::desired::*;
 use crate::facts::PrivateFileFact;
 
@@ -48,7 +49,8 @@ impl Method for Ngrok {
             ),
             None => format!("start the ngrok agent on the workstation as {}: {}", p.workstation.user, agent_by_hand(p, l)),
         }];
-        if section(p).basic_auth_file.is_some() {
+        let basic_auth = section(p).basic_auth_file.is_some();
+        if basic_auth {
             steps.push(
                 "browsers ask for a user and password from ngrok.basic_auth_file first, then Jupyter's login \
                  page asks for Jupyter's password"
@@ -60,6 +62,11 @@ impl Method for Ngrok {
              Jupyter's websockets; a paid plan does not show it"
                 .to_string(),
         );
+        // ngrok's certificate is a public CA's: nothing to compare.
+        steps.push(channels_step(match basic_auth {
+            true => Shared::UrlAndBasicAuth,
+            false => Shared::Url,
+        }));
         Reach {
             url: exposure(p).url,
             steps,

@@ -5,6 +5,7 @@
 use super::{Method, TlsEnd, Tunnel};
 use crate::desired::builder::{plain_group, root_file, url, Builder, Exposure, TunnelEnds};
 use crate::desired::services::{no_systemd_note, renewals_need_apply_note, unit_group};
+use crate::desired::sharing::Shared;
 use crate::desired::*;
 
 pub(in crate::desired) struct ReverseForward;
@@ -36,7 +37,7 @@ impl Method for ReverseForward {
     fn reach(&self, b: &Builder) -> Reach {
         Reach {
             url: exposure(b.p).url,
-            steps: vec![],
+            steps: b.sharing_steps(Shared::Url),
             laptop_forward: None,
         }
     }

@@ -112,8 +112,8 @@ fn the_method_list_is_every_method_the_profile_accepts() {
 fn basic_auth_accounts_are_jupyter_logins_once_each_with_a_hash_of_their_own() {
     let collaborators = "  collaborators:\n    - name: Ada Lovelace\n      username: ada\n      \
                          password_hash: \"sha1:0e112c3ddfce:a68df677475c2b47b6e86d0467eec97ac5f4b85a\"\n";
-    let at = "  password_hash: \"sha1:0e112c3ddfce:a68df677475c2b47b6e86d0467eec97ac5f4b85a\"\n";
-    let with_ada = NGINX_PROXY.replacen(at, &format!("{at}{collaborators}"), 1);
+    let at = format!("{}\n", crate::profile::tests::owner_hash_line(NGINX_PROXY));
+    let with_ada = NGINX_PROXY.replacen(&at, &format!("{at}{collaborators}"), 1);
     let (alice, ada) = (hash("alice pw"), hash("ada pw"));
     // The owner and a collaborator: both logins.
     let p = parsed(&with_access(

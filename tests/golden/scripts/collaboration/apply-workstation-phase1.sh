@@ -47,7 +47,7 @@ c.ServerApp.base_url = '/'
 c.ServerApp.custom_display_url = 'https://jupyter.example.org:8888/'
 
 # Password login only: no token, and the password cannot be replaced from the login page.
-c.PasswordIdentityProvider.hashed_password = 'sha1:0e112c3ddfce:a68df677475c2b47b6e86d0467eec97ac5f4b85a'
+c.PasswordIdentityProvider.hashed_password = 'argon2:"'$argon2id$v=19$m=10240,t=10,p=8$vccurgDVDFUmHi8+JeJhLQ$NxvUpWQVgroCtN3LVAz1DzEwxwNsZzbm4+EsNfGSy8Y'"'
 c.PasswordIdentityProvider.password_required = True
 c.PasswordIdentityProvider.allow_password_change = False
 c.IdentityProvider.token = ''
@@ -67,13 +67,13 @@ _OWNER = \"alice\"
 # username -> the name Jupyter shows and the hash of that person's own password.
 _COLLABORATORS = {    \"ada\": {
         \"name\": \"Ada Lovelace\",
-        \"password_hash\": \"sha1:0e112c3ddfce:a68df677475c2b47b6e86d0467eec97ac5f4b85a\",
-    },    \"charles\": {
-        \"name\": \"Charles Babbage\",
-        \"password_hash\": \"sha1:0e112c3ddfce:a68df677475c2b47b6e86d0467eec97ac5f4b85a\",
+        \"password_hash\": \"argon2:"'$argon2id$v=19$m=10240,t=10,p=8$wM5x9dcpiuVmqgNFnmkh+A$dsECml9b9HCCi2iSbJuu3CRB9fv7djrMXUDtEy7YKlU",
+    },    "charles": {
+        "name": "Charles Babbage",
+        "password_hash": "argon2:$argon2id$v=19$m=10240,t=10,p=8$KUNelwErAqJp194HVi9BQg$Rtq8KbdoAo3OKUg6PQmc/NyCi/z1tc0nBHJE9bkUCtk",
     },}
 _USERNAME_FIELD = (
-    '<label for=\"username_input\"><strong>Username:</strong></label>'
+    '"'<label for=\"username_input\"><strong>Username:</strong></label>'
     '<input type=\"text\" name=\"username\" id=\"username_input\" class=\"form-control\"'
     ' autocomplete=\"username\" autocapitalize=\"none\">'
 )

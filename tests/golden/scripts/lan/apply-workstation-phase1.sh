@@ -47,7 +47,7 @@ c.ServerApp.base_url = '/'
 c.ServerApp.custom_display_url = 'https://jupyter.lan:8888/'
 
 # Password login only: no token, and the password cannot be replaced from the login page.
-c.PasswordIdentityProvider.hashed_password = 'argon2:"'$argon2id$v=19$m=10240,t=10,p=8$qjjDiZUofUVVnrVYxacnbA$l5pQq1bJ8zglGT2uXP6iOg'"'
+c.PasswordIdentityProvider.hashed_password = 'argon2:"'$argon2id$v=19$m=10240,t=10,p=8$F4CluH5md2dWxNjObJsc8A$hJjoCQaFcTiGDc2XTL5Ob5zX7YRKqEIAhvYoKGQh96E'"'
 c.PasswordIdentityProvider.password_required = True
 c.PasswordIdentityProvider.allow_password_change = False
 c.IdentityProvider.token = ''

@@ -34,8 +34,8 @@ backup /etc/nginx/sites-available/jprov-lab-layers
 backup /etc/nginx/sites-enabled/jprov-lab-layers
 put_file /etc/nginx/jprov-lab-layers.htpasswd 640 root www-data 755 '# Managed by jprov for profile lab-layers; edits will be overwritten.
 # The HTTP basic-auth accounts of access.basic_auth, checked by nginx in front of Jupyter.
-alice:$2b$10$Dt2VUpWuCTo9JuqKQQVSmOmyESn5ZX0QM0wDlZnIthgDwlfxthK0.
-ada:$2b$10$MG1FVpL58PPD5cuvsbuUJ.u2JIMhrYFRFzmJZj3VVwPpFKMRtCaVm
+alice:$2b$10$Ba3xafAlA0iHV/nDf8V6WuMWyHXDOkbF7iH.Pwvfxy3WSgwDUZlPy
+ada:$2b$10$Tg..PzmSjf80XRSNyn2fh.6wdNFjXTQcPDPiL9nB092kMosYGB5GS
 '
 put_file /etc/nginx/sites-available/jprov-lab-layers 644 root root 755 '# Managed by jprov for profile lab-layers; edits will be overwritten.
 # Included at http level (Debian: sites-available/jprov-lab-layers, linked from sites-enabled).

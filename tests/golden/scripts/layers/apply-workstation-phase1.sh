@@ -41,7 +41,7 @@ c.ServerApp.base_url = '/j-zfivqxciaq4izaztqd5ypovo5a/'
 c.ServerApp.custom_display_url = 'https://jupyter.example.org/j-zfivqxciaq4izaztqd5ypovo5a/'
 
 # Password login only: no token, and the password cannot be replaced from the login page.
-c.PasswordIdentityProvider.hashed_password = 'sha1:0e112c3ddfce:a68df677475c2b47b6e86d0467eec97ac5f4b85a'
+c.PasswordIdentityProvider.hashed_password = 'argon2:"'$argon2id$v=19$m=10240,t=10,p=8$fS+3eQS4dmjolnoKoUiZbg$M/JWaATl1nNa+eQO8pmlhslXdXyTPqSDPnpm/JeLM88'"'
 c.PasswordIdentityProvider.password_required = True
 c.PasswordIdentityProvider.allow_password_change = False
 c.IdentityProvider.token = ''
@@ -61,10 +61,10 @@ _OWNER = \"alice\"
 # username -> the name Jupyter shows and the hash of that person's own password.
 _COLLABORATORS = {    \"ada\": {
         \"name\": \"Ada Lovelace\",
-        \"password_hash\": \"sha1:455e8718a4c9:f5de335581b68afc076dbef68387ead6f4e4a7bb\",
+        \"password_hash\": \"argon2:"'$argon2id$v=19$m=10240,t=10,p=8$fX8R6KU2V+7cmhNeNgo+5Q$MbVPF8Bb9lTDpiMU1yz2/wjnWny2JkF5egxh8mcmZB4",
     },}
 _USERNAME_FIELD = (
-    '<label for=\"username_input\"><strong>Username:</strong></label>'
+    '"'<label for=\"username_input\"><strong>Username:</strong></label>'
     '<input type=\"text\" name=\"username\" id=\"username_input\" class=\"form-control\"'
     ' autocomplete=\"username\" autocapitalize=\"none\">'
 )

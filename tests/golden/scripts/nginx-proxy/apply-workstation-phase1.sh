@@ -41,7 +41,7 @@ c.ServerApp.base_url = '/'
 c.ServerApp.custom_display_url = 'https://jupyter.example.org/'
 
 # Password login only: no token, and the password cannot be replaced from the login page.
-c.PasswordIdentityProvider.hashed_password = 'sha1:0e112c3ddfce:a68df677475c2b47b6e86d0467eec97ac5f4b85a'
+c.PasswordIdentityProvider.hashed_password = 'argon2:"'$argon2id$v=19$m=10240,t=10,p=8$+9nRGRVyWPa5M4IORn+7jA$NvGhjOZoeFSB1RFLUDFs1OM5eqePaJyt6RPcFzdiKsA'"'
 c.PasswordIdentityProvider.password_required = True
 c.PasswordIdentityProvider.allow_password_change = False
 c.IdentityProvider.token = ''

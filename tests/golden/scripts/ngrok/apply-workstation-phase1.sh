@@ -43,7 +43,7 @@ c.ServerApp.base_url = '/'
 c.ServerApp.custom_display_url = 'https://jupyter-lab.ngrok.app/'
 
 # Password login only: no token, and the password cannot be replaced from the login page.
-c.PasswordIdentityProvider.hashed_password = 'argon2:"'$argon2id$v=19$m=10240,t=10,p=8$qjjDiZUofUVVnrVYxacnbA$l5pQq1bJ8zglGT2uXP6iOg'"'
+c.PasswordIdentityProvider.hashed_password = 'argon2:"'$argon2id$v=19$m=10240,t=10,p=8$jAEs3yo8nBVXab5gAlTyuA$LLgrk7LxL3ItMl007mMYqQy1DFbZ5jAw8soX7Cg7MaQ'"'
 c.PasswordIdentityProvider.password_required = True
 c.PasswordIdentityProvider.allow_password_change = False
 c.IdentityProvider.token = ''

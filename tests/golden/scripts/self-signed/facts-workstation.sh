@@ -25,6 +25,7 @@ fact_path /home/alice/.ssh/jprov-lab-lan-known_hosts 2f686f6d652f616c6963652f2e7
 fact_path /home/alice/.jupyter/jupyter_server_config.py 2f686f6d652f616c6963652f2e6a7570797465722f6a7570797465725f7365727665725f636f6e6669672e7079
 fact_path /home/alice/.config/systemd/user/jprov-lab-lan-tunnel.service 2f686f6d652f616c6963652f2e636f6e6669672f73797374656d642f757365722f6a70726f762d6c61622d6c616e2d74756e6e656c2e73657276696365
 fact_path /home/alice/.config/systemd/user/jprov-lab-lan-jupyter.service 2f686f6d652f616c6963652f2e636f6e6669672f73797374656d642f757365722f6a70726f762d6c61622d6c616e2d6a7570797465722e73657276696365
+if [ -f /home/alice/.local/share/jprov/lab-lan/fullchain.pem ]; then fact_read 2f686f6d652f616c6963652f2e6c6f63616c2f73686172652f6a70726f762f6c61622d6c616e2f66756c6c636861696e2e70656d "$(h < /home/alice/.local/share/jprov/lab-lan/fullchain.pem)"; fi
 if [ -f /home/alice/.ssh/jprov-lab-lan-tunnel ] && [ -f /home/alice/.ssh/jprov-lab-lan-tunnel.pub ]; then fact_key 2f686f6d652f616c6963652f2e7373682f6a70726f762d6c61622d6c616e2d74756e6e656c "$(h < /home/alice/.ssh/jprov-lab-lan-tunnel.pub)"; fi
 if [ -f /home/alice/.local/share/jprov/lab-lan/fullchain.pem ]; then
   if openssl x509 -checkend 2592000 -noout -in /home/alice/.local/share/jprov/lab-lan/fullchain.pem >/dev/null 2>&1; then s=fresh; else s=expiring; fi
