@@ -2612,8 +2612,8 @@ fn browser_through_reverse_forward(lab: &Lab) {
     lab.sh_ok("server", "systemctl disable --now nginx");
     let profile = write_profile(lab, name, Method::ReverseForward, LETSENCRYPT);
     let people = [
-        ("ada", "ada-e2e-secret", "Ada Lovelace"),
-        ("bob", "bob-e2e-secret", "Bob O'Brien"),
+        ("ada", "ada-e2e-own-secret", "Ada Lovelace"),
+        ("bob", "bob-e2e-own-secret", "Bob O'Brien"),
     ];
     let collaborators: String = (people.iter())
         .map(|(username, password, name)| {
