@@ -2474,3 +2474,398 @@ fn verify_lan(lab: &Lab) {
     check_is(&out, "login", "-");
     destroyed(lab, &profile, name);
 }
+
+// ---------------------------------------------------------------------------------------------
+// Issue 14: the laptop is a real browser. tests/lab/browser_check.py runs headless Chromium (Debian's) in a
+// laptop's network namespace and uses JupyterLab through each method the lab can run, as a collaborator
+// would: it trusts what they would trust, answers basic auth, logs in through the form, computes 42 in a
+// new notebook, finds it saved after a reload, and (reverse-forward, with collaboration) two people edit
+// one notebook and see each other's names. One lab for all four methods, one after the other.
+
+const BROWSER_CHECK_PY: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/lab/browser_check.py");
+
+/// Where the screenshots stay after the test (the lab DIR goes when it passes): target/tmp/browser.
+fn browser_artefacts() -> PathBuf {
+    Path::new(env!("CARGO_TARGET_TMPDIR")).join("browser")
+}
+
+/// Chromium and NSS's certutil, which tests/run.sh installs: a failure there when missing, else a skip.
+fn browser_can_run() -> bool {
+    for (path, package) in [
+        ("/usr/bin/chromium", "chromium"),
+        ("/usr/bin/certutil", "libnss3-tools"),
+    ] {
+        if !Path::new(path).exists() {
+            support::prereq::skip(&format!(
+                "{path} is missing (Debian's {package}, which tests/run.sh installs)"
+            ));
+            return false;
+        }
+    }
+    true
+}
+
+/// The URL jprov tells people to open: the JSON plan's `reach.url` (offline: it needs no host).
+fn reached_url(profile: &Path) -> String {
+    let out = Command::new(JPROV)
+        .args(["plan", "--offline", "--json"])
+        .arg(profile)
+        .output()
+        .expect("jprov plan --offline --json");
+    let plan: serde_json::Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", show("jprov plan --offline --json", &out)));
+    plan["reach"]["url"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no reach.url: {plan}"))
+        .to_string()
+}
+
+/// A profile's `jupyter.app: server` line replaced by `app: lab` and `more` (lines of the jupyter section).
+fn as_jupyterlab(profile: &Path, more: &str) {
+    let text = std::fs::read_to_string(profile).unwrap();
+    assert!(text.contains("  app: server\n"), "{text}");
+    std::fs::write(
+        profile,
+        text.replace("  app: server\n", &format!("  app: lab\n{more}")),
+    )
+    .unwrap();
+}
+
+/// browser_check.py from `host` (laptop or lanlaptop) against `url` of `profile` (its name), with its
+/// screenshots named `name` in `browser_artefacts()`; `options` are its other flags. Returns its output,
+/// which must show every step of a person's use of a notebook; prints the screenshots' paths.
+fn browser_from(
+    lab: &Lab,
+    host: &str,
+    url: &str,
+    (name, profile): (&str, &str),
+    options: &[&str],
+) -> String {
+    let artefacts = browser_artefacts();
+    let t0 = std::time::Instant::now();
+    let out = run_browser_check(lab, host, url, (name, PASSWORD), options);
+    let shown = text(&out.stdout);
+    println!("{shown}");
+    assert!(
+        out.status.success(),
+        "{}\nChromium's log: {}\n{}",
+        show("browser_check.py", &out),
+        artefacts.join(format!("{name}-chromium.log")).display(),
+        lab.host_logs(profile)
+    );
+    for step in [
+        "login-page",
+        "wrong-login",
+        "login",
+        "notebook",
+        "execute: 6*7 -> 42",
+        "saved",
+        "reload",
+    ] {
+        assert!(shown.contains(&format!("ok   {step}")), "{step}?\n{shown}");
+    }
+    for shot in shown
+        .lines()
+        .filter_map(|l| l.strip_prefix("ok   screenshot: "))
+    {
+        let png = std::fs::read(shot).unwrap_or_else(|e| panic!("{shot}: {e}"));
+        assert!(png.starts_with(b"\x89PNG\r\n\x1a\n"), "{shot} is no PNG");
+        eprintln!("screenshot ({name}): {shot}");
+    }
+    eprintln!(
+        "browser_check.py ({name}) in {:.1} s",
+        t0.elapsed().as_secs_f64()
+    );
+    shown
+}
+
+/// browser_check.py from `host` against `url`, logging in with `password`, screenshots named `name`.
+fn run_browser_check(
+    lab: &Lab,
+    host: &str,
+    url: &str,
+    (name, password): (&str, &str),
+    options: &[&str],
+) -> Output {
+    lab.cmd_in(host, &laptop_python())
+        .arg(BROWSER_CHECK_PY)
+        .args(["--url", url, "--password", password, "--name", name])
+        .arg("--artefacts")
+        .arg(browser_artefacts())
+        .args(options)
+        .output()
+        .expect("run browser_check.py")
+}
+
+/// pebble's current root, as the laptop trusts it: DIR/acme-root.pem.
+fn acme_root(lab: &Lab) -> String {
+    let out = lab.lab(&["acme-root", lab.path().to_str().unwrap()]);
+    assert!(out.status.success(), "{}", show("lab.sh acme-root", &out));
+    lab.path().join("acme-root.pem").display().to_string()
+}
+
+/// reverse-forward with Let's Encrypt (pebble), JupyterLab with collaboration and two collaborators:
+/// the owner's notebook, then Ada and Bob on it at once.
+fn browser_through_reverse_forward(lab: &Lab) {
+    let name = "e2e-br-rf";
+    // certbot --standalone answers on the server's port 80, where the base's nginx listens.
+    lab.sh_ok("server", "systemctl disable --now nginx");
+    let profile = write_profile(lab, name, Method::ReverseForward, LETSENCRYPT);
+    let people = [
+        ("ada", "ada-e2e-own-secret", "Ada Lovelace"),
+        ("bob", "bob-e2e-own-secret", "Bob O'Brien"),
+    ];
+    let collaborators: String = (people.iter())
+        .map(|(username, password, name)| {
+            format!(
+                "    - name: \"{name}\"\n      username: {username}\n      password_hash: \"{}\"\n",
+                hash_password(password)
+            )
+        })
+        .collect();
+    as_jupyterlab(
+        &profile,
+        &format!("  collaboration: true\n  collaborators:\n{collaborators}"),
+    );
+    apply_converges(lab, &profile, name);
+    assert!(
+        jupyter_listens(lab).status.success(),
+        "{}",
+        lab.host_logs(name)
+    );
+    let url = reached_url(&profile);
+    assert_eq!(url, "https://jupyter.lab:8888/");
+    let ca = acme_root(lab);
+    let mut options = vec!["--ca", &ca, "--username", "alice"];
+    for (username, password, name) in &people {
+        options.extend(["--person", username, password, name]);
+    }
+    let shown = browser_from(lab, "laptop", &url, ("reverse-forward", name), &options);
+    for seen in [
+        "ok   untrusted: without the trust: net::ERR_CERT_AUTHORITY_INVALID",
+        "ok   rtc-edit: ada typed '# typed by ada', bob sees",
+        "ok   rtc-edit: bob typed '# typed by bob', ada sees",
+        "ada's panel lists [\"Bob O'Brien\"]; bob's panel lists ['Ada Lovelace']",
+    ] {
+        assert!(shown.contains(seen), "{seen}?\n{shown}");
+    }
+    destroyed(lab, &profile, name);
+}
+
+/// nginx-proxy with Let's Encrypt, an unguessable base_url, the laptop alone on the allow-list, and basic
+/// auth for the owner.
+fn browser_through_nginx_proxy(lab: &Lab) {
+    let name = "e2e-br-np";
+    lab.sh_ok("server", "systemctl enable --now nginx");
+    let profile = write_profile(lab, name, Method::NginxProxy, LETSENCRYPT);
+    let base_url = Command::new(JPROV).arg("base-url").output().unwrap();
+    let base_url = text(&base_url.stdout).trim().to_string();
+    assert!(base_url.starts_with("/j-"), "{base_url}");
+    as_jupyterlab(&profile, &format!("  base_url: {base_url}\n"));
+    let basic_password = "e2e-browser-basic-auth";
+    let profile_text = std::fs::read_to_string(&profile).unwrap();
+    std::fs::write(
+        &profile,
+        format!(
+            "{profile_text}access:\n  basic_auth:\n    - username: alice\n      htpasswd_hash: \"{}\"\n  \
+             allow: [10.77.0.40]\n",
+            htpasswd_hash(basic_password)
+        ),
+    )
+    .unwrap();
+    apply_converges(lab, &profile, name);
+    assert!(
+        jupyter_listens(lab).status.success(),
+        "{}",
+        lab.host_logs(name)
+    );
+    let url = reached_url(&profile);
+    assert_eq!(url, format!("https://jupyter.lab{base_url}"));
+    let credentials = lab.path().join("browser-basic-auth");
+    std::fs::write(&credentials, format!("alice:{basic_password}\n")).unwrap();
+    let ca = acme_root(lab);
+    let options = [
+        "--ca",
+        &ca,
+        "--basic-auth-file",
+        credentials.to_str().unwrap(),
+    ];
+    let shown = browser_from(lab, "laptop", &url, ("nginx-proxy", name), &options);
+    assert!(
+        shown.contains("ok   basic-auth: a wrong password for alice: asked again, then '401 Authorization Required'"),
+        "{shown}"
+    );
+    destroyed(lab, &profile, name);
+}
+
+/// Kills and reaps a child (here `jprov tunnel` on the laptop) when dropped, also after a failed assert.
+struct StopOnDrop(std::process::Child);
+
+impl Drop for StopOnDrop {
+    fn drop(&mut self) {
+        unsafe { libc::kill(self.0.id() as i32, libc::SIGTERM) };
+        let _ = self.0.wait();
+    }
+}
+
+/// local-forward through the server as a jump host: the laptop's `jprov tunnel` runs its ssh -L, and the
+/// browser opens http://localhost:8888/ on the laptop.
+fn browser_through_local_forward(lab: &Lab) {
+    let name = "e2e-br-lf";
+    let server = format!(
+        "server:\n  host: server.lab\n  user: admin\n  identity_file: {}\n",
+        lab.path().join("keys/admin").display()
+    );
+    let profile = write_serverless_profile(lab, name, "local-forward", &server);
+    let profile_text = std::fs::read_to_string(&profile).unwrap();
+    std::fs::write(
+        &profile,
+        profile_text.replace("  user: alice\n", "  user: alice\n  jump: server\n"),
+    )
+    .unwrap();
+    as_jupyterlab(&profile, "");
+    apply_converges(lab, &profile, name);
+    assert!(
+        jupyter_listens(lab).status.success(),
+        "{}",
+        lab.host_logs(name)
+    );
+    let wrapper = lab.laptop_ssh_wrapper();
+    let tunnel = lab
+        .cmd_in("laptop", JPROV)
+        .args(["tunnel", "--retry-seconds", "1"])
+        .arg(&profile)
+        .env("PATH", format!("{}:/usr/bin:/bin", wrapper.display()))
+        .spawn()
+        .unwrap();
+    let tunnel = StopOnDrop(tunnel);
+    lab.sh_ok(
+        "laptop",
+        "for i in $(seq 60); do (exec 3<>/dev/tcp/127.0.0.1/8888) 2>/dev/null && exit 0; sleep 0.5; done; exit 1",
+    );
+    let url = reached_url(&profile);
+    assert_eq!(url, "http://localhost:8888/");
+    browser_from(lab, "laptop", &url, ("local-forward", name), &[]);
+    drop(tunnel);
+    destroyed(lab, &profile, name);
+}
+
+/// lan: the second laptop, on the workstation's network, trusts the self-signed certificate it is served
+/// once its fingerprint is the one jprov printed.
+fn browser_on_the_lan(lab: &Lab) {
+    let name = "e2e-br-lan";
+    let profile = write_serverless_profile(
+        lab,
+        name,
+        "lan",
+        "domain: workstation.lab\nlan:\n  address: 10.77.0.20\n",
+    );
+    as_jupyterlab(&profile, "");
+    let printed = printed_fingerprint(&apply_converges(lab, &profile, name));
+    // Jupyter's service was started by apply; it takes a few seconds to listen on the LAN address.
+    lab.sh_ok(
+        "lanlaptop",
+        "for i in $(seq 120); do (exec 3<>/dev/tcp/workstation.lab/8888) 2>/dev/null && exit 0; sleep 0.5; done; exit 1",
+    );
+    let served = lab.sh_ok(
+        "lanlaptop",
+        "echo | timeout 5 openssl s_client -connect workstation.lab:8888 -servername workstation.lab \
+         2>/dev/null | openssl x509",
+    );
+    let certificate = lab.path().join("browser-lan-certificate.pem");
+    std::fs::write(&certificate, format!("{served}\n")).unwrap();
+    let fingerprint = lab.sh_ok(
+        "lanlaptop",
+        &format!(
+            "openssl x509 -noout -fingerprint -sha256 -in {}",
+            certificate.display()
+        ),
+    );
+    assert!(
+        fingerprint.ends_with(&printed),
+        "{fingerprint} vs printed {printed}"
+    );
+    let url = reached_url(&profile);
+    assert_eq!(url, "https://workstation.lab:8888/");
+    let options = ["--server-certificate", certificate.to_str().unwrap()];
+    let shown = browser_from(lab, "lanlaptop", &url, ("lan", name), &options);
+    assert!(shown.contains("ok   untrusted"), "{shown}");
+
+    // The check fails where it should: with a wrong password at the login form, and trusting another
+    // certificate for the same name (one made here) before the login page.
+    let wrong = run_browser_check(
+        lab,
+        "lanlaptop",
+        &url,
+        ("lan-wrong-password", "not-it"),
+        &options,
+    );
+    assert!(
+        !wrong.status.success()
+            && text(&wrong.stdout)
+                .contains("FAIL login: the login form answered with the login form again"),
+        "{}",
+        show("browser_check.py with a wrong password", &wrong)
+    );
+    println!("{}", text(&wrong.stdout));
+    let other = lab.path().join("browser-other-certificate.pem");
+    lab.sh_ok(
+        "lanlaptop",
+        &format!(
+            "openssl req -x509 -noenc -days 2 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -subj /CN=workstation.lab \
+             -addext subjectAltName=DNS:workstation.lab -keyout /dev/null -out {} 2>/dev/null",
+            other.display()
+        ),
+    );
+    let options = ["--server-certificate", other.to_str().unwrap()];
+    let wrong = run_browser_check(
+        lab,
+        "lanlaptop",
+        &url,
+        ("lan-other-certificate", PASSWORD),
+        &options,
+    );
+    assert!(
+        !wrong.status.success()
+            && text(&wrong.stdout)
+                .contains("FAIL login-page: https://workstation.lab:8888/: net::ERR_CERT_"),
+        "{}",
+        show("browser_check.py trusting another certificate", &wrong)
+    );
+    println!("{}", text(&wrong.stdout));
+    destroyed(lab, &profile, name);
+}
+
+#[test]
+fn a_browser_uses_jupyterlab_through_each_method() {
+    if !lab_can_run() || !browser_can_run() {
+        return;
+    }
+    let _turn = one_lab_at_a_time();
+    let t_start = std::time::Instant::now();
+    let artefacts = browser_artefacts();
+    let _ = std::fs::remove_dir_all(&artefacts);
+    std::fs::create_dir_all(&artefacts).unwrap();
+    let lab = Lab::up("jpe2ebr");
+    admin_allows_lingering(&lab);
+    let mut times = Vec::new();
+    for (method, phase) in [
+        (
+            "reverse-forward",
+            browser_through_reverse_forward as fn(&Lab),
+        ),
+        ("nginx-proxy", browser_through_nginx_proxy),
+        ("local-forward", browser_through_local_forward),
+        ("lan", browser_on_the_lan),
+    ] {
+        let t0 = std::time::Instant::now();
+        phase(&lab);
+        times.push(format!("{method} {:.1} s", t0.elapsed().as_secs_f64()));
+    }
+    eprintln!(
+        "e2e browser: {:.1} s in all ({}); screenshots in {}",
+        t_start.elapsed().as_secs_f64(),
+        times.join(", "),
+        artefacts.display()
+    );
+}

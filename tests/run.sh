@@ -3,8 +3,9 @@
 #   bash tests/run.sh            (as root: it installs packages, and the integration tests start real
 #                                 sshd/nginx/systemd hosts)
 # Installs: Debian packages (the build's gcc, pkg-config, libssl-dev; OpenSSH, nginx, certbot, pebble,
-# debootstrap, systemd-nspawn, ...) and a Python virtualenv with jupyter_server, ipykernel, JupyterLab 4 and
-# jupyter-collaboration (with pycrdt) from PyPI (target/test-venv). Extra arguments go to `cargo test`.
+# debootstrap, systemd-nspawn, ...; Chromium, NSS's certutil and a font for the browser test) and a Python
+# virtualenv with jupyter_server, ipykernel, JupyterLab 4 and jupyter-collaboration (with pycrdt) from PyPI
+# (target/test-venv). Extra arguments go to `cargo test`.
 # Everything a test needs is installed here, so nothing may be skipped: JPROV_TEST_REQUIRE_ALL=1 makes a
 # test whose prerequisite is missing fail (tests/support/prereq.rs), and every test that runs Python runs
 # JPROV_TEST_PYTHON, the venv's. Every test binary runs (--no-fail-fast): one failure hides no other.
@@ -22,6 +23,7 @@ packages=(
   openssh-server openssh-client sudo nginx certbot pebble openssl curl ca-certificates
   debootstrap systemd systemd-container iproute2 util-linux procps iptables dash
   python3 python3-venv python3-pip
+  chromium libnss3-tools fonts-dejavu-core
 )
 missing=()
 for p in "${packages[@]}"; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p"); done
