@@ -1650,6 +1650,37 @@ impl Lab {
     }
 }
 
+/// The certificate the workstation serves on its LAN address, as lanlaptop receives it, written to the lab
+/// DIR's `file` once its SHA-256 fingerprint is the one jprov `printed` (what a colleague compares before
+/// trusting it).
+fn compared_lan_certificate(lab: &Lab, printed: &str, file: &str) -> PathBuf {
+    // Jupyter's service was started by apply; it takes a few seconds to listen (longer on a loaded
+    // machine).
+    lab.sh_ok(
+        "lanlaptop",
+        "for i in $(seq 120); do (exec 3<>/dev/tcp/workstation.lab/8888) 2>/dev/null && exit 0; sleep 0.5; done; exit 1",
+    );
+    let served = lab.sh_ok(
+        "lanlaptop",
+        "echo | timeout 5 openssl s_client -connect workstation.lab:8888 -servername workstation.lab \
+         2>/dev/null | openssl x509",
+    );
+    let certificate = lab.path().join(file);
+    std::fs::write(&certificate, format!("{served}\n")).unwrap();
+    let fingerprint = lab.sh_ok(
+        "lanlaptop",
+        &format!(
+            "openssl x509 -noout -fingerprint -sha256 -in {}",
+            certificate.display()
+        ),
+    );
+    assert!(
+        fingerprint.ends_with(printed),
+        "{fingerprint} vs printed {printed}"
+    );
+    certificate
+}
+
 /// The SHA-256 fingerprint jprov printed ("...: AB:CD:..."), from apply's output.
 fn printed_fingerprint(out: &str) -> String {
     // Apply's (the last): plan, before the certificate exists, can only say that apply will tell it.
@@ -1823,29 +1854,7 @@ fn laptops_reach_jupyter_without_a_server() {
     let printed = printed_fingerprint(&shown);
     // The colleague compares the certificate they are served with the fingerprint jprov printed, and
     // trusts exactly that certificate.
-    // Jupyter takes a few seconds to listen after apply started it (longer on a loaded machine).
-    lab.sh_ok(
-        "lanlaptop",
-        "for i in $(seq 120); do (exec 3<>/dev/tcp/10.77.0.20/8888) 2>/dev/null && exit 0; sleep 0.5; done; exit 1",
-    );
-    let served = lab.sh_ok(
-        "lanlaptop",
-        "echo | timeout 5 openssl s_client -connect workstation.lab:8888 -servername workstation.lab \
-         2>/dev/null | openssl x509",
-    );
-    let cafile = lab.path().join("lan-certificate.pem");
-    std::fs::write(&cafile, format!("{served}\n")).unwrap();
-    let fingerprint = lab.sh_ok(
-        "lanlaptop",
-        &format!(
-            "openssl x509 -noout -fingerprint -sha256 -in {}",
-            cafile.display()
-        ),
-    );
-    assert!(
-        fingerprint.ends_with(&printed),
-        "{fingerprint} vs printed {printed}"
-    );
+    let cafile = compared_lan_certificate(&lab, &printed, "lan-certificate.pem");
     let url = "https://workstation.lab:8888/";
     let check = lab.check_from("lanlaptop", url, PASSWORD, Some(&cafile));
     assert!(
@@ -2762,29 +2771,7 @@ fn browser_on_the_lan(lab: &Lab) {
     );
     as_jupyterlab(&profile, "");
     let printed = printed_fingerprint(&apply_converges(lab, &profile, name));
-    // Jupyter's service was started by apply; it takes a few seconds to listen on the LAN address.
-    lab.sh_ok(
-        "lanlaptop",
-        "for i in $(seq 120); do (exec 3<>/dev/tcp/workstation.lab/8888) 2>/dev/null && exit 0; sleep 0.5; done; exit 1",
-    );
-    let served = lab.sh_ok(
-        "lanlaptop",
-        "echo | timeout 5 openssl s_client -connect workstation.lab:8888 -servername workstation.lab \
-         2>/dev/null | openssl x509",
-    );
-    let certificate = lab.path().join("browser-lan-certificate.pem");
-    std::fs::write(&certificate, format!("{served}\n")).unwrap();
-    let fingerprint = lab.sh_ok(
-        "lanlaptop",
-        &format!(
-            "openssl x509 -noout -fingerprint -sha256 -in {}",
-            certificate.display()
-        ),
-    );
-    assert!(
-        fingerprint.ends_with(&printed),
-        "{fingerprint} vs printed {printed}"
-    );
+    let certificate = compared_lan_certificate(lab, &printed, "browser-lan-certificate.pem");
     let url = reached_url(&profile);
     assert_eq!(url, "https://workstation.lab:8888/");
     let options = ["--server-certificate", certificate.to_str().unwrap()];

@@ -1740,23 +1740,17 @@ fn apply_and_destroy_ask_on_a_terminal_and_refuse_without_one() {
     s.run(&["plan", "--destroy"]).run();
 }
 
-/// Connections resolve as `ssh HOST` would, from a real ssh config file given with -F: aliases with their
-/// own HostName and Port (the profile names no port), the workstation through ssh's ProxyJump (the
-/// profile has no `jump`), and ssh's own words for a broken config.
-#[test]
-fn connections_follow_the_ssh_config_given_with_dash_f() {
-    let Some(s) = Setup::new(Method::ReverseForward) else {
-        return;
-    };
+/// An ssh config file (DIR/ssh_config) with the aliases `jserver` and `jws` for the two hosts (HostName
+/// and Port), `jws_more` after the workstation's lines, and the profile naming the hosts by those aliases
+/// and no port.
+fn with_aliases(s: &Setup, jws_more: &str) -> std::path::PathBuf {
     let (server, workstation) = (s.server.port(), s.workstation.port());
     let config = s.dir.path().join("ssh_config");
     std::fs::write(
         &config,
         format!(
             "Host jserver\n  HostName 127.0.0.1\n  Port {server}\n\
-             Host jws\n  HostName 127.0.0.1\n  Port {workstation}\n  ProxyJump admin@127.0.0.1:{server}\n\
-             Host *\n  IdentityFile {}\n  IdentitiesOnly yes\n",
-            s.server.client_key().display()
+             Host jws\n  HostName 127.0.0.1\n  Port {workstation}\n{jws_more}"
         ),
     )
     .unwrap();
@@ -1767,6 +1761,25 @@ fn connections_follow_the_ssh_config_given_with_dash_f() {
         p.workstation.host = WorkstationHost::Remote(valid("jws"));
         p.workstation.port = None;
     });
+    config
+}
+
+/// Connections resolve as `ssh HOST` would, from a real ssh config file given with -F: aliases with their
+/// own HostName and Port (the profile names no port), the workstation through ssh's ProxyJump (the
+/// profile has no `jump`), and ssh's own words for a broken config.
+#[test]
+fn connections_follow_the_ssh_config_given_with_dash_f() {
+    let Some(s) = Setup::new(Method::ReverseForward) else {
+        return;
+    };
+    let server = s.server.port();
+    let config = with_aliases(
+        &s,
+        &format!(
+            "  ProxyJump admin@127.0.0.1:{server}\nHost *\n  IdentityFile {}\n  IdentitiesOnly yes\n",
+            s.server.client_key().display()
+        ),
+    );
     let f = config.to_str().unwrap();
     // The tunnel runs on the workstation, which knows no alias of the admin's: plan says so, in its one
     // facts exec there, and names the field that fixes it.
@@ -1905,21 +1918,8 @@ fn keys_pinned_by_trust_under_aliases_serve_the_jump_too() {
         return;
     };
     let (server, workstation) = (s.server.port(), s.workstation.port());
-    let config = s.dir.path().join("ssh_config");
-    std::fs::write(
-        &config,
-        format!(
-            "Host jserver\n  HostName 127.0.0.1\n  Port {server}\n\
-             Host jws\n  HostName 127.0.0.1\n  Port {workstation}\n"
-        ),
-    )
-    .unwrap();
+    let config = with_aliases(&s, "");
     s.edit_profile(|p| {
-        let server = p.server.as_mut().unwrap();
-        server.host = valid("jserver");
-        server.port = None;
-        p.workstation.host = WorkstationHost::Remote(valid("jws"));
-        p.workstation.port = None;
         p.workstation.jump = Some(Jump::Server);
         p.tunnel.peer_address = Some(valid("127.0.0.1"));
     });

@@ -15,3 +15,23 @@ pub(in crate::desired) struct TlsEnd {
     /// certbot answers it itself (`--standalone`).
     pub(in crate::desired) acme_webroot: Option<String>,
 }
+
+impl TlsEnd {
+    /// Jupyter on the workstation serves TLS itself (reverse-forward, lan): a certificate jprov makes is
+    /// made there, in the user's own 0700 directory, and nothing reloads for a new one (tornado reads the
+    /// certificate for every new connection; a unit that must restart says so through `Unit::restart_on`).
+    pub(in crate::desired) fn jupyter_on_the_workstation(p: &Profile, l: &Layout) -> TlsEnd {
+        TlsEnd {
+            role: Role::Workstation,
+            self_signed_dir: Directory {
+                path: l.workstation_tls_dir.clone(),
+                mode: 0o700,
+                owner: p.workstation.user.to_string(),
+                group: String::new(),
+            },
+            reload: None,
+            // No web server on the way: certbot, where there is one, answers the challenge itself.
+            acme_webroot: None,
+        }
+    }
+}

@@ -16,18 +16,7 @@ impl Method for ReverseForward {
     }
 
     fn tls_end(&self, p: &Profile, l: &Layout) -> Option<TlsEnd> {
-        Some(TlsEnd {
-            role: Role::Workstation,
-            self_signed_dir: Directory {
-                path: l.workstation_tls_dir.clone(),
-                mode: 0o700,
-                owner: p.workstation.user.to_string(),
-                group: String::new(),
-            },
-            reload: None,
-            // The server has no web server: certbot answers the challenge itself.
-            acme_webroot: None,
-        })
+        Some(TlsEnd::jupyter_on_the_workstation(p, l))
     }
 
     fn tunnel(&self, b: &Builder) -> Option<Tunnel> {
