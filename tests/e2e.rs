@@ -1946,7 +1946,7 @@ fn ngrok_agent_unit_starts_with_its_assembled_configuration_on_a_booted_workstat
         "ngrok",
         &format!(
             "domain: jupyter-e2e.ngrok.app\nngrok:\n  authtoken_file: {token_file}\n  \
-             basic_auth_file: {credentials_file}\n  command: {STAND_IN}\n  allow: [10.77.0.0/24]\n"
+             basic_auth_file: {credentials_file}\n  command: {STAND_IN}\naccess:\n  allow: [10.77.0.0/24]\n"
         ),
     );
     // Nothing there yet: the agent and both files are problems, and nothing is written.
