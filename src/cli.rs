@@ -530,6 +530,7 @@ fn check(
     stdout: &mut dyn Write,
 ) -> Result<u8, Error> {
     let mut reports = vec![];
+    let mut loaded = vec![];
     for file in files {
         let report = match profile::load(file) {
             Err(error) => crate::lint::Report::invalid(file, &error),
@@ -540,10 +541,17 @@ fn check(
                 })?;
                 let source = String::from_utf8_lossy(&source);
                 let workspace = crate::host::workspace::gather(&lp);
-                crate::lint::check(&lp, &source, &workspace, templates)?
+                let report = crate::lint::check(&lp, &source, &workspace, templates)?;
+                loaded.push((reports.len(), lp));
+                report
             }
         };
         reports.push(report);
+    }
+    // Profiles that share a host must not take the same names and ports there.
+    let profiles: Vec<_> = loaded.iter().map(|(_, lp)| lp).collect();
+    for (which, finding) in crate::lint::fleet::conflicts(&profiles) {
+        reports[loaded[which].0].add(finding);
     }
     let _ = match json {
         true => writeln!(

@@ -7,6 +7,7 @@
 //! one stops. Not to be confused with `script/check.rs`, the on-host validation `jprov plan` runs.
 
 mod files;
+pub mod fleet;
 mod hashes;
 mod layers;
 mod rendered;
@@ -93,6 +94,16 @@ impl Report {
             layers,
             findings,
         }
+    }
+
+    /// With one more finding (a conflict with another profile, found once all are loaded).
+    pub fn add(&mut self, finding: Finding) {
+        match finding.severity {
+            Severity::Error => self.errors += 1,
+            Severity::Warning => self.warnings += 1,
+            Severity::Info => self.infos += 1,
+        }
+        self.findings.push(finding);
     }
 
     /// The report of a profile jprov refuses to load: one error, the loader's own message (which never

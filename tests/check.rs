@@ -121,15 +121,22 @@ fn example_text_with_owner(password: &str) -> String {
 fn every_example_passes_check() {
     let started = std::time::Instant::now();
     let names = example_names();
-    let mut test = Test::new().args(["check", "--json"]);
+    // One at a time: the examples are alternatives for the same made-up hosts, which checked together
+    // would take the same tunnel account and ports there (see the fleet test below).
+    let mut reports = vec![];
     for name in &names {
-        test = test.arg(example_path(name));
+        let json = Test::new()
+            .args(["check", "--json"])
+            .arg(example_path(name))
+            .status(0)
+            .stderr("")
+            .run()
+            .json();
+        assert_eq!(json["format_version"], 1);
+        reports.extend(json["profiles"].as_array().unwrap().iter().cloned());
     }
-    let json = test.status(0).stderr("").run().json();
-    assert_eq!(json["format_version"], 1);
-    let reports = json["profiles"].as_array().unwrap();
     assert_eq!(reports.len(), names.len());
-    for report in reports {
+    for report in &reports {
         assert_eq!(report["errors"], 0, "{report:#}");
         let errors: Vec<_> = (report["findings"].as_array().unwrap().iter())
             .filter(|f| f["severity"] == "error")
@@ -152,6 +159,57 @@ fn every_example_passes_check() {
     assert_eq!(out.matches("  layers:\n").count(), 2, "{out}");
     assert!(out.contains(": 0 errors, 1 warning, 0 notes\n"), "{out}");
     println!("check of {} examples: {:?}", names.len(), started.elapsed());
+}
+
+/// Profiles checked together that share a host must not take the same things there: a second
+/// reverse-forward profile for the same server and workstation collides on the tunnel account, the public
+/// port and Jupyter's port, each error naming the field and the other profile; given its own, it is clean.
+#[test]
+fn profiles_checked_together_must_not_collide_on_a_shared_host() {
+    let first = std::fs::read_to_string(example_path("reverse-forward.yaml")).unwrap();
+    let second = first.replace("name: lab-reverse", "name: lab-reverse-two");
+    assert_ne!(first, second);
+    let test = Test::new();
+    let (a, b) = (test.dir().join("a.yaml"), test.dir().join("b.yaml"));
+    std::fs::write(&a, &first).unwrap();
+    std::fs::write(&b, &second).unwrap();
+    let json = Test::new()
+        .args(["check", "--json"])
+        .arg(&a)
+        .arg(&b)
+        .status(1)
+        .run()
+        .json();
+    let reports = json["profiles"].as_array().unwrap();
+    assert_eq!(reports[0]["errors"], 0, "{:#}", reports[0]);
+    let collisions: Vec<String> = (reports[1]["findings"].as_array().unwrap().iter())
+        .filter(|f| f["code"] == "profiles-collide")
+        .map(|f| f["field"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(
+        collisions,
+        ["tunnel.account", "tunnel.port", "jupyter.port"],
+        "{:#}",
+        reports[1]
+    );
+    let message = (reports[1]["findings"].as_array().unwrap().iter())
+        .find(|f| f["code"] == "profiles-collide")
+        .and_then(|f| f["finding"].as_str())
+        .unwrap();
+    assert!(message.contains("a.yaml"), "{message}");
+    // Its own account and ports: no collision.
+    let own = second
+        .replace(
+            "  port: 8888                         # public port",
+            "  port: 8890                         # public port",
+        )
+        .replace(
+            "  port: 8888                         # Jupyter's",
+            "  port: 8891                         # Jupyter's",
+        )
+        .replace("  account: jprov-tunnel ", "  account: jprov-tunnel-two ");
+    std::fs::write(&b, &own).unwrap();
+    Test::new().args(["check"]).arg(&a).arg(&b).status(0).run();
 }
 
 #[test]
