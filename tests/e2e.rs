@@ -358,24 +358,26 @@ impl Lab {
     }
 }
 
-/// `jprov hash-password` with the password on stdin (not a terminal: one line).
-fn hash_password(password: &str) -> String {
+/// `jprov ARGS` (a hash-password command) with the password on stdin (not a terminal: one line): the hash.
+fn hashed_by_jprov(args: &[&str], password: &str) -> String {
     use std::io::Write;
+    let what = format!("jprov {}", args.join(" "));
     let mut child = Command::new(JPROV)
-        .arg("hash-password")
+        .args(args)
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()
-        .expect("jprov hash-password");
+        .expect(&what);
     writeln!(child.stdin.take().unwrap(), "{password}").unwrap();
     let out = child.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        show("jprov hash-password", &out)
-    );
-    let hash = text(&out.stdout).trim().to_string();
+    assert!(out.status.success(), "{}", show(&what, &out));
+    text(&out.stdout).trim().to_string()
+}
+
+/// `jprov hash-password` with the password on stdin.
+fn hash_password(password: &str) -> String {
+    let hash = hashed_by_jprov(&["hash-password"], password);
     assert!(
         hash.starts_with("argon2:") || hash.starts_with("sha1:"),
         "not a hash: {hash}"
@@ -1131,22 +1133,7 @@ fn collaborators_edit_one_notebook(lab: &Lab, profile: &Path, name: &str) {
 
 /// `jprov hash-password --htpasswd` with the password on stdin.
 fn htpasswd_hash(password: &str) -> String {
-    use std::io::Write;
-    let mut child = Command::new(JPROV)
-        .args(["hash-password", "--htpasswd"])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("jprov hash-password --htpasswd");
-    writeln!(child.stdin.take().unwrap(), "{password}").unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        show("jprov hash-password --htpasswd", &out)
-    );
-    let hash = text(&out.stdout).trim().to_string();
+    let hash = hashed_by_jprov(&["hash-password", "--htpasswd"], password);
     assert!(hash.starts_with("$2b$"), "not a bcrypt hash: {hash}");
     hash
 }
