@@ -10,6 +10,8 @@ use clap::{Parser, Subcommand};
 use std::io::Write;
 use std::path::PathBuf;
 
+mod several;
+
 #[derive(Debug, Parser)]
 #[command(
     name = "jprov",
@@ -28,8 +30,10 @@ pub struct Cli {
 enum Command {
     /// Show every file, command and reload `apply` would perform. Changes nothing.
     Plan {
-        /// The profile (YAML).
-        profile: PathBuf,
+        /// The profiles (YAML), or directories of them (their *.yaml files). Several are planned together:
+        /// each login is connected to once, every host in parallel.
+        #[arg(required = true, value_name = "PROFILE")]
+        profiles: Vec<PathBuf>,
         /// Plan against hosts with nothing on them yet, without connecting (what CI runs).
         #[arg(long)]
         offline: bool,
@@ -45,7 +49,8 @@ enum Command {
         /// setup. With --offline: against hosts with everything on them, all made by jprov.
         #[arg(long)]
         destroy: bool,
-        /// Also save the plan to FILE, for `jprov apply FILE` (which applies it only if nothing changed).
+        /// Also save the plan to FILE (of every profile given), for `jprov apply FILE` (which applies it
+        /// only if nothing changed).
         #[arg(short = 'o', long = "out", value_name = "FILE")]
         out: Option<PathBuf>,
     },
@@ -63,8 +68,10 @@ enum Command {
     },
     /// Make the hosts match the profile, over SSH, idempotently.
     Apply {
-        /// The profile (YAML), or a plan saved with `jprov plan -o FILE`.
-        profile: PathBuf,
+        /// The profiles (YAML) or directories of them, or one plan saved with `jprov plan -o FILE`. All
+        /// plans are shown first and approved once.
+        #[arg(required = true, value_name = "PROFILE")]
+        profiles: Vec<PathBuf>,
         #[command(flatten)]
         connect: ConnectArgs,
         /// On a host without systemd: start the SSH tunnel in the background on the host that opens it (it
@@ -81,8 +88,9 @@ enum Command {
     /// reloads as apply does (under the lockout guard for sshd), then checks that nothing is left. Let's
     /// Encrypt certificates are kept. `plan --destroy` shows it first.
     Destroy {
-        /// The profile (YAML).
-        profile: PathBuf,
+        /// The profiles (YAML), or directories of them.
+        #[arg(required = true, value_name = "PROFILE")]
+        profiles: Vec<PathBuf>,
         #[command(flatten)]
         connect: ConnectArgs,
         #[command(flatten)]
@@ -92,8 +100,9 @@ enum Command {
     /// (`known_hosts` next to the profile unless the profile names another). Never prompts; a host whose
     /// pinned key differs fails.
     Trust {
-        /// The profile (YAML).
-        profile: PathBuf,
+        /// The profiles (YAML), or directories of them.
+        #[arg(required = true, value_name = "PROFILE")]
+        profiles: Vec<PathBuf>,
         #[command(flatten)]
         ssh: SshArgs,
     },
@@ -360,7 +369,7 @@ fn dispatch(cli: Cli) -> Result<u8, Error> {
     let stdout = &mut std::io::stdout().lock();
     match cli.command {
         Command::Plan {
-            profile,
+            profiles,
             offline,
             json,
             connect,
@@ -373,10 +382,9 @@ fn dispatch(cli: Cli) -> Result<u8, Error> {
                 destroy,
             };
             let how = PlanOutput { json, save: out };
-            let planned = plan(
-                &profile, offline, &connect, options, &how, &templates, stdout,
-            );
-            match planned {
+            match several::plan(
+                &profiles, offline, &connect, options, &how, &templates, stdout,
+            ) {
                 // A machine that asked for JSON gets its errors as JSON too (and people still on stderr).
                 Err(error) if json => Ok(json_error(&error, stdout)),
                 planned => planned,
@@ -387,12 +395,12 @@ fn dispatch(cli: Cli) -> Result<u8, Error> {
             checked => checked,
         },
         Command::Apply {
-            profile,
+            profiles,
             connect,
             start_tunnel,
             guard,
-        } => apply_profile_or_saved_plan(
-            &profile,
+        } => several::apply(
+            &profiles,
             start_tunnel,
             &connect,
             &guard,
@@ -400,12 +408,15 @@ fn dispatch(cli: Cli) -> Result<u8, Error> {
             stdout,
         ),
         Command::Destroy {
-            profile,
+            profiles,
             connect,
             guard,
-        } => destroy(&profile, &connect, &guard, &templates, stdout),
-        Command::Trust { profile, ssh } => {
-            crate::host::trust::trust(&profile::load(&profile)?, ssh.connecting(false), stdout)?;
+        } => several::destroy(&profiles, &connect, &guard, &templates, stdout),
+        Command::Trust { profiles, ssh } => {
+            let loaded = (several::profile_paths(&profiles)?.iter())
+                .map(|path| profile::load(path))
+                .collect::<Result<Vec<_>, _>>()?;
+            crate::host::trust::trust(&loaded, ssh.connecting(false), stdout)?;
             Ok(exit::OK)
         }
         Command::Tunnel {
@@ -637,7 +648,7 @@ fn plan(
     let plan = if offline {
         crate::plan::of_profile::offline(&lp, templates, options)?
     } else {
-        let mut hosts = Hosts::connect(&lp, connect.connecting())?;
+        let mut hosts = Hosts::connect(&lp, connect.connecting(), &Default::default())?;
         engine::plan_online(&lp, templates, &mut hosts, options)?
     };
     if let Some(file) = &how.save {
@@ -746,10 +757,12 @@ fn apply(
 ) -> Result<u8, Error> {
     let command = if options.destroy { "destroy" } else { "apply" };
     let approval = Approval::of(guard.yes, saved.is_some(), command)?;
-    let mut hosts = Hosts::connect(lp, connect.connecting())?;
+    let mut hosts = Hosts::connect(lp, connect.connecting(), &Default::default())?;
     let settings = engine::ApplySettings {
         options,
         guard_seconds: guard.lockout_guard_seconds.max(1),
+        name_profile: false,
+        show_plan: true,
     };
     let mut approve = |_: &crate::plan::Plan, out: &mut dyn Write| approval.approve(out);
     let plan = engine::apply(
@@ -761,8 +774,14 @@ fn apply(
         &mut approve,
         stdout,
     )?;
+    tell_after_apply(&plan, options, stdout);
+    Ok(exit::OK)
+}
+
+/// After apply: where the tunnel and Jupyter run, or how to start them, and how people reach Jupyter.
+fn tell_after_apply(plan: &crate::plan::Plan, options: Options, stdout: &mut dyn Write) {
     if options.destroy {
-        return Ok(exit::OK);
+        return;
     }
     if let Some(tunnel) = &plan.tunnel {
         tell_tunnel(tunnel, options.start_tunnel, stdout);
@@ -792,7 +811,6 @@ fn apply(
     let mut reach = String::new();
     let _ = crate::plan::write_reach(&mut reach, &plan.reach);
     let _ = write!(stdout, "{reach}");
-    Ok(exit::OK)
 }
 
 /// After apply: where the tunnel runs, or how to start it.

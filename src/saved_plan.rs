@@ -42,6 +42,28 @@ pub enum SavedPlanError {
     PlanDiffers,
 }
 
+/// A saved plan of several profiles (`jprov plan -o FILE P1 P2 ...`): one entry per profile, applied
+/// together by `jprov apply FILE`.
+#[derive(Debug, Serialize, Deserialize)]
+struct SavedPlans {
+    kind: String,
+    format_version: u32,
+    plans: Vec<SavedPlan>,
+}
+
+/// What `plan` saves of one profile's plan, or what apply must find again.
+pub fn of(profile: &Path, profile_digest: &str, plan: &Plan, options: Options) -> SavedPlan {
+    SavedPlan {
+        kind: KIND.into(),
+        format_version: crate::plan::FORMAT_VERSION,
+        profile: std::fs::canonicalize(profile).unwrap_or_else(|_| profile.to_path_buf()),
+        profile_digest: profile_digest.into(),
+        start_tunnel: options.start_tunnel,
+        destroy: options.destroy,
+        plan: serde_json::to_value(plan).expect("plans serialize"),
+    }
+}
+
 pub fn save(
     path: &Path,
     profile: &Path,
@@ -52,16 +74,27 @@ pub fn save(
     if plan.offline {
         return Err(SavedPlanError::Offline(path.to_path_buf()));
     }
-    let saved = SavedPlan {
+    write(path, &of(profile, profile_digest, plan, options))
+}
+
+/// Save several profiles' plans in one file.
+pub fn save_all(path: &Path, plans: Vec<SavedPlan>) -> Result<(), SavedPlanError> {
+    if plans
+        .iter()
+        .any(|p| p.plan["offline"].as_bool() == Some(true))
+    {
+        return Err(SavedPlanError::Offline(path.to_path_buf()));
+    }
+    let saved = SavedPlans {
         kind: KIND.into(),
         format_version: crate::plan::FORMAT_VERSION,
-        profile: std::fs::canonicalize(profile).unwrap_or_else(|_| profile.to_path_buf()),
-        profile_digest: profile_digest.into(),
-        start_tunnel: options.start_tunnel,
-        destroy: options.destroy,
-        plan: serde_json::to_value(plan).expect("plans serialize"),
+        plans,
     };
-    let text = serde_json::to_string_pretty(&saved).expect("saved plans serialize");
+    write(path, &saved)
+}
+
+fn write(path: &Path, saved: &impl Serialize) -> Result<(), SavedPlanError> {
+    let text = serde_json::to_string_pretty(saved).expect("saved plans serialize");
     std::fs::write(path, text + "\n").map_err(|e| SavedPlanError::Write(path.to_path_buf(), e))
 }
 
@@ -74,6 +107,18 @@ pub fn load(path: &Path) -> Option<SavedPlan> {
     serde_json::from_str::<SavedPlan>(&text)
         .ok()
         .filter(|s| s.kind == KIND)
+}
+
+/// The plans of several profiles saved in `path` by one `plan -o`; `None` when it holds something else.
+pub fn load_all(path: &Path) -> Option<Vec<SavedPlan>> {
+    let text = std::fs::read_to_string(path).ok()?;
+    if !text.trim_start().starts_with('{') {
+        return None;
+    }
+    serde_json::from_str::<SavedPlans>(&text)
+        .ok()
+        .filter(|s| s.kind == KIND)
+        .map(|s| s.plans)
 }
 
 impl SavedPlan {

@@ -17,6 +17,7 @@ use jprov::value::Port;
 use support::profiles::{self, self_signed, valid, HASH_DIGEST};
 use support::setup::{expect_exit, text, Method, Role, Setup};
 use support::step::Replan;
+use support::TestHost;
 
 /// The sshd drop-in of the reverse-forward test profile.
 const DROPIN: &str = "/etc/ssh/sshd_config.d/01-jprov-t-reverse-forward.conf";
@@ -571,24 +572,25 @@ fn a_workstation_behind_the_server_is_reached_through_it() {
         .status(2)
         .stdout_contains("(through the server)")
         .run();
-    // The server carried the connection: besides jprov's own session, a second admin login (the hop jprov
-    // opens a direct-tcpip channel on, its key verified by jprov) that never started a session.
+    // The server carried the connection over jprov's own session to it: one admin login in all (no second
+    // login for the hop), which ran the server's facts and opened the channel to the workstation.
     let log = s.server.sshd_log();
-    let ports: Vec<&str> = log
+    let logins = log
         .lines()
-        .filter_map(|l| l.strip_prefix("Accepted publickey for admin from 127.0.0.1 port "))
-        .filter_map(|rest| rest.split(' ').next())
-        .collect();
-    assert_eq!(ports.len(), 2, "{log}");
-    let sessionless = ports
-        .iter()
-        .filter(|port| {
-            !log.contains(&format!(
-                "Starting session: command for admin from 127.0.0.1 port {port} "
-            ))
-        })
+        .filter(|l| l.contains("Accepted publickey for admin from 127.0.0.1 port "))
         .count();
-    assert_eq!(sessionless, 1, "{log}");
+    assert_eq!(logins, 1, "{log}");
+    // Apply runs scripts on both hosts at once over that one session (and its channel), and the plan
+    // after it again logs in to the server once.
+    s.apply(&[]).run();
+    let admin_logins = |log: &str| {
+        log.lines()
+            .filter(|l| l.contains("Accepted publickey for admin from 127.0.0.1 port "))
+            .count()
+    };
+    let before = admin_logins(&s.server.sshd_log());
+    s.run(&["plan"]).run();
+    assert_eq!(admin_logins(&s.server.sshd_log()), before + 1);
 }
 
 #[test]
@@ -1822,6 +1824,148 @@ fn connections_follow_the_ssh_config_given_with_dash_f() {
         .status(4)
         .stderr_contains("Bad configuration option")
         .run();
+}
+
+/// A ProxyJump chain goes hop by hop, each hop reached through the one before it over a channel of jprov's
+/// own session to it (no ssh process), with the hop's user from ssh's config; a hop whose key jprov cannot
+/// verify is refused before anything goes through it.
+#[test]
+fn a_proxyjump_chain_goes_hop_by_hop_and_each_hop_key_is_verified_first() {
+    let Some(s) = Setup::new(Method::ReverseForward) else {
+        return;
+    };
+    let server = s.server.port();
+    let hops = |alias: &str| {
+        format!(
+            "  ProxyJump hop1,hop2\nHost hop1 hop2\n  HostName 127.0.0.1\n  Port {server}\n  User admin\n\
+             Host hop2\n  HostKeyAlias {alias}\nHost *\n  IdentityFile {}\n  IdentitiesOnly yes\n",
+            s.server.client_key().display()
+        )
+    };
+    let config = with_aliases(&s, &hops(&format!("[127.0.0.1]:{server}")));
+    s.edit_profile(|p| p.tunnel.peer_address = Some(valid("127.0.0.1")));
+    let admin_logins = |log: &str| {
+        log.lines()
+            .filter(|l| l.contains("Accepted publickey for admin from 127.0.0.1 port "))
+            .count()
+    };
+    let f = config.to_str().unwrap();
+    s.run(&["plan", "-F", f]).status(2).run();
+    // The server's own session, hop1, and hop2 reached through hop1 (a login of its own, as with ssh).
+    assert_eq!(admin_logins(&s.server.sshd_log()), 3);
+    // hop2's key is listed under no name jprov pinned: refused, and the workstation never hears of it.
+    let unknown = s.dir.path().join("unknown_hop_config");
+    std::fs::write(
+        &unknown,
+        std::fs::read_to_string(&config).unwrap().replace(
+            &hops(&format!("[127.0.0.1]:{server}")),
+            &hops("hop2.unpinned"),
+        ),
+    )
+    .unwrap();
+    let workstation_logins = s
+        .workstation
+        .sshd_log()
+        .matches("Accepted publickey")
+        .count();
+    s.run(&["plan", "-F", unknown.to_str().unwrap()])
+        .status(4)
+        .stderr_contains("unknown host key for hop2.unpinned")
+        .run();
+    assert_eq!(
+        s.workstation
+            .sshd_log()
+            .matches("Accepted publickey")
+            .count(),
+        workstation_logins
+    );
+}
+
+/// Admin logins the server's sshd accepted so far.
+fn admin_logins(s: &Setup) -> usize {
+    (s.server.sshd_log().lines())
+        .filter(|l| l.contains("Accepted publickey for admin from 127.0.0.1 port "))
+        .count()
+}
+
+/// A second workstation behind the test server, with its own profile beside the first (a research group's
+/// fleet): another name, tunnel account and tunnel port, its host key pinned in the same file.
+fn second_workstation(s: &Setup) -> (TestHost, std::path::PathBuf) {
+    let ws2 = TestHost::start("workstation2").expect("a second workstation");
+    ws2.add_user("alice");
+    let pinned = s.dir.path().join("known_hosts");
+    let known = std::fs::read_to_string(&pinned).unwrap();
+    std::fs::write(&pinned, format!("{known}{}\n", ws2.known_hosts_line())).unwrap();
+    let mut p2 = s.profile();
+    p2.name = valid("t-second");
+    p2.workstation.port = Some(Port::new(ws2.port()));
+    p2.workstation.identity_file = Some(valid(&ws2.client_key().display().to_string()));
+    p2.tunnel.account = valid("jprov-tunnel-two");
+    p2.tunnel.port = Port::new(s.fresh_port());
+    let file = s.dir.path().join("second.yaml");
+    profiles::write(&file, &p2);
+    (ws2, file)
+}
+
+/// Two workstations behind one server, one profile each, in one invocation: the server is logged in to
+/// once for both, both are planned, applied (after one approval) and destroyed together, a plan saved for
+/// both is applied exactly, and profiles that collide on the server are refused before any host is
+/// contacted.
+#[test]
+fn several_profiles_share_one_login_per_host_and_are_applied_together() {
+    let Some(s) = Setup::new(Method::ReverseForward) else {
+        return;
+    };
+    let (ws2, second) = second_workstation(&s);
+    let (one, two) = (s.profile_file.to_str().unwrap(), second.to_str().unwrap());
+    let before = admin_logins(&s);
+    s.run_args(&["plan", one, two])
+        .status(2)
+        .stdout_contains("== t-reverse-forward (")
+        .stdout_contains("== t-second (")
+        .run();
+    assert_eq!(
+        admin_logins(&s),
+        before + 1,
+        "one server login for both profiles"
+    );
+    s.run_args(&["apply", one, two])
+        .stderr_contains("t-second/workstation: done 1/")
+        .stdout_contains("Applied: the hosts match the profile.")
+        .run();
+    s.run_args(&["plan", one, two]).run();
+    // Both workstations have their tunnel's account on the one server.
+    assert!(account_exists(&s.server, "jprov-tunnel-two"));
+    // A plan saved for both, applied exactly.
+    s.edit_profile(|p| p.jupyter.base_url = valid("/j-fleet/"));
+    let saved = s.dir.path().join("fleet.plan");
+    s.run_args(&["plan", "-o", saved.to_str().unwrap(), one, two])
+        .status(2)
+        .run();
+    s.run_args(&["apply", saved.to_str().unwrap()])
+        .stdout_contains("exactly those of the saved plan")
+        .run();
+    s.run_args(&["plan", one, two]).run();
+    // A third profile that takes the second's tunnel port: refused, no host contacted.
+    let third = s.dir.path().join("third.yaml");
+    let mut p3 = s.profile();
+    p3.name = valid("t-third");
+    p3.tunnel.account = valid("jprov-tunnel-three");
+    p3.tunnel.port = s.profile().tunnel.port;
+    profiles::write(&third, &p3);
+    let before = admin_logins(&s);
+    s.run_args(&["apply", one, third.to_str().unwrap()])
+        .status(1)
+        .stderr_contains("the profiles collide on a shared host")
+        .stderr_contains("tunnel.port")
+        .run();
+    assert_eq!(admin_logins(&s), before);
+    s.run_args(&["destroy", one, two])
+        .stdout_contains("Destroyed: nothing jprov set up for the profile is left on the hosts.")
+        .run();
+    s.run_args(&["plan", "--destroy", one, two]).run();
+    assert!(!account_exists(&s.server, "jprov-tunnel-two"));
+    drop(ws2);
 }
 
 /// What nginx on the test server answers `https://jupyter.test:PORT/api/status` from the loopback address

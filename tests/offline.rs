@@ -583,7 +583,7 @@ fn destroy_plans_refuse_what_they_cannot_do() {
         .stdout("")
         .stderr(
             "error: the argument '--destroy' cannot be used with '--start-tunnel'\n\n\
-             Usage: jprov plan --destroy --offline <PROFILE>\n\n\
+             Usage: jprov plan --destroy --offline <PROFILE>...\n\n\
              For more information, try '--help'.\n",
         )
         .run();

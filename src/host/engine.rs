@@ -23,6 +23,10 @@ pub struct ApplySettings {
     pub options: Options,
     /// Seconds after which the on-host lockout guard restores the previous sshd files unless disarmed.
     pub guard_seconds: u32,
+    /// Progress lines name the profile (an invocation with several profiles).
+    pub name_profile: bool,
+    /// Print the first round's plan (an invocation with several profiles showed them all already).
+    pub show_plan: bool,
 }
 
 pub fn plan_online(
@@ -61,14 +65,20 @@ pub fn apply(
     let options = settings.options;
     for round in 1..=MAX_ROUNDS {
         let plan = plan_online(lp, templates, hosts, options)?;
+        // Several profiles: every plan was shown, and checked against the saved one, before any applies;
+        // what the first round finds must still be what was shown and approved.
         if round == 1 {
-            let _ = write!(out, "{plan}");
+            if settings.show_plan {
+                let _ = write!(out, "{plan}");
+            }
             if let Some(saved) = saved {
                 saved.check_plan(&plan)?;
-                let _ = writeln!(
-                    out,
-                    "The hosts and the changes are exactly those of the saved plan."
-                );
+                if settings.show_plan {
+                    let _ = writeln!(
+                        out,
+                        "The hosts and the changes are exactly those of the saved plan."
+                    );
+                }
             }
         }
         if plan.has_problems() {
@@ -91,6 +101,7 @@ pub fn apply(
             number: round,
             profile: lp.profile.name.as_str(),
             guard_seconds: settings.guard_seconds,
+            name_profile: settings.name_profile,
         };
         run_round(&round, hosts, &plan, out)?;
     }
@@ -109,6 +120,18 @@ struct Round<'a> {
     number: usize,
     profile: &'a str,
     guard_seconds: u32,
+    /// Progress lines name the profile too (an invocation with several).
+    name_profile: bool,
+}
+
+impl Round<'_> {
+    /// A host as progress lines name it.
+    fn who(&self, role: Role) -> String {
+        match self.name_profile {
+            true => format!("{}/{role}", self.profile),
+            false => role.to_string(),
+        }
+    }
 }
 
 /// A round runs the lowest phase left on any host (`plan::phase`): late changes (tunnels, services) wait
@@ -155,6 +178,8 @@ fn run_round(
             pending: pending_summary(plan),
         });
     }
+    // Each host's script and the resolution of its guard, one host at a time per login: other profiles of
+    // the invocation may share this host (a fleet's server), and their scripts must not interleave.
     let results = in_parallel(hosts.connected.as_mut(), |role, host| {
         let script = scripts.get(role).and_then(Option::as_ref);
         let labels = |script: &script::ApplyScript| {
@@ -163,26 +188,45 @@ fn run_round(
                 .map(|&i| crate::plan::step_label(&changes[i]))
                 .collect()
         };
-        let mut progress = script.map(|s| Progress::start(role, labels(s)));
-        run_apply_script(host, script.map(|s| s.text.as_str()), &mut progress)
-    });
-    // Every guard armed now or left from before is resolved before any error of the round is returned:
-    // a guard nobody resolves would later undo files that may be exactly what the profile wants.
-    let mut outcomes = vec![];
-    // `results` has a value per connected host, in the same (role) order.
-    for (host, result) in hosts.connected.iter_mut().zip(results) {
+        let lock = host.changes_lock();
+        let _held = lock
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut progress = script.map(|s| Progress::start(round.who(role), labels(s)));
+        let result = run_apply_script(host, script.map(|s| s.text.as_str()), &mut progress);
+        // Every guard armed now or left from before is resolved before any error of the round is
+        // returned: a guard nobody resolves would later undo files that may be exactly what the profile
+        // wants.
         let armed = matches!(&result, Ok(Some(outcome)) if outcome.guard_armed);
-        if armed || guards_left.get(host.role) == Some(&true) {
-            resolve_guard(round.profile, host, armed, out)?;
+        let mut said = Vec::new();
+        let resolved = match armed || guards_left.get(role) == Some(&true) {
+            true => resolve_guard(round.profile, host, armed, &mut said),
+            false => Ok(()),
+        };
+        (result, resolved, said)
+    });
+    let mut first_error = None;
+    let mut outcomes = vec![];
+    // A guard's failure (a lockout prevented) says more than a script's: it comes first.
+    for (role, (result, resolved, said)) in results.into_entries() {
+        let _ = out.write_all(&said);
+        if let Err(e) = resolved {
+            first_error.get_or_insert(e);
         }
-        outcomes.push((host.role, result));
+        outcomes.push((role, result));
     }
     for (role, result) in outcomes {
-        if let Some(outcome) = result? {
-            let _ = writeln!(out, "round {}: {}", round.number, describe(role, &outcome));
+        match result {
+            Ok(Some(outcome)) => {
+                let _ = writeln!(out, "round {}: {}", round.number, describe(role, &outcome));
+            }
+            Ok(None) => {}
+            Err(e) => {
+                first_error.get_or_insert(e);
+            }
         }
     }
-    Ok(())
+    first_error.map_or(Ok(()), Err)
 }
 
 /// A host's lockout guard is armed: sshd was just reloaded with new files (`just_armed`), or an earlier apply

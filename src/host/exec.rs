@@ -10,7 +10,7 @@ pub struct ExecOutput {
     pub stderr: String,
 }
 
-#[derive(Debug, thiserror::Error)]
+#[derive(Clone, Debug, thiserror::Error)]
 pub enum TransportError {
     #[error("cannot reach {target}: {reason}")]
     Unreachable { target: String, reason: String },
@@ -30,7 +30,7 @@ impl TransportError {
 }
 
 /// Why jprov refuses a host key or cannot keep it: one text for every connection and for `jprov trust`.
-#[derive(Debug, thiserror::Error)]
+#[derive(Clone, Debug, thiserror::Error)]
 pub enum KeyRefusal {
     #[error(
         "REFUSED: {name} presented host key {} ({}), which is marked @revoked in {}:{line}. Nothing was sent.",
@@ -69,7 +69,7 @@ pub enum KeyRefusal {
     CannotRecord {
         name: String,
         file: PathBuf,
-        error: std::io::Error,
+        error: std::sync::Arc<std::io::Error>,
     },
 }
 

@@ -4,12 +4,14 @@
 use crate::desired;
 use crate::error::Error;
 use crate::facts::{self, Facts};
-use crate::host::ssh::{self, Target};
+use crate::host::connections::Connections;
+use crate::host::ssh::Target;
 use crate::host::{exec::TransportError, transport::Transport};
 use crate::profile::{LoadedProfile, WorkstationHost};
 use crate::render::Templates;
 use crate::resource::{PerRole, Role};
 use crate::value::Port;
+use std::sync::Arc;
 
 /// A connected host.
 pub struct Host {
@@ -19,6 +21,8 @@ pub struct Host {
     sudo: bool,
     /// How it was reached, to prove a fresh login after an sshd reload; `None` for this machine.
     target: Option<Target>,
+    /// The invocation's connections: the fresh login goes through the same hops.
+    connections: Arc<Connections>,
 }
 
 impl Host {
@@ -40,6 +44,16 @@ impl Host {
             })
     }
 
+    /// The lock held while this host's apply script runs and its guard is resolved: one profile at a
+    /// time per login (this machine counts as one).
+    pub(super) fn changes_lock(&self) -> Arc<std::sync::Mutex<()>> {
+        static LOCAL: std::sync::OnceLock<Arc<std::sync::Mutex<()>>> = std::sync::OnceLock::new();
+        match &self.transport {
+            Transport::Ssh(connection) => connection.changes(),
+            Transport::Local => LOCAL.get_or_init(Default::default).clone(),
+        }
+    }
+
     /// After an sshd reload: does a brand-new login (and `sudo -n`) still work with the same credentials?
     pub(super) fn prove_fresh_login(&self) -> Result<(), String> {
         // jprov runs on this host: sshd's files cannot shut it out.
@@ -49,8 +63,8 @@ impl Host {
         // sshd re-executes itself on SIGHUP and refuses connections for a moment: retry an unreachable port
         // for a while, never a refused login.
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
-        let mut connection = loop {
-            match ssh::connect(target) {
+        let connection = loop {
+            match self.connections.fresh(target) {
                 Ok(connection) => break connection,
                 Err(TransportError::Unreachable { .. }) if std::time::Instant::now() < deadline => {
                     std::thread::sleep(std::time::Duration::from_millis(200));
@@ -74,7 +88,8 @@ impl Host {
     pub(super) fn login_user(&self) -> String {
         self.target
             .as_ref()
-            .map_or_else(|| "the local user".into(), |t| t.user.clone())
+            .and_then(|t| t.user.clone())
+            .unwrap_or_else(|| "the local user".into())
     }
 
     fn gather_one(
@@ -141,7 +156,7 @@ pub fn targets(lp: &LoadedProfile, how: Connecting) -> PerRole<Target> {
         host: server.host.to_string(),
         port: server.port.map(Port::get),
         ssh_config: how.ssh_config.clone(),
-        user: server.user.to_string(),
+        user: Some(server.user.to_string()),
         identity_file: server.identity_file.as_ref().map(|f| lp.resolve(f)),
         pinned_known_hosts: pinned.clone(),
         accept_new_host_key: accept_new_host_keys,
@@ -154,7 +169,7 @@ pub fn targets(lp: &LoadedProfile, how: Connecting) -> PerRole<Target> {
             host: host.to_string(),
             port: p.workstation.port.map(Port::get),
             ssh_config: how.ssh_config.clone(),
-            user: p.workstation.user.to_string(),
+            user: Some(p.workstation.user.to_string()),
             identity_file: p.workstation.identity_file.as_ref().map(|f| lp.resolve(f)),
             pinned_known_hosts: pinned,
             accept_new_host_key: accept_new_host_keys,
@@ -175,18 +190,24 @@ pub fn targets(lp: &LoadedProfile, how: Connecting) -> PerRole<Target> {
 }
 
 impl Hosts {
-    /// Connect to every host of the profile's method in parallel; host keys are verified before anything is sent.
-    pub fn connect(lp: &LoadedProfile, how: Connecting) -> Result<Hosts, Error> {
+    /// Connect to every host of the profile's method in parallel, through the invocation's connections (a
+    /// login another profile, or the workstation's jump, already made is shared); host keys are verified
+    /// before anything is sent.
+    pub fn connect(
+        lp: &LoadedProfile,
+        how: Connecting,
+        connections: &Arc<Connections>,
+    ) -> Result<Hosts, Error> {
         let p = &lp.profile;
         let mut targets = targets(lp, how);
-        let mut sessions = in_parallel(targets.as_ref(), |_, target| ssh::connect(target));
+        let mut sessions = in_parallel(targets.as_ref(), |_, target| connections.connect(target));
         let mut connected = PerRole::new();
         for &role in desired::roles(p) {
             let transport = match sessions.take(role) {
                 None => Transport::Local,
-                Some(session) => Transport::Ssh(Box::new(
-                    session.map_err(|source| Error::Transport { role, source })?,
-                )),
+                Some(session) => {
+                    Transport::Ssh(session.map_err(|source| Error::Transport { role, source })?)
+                }
             };
             let target = targets.take(role);
             let address = match (&target, &transport) {
@@ -206,6 +227,7 @@ impl Hosts {
                     transport,
                     sudo,
                     target,
+                    connections: connections.clone(),
                 },
             );
         }

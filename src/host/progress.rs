@@ -2,12 +2,12 @@
 //! lines the round's script prints as it goes (certbot can take a minute: people see what is running).
 //! Colour only on a terminal, and none with `NO_COLOR` set (no-color.org).
 
-use crate::resource::Role;
 use std::time::Instant;
 
 /// The progress of one host's script in one round.
 pub struct Progress {
-    role: Role,
+    /// The host as the lines name it: its role, after its profile's name when an invocation has several.
+    host: String,
     /// What each step does, in the script's order.
     labels: Vec<String>,
     started: Instant,
@@ -16,11 +16,11 @@ pub struct Progress {
 
 impl Progress {
     /// Says that the first step starts.
-    pub fn start(role: Role, labels: Vec<String>) -> Progress {
+    pub fn start(host: String, labels: Vec<String>) -> Progress {
         use std::io::IsTerminal;
         let colour = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
         let progress = Progress {
-            role,
+            host,
             labels,
             started: Instant::now(),
             colour,
@@ -71,7 +71,7 @@ impl Progress {
     }
 
     fn host(&self) -> String {
-        self.paint("1", self.role.as_str())
+        self.paint("1", &self.host)
     }
 
     /// `text` in the SGR colour `code` on a colour terminal, else as it is.
@@ -86,11 +86,12 @@ impl Progress {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::resource::Role;
 
     #[test]
     fn colour_only_when_asked_and_labels_by_step_number() {
         let mut p = Progress {
-            role: Role::Server,
+            host: Role::Server.to_string(),
             labels: vec!["a".into(), "b".into()],
             started: Instant::now(),
             colour: false,

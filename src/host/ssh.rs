@@ -1,16 +1,16 @@
 //! SSH connections with ssh2: OpenSSH's own view of the client config (`ssh -G`), host keys verified against
 //! known_hosts before anything is sent, and authentication with the agent or key files.
 
-use crate::host::exec::{ExecOutput, KeyRefusal, TransportError};
-use crate::host::jump::{Carrier, Pump};
+use crate::host::connections::{Connections, Resolved};
+use crate::host::exec::{KeyRefusal, TransportError};
+use crate::host::jump::Carrier;
 use crate::host::known_hosts::{self, HostKey, Verdict};
+use crate::host::session::SshConnection;
 use ssh2::Session;
-use std::io::Read;
-use std::io::Write;
 use std::net::{TcpStream, ToSocketAddrs};
-use std::os::unix::net::UnixStream;
+use std::os::fd::{AsRawFd, RawFd};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
 /// Where and how to connect.
@@ -20,13 +20,15 @@ pub struct Target {
     pub host: String,
     /// The profile's port; `None`: ssh's `Port` for the host (`ssh -G`), as `ssh HOST` would use.
     pub port: Option<u16>,
-    pub user: String,
+    /// The profile's user; `None` (a ProxyJump hop that names none): ssh's `User` for the host.
+    pub user: Option<String>,
     pub identity_file: Option<PathBuf>,
     /// known_hosts files checked before the user's and the system's (the profile's pinned file).
     pub pinned_known_hosts: Option<PathBuf>,
     /// Record an unknown host's key in the pinned file (or the user's known_hosts) instead of refusing.
     pub accept_new_host_key: bool,
-    /// Reach this host through another one (`ssh -W`).
+    /// Reach this host through another one (a channel of jprov's session to it). Set: the profile's
+    /// `jump: server`, or an earlier hop of ssh's ProxyJump chain; it wins over ssh's ProxyJump.
     pub jump: Option<Box<Target>>,
     /// How long to wait for the TCP connection and for the SSH handshake and login; `None`: ssh's
     /// `ConnectTimeout` for the host, else `DEFAULT_CONNECT_TIMEOUT`.
@@ -41,9 +43,13 @@ pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 impl Target {
     /// `user@host:port`, or `user@host` while ssh's config decides the port.
     pub fn display(&self) -> String {
+        let user = self
+            .user
+            .as_ref()
+            .map_or(String::new(), |u| format!("{u}@"));
         match self.port {
-            Some(port) => format!("{}@{}:{port}", self.user, self.host),
-            None => format!("{}@{}", self.user, self.host),
+            Some(port) => format!("{user}{}:{port}", self.host),
+            None => format!("{user}{}", self.host),
         }
     }
 
@@ -55,27 +61,20 @@ impl Target {
     }
 }
 
-pub struct SshConnection {
-    session: Session,
-    host_key: HostKey,
-    display: String,
-    /// What carries a jumped connection, held for its lifetime: dropped after the session (which says
-    /// goodbye through it), it stops.
-    #[allow(dead_code)]
-    jump: Option<Carrier>,
-}
-
 /// What OpenSSH would use for a host, from `ssh -G` (honours ~/.ssh/config, Match blocks included).
 #[derive(Debug, Default)]
-struct ClientConfig {
-    hostname: Option<String>,
+pub(super) struct ClientConfig {
+    pub hostname: Option<String>,
     /// `Port`: the profile's when it sets one (`ssh -G -p`), else the config's, else 22.
-    port: u16,
-    identity_files: Vec<PathBuf>,
+    pub port: u16,
+    /// `User`: the profile's when it sets one (`ssh -G -l`), else the config's, else the local user.
+    pub user: String,
+    pub identity_files: Vec<PathBuf>,
     known_hosts_files: Vec<PathBuf>,
     host_key_alias: Option<String>,
     connect_timeout: Option<Duration>,
-    /// `ProxyJump`: the hops `ssh -W -J` goes through (the profile's `jump: server` wins).
+    /// `ProxyJump`: the hops to go through, `[user@]host[:port]` comma-separated (the profile's `jump:
+    /// server` wins).
     proxy_jump: Option<String>,
     /// `IdentitiesOnly yes`: of the agent's keys, only those of `identity_files`.
     identities_only: bool,
@@ -107,13 +106,16 @@ impl ClientConfig {
 }
 
 /// What `ssh HOST` would use for the target; `Err` with ssh's own message when its config is broken.
-fn client_config(target: &Target) -> Result<ClientConfig, String> {
+pub(super) fn client_config(target: &Target) -> Result<ClientConfig, String> {
     let Ok(ssh) = which::which("ssh") else {
         let home = std::env::var_os("HOME")
             .map(PathBuf::from)
             .unwrap_or_default();
         return Ok(ClientConfig {
             port: target.port.unwrap_or(crate::profile::DEFAULT_SSH_PORT),
+            user: (target.user.clone())
+                .or_else(|| std::env::var("USER").ok())
+                .unwrap_or_default(),
             identity_files: ["id_ed25519", "id_ecdsa", "id_rsa"]
                 .iter()
                 .map(|f| home.join(".ssh").join(f))
@@ -130,8 +132,11 @@ fn client_config(target: &Target) -> Result<ClientConfig, String> {
     if let Some(port) = target.port {
         command.args(["-p", &port.to_string()]);
     }
+    if let Some(user) = &target.user {
+        command.args(["-l", user]);
+    }
     let output = command
-        .args(["-l", &target.user, "--", &target.host])
+        .args(["--", &target.host])
         .stdin(Stdio::null())
         .output()
         .map_err(|e| format!("cannot run `ssh -G`: {e}"))?;
@@ -164,6 +169,7 @@ fn read_client_config(text: &str) -> ClientConfig {
         };
         match key {
             "hostname" => config.hostname = Some(value.to_string()),
+            "user" => config.user = value.to_string(),
             "identityfile" => config.identity_files.push(expand(value)),
             "userknownhostsfile" | "globalknownhostsfile" => config
                 .known_hosts_files
@@ -193,57 +199,89 @@ fn read_client_config(text: &str) -> ClientConfig {
     config
 }
 
-/// A TCP (or jumped) transport to the target, not yet speaking SSH; blocking calls on it give up after
-/// `timeout` until `connect` lifts it once logged in.
+/// A TCP (or jumped) transport to the target, not yet speaking SSH, and the socket it runs over;
+/// blocking calls on it give up after `timeout` until `establish` lifts it once logged in.
 fn open_session(
-    target: &Target,
-    config: &ClientConfig,
+    resolved: &Resolved,
     hostname: &str,
     timeout: Duration,
-) -> Result<(Session, Option<Carrier>), String> {
+    connections: &Connections,
+) -> Result<(Session, RawFd, Option<Carrier>), String> {
     let mut session = Session::new().map_err(|e| e.to_string())?;
-    let mut jump = None;
-    let port = config.port;
-    // The profile's `jump: server` wins over ssh's ProxyJump, as a profile field wins over ssh's config.
-    let hops = match (&target.jump, &config.proxy_jump) {
-        (Some(via), _) => Some(Hops::Server(via)),
-        (None, Some(chain)) => Some(Hops::ProxyJump(chain)),
-        (None, None) => None,
+    let port = resolved.config.port;
+    let Some(hop) = &resolved.via else {
+        let address = (hostname, port)
+            .to_socket_addrs()
+            .map_err(|e| format!("cannot resolve {hostname}: {e}"))?
+            .next()
+            .ok_or_else(|| format!("{hostname} has no address"))?;
+        let stream = TcpStream::connect_timeout(&address, timeout).map_err(|e| {
+            if e.kind() == std::io::ErrorKind::TimedOut {
+                timed_out(timeout)
+            } else {
+                e.to_string()
+            }
+        })?;
+        // libssh2 leaves Nagle on: each connection then pays two or three ~40 ms stalls (Nagle against
+        // delayed ACKs) in the key exchange and before an exec's reply.
+        stream.set_nodelay(true).map_err(|e| e.to_string())?;
+        let socket = stream.as_raw_fd();
+        session.set_tcp_stream(stream);
+        session.set_timeout(u32::try_from(timeout.as_millis()).unwrap_or(u32::MAX));
+        return Ok((session, socket, None));
     };
-    match hops {
-        None => {
-            let address = (hostname, port)
-                .to_socket_addrs()
-                .map_err(|e| format!("cannot resolve {hostname}: {e}"))?
-                .next()
-                .ok_or_else(|| format!("{hostname} has no address"))?;
-            let stream = TcpStream::connect_timeout(&address, timeout).map_err(|e| {
-                if e.kind() == std::io::ErrorKind::TimedOut {
-                    timed_out(timeout)
-                } else {
-                    e.to_string()
-                }
-            })?;
-            // libssh2 leaves Nagle on: each connection then pays two or three ~40 ms stalls (Nagle against
-            // delayed ACKs) in the key exchange and before an exec's reply.
-            stream.set_nodelay(true).map_err(|e| e.to_string())?;
-            session.set_tcp_stream(stream);
-        }
-        // A channel of jprov's own session to the server, whose key jprov verifies as for any connection.
-        Some(Hops::Server(via)) => {
-            let hop = establish(via).map_err(|e| format!("through the server: {e}"))?;
-            let (stream, pump) = Pump::open(hop.session, hostname, port)?;
-            session.set_tcp_stream(stream);
-            jump = Some(Carrier::Channel(pump));
-        }
-        Some(Hops::ProxyJump(chain)) => {
-            let (stream, child) = jump_stream(target, config, chain, hostname, port)?;
-            session.set_tcp_stream(stream);
-            jump = Some(Carrier::Process(child));
-        }
-    }
+    // A channel of the session jprov has (or makes now) to the hop, whose key it verified as for any
+    // connection.
+    let through = connections
+        .connect(hop)
+        .map_err(|e| format!("through {}: {e}", hop.display()))?;
+    let (stream, carrier) = Carrier::open(through, hostname, port)?;
+    let socket = stream.as_raw_fd();
+    session.set_tcp_stream(stream);
     session.set_timeout(u32::try_from(timeout.as_millis()).unwrap_or(u32::MAX));
-    Ok((session, jump))
+    Ok((session, socket, Some(carrier)))
+}
+
+/// The host `target` is reached through: the profile's jump or an earlier hop (set on the target), else
+/// the last hop of ssh's `ProxyJump`, itself reached through the hops before it.
+pub(super) fn hop_of(target: &Target, config: &ClientConfig) -> Option<Target> {
+    if let Some(jump) = &target.jump {
+        return Some((**jump).clone());
+    }
+    let mut via: Option<Target> = None;
+    for hop in config.proxy_jump.as_deref()?.split(',') {
+        let (user, host, port) = parse_hop(hop.trim());
+        via = Some(Target {
+            host,
+            port,
+            user,
+            identity_file: None,
+            jump: via.map(Box::new),
+            ..target.clone()
+        });
+    }
+    via
+}
+
+/// A ProxyJump hop: `[user@]host[:port]`, or the URI form `ssh://[user@]host[:port]`; `[v6]:port` too.
+fn parse_hop(hop: &str) -> (Option<String>, String, Option<u16>) {
+    let hop = hop.strip_prefix("ssh://").unwrap_or(hop);
+    let (user, rest) = match hop.rsplit_once('@') {
+        Some((user, rest)) => (Some(user.to_string()), rest),
+        None => (None, hop),
+    };
+    if let Some(bracketed) = rest.strip_prefix('[') {
+        let (host, after) = bracketed.split_once(']').unwrap_or((bracketed, ""));
+        let port = after.strip_prefix(':').and_then(|p| p.parse().ok());
+        return (user, host.to_string(), port);
+    }
+    match rest.rsplit_once(':') {
+        Some((host, port)) if !host.contains(':') => match port.parse() {
+            Ok(port) => (user, host.to_string(), Some(port)),
+            Err(_) => (user, rest.to_string(), None),
+        },
+        _ => (user, rest.to_string(), None),
+    }
 }
 
 /// What a connection that did not answer in time says: which limit, and how to change it.
@@ -296,17 +334,19 @@ impl Drop for WaitNotice {
 }
 
 /// Every host key the target offers (one handshake per key type), without logging in, and the names the
-/// host is listed under in known_hosts (most specific first).
-pub fn fetch_host_keys(target: &Target) -> Result<(Vec<HostKey>, Vec<String>), TransportError> {
+/// host is listed under in known_hosts (most specific first). Jumped: each handshake through a channel of
+/// the one session to the hop.
+pub fn fetch_host_keys(
+    target: &Target,
+    connections: &Connections,
+) -> Result<(Vec<HostKey>, Vec<String>), TransportError> {
     let unreachable = |reason: String| TransportError::Unreachable {
         target: target.display(),
         reason,
     };
-    let config = client_config(target).map_err(unreachable)?;
-    let hostname = config
-        .hostname
-        .clone()
-        .unwrap_or_else(|| target.host.clone());
+    let resolved = connections.resolve(target, 0)?;
+    let config = &resolved.config;
+    let hostname = (config.hostname.clone()).unwrap_or_else(|| target.host.clone());
     let timeout = config.timeout(target);
     let _notice = WaitNotice::start(&target.display(), timeout);
     let mut keys = vec![];
@@ -317,8 +357,8 @@ pub fn fetch_host_keys(target: &Target) -> Result<(Vec<HostKey>, Vec<String>), T
         "ecdsa-sha2-nistp521",
         "rsa-sha2-512",
     ] {
-        let (mut session, mut jump) =
-            open_session(target, &config, &hostname, timeout).map_err(unreachable)?;
+        let (mut session, _socket, mut carrier) =
+            open_session(&resolved, &hostname, timeout, connections).map_err(unreachable)?;
         let _ = session.method_pref(ssh2::MethodType::HostKey, algorithm);
         match session.handshake() {
             // A host that never answers would cost the timeout once per key type: once is enough.
@@ -335,12 +375,13 @@ pub fn fetch_host_keys(target: &Target) -> Result<(Vec<HostKey>, Vec<String>), T
                 }
             }
         }
-        drop(jump.take());
+        drop(session);
+        drop(carrier.take());
     }
     if keys.is_empty() {
         return Err(unreachable("no SSH handshake succeeded".into()));
     }
-    Ok((keys, names_for(target, &config)))
+    Ok((keys, names_for(target, config)))
 }
 
 fn names_for(target: &Target, config: &ClientConfig) -> Vec<String> {
@@ -360,34 +401,45 @@ fn names_for(target: &Target, config: &ClientConfig) -> Vec<String> {
     }
 }
 
-pub fn connect(target: &Target) -> Result<SshConnection, TransportError> {
-    establish(target)
+/// The known_hosts files a target's key is checked against: the profile's pinned file first.
+fn known_files(target: &Target, config: &ClientConfig) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = target.pinned_known_hosts.iter().cloned().collect();
+    files.extend(config.known_hosts_files.iter().cloned());
+    files
+}
+
+/// A session made for another asker, checked under this target's own names and pinned file before it
+/// is used for this one.
+pub(super) fn verify_again(
+    target: &Target,
+    config: &ClientConfig,
+    key: &HostKey,
+) -> Result<(), TransportError> {
+    let names = names_for(target, config);
+    verify_host_key(target, &known_files(target, config), &names, key)
 }
 
 /// A logged-in session to `target`, its host key verified first.
-fn establish(target: &Target) -> Result<SshConnection, TransportError> {
-    let config = client_config(target).map_err(|reason| TransportError::Unreachable {
-        target: target.display(),
-        reason,
-    })?;
-    let display = format!("{}@{}:{}", target.user, target.host, config.port);
+pub(super) fn establish(
+    target: &Target,
+    resolved: &Resolved,
+    connections: &Connections,
+) -> Result<SshConnection, TransportError> {
+    let config = &resolved.config;
+    let display = format!("{}@{}:{}", config.user, target.host, config.port);
     let unreachable = |reason: String| TransportError::Unreachable {
         target: display.clone(),
         reason,
     };
-    let hostname = config
-        .hostname
-        .clone()
-        .unwrap_or_else(|| target.host.clone());
+    let hostname = (config.hostname.clone()).unwrap_or_else(|| target.host.clone());
     let timeout = config.timeout(target);
     let _notice = WaitNotice::start(&display, timeout);
-    let (mut session, jump) =
-        open_session(target, &config, &hostname, timeout).map_err(unreachable)?;
+    let (mut session, socket, carrier) =
+        open_session(resolved, &hostname, timeout, connections).map_err(unreachable)?;
 
     // Only ask for key types we can verify: libssh2 compares just the type it negotiated.
-    let mut known_files: Vec<PathBuf> = target.pinned_known_hosts.iter().cloned().collect();
-    known_files.extend(config.known_hosts_files.iter().cloned());
-    let names = names_for(target, &config);
+    let known_files = known_files(target, config);
+    let names = names_for(target, config);
     let algorithms = known_hosts::known_algorithms(&known_files, &names);
     if !algorithms.is_empty() {
         let preference = algorithms
@@ -413,16 +465,13 @@ fn establish(target: &Target) -> Result<SshConnection, TransportError> {
     };
     verify_host_key(target, &known_files, &names, &host_key)?;
 
-    authenticate(&session, target, &config)?;
-    // Scripts such as certbot may take minutes; the keepalive below notices a dead peer instead.
+    authenticate(&session, target, config)?;
+    // Scripts such as certbot may take minutes; the keepalive notices a dead peer instead.
     session.set_timeout(0);
     session.set_keepalive(true, 30);
-    Ok(SshConnection {
-        session,
-        host_key,
-        display,
-        jump,
-    })
+    Ok(SshConnection::new(
+        session, socket, host_key, display, carrier,
+    ))
 }
 
 /// The algorithm name stored at the start of an SSH key blob.
@@ -463,7 +512,7 @@ fn verify_host_key(
             known_hosts::record(&file, name, key).map_err(|error| KeyRefusal::CannotRecord {
                 name: name.clone(),
                 file: file.clone(),
-                error,
+                error: error.into(),
             })?;
             eprintln!(
                 "jprov: recorded new host key for {name} ({} {}) in {}",
@@ -487,7 +536,7 @@ fn authenticate(
     target: &Target,
     config: &ClientConfig,
 ) -> Result<(), TransportError> {
-    let user = target.user.as_str();
+    let user = config.user.as_str();
     let mut tried = vec![];
     if let Some(file) = &target.identity_file {
         // As ssh does: the agent's copy of that key first (it may be passphrase-protected on disk).
@@ -660,140 +709,6 @@ fn key_error(file: &Path, e: &ssh2::Error) -> String {
     }
 }
 
-/// What a connection goes through before it reaches its host.
-enum Hops<'a> {
-    /// The profile's `workstation.jump: server`.
-    Server(&'a Target),
-    /// ssh's `ProxyJump` for the host: `[user@]host[:port]`, comma-separated.
-    ProxyJump(&'a str),
-}
-
-/// A stream to `host:port` through ssh's ProxyJump hops, carried by OpenSSH's `ssh -W` over a socketpair.
-/// The last hop's key is checked strictly by that ssh (the pinned file first), earlier hops' as the ssh
-/// config says; the host's own key is then checked by jprov as for any connection.
-fn jump_stream(
-    target: &Target,
-    config: &ClientConfig,
-    chain: &str,
-    host: &str,
-    port: u16,
-) -> Result<(UnixStream, Child), String> {
-    let ssh = which::which("ssh")
-        .map_err(|_| "reaching a host through a jump host needs OpenSSH's ssh".to_string())?;
-    let (ours, theirs) = UnixStream::pair().map_err(|e| e.to_string())?;
-    let theirs_out = theirs.try_clone().map_err(|e| e.to_string())?;
-    let mut command = Command::new(ssh);
-    command.args(target.config_args()).args([
-        "-W",
-        &format!("{host}:{port}"),
-        "-o",
-        "BatchMode=yes",
-        "-o",
-        "StrictHostKeyChecking=yes",
-        "-o",
-        "ClearAllForwardings=yes",
-    ]);
-    let mut known_hosts: Vec<String> = (target.pinned_known_hosts.iter())
-        .map(|p| p.display().to_string())
-        .collect();
-    known_hosts.extend((config.known_hosts_files.iter()).map(|f| f.display().to_string()));
-    command.args([
-        "-o",
-        &format!("UserKnownHostsFile={}", known_hosts.join(" ")),
-    ]);
-    let (earlier, last) = match chain.rsplit_once(',') {
-        Some((earlier, last)) => (Some(earlier), last),
-        None => (None, chain),
-    };
-    if let Some(earlier) = earlier {
-        command.args(["-J", earlier]);
-    }
-    let child = command
-        .args(["--", &destination_of(last)])
-        .stdin(Stdio::from(std::os::fd::OwnedFd::from(theirs)))
-        .stdout(Stdio::from(std::os::fd::OwnedFd::from(theirs_out)))
-        .stderr(Stdio::inherit())
-        .spawn()
-        .map_err(|e| format!("cannot start ssh -W through ProxyJump {chain}: {e}"))?;
-    Ok((ours, child))
-}
-
-/// A ProxyJump hop as an ssh destination: `user@host:port` is only understood as a URI.
-fn destination_of(hop: &str) -> String {
-    let has_port = hop
-        .rsplit_once(':')
-        .is_some_and(|(host, port)| !host.ends_with(':') && port.parse::<u16>().is_ok());
-    match has_port {
-        true => format!("ssh://{hop}"),
-        false => hop.to_string(),
-    }
-}
-
-/// Everything `reader` gives until its end, each complete line also handed to `on_line` as it arrives.
-pub(super) fn read_lines(
-    reader: &mut dyn Read,
-    on_line: &mut dyn FnMut(&str),
-) -> std::io::Result<Vec<u8>> {
-    let mut all = Vec::new();
-    let mut chunk = [0u8; 8192];
-    let mut line_start = 0;
-    loop {
-        let n = reader.read(&mut chunk)?;
-        if n == 0 {
-            return Ok(all);
-        }
-        all.extend_from_slice(&chunk[..n]);
-        while let Some(end) = all[line_start..].iter().position(|b| *b == b'\n') {
-            on_line(&String::from_utf8_lossy(&all[line_start..line_start + end]));
-            line_start += end + 1;
-        }
-    }
-}
-
-impl SshConnection {
-    /// `user@host:port` with the port ssh's config resolved.
-    pub fn display(&self) -> &str {
-        &self.display
-    }
-
-    pub fn host_key(&self) -> &HostKey {
-        &self.host_key
-    }
-
-    pub fn exec(&mut self, command: &str, input: &[u8]) -> Result<ExecOutput, TransportError> {
-        self.exec_watching(command, input, &mut |_| {})
-    }
-
-    /// `exec`, with each line of stdout handed to `on_line` as it arrives (apply's progress).
-    pub fn exec_watching(
-        &mut self,
-        command: &str,
-        input: &[u8],
-        on_line: &mut dyn FnMut(&str),
-    ) -> Result<ExecOutput, TransportError> {
-        let fail = |e: &dyn std::fmt::Display| TransportError::Exec {
-            target: self.display.clone(),
-            reason: e.to_string(),
-        };
-        let mut channel = self.session.channel_session().map_err(|e| fail(&e))?;
-        channel.exec(command).map_err(|e| fail(&e))?;
-        channel.write_all(input).map_err(|e| fail(&e))?;
-        channel.send_eof().map_err(|e| fail(&e))?;
-        let stdout = read_lines(&mut channel, on_line).map_err(|e| fail(&e))?;
-        let mut stderr = Vec::new();
-        channel
-            .stderr()
-            .read_to_end(&mut stderr)
-            .map_err(|e| fail(&e))?;
-        channel.wait_close().map_err(|e| fail(&e))?;
-        Ok(ExecOutput {
-            status: channel.exit_status().map_err(|e| fail(&e))?,
-            stdout: String::from_utf8_lossy(&stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&stderr).into_owned(),
-        })
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -815,7 +730,7 @@ mod tests {
             host: "h".into(),
             port: Some(22),
             ssh_config: None,
-            user: "u".into(),
+            user: Some("u".into()),
             identity_file: None,
             pinned_known_hosts: None,
             accept_new_host_key: false,

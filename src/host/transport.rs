@@ -2,12 +2,13 @@
 
 use crate::host::exec::{ExecOutput, TransportError};
 use crate::host::known_hosts::HostKey;
-use crate::host::ssh::SshConnection;
+use crate::host::session::SshConnection;
 use std::io::Write;
 use std::process::{Command, Stdio};
 
 pub enum Transport {
-    Ssh(Box<SshConnection>),
+    /// A session that other profiles' hosts and jumps may share (one per login).
+    Ssh(std::sync::Arc<SshConnection>),
     /// jprov runs on this host itself.
     Local,
 }
@@ -70,7 +71,7 @@ fn run_local(
         std::io::Read::read_to_end(&mut stderr, &mut text).map(|_| text)
     });
     let mut stdout = child.stdout.take().expect("piped");
-    let out = crate::host::ssh::read_lines(&mut stdout, on_line).map_err(fail)?;
+    let out = crate::host::session::read_lines(&mut stdout, on_line).map_err(fail)?;
     let status = child.wait().map_err(fail)?;
     let _ = writer.join();
     let err = errors.join().expect("stderr reader").map_err(fail)?;

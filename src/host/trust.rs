@@ -8,11 +8,29 @@ use crate::host::ssh;
 use crate::profile::LoadedProfile;
 use std::io::Write;
 
-/// Pin every host key of both hosts. Keys already pinned are left alone; a host whose pinned key differs
-/// from what it presents fails closed, with both fingerprints shown.
+/// Pin every host key of every profile's hosts, one profile after the other, through one set of
+/// connections (a shared jump host is logged in to once). Keys already pinned are left alone; a host whose
+/// pinned key differs from what it presents fails closed, with both fingerprints shown.
 pub fn trust(
+    profiles: &[LoadedProfile],
+    how: crate::host::hosts::Connecting,
+    out: &mut dyn Write,
+) -> Result<usize, Error> {
+    let connections = crate::host::connections::Connections::new();
+    let mut recorded = 0;
+    for lp in profiles {
+        if profiles.len() > 1 {
+            let _ = writeln!(out, "== {} ({}) ==", lp.profile.name, lp.path.display());
+        }
+        recorded += trust_one(lp, how.clone(), &connections, out)?;
+    }
+    Ok(recorded)
+}
+
+fn trust_one(
     lp: &LoadedProfile,
     how: crate::host::hosts::Connecting,
+    connections: &crate::host::connections::Connections,
     out: &mut dyn Write,
 ) -> Result<usize, Error> {
     let pinned = lp.pinned_known_hosts();
@@ -21,7 +39,7 @@ pub fn trust(
     // key. A host without a target is this machine.
     for (role, target) in targets(lp, how).into_entries() {
         let fail = |source| Error::Transport { role, source };
-        let (keys, names) = ssh::fetch_host_keys(&target).map_err(fail)?;
+        let (keys, names) = ssh::fetch_host_keys(&target, connections).map_err(fail)?;
         let files = [pinned.clone()];
         let _ = writeln!(out, "{role} {} ({}):", target.display(), names[0]);
         for key in &keys {
@@ -34,7 +52,7 @@ pub fn trust(
                             KeyRefusal::CannotRecord {
                                 name,
                                 file: pinned.clone(),
-                                error,
+                                error: error.into(),
                             }
                             .into(),
                         )

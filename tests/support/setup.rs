@@ -186,6 +186,11 @@ impl Setup {
         self.run(&all).replans(Replan::Teardown)
     }
 
+    /// `jprov ARGS` with no profile added: the arguments name the profiles (several in one invocation).
+    pub fn run_args(&self, args: &[&str]) -> Step<'_> {
+        Step::new(self, args, false)
+    }
+
     /// `jprov apply SAVED` (a saved plan: no profile argument). Say `.replans(...)` for the plan after it.
     pub fn apply_saved(&self, saved: &Path) -> Step<'_> {
         Step::new(self, &["apply", saved.to_str().unwrap()], false)

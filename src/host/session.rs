@@ -1,0 +1,269 @@
+//! A logged-in SSH session that several threads share: the scripts of every profile that logs in to the
+//! same host as the same user, and the channels that carry jumped connections through it. After login the
+//! session is non-blocking, so no thread holds it while it waits: each call that would block gives the
+//! session back and waits for its socket (libssh2 resumes a half-sent packet only for the call that
+//! started it, so every caller here retries its own call until it completes).
+
+use crate::host::exec::{ExecOutput, TransportError};
+use crate::host::jump::Carrier;
+use crate::host::known_hosts::HostKey;
+use ssh2::{Channel, Session};
+use std::io::{ErrorKind, Read, Write};
+use std::os::fd::RawFd;
+use std::time::Duration;
+
+/// The longest one wait for the socket lasts: another thread on the same session may have taken what
+/// arrived, so a waiter looks again after this even when its socket stayed quiet.
+const WAIT_MAX: Duration = Duration::from_millis(10);
+
+/// libssh2's LIBSSH2_ERROR_EAGAIN.
+const EAGAIN: ssh2::ErrorCode = ssh2::ErrorCode::Session(-37);
+
+pub struct SshConnection {
+    session: Session,
+    /// The socket the session speaks over (TCP, or the socketpair of a jump), to wait on.
+    socket: RawFd,
+    host_key: HostKey,
+    display: String,
+    /// Held by whoever changes the host (an apply script and its guard): one profile at a time.
+    changes: std::sync::Arc<std::sync::Mutex<()>>,
+    /// What carries a jumped connection, held for its lifetime: dropped after the session (which says
+    /// goodbye through it), it stops.
+    _carrier: Option<Carrier>,
+}
+
+impl SshConnection {
+    /// A session that has logged in, made shareable: non-blocking from now on.
+    pub(super) fn new(
+        session: Session,
+        socket: RawFd,
+        host_key: HostKey,
+        display: String,
+        carrier: Option<Carrier>,
+    ) -> SshConnection {
+        session.set_blocking(false);
+        SshConnection {
+            session,
+            socket,
+            host_key,
+            display,
+            changes: Default::default(),
+            _carrier: carrier,
+        }
+    }
+
+    /// The lock of those who change the host through this session.
+    pub(super) fn changes(&self) -> std::sync::Arc<std::sync::Mutex<()>> {
+        self.changes.clone()
+    }
+
+    /// `user@host:port` with the port ssh's config resolved.
+    pub fn display(&self) -> &str {
+        &self.display
+    }
+
+    pub fn host_key(&self) -> &HostKey {
+        &self.host_key
+    }
+
+    /// Wait until the session's socket is ready for what libssh2 last wanted, or `WAIT_MAX`.
+    pub(super) fn wait(&self) {
+        let directions = self.session.block_directions();
+        let mut events = 0;
+        if matches!(
+            directions,
+            ssh2::BlockDirections::Inbound | ssh2::BlockDirections::Both
+        ) {
+            events |= libc::POLLIN;
+        }
+        if matches!(
+            directions,
+            ssh2::BlockDirections::Outbound | ssh2::BlockDirections::Both
+        ) {
+            events |= libc::POLLOUT;
+        }
+        wait_for(&[(self.socket, events | libc::POLLIN)], WAIT_MAX);
+        // A peer that stopped answering is noticed by the keepalive (and TCP) rather than never.
+        let _ = self.session.keepalive_send();
+    }
+
+    /// `call` until it no longer says it would block.
+    pub(super) fn retry<T>(
+        &self,
+        mut call: impl FnMut() -> Result<T, ssh2::Error>,
+    ) -> Result<T, ssh2::Error> {
+        loop {
+            match call() {
+                Err(e) if e.code() == EAGAIN => self.wait(),
+                done => return done,
+            }
+        }
+    }
+
+    /// A `direct-tcpip` channel to `host:port` from the host this session is logged in to.
+    pub(super) fn open_direct_tcpip(&self, host: &str, port: u16) -> Result<Channel, ssh2::Error> {
+        self.retry(|| self.session.channel_direct_tcpip(host, port, None))
+    }
+
+    pub(super) fn socket(&self) -> RawFd {
+        self.socket
+    }
+
+    pub fn exec(&self, command: &str, input: &[u8]) -> Result<ExecOutput, TransportError> {
+        self.exec_watching(command, input, &mut |_| {})
+    }
+
+    /// Run `command` with `input` on its stdin; each line of stdout is handed to `on_line` as it arrives
+    /// (apply's progress). Input is written while output is read, so a script that prints before it has
+    /// read all of itself never waits on a full window.
+    pub fn exec_watching(
+        &self,
+        command: &str,
+        input: &[u8],
+        on_line: &mut dyn FnMut(&str),
+    ) -> Result<ExecOutput, TransportError> {
+        let fail = |e: &dyn std::fmt::Display| TransportError::Exec {
+            target: self.display.clone(),
+            reason: e.to_string(),
+        };
+        let mut channel = self
+            .retry(|| self.session.channel_session())
+            .map_err(|e| fail(&e))?;
+        self.retry(|| channel.exec(command)).map_err(|e| fail(&e))?;
+        let (stdout, stderr) = self
+            .exchange(&mut channel, input, on_line)
+            .map_err(|e| fail(&e))?;
+        self.retry(|| channel.wait_close()).map_err(|e| fail(&e))?;
+        Ok(ExecOutput {
+            status: channel.exit_status().map_err(|e| fail(&e))?,
+            stdout: String::from_utf8_lossy(&stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&stderr).into_owned(),
+        })
+    }
+
+    /// Write `input` (then EOF) and read stdout and stderr until both end.
+    fn exchange(
+        &self,
+        channel: &mut Channel,
+        input: &[u8],
+        on_line: &mut dyn FnMut(&str),
+    ) -> std::io::Result<(Vec<u8>, Vec<u8>)> {
+        let (mut written, mut eof_sent) = (0, false);
+        let mut stdout = Lines::default();
+        let mut stderr = Vec::new();
+        let (mut stdout_ended, mut stderr_ended) = (false, false);
+        let mut buffer = [0u8; 32 * 1024];
+        while !(eof_sent && stdout_ended && stderr_ended) {
+            let mut moved = false;
+            if written < input.len() {
+                if let Some(n) = would_block(channel.write(&input[written..]))? {
+                    written += n;
+                    moved = true;
+                }
+            } else if !eof_sent {
+                match channel.send_eof() {
+                    Ok(()) => eof_sent = true,
+                    Err(e) if e.code() == EAGAIN => {}
+                    Err(e) => return Err(e.into()),
+                }
+            }
+            if !stdout_ended {
+                match would_block(channel.read(&mut buffer))? {
+                    Some(0) => stdout_ended = true,
+                    Some(n) => {
+                        stdout.add(&buffer[..n], on_line);
+                        moved = true;
+                    }
+                    None => {}
+                }
+            }
+            if !stderr_ended {
+                match would_block(channel.stderr().read(&mut buffer))? {
+                    Some(0) => stderr_ended = true,
+                    Some(n) => {
+                        stderr.extend_from_slice(&buffer[..n]);
+                        moved = true;
+                    }
+                    None => {}
+                }
+            }
+            if !moved {
+                self.wait();
+            }
+        }
+        Ok((stdout.all, stderr))
+    }
+}
+
+/// `Ok(None)` for a call that would block, its result otherwise.
+fn would_block(result: std::io::Result<usize>) -> std::io::Result<Option<usize>> {
+    match result {
+        Ok(n) => Ok(Some(n)),
+        Err(e) if e.kind() == ErrorKind::WouldBlock => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// Wait until one of `fds` is ready for its events, or `timeout`.
+pub(super) fn wait_for(fds: &[(RawFd, libc::c_short)], timeout: Duration) {
+    let mut polled: Vec<libc::pollfd> = (fds.iter())
+        .map(|&(fd, events)| libc::pollfd {
+            fd,
+            events,
+            revents: 0,
+        })
+        .collect();
+    let millis = libc::c_int::try_from(timeout.as_millis()).unwrap_or(libc::c_int::MAX);
+    // SAFETY: `polled` is a valid array of `polled.len()` pollfd structs for the duration of the call.
+    unsafe { libc::poll(polled.as_mut_ptr(), polled.len() as libc::nfds_t, millis) };
+}
+
+/// Output collected whole, with each complete line also handed on as it arrives.
+#[derive(Default)]
+pub(super) struct Lines {
+    all: Vec<u8>,
+    line_start: usize,
+}
+
+impl Lines {
+    pub(super) fn add(&mut self, bytes: &[u8], on_line: &mut dyn FnMut(&str)) {
+        self.all.extend_from_slice(bytes);
+        while let Some(end) = self.all[self.line_start..].iter().position(|b| *b == b'\n') {
+            on_line(&String::from_utf8_lossy(
+                &self.all[self.line_start..self.line_start + end],
+            ));
+            self.line_start += end + 1;
+        }
+    }
+}
+
+/// Everything `reader` gives until its end, each complete line also handed to `on_line` as it arrives.
+pub(super) fn read_lines(
+    reader: &mut dyn Read,
+    on_line: &mut dyn FnMut(&str),
+) -> std::io::Result<Vec<u8>> {
+    let mut lines = Lines::default();
+    let mut chunk = [0u8; 8192];
+    loop {
+        let n = reader.read(&mut chunk)?;
+        if n == 0 {
+            return Ok(lines.all);
+        }
+        lines.add(&chunk[..n], on_line);
+    }
+}
+
+/// All of `bytes` into a channel of a non-blocking session.
+pub(super) fn write_channel(
+    connection: &SshConnection,
+    channel: &mut Channel,
+    mut bytes: &[u8],
+) -> std::io::Result<()> {
+    while !bytes.is_empty() {
+        match would_block(channel.write(bytes))? {
+            Some(n) => bytes = &bytes[n..],
+            None => connection.wait(),
+        }
+    }
+    Ok(())
+}
