@@ -939,3 +939,70 @@ fn the_shipped_json_schema_is_generated_and_every_example_passes_it() {
         );
     }
 }
+
+/// Several profiles in one invocation, offline (what CI runs for a fleet): a directory of them, each plan
+/// under its header, JSON with one entry per profile, the exit code of one; a profile named twice is one;
+/// profiles that collide on a shared host are an error naming both files and the field, before anything;
+/// a directory without profiles is an error.
+#[test]
+fn several_profiles_are_planned_together_and_collisions_are_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let fleet = tmp.path().join("fleet");
+    std::fs::create_dir(&fleet).unwrap();
+    let base =
+        std::fs::read_to_string(support::profiles::example_path("reverse-forward.yaml")).unwrap();
+    std::fs::write(fleet.join("alice.yaml"), &base).unwrap();
+    let bob = base
+        .replace("name: lab-reverse", "name: lab-bob")
+        .replace("host: workstation.internal", "host: bob-ws.internal")
+        .replace("account: jprov-tunnel ", "account: jprov-tunnel-bob ")
+        .replace(
+            "  port: 8888                         # public",
+            "  port: 8889                         # public",
+        );
+    std::fs::write(fleet.join("bob.yaml"), &bob).unwrap();
+    let dir = fleet.to_str().unwrap().to_string();
+    let alice = fleet.join("alice.yaml").to_str().unwrap().to_string();
+    let ran = Test::new()
+        .args(["plan", "--offline", &dir, &alice])
+        .status(2)
+        .stdout_contains(format!("== lab-reverse ({alice}) =="))
+        .stdout_contains(format!("== lab-bob ({dir}/bob.yaml) =="))
+        .run();
+    assert_eq!(
+        ran.stdout.matches("== lab-reverse").count(),
+        1,
+        "{}",
+        ran.stdout
+    );
+    let ran = Test::new()
+        .args(["plan", "--offline", "--json", &dir])
+        .status(2)
+        .run();
+    let json: serde_json::Value = serde_json::from_str(&ran.stdout).unwrap();
+    let entries = json["profiles"].as_array().unwrap();
+    assert_eq!(entries.len(), 2);
+    assert_eq!(entries[1]["plan"]["profile"], "lab-bob");
+    // Bob takes Alice's tunnel port on the shared server.
+    std::fs::write(
+        fleet.join("bob.yaml"),
+        bob.replace("  port: 8889 ", "  port: 8888 "),
+    )
+    .unwrap();
+    Test::new()
+        .args(["plan", "--offline", &dir])
+        .status(1)
+        .stderr_contains("the profiles collide on a shared host")
+        .stderr_contains(
+            "fleet/bob.yaml: tunnel.port: port 8888 on the server gateway.example.org is taken by",
+        )
+        .stdout("")
+        .run();
+    let empty = tmp.path().join("empty");
+    std::fs::create_dir(&empty).unwrap();
+    Test::new()
+        .args(["plan", "--offline", empty.to_str().unwrap()])
+        .status(1)
+        .stderr_contains("holds no profile (*.yaml or *.yml)")
+        .run();
+}

@@ -45,6 +45,9 @@ pub(super) fn profile_paths(arguments: &[PathBuf]) -> Result<Vec<PathBuf>, Error
         found.sort();
         paths.extend(found);
     }
+    // A profile named twice (`profiles/ profiles/alice.yaml`) is one profile, not a collision with itself.
+    let mut seen = std::collections::HashSet::new();
+    paths.retain(|path| seen.insert(std::fs::canonicalize(path).unwrap_or_else(|_| path.clone())));
     Ok(paths)
 }
 
