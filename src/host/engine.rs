@@ -36,6 +36,18 @@ pub fn plan_online(
     options: Options,
 ) -> Result<Plan, Error> {
     let facts = hosts.gather(templates, lp)?;
+    plan_from_facts(lp, templates, hosts, facts, options)
+}
+
+/// The plan from facts already gathered (by this profile alone, or with every profile sharing its hosts),
+/// validated on the hosts.
+pub fn plan_from_facts(
+    lp: &LoadedProfile,
+    templates: &Templates,
+    hosts: &mut Hosts,
+    facts: PerRole<crate::facts::Facts>,
+    options: Options,
+) -> Result<Plan, Error> {
     let mut plan =
         plan::of_profile::compute(lp, templates, facts.as_ref(), &hosts.addresses(), options)?;
     for host in hosts.connected.iter_mut() {
