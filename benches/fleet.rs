@@ -34,7 +34,7 @@ use support::profiles::{self, valid, Hosts};
 use support::setup::{add_sudo_admin, make_test_certificate};
 use support::TestHost;
 
-/// Rounds unless `JPROV_BENCH_ROUNDS` asks for more (never fewer than 7: a median of fewer says little).
+/// Rounds unless `JPROV_BENCH_ROUNDS` sets another number (never fewer than 7: a median of fewer says little).
 const DEFAULT_ROUNDS: usize = 9;
 const MIN_ROUNDS: usize = 7;
 /// Workstations per fleet size; the server comes on top.
@@ -691,7 +691,7 @@ fn report(configs: &[Config], measured: &[Measured], rounds: usize) {
     }
 
     println!(
-        "\nevery configuration: min / median / max, peak RSS, admin logins on the server per run"
+        "\nevery configuration: min / median / max, peak memory, admin logins on the server per run"
     );
     for (c, m) in configs.iter().zip(measured) {
         let mut sorted = m.wall.clone();
