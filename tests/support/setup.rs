@@ -1,7 +1,8 @@
 //! Two test hosts (a server with a sudo admin, a workstation with user alice), a profile for them (a
 //! `Profile` value, written to `DIR/profile.yaml`), and the jprov binary: shared by tests/hosts.rs,
 //! tests/without_systemd.rs, tests/interruptions.rs and benches/plan.rs. jprov runs against them as `Step`s
-//! (tests/support/step.rs).
+//! (tests/support/step.rs). benches/fleet.rs makes its many hosts with `add_sudo_admin` and
+//! `make_test_certificate`.
 
 use super::expect::Normalize;
 use super::profiles::{self, Hosts};
@@ -72,9 +73,7 @@ impl Setup {
     pub fn with_server(server: TestHost, method: Method) -> Option<Setup> {
         let workstation = TestHost::start("workstation")?;
         workstation.add_user("alice");
-        // The admin is not root: every privileged step goes through `sudo -n`.
-        server.add_user("admin");
-        server.exec_ok("echo 'admin ALL=(ALL) NOPASSWD: ALL' > /etc/sudoers.d/admin && chmod 0440 /etc/sudoers.d/admin");
+        add_sudo_admin(&server);
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(
             dir.path().join("known_hosts"),
@@ -251,8 +250,15 @@ impl Setup {
     }
 }
 
+/// The server's account `admin`, which the test profiles log in as. The admin is not root: every privileged
+/// step goes through `sudo -n`.
+pub fn add_sudo_admin(server: &TestHost) {
+    server.add_user("admin");
+    server.exec_ok("echo 'admin ALL=(ALL) NOPASSWD: ALL' > /etc/sudoers.d/admin && chmod 0440 /etc/sudoers.d/admin");
+}
+
 /// The certificate the test profiles' `tls.files` name, on the host that terminates TLS.
-fn make_test_certificate(host: &TestHost) {
+pub fn make_test_certificate(host: &TestHost) {
     host.exec_ok(
         "mkdir -p /etc/jprov-test && openssl req -x509 -noenc -days 30 -newkey rsa:2048 -subj /CN=jupyter.test \
          -addext subjectAltName=DNS:jupyter.test -keyout /etc/jprov-test/key.pem -out /etc/jprov-test/cert.pem 2>/dev/null \
