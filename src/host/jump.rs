@@ -11,11 +11,6 @@ use std::os::unix::net::UnixStream;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
-use std::time::Duration;
-
-/// The longest the pump waits for either side before looking again (another thread on the hop's session
-/// may have taken what arrived for this channel).
-const IDLE_MAX: Duration = Duration::from_millis(10);
 
 /// Whatever keeps a jumped connection's bytes flowing; stopped when the connection is dropped.
 pub struct Carrier {
@@ -39,13 +34,14 @@ impl Carrier {
         host: &str,
         port: u16,
     ) -> Result<(UnixStream, Carrier), String> {
+        let (ours, theirs) = UnixStream::pair().map_err(|e| e.to_string())?;
+        // From here on the channel is the pump's, which frees it under the hop's lock.
         let channel = hop.open_direct_tcpip(host, port).map_err(|e| {
             format!(
                 "{} could not open a channel to {host}:{port}: {e}",
                 hop.display()
             )
         })?;
-        let (ours, theirs) = UnixStream::pair().map_err(|e| e.to_string())?;
         let stop = Arc::new(AtomicBool::new(false));
         let flag = stop.clone();
         let thread = std::thread::spawn(move || pump(&hop, channel, theirs, &flag));
@@ -60,12 +56,17 @@ impl Carrier {
 /// Copy both ways until either side ends or the connection is dropped. The socket is read without
 /// blocking (MSG_DONTWAIT) and written blocking, so a full socket slows the channel instead of dropping
 /// bytes; the hop's session is shared and non-blocking.
-fn pump(hop: &SshConnection, mut channel: Channel, mut socket: UnixStream, stop: &AtomicBool) {
+fn pump(hop: &SshConnection, channel: Channel, mut socket: UnixStream, stop: &AtomicBool) {
+    let mut channel = hop.adopt(channel);
     let mut buffer = [0u8; 32 * 1024];
+    // Another thread on the hop's session may read what arrives for this channel, and then the socket
+    // stays quiet: look again soon while bytes move (a login's round trips), rarely when idle.
+    let mut backoff = session::Backoff::new();
     while !stop.load(Ordering::SeqCst) {
-        let from_hop = match channel.read(&mut buffer) {
-            Ok(0) if channel.eof() => return,
-            Ok(n) => n,
+        let read = hop.locked(|| channel.read(&mut buffer).map(|n| (n, channel.eof())));
+        let from_hop = match read {
+            Ok((0, true)) => return,
+            Ok((n, _)) => n,
             Err(e) if e.kind() == ErrorKind::WouldBlock => 0,
             Err(_) => return,
         };
@@ -83,14 +84,15 @@ fn pump(hop: &SshConnection, mut channel: Channel, mut socket: UnixStream, stop:
         if to_hop > 0 && session::write_channel(hop, &mut channel, &buffer[..to_hop]).is_err() {
             return;
         }
-        if from_hop + to_hop == 0 {
-            session::wait_for(
+        match from_hop + to_hop {
+            0 => session::wait_for(
                 &[
                     (socket.as_raw_fd(), libc::POLLIN),
                     (hop.socket(), libc::POLLIN),
                 ],
-                IDLE_MAX,
-            );
+                backoff.next(),
+            ),
+            _ => backoff.moved(),
         }
     }
 }

@@ -12,9 +12,34 @@ use std::io::{ErrorKind, Read, Write};
 use std::os::fd::RawFd;
 use std::time::Duration;
 
-/// The longest one wait for the socket lasts: another thread on the same session may have taken what
-/// arrived, so a waiter looks again after this even when its socket stayed quiet.
+/// The longest one wait for the socket lasts. Another thread on the same session may have read what
+/// arrived for this one (libssh2 files every packet it reads under its channel), and then the socket stays
+/// quiet: a waiter looks again after a millisecond while its channel is busy, backing off to this when idle.
 const WAIT_MAX: Duration = Duration::from_millis(10);
+
+/// sshd's `MaxSessions` is 10 by default: more session channels at once on one connection are refused.
+/// jprov keeps below it (jumps are direct-tcpip channels, which the limit does not count).
+const MAX_SESSION_CHANNELS: usize = 8;
+
+/// How long the next wait may last: a millisecond after something moved, doubling to `WAIT_MAX` while
+/// nothing does.
+pub(super) struct Backoff(Duration);
+
+impl Backoff {
+    pub(super) fn new() -> Backoff {
+        Backoff(Duration::from_millis(1))
+    }
+
+    pub(super) fn moved(&mut self) {
+        self.0 = Duration::from_millis(1);
+    }
+
+    pub(super) fn next(&mut self) -> Duration {
+        let now = self.0;
+        self.0 = (self.0 * 2).min(WAIT_MAX);
+        now
+    }
+}
 
 /// libssh2's LIBSSH2_ERROR_EAGAIN.
 const EAGAIN: ssh2::ErrorCode = ssh2::ErrorCode::Session(-37);
@@ -25,6 +50,13 @@ pub struct SshConnection {
     socket: RawFd,
     host_key: HostKey,
     display: String,
+    /// Held for each libssh2 call (`locked`).
+    io: std::sync::Mutex<()>,
+    /// Held while a channel is being opened and started: libssh2 keeps the state of an open in progress
+    /// in the session, not the channel, and takes any reply of the type it waits for as its own.
+    opening: std::sync::Mutex<()>,
+    /// Session channels open now (`MAX_SESSION_CHANNELS` at most), and the waiters for one.
+    session_channels: (std::sync::Mutex<usize>, std::sync::Condvar),
     /// Held by whoever changes the host (an apply script and its guard): one profile at a time.
     changes: std::sync::Arc<std::sync::Mutex<()>>,
     /// What carries a jumped connection, held for its lifetime: dropped after the session (which says
@@ -47,9 +79,23 @@ impl SshConnection {
             socket,
             host_key,
             display,
+            io: Default::default(),
+            opening: Default::default(),
+            session_channels: Default::default(),
             changes: Default::default(),
             _carrier: carrier,
         }
+    }
+
+    /// A place among the session channels sshd allows at once, held until the channel is closed.
+    fn session_slot(&self) -> SessionSlot<'_> {
+        let (count, freed) = &self.session_channels;
+        let mut open = count.lock().expect("session channels");
+        while *open >= MAX_SESSION_CHANNELS {
+            open = freed.wait(open).expect("session channels");
+        }
+        *open += 1;
+        SessionSlot(&self.session_channels)
     }
 
     /// The lock of those who change the host through this session.
@@ -66,9 +112,28 @@ impl SshConnection {
         &self.host_key
     }
 
-    /// Wait until the session's socket is ready for what libssh2 last wanted, or `WAIT_MAX`.
-    pub(super) fn wait(&self) {
-        let directions = self.session.block_directions();
+    /// `call` (one libssh2 call on this session or one of its channels) while no other thread makes one.
+    /// ssh2 locks the session for most calls but not all (a channel is freed without it, and libssh2 then
+    /// edits the session's lists another thread may be reading): this lock covers every call jprov makes.
+    pub(super) fn locked<T>(&self, call: impl FnOnce() -> T) -> T {
+        let _held = self
+            .io
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        call()
+    }
+
+    /// A channel of this session that is freed under its lock when dropped.
+    pub(super) fn adopt(&self, channel: Channel) -> SharedChannel<'_> {
+        SharedChannel {
+            channel: Some(channel),
+            on: self,
+        }
+    }
+
+    /// Wait until the session's socket is ready for what libssh2 last wanted, or the backoff's time.
+    pub(super) fn wait(&self, backoff: &mut Backoff) {
+        let directions = self.locked(|| self.session.block_directions());
         let mut events = 0;
         if matches!(
             directions,
@@ -82,9 +147,7 @@ impl SshConnection {
         ) {
             events |= libc::POLLOUT;
         }
-        wait_for(&[(self.socket, events | libc::POLLIN)], WAIT_MAX);
-        // A peer that stopped answering is noticed by the keepalive (and TCP) rather than never.
-        let _ = self.session.keepalive_send();
+        wait_for(&[(self.socket, events | libc::POLLIN)], backoff.next());
     }
 
     /// `call` until it no longer says it would block.
@@ -92,9 +155,10 @@ impl SshConnection {
         &self,
         mut call: impl FnMut() -> Result<T, ssh2::Error>,
     ) -> Result<T, ssh2::Error> {
+        let mut backoff = Backoff::new();
         loop {
-            match call() {
-                Err(e) if e.code() == EAGAIN => self.wait(),
+            match self.locked(&mut call) {
+                Err(e) if e.code() == EAGAIN => self.wait(&mut backoff),
                 done => return done,
             }
         }
@@ -102,6 +166,7 @@ impl SshConnection {
 
     /// A `direct-tcpip` channel to `host:port` from the host this session is logged in to.
     pub(super) fn open_direct_tcpip(&self, host: &str, port: u16) -> Result<Channel, ssh2::Error> {
+        let _one_at_a_time = self.opening.lock().expect("opening");
         self.retry(|| self.session.channel_direct_tcpip(host, port, None))
     }
 
@@ -126,19 +191,28 @@ impl SshConnection {
             target: self.display.clone(),
             reason: e.to_string(),
         };
-        let mut channel = self
-            .retry(|| self.session.channel_session())
-            .map_err(|e| fail(&e))?;
-        self.retry(|| channel.exec(command)).map_err(|e| fail(&e))?;
+        let _slot = self.session_slot();
+        let mut channel = self.start(command).map_err(|e| fail(&e))?;
         let (stdout, stderr) = self
             .exchange(&mut channel, input, on_line)
             .map_err(|e| fail(&e))?;
         self.retry(|| channel.wait_close()).map_err(|e| fail(&e))?;
+        let status = self.locked(|| channel.exit_status());
         Ok(ExecOutput {
-            status: channel.exit_status().map_err(|e| fail(&e))?,
+            status: status.map_err(|e| fail(&e))?,
             stdout: String::from_utf8_lossy(&stdout).into_owned(),
             stderr: String::from_utf8_lossy(&stderr).into_owned(),
         })
+    }
+
+    /// A session channel running `command`, opened and started while no other channel is: libssh2 takes
+    /// the first reply of the right type (an open confirmation, a channel success) as its own even when it
+    /// is another channel's, so two channels starting at once would fail each other.
+    fn start(&self, command: &str) -> Result<SharedChannel<'_>, ssh2::Error> {
+        let _one_at_a_time = self.opening.lock().expect("opening");
+        let mut channel = self.adopt(self.retry(|| self.session.channel_session())?);
+        self.retry(|| channel.exec(command))?;
+        Ok(channel)
     }
 
     /// Write `input` (then EOF) and read stdout and stderr until both end.
@@ -153,22 +227,23 @@ impl SshConnection {
         let mut stderr = Vec::new();
         let (mut stdout_ended, mut stderr_ended) = (false, false);
         let mut buffer = [0u8; 32 * 1024];
+        let mut backoff = Backoff::new();
         while !(eof_sent && stdout_ended && stderr_ended) {
             let mut moved = false;
             if written < input.len() {
-                if let Some(n) = would_block(channel.write(&input[written..]))? {
+                if let Some(n) = would_block(self.locked(|| channel.write(&input[written..])))? {
                     written += n;
                     moved = true;
                 }
             } else if !eof_sent {
-                match channel.send_eof() {
+                match self.locked(|| channel.send_eof()) {
                     Ok(()) => eof_sent = true,
                     Err(e) if e.code() == EAGAIN => {}
                     Err(e) => return Err(e.into()),
                 }
             }
             if !stdout_ended {
-                match would_block(channel.read(&mut buffer))? {
+                match would_block(self.locked(|| channel.read(&mut buffer)))? {
                     Some(0) => stdout_ended = true,
                     Some(n) => {
                         stdout.add(&buffer[..n], on_line);
@@ -178,7 +253,7 @@ impl SshConnection {
                 }
             }
             if !stderr_ended {
-                match would_block(channel.stderr().read(&mut buffer))? {
+                match would_block(self.locked(|| channel.stderr().read(&mut buffer)))? {
                     Some(0) => stderr_ended = true,
                     Some(n) => {
                         stderr.extend_from_slice(&buffer[..n]);
@@ -187,11 +262,50 @@ impl SshConnection {
                     None => {}
                 }
             }
-            if !moved {
-                self.wait();
+            match moved {
+                true => backoff.moved(),
+                false => self.wait(&mut backoff),
             }
         }
         Ok((stdout.all, stderr))
+    }
+}
+
+/// A channel of a shared session (`SshConnection::adopt`), freed under the session's lock.
+pub(super) struct SharedChannel<'a> {
+    channel: Option<Channel>,
+    on: &'a SshConnection,
+}
+
+impl std::ops::Deref for SharedChannel<'_> {
+    type Target = Channel;
+    fn deref(&self) -> &Channel {
+        self.channel.as_ref().expect("a channel until dropped")
+    }
+}
+
+impl std::ops::DerefMut for SharedChannel<'_> {
+    fn deref_mut(&mut self) -> &mut Channel {
+        self.channel.as_mut().expect("a channel until dropped")
+    }
+}
+
+impl Drop for SharedChannel<'_> {
+    fn drop(&mut self) {
+        if let Some(channel) = self.channel.take() {
+            self.on.locked(|| drop(channel));
+        }
+    }
+}
+
+/// A session channel's place (`SshConnection::session_slot`), given back when dropped.
+struct SessionSlot<'a>(&'a (std::sync::Mutex<usize>, std::sync::Condvar));
+
+impl Drop for SessionSlot<'_> {
+    fn drop(&mut self) {
+        let (count, freed) = self.0;
+        *count.lock().expect("session channels") -= 1;
+        freed.notify_one();
     }
 }
 
@@ -259,10 +373,11 @@ pub(super) fn write_channel(
     channel: &mut Channel,
     mut bytes: &[u8],
 ) -> std::io::Result<()> {
+    let mut backoff = Backoff::new();
     while !bytes.is_empty() {
-        match would_block(channel.write(bytes))? {
+        match would_block(connection.locked(|| channel.write(bytes)))? {
             Some(n) => bytes = &bytes[n..],
-            None => connection.wait(),
+            None => connection.wait(&mut backoff),
         }
     }
     Ok(())

@@ -225,6 +225,7 @@ fn open_session(
         // libssh2 leaves Nagle on: each connection then pays two or three ~40 ms stalls (Nagle against
         // delayed ACKs) in the key exchange and before an exec's reply.
         stream.set_nodelay(true).map_err(|e| e.to_string())?;
+        keep_alive(&stream);
         let socket = stream.as_raw_fd();
         session.set_tcp_stream(stream);
         session.set_timeout(u32::try_from(timeout.as_millis()).unwrap_or(u32::MAX));
@@ -240,6 +241,28 @@ fn open_session(
     session.set_tcp_stream(stream);
     session.set_timeout(u32::try_from(timeout.as_millis()).unwrap_or(u32::MAX));
     Ok((session, socket, Some(carrier)))
+}
+
+/// TCP keepalive on the connection: a peer that vanished (a host powered off mid-apply) ends the session
+/// after about a minute of silence instead of never.
+fn keep_alive(stream: &TcpStream) {
+    let fd = stream.as_raw_fd();
+    let set = |level, name, value: libc::c_int| {
+        // SAFETY: setsockopt reads an int of the given size from a valid pointer; fd is open.
+        unsafe {
+            libc::setsockopt(
+                fd,
+                level,
+                name,
+                (&value as *const libc::c_int).cast(),
+                std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+            )
+        };
+    };
+    set(libc::SOL_SOCKET, libc::SO_KEEPALIVE, 1);
+    set(libc::IPPROTO_TCP, libc::TCP_KEEPIDLE, 30);
+    set(libc::IPPROTO_TCP, libc::TCP_KEEPINTVL, 10);
+    set(libc::IPPROTO_TCP, libc::TCP_KEEPCNT, 3);
 }
 
 /// The host `target` is reached through: the profile's jump or an earlier hop (set on the target), else
@@ -466,9 +489,10 @@ pub(super) fn establish(
     verify_host_key(target, &known_files, &names, &host_key)?;
 
     authenticate(&session, target, config)?;
-    // Scripts such as certbot may take minutes; the keepalive notices a dead peer instead.
+    // Scripts such as certbot may take minutes: no timeout on calls; TCP's keepalive (set on the socket)
+    // notices a dead peer instead. libssh2's own keepalive is not used: its packet may be left half-sent,
+    // which would block every other sender of a shared session.
     session.set_timeout(0);
-    session.set_keepalive(true, 30);
     Ok(SshConnection::new(
         session, socket, host_key, display, carrier,
     ))
