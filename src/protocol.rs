@@ -9,7 +9,7 @@
 mod facts;
 mod outcome;
 
-pub use facts::{parse_facts, Fact, FactsError};
+pub use facts::{parse_facts, Fact, FactsError, Record};
 pub use outcome::{parse_guard_reply, parse_outcome, Failure, GuardReply, Outcome};
 
 /// The shell function that prints one kind of line, and its format: fixed words and fields, `%s` for an
@@ -71,13 +71,16 @@ const EMITTERS: &[Emitter] = &[
     emitter("fact_python", "python %s %s %s"),
     emitter("fact_listening", "listening %s %h"),
     emitter("fact_exists", "exists %s"),
-    emitter("fact_pending", "pending %s %s"),
-    emitter("fact_state", "state yes"),
-    emitter("fact_guard", "guard armed %s"),
-    emitter("fact_backups", "backups %s"),
-    emitter("fact_originals_absent", "originals-absent %s"),
-    emitter("fact_original_link", "original %s link %h"),
-    emitter("fact_original_file", "original %s file %s %s %s %s"),
+    // A profile's records, each tagged with the profile (one gathering may read several profiles'):
+    // `records PROFILE` first, so a profile without any is answered too.
+    emitter("fact_records", "records %s"),
+    emitter("fact_pending", "pending %s %s %s"),
+    emitter("fact_state", "state %s yes"),
+    emitter("fact_guard", "guard %s armed %s"),
+    emitter("fact_backups", "backups %s %s"),
+    emitter("fact_originals_absent", "originals-absent %s %s"),
+    emitter("fact_original_link", "original %s %s link %h"),
+    emitter("fact_original_file", "original %s %s file %s %s %s %s"),
     emitter("fact_end", "end"),
 ];
 

@@ -27,7 +27,8 @@ const STUBS: &[(&str, &str)] = &[
     ),
     (
         "systemctl",
-        r#"for a; do case "$a" in is-active) echo active ;; is-enabled) echo enabled ;; esac; done"#,
+        r#"case " $* " in *" --quiet "*) exit 0 ;; esac
+for a; do case "$a" in is-active) echo active ;; is-enabled) echo enabled ;; esac; done"#,
     ),
     ("systemd-run", ":"),
     // Counts the writes of jprov's temporary files (`.jprov.*`, put_file's); at the one named in

@@ -5,7 +5,7 @@
 set -eu
 # Empty on hosts; tests put every path under a directory (src/script.rs: Root).
 JPROV_ROOT=''
-PROFILE=lab-lan-direct
+PROFILE=''
 # <<< src/protocol.rs: protocol::shell() >>>
 # <<< templates/host_lib.sh, as it is >>>
 fact_begin
@@ -51,35 +51,39 @@ fi
 if [ -e /home/alice/.local/share/jprov/lab-lan-direct/privkey.pem ] || [ -L /home/alice/.local/share/jprov/lab-lan-direct/privkey.pem ]; then fact_exists 2f686f6d652f616c6963652f2e6c6f63616c2f73686172652f6a70726f762f6c61622d6c616e2d6469726563742f707269766b65792e70656d; fi
 if [ -e /home/alice/.local/share/jprov/lab-lan-direct/fullchain.pem ] || [ -L /home/alice/.local/share/jprov/lab-lan-direct/fullchain.pem ]; then fact_exists 2f686f6d652f616c6963652f2e6c6f63616c2f73686172652f6a70726f762f6c61622d6c616e2d6469726563742f66756c6c636861696e2e70656d; fi
 state_dir
+# Each profile's records, every line tagged with its name (one gathering may read several profiles').
+for PROFILE in lab-lan-direct; do
+fact_records "$PROFILE"
 journal="$STATE/journal/$PROFILE"
 backup="$STATE/backup/$PROFILE"
 if [ -f "$journal" ]; then
-  while read -r what service; do fact_pending "$what" "$service"; done < "$journal"
+  while read -r what service; do fact_pending "$PROFILE" "$what" "$service"; done < "$journal"
 fi
-if [ -d "$backup" ] || [ -f "$journal" ]; then fact_state; fi
+if [ -d "$backup" ] || [ -f "$journal" ]; then fact_state "$PROFILE"; fi
 # An armed lockout guard (host_lib.sh: its directory exists until it is disarmed or fires), and whether its
 # timer or sleeper still waits to fire.
 if [ -d "$(guard_dir)" ]; then
-  if guard_ticking; then fact_guard ticking; else fact_guard stopped; fi
+  if guard_ticking; then fact_guard "$PROFILE" ticking; else fact_guard "$PROFILE" stopped; fi
 fi
 # What apply kept: the previous version of each path it wrote (NAME or NAME.absent), and in original/ what
 # was there before its first write (for `jprov destroy`).
 # Names one per line, hex-encoded as one block: one encoding per list, not per name (facts run on every plan).
-fact_backups "$(for f in "$backup"/*; do
+fact_backups "$PROFILE" "$(for f in "$backup"/*; do
   if [ -d "$f" ] && [ ! -L "$f" ]; then continue; fi
   if [ -e "$f" ] || [ -L "$f" ]; then n=${f##*/}; printf '%s\n' "${n%.absent}"; fi
 done | h)"
-fact_originals_absent "$(for f in "$backup"/original/*.absent; do
+fact_originals_absent "$PROFILE" "$(for f in "$backup"/original/*.absent; do
   if [ -f "$f" ] && [ ! -L "$f" ]; then n=${f##*/}; printf '%s\n' "${n%.absent}"; fi
 done | h)"
 for f in "$backup"/original/*; do
   n=${f##*/}
-  if [ -L "$f" ]; then fact_original_link "$(hs "$n")" "$(readlink "$f")"
+  if [ -L "$f" ]; then fact_original_link "$PROFILE" "$(hs "$n")" "$(readlink "$f")"
   elif [ ! -f "$f" ]; then continue
   else case "$n" in
     *.absent) ;;
-    *) fact_original_file "$(hs "$n")" $(stat -c '%a %U %G' "$f") "$(h < "$f")" ;;
+    *) fact_original_file "$PROFILE" "$(hs "$n")" $(stat -c '%a %U %G' "$f") "$(h < "$f")" ;;
   esac; fi
+done
 done
 fact_end
 }

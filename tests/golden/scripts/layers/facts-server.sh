@@ -5,7 +5,7 @@
 set -eu
 # Empty on hosts; tests put every path under a directory (src/script.rs: Root).
 JPROV_ROOT=''
-PROFILE=lab-layers
+PROFILE=''
 # <<< src/protocol.rs: protocol::shell() >>>
 # <<< templates/host_lib.sh, as it is >>>
 fact_begin
@@ -61,35 +61,39 @@ if [ -e /var/lib/jprov-tunnel/.ssh/id_ed25519 ] || [ -L /var/lib/jprov-tunnel/.s
 if [ -e /var/lib/jprov-tunnel/.ssh/id_ed25519.pub ] || [ -L /var/lib/jprov-tunnel/.ssh/id_ed25519.pub ]; then fact_exists 2f7661722f6c69622f6a70726f762d74756e6e656c2f2e7373682f69645f656432353531392e707562; fi
 if [ -e /var/lib/jprov-acme/lab-layers ] || [ -L /var/lib/jprov-acme/lab-layers ]; then fact_exists 2f7661722f6c69622f6a70726f762d61636d652f6c61622d6c6179657273; fi
 state_dir
+# Each profile's records, every line tagged with its name (one gathering may read several profiles').
+for PROFILE in lab-layers; do
+fact_records "$PROFILE"
 journal="$STATE/journal/$PROFILE"
 backup="$STATE/backup/$PROFILE"
 if [ -f "$journal" ]; then
-  while read -r what service; do fact_pending "$what" "$service"; done < "$journal"
+  while read -r what service; do fact_pending "$PROFILE" "$what" "$service"; done < "$journal"
 fi
-if [ -d "$backup" ] || [ -f "$journal" ]; then fact_state; fi
+if [ -d "$backup" ] || [ -f "$journal" ]; then fact_state "$PROFILE"; fi
 # An armed lockout guard (host_lib.sh: its directory exists until it is disarmed or fires), and whether its
 # timer or sleeper still waits to fire.
 if [ -d "$(guard_dir)" ]; then
-  if guard_ticking; then fact_guard ticking; else fact_guard stopped; fi
+  if guard_ticking; then fact_guard "$PROFILE" ticking; else fact_guard "$PROFILE" stopped; fi
 fi
 # What apply kept: the previous version of each path it wrote (NAME or NAME.absent), and in original/ what
 # was there before its first write (for `jprov destroy`).
 # Names one per line, hex-encoded as one block: one encoding per list, not per name (facts run on every plan).
-fact_backups "$(for f in "$backup"/*; do
+fact_backups "$PROFILE" "$(for f in "$backup"/*; do
   if [ -d "$f" ] && [ ! -L "$f" ]; then continue; fi
   if [ -e "$f" ] || [ -L "$f" ]; then n=${f##*/}; printf '%s\n' "${n%.absent}"; fi
 done | h)"
-fact_originals_absent "$(for f in "$backup"/original/*.absent; do
+fact_originals_absent "$PROFILE" "$(for f in "$backup"/original/*.absent; do
   if [ -f "$f" ] && [ ! -L "$f" ]; then n=${f##*/}; printf '%s\n' "${n%.absent}"; fi
 done | h)"
 for f in "$backup"/original/*; do
   n=${f##*/}
-  if [ -L "$f" ]; then fact_original_link "$(hs "$n")" "$(readlink "$f")"
+  if [ -L "$f" ]; then fact_original_link "$PROFILE" "$(hs "$n")" "$(readlink "$f")"
   elif [ ! -f "$f" ]; then continue
   else case "$n" in
     *.absent) ;;
-    *) fact_original_file "$(hs "$n")" $(stat -c '%a %U %G' "$f") "$(h < "$f")" ;;
+    *) fact_original_file "$PROFILE" "$(hs "$n")" $(stat -c '%a %U %G' "$f") "$(h < "$f")" ;;
   esac; fi
+done
 done
 fact_end
 }
