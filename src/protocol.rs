@@ -4,7 +4,8 @@
 //! wherever it is read (apply, guard, facts, check).
 //!
 //! Fields are separated by one space; anything that may hold a space or any byte (paths, contents,
-//! messages) is hex-encoded, by the caller (`h`, `hs`) or by the emitter (`%h` in its format).
+//! messages) is hex-encoded, by the caller (`h`, `hs`, or `hex_in`/`hex_of` into `HEX`) or by the emitter
+//! (`%h` in its format).
 
 mod facts;
 mod outcome;
@@ -89,8 +90,12 @@ const EMITTERS: &[Emitter] = &[
 pub fn shell() -> String {
     let mut text = String::from(
         "# jprov's line protocol (src/protocol.rs): the only things a script prints on stdout.\n\
-         h() { od -An -v -tx1 | tr -d ' \\n'; }\n\
-         hs() { printf '%s' \"$1\" | h; }\n",
+         # HEX=stdin's bytes hex-encoded: one od, whose words the shell joins (IFS empty), no tr.\n\
+         hex_in() { set -- $(od -An -v -tx1); jprov_ifs=$IFS; IFS=; HEX=\"$*\"; IFS=$jprov_ifs; }\n\
+         # HEX=a string's bytes hex-encoded (the here-document adds a newline: 0a, cut again); no od for none.\n\
+         hex_of() { if [ -z \"$1\" ]; then HEX=; return; fi; hex_in <<JPROV_HEX\n$1\nJPROV_HEX\nHEX=${HEX%0a}; }\n\
+         h() { hex_in; printf '%s' \"$HEX\"; }\n\
+         hs() { hex_of \"$1\"; printf '%s' \"$HEX\"; }\n",
     );
     for e in EMITTERS {
         text.push_str(&emitter_function(e));
@@ -98,9 +103,11 @@ pub fn shell() -> String {
     text
 }
 
-/// `NAME() { printf 'FORMAT\n' ARGS; }` for one emitter.
+/// `NAME() { printf 'FORMAT\n' ARGS; }` for one emitter; a `%h` argument is encoded first (`hex_of`, into
+/// HEX: no subshell), so a format holds at most one.
 fn emitter_function(e: &Emitter) -> String {
     let mut words = vec![];
+    let mut encode = String::new();
     let mut args = String::new();
     let mut n = 0;
     for word in e.format.split(' ') {
@@ -108,17 +115,19 @@ fn emitter_function(e: &Emitter) -> String {
             "%s" | "%h" => {
                 n += 1;
                 words.push("%s");
-                args.push_str(&if word == "%s" {
-                    format!(" \"${n}\"")
+                if word == "%s" {
+                    args.push_str(&format!(" \"${n}\""));
                 } else {
-                    format!(" \"$(hs \"${n}\")\"")
-                });
+                    assert!(encode.is_empty(), "{}: two %h fields", e.function);
+                    encode = format!("hex_of \"${n}\"; ");
+                    args.push_str(" \"$HEX\"");
+                }
             }
             fixed => words.push(fixed),
         }
     }
     format!(
-        "{}() {{ printf '{}\\n'{args}; }}\n",
+        "{}() {{ {encode}printf '{}\\n'{args}; }}\n",
         e.function,
         words.join(" ")
     )
