@@ -26,20 +26,33 @@ kind_of() { # path [-L]
 fact_path() { # path hexpath
   if [ -L "$1" ]; then fact_file_link "$2" "$(readlink "$1")"
   elif [ -f "$1" ]; then
-    hex_in < "$1"
-    # stat's three words are the record's mode, owner and group fields.
-    fact_file "$2" $(stat -c '%a %U %G' "$1") "$HEX"
+    # stat's three words are the record's mode, owner and group fields: from the one stat below, or (a
+    # file that appeared since) its own.
+    case "$nl$modes" in
+      *"$nl$1	"*) m="$nl$modes"; m=${m#*"$nl$1	"}; m=${m%%"$nl"*} ;;
+      *) m=$(stat -c '%a %U %G' "$1") ;;
+    esac
+    if [ -s "$1" ]; then hex_in < "$1"; else HEX=""; fi
+    fact_file "$2" $m "$HEX"
   elif [ -e "$1" ]; then kind_of "$1"; fact_file_other "$2" "$kind"
   else fact_file_missing "$2"
   fi
 }
+# One stat for every regular file asked, each line `PATH<TAB>MODE OWNER GROUP` (paths hold no tab or
+# newline: they are validated), when any is there.
+modes=""
+if [ -f /var/lib/jprov-tunnel/.ssh/known_hosts ] || [ -f /etc/nginx/sites-available/jprov-lab-proxy ] || [ -f /etc/nginx/sites-enabled/jprov-lab-proxy ] || [ -f /etc/letsencrypt/renewal-hooks/deploy/jprov-lab-proxy ] || [ -f /etc/nginx/jprov-lab-proxy.htpasswd ] || [ -f /etc/systemd/system/jprov-lab-proxy-tunnel.service ] || false; then
+  modes=$(stat -c '%n	%a %U %G' -- /var/lib/jprov-tunnel/.ssh/known_hosts /etc/nginx/sites-available/jprov-lab-proxy /etc/nginx/sites-enabled/jprov-lab-proxy /etc/letsencrypt/renewal-hooks/deploy/jprov-lab-proxy /etc/nginx/jprov-lab-proxy.htpasswd /etc/systemd/system/jprov-lab-proxy-tunnel.service 2>/dev/null) || :
+fi
 fact_path /var/lib/jprov-tunnel/.ssh/known_hosts 2f7661722f6c69622f6a70726f762d74756e6e656c2f2e7373682f6b6e6f776e5f686f737473
 fact_path /etc/nginx/sites-available/jprov-lab-proxy 2f6574632f6e67696e782f73697465732d617661696c61626c652f6a70726f762d6c61622d70726f7879
 fact_path /etc/nginx/sites-enabled/jprov-lab-proxy 2f6574632f6e67696e782f73697465732d656e61626c65642f6a70726f762d6c61622d70726f7879
 fact_path /etc/letsencrypt/renewal-hooks/deploy/jprov-lab-proxy 2f6574632f6c657473656e63727970742f72656e6577616c2d686f6f6b732f6465706c6f792f6a70726f762d6c61622d70726f7879
 fact_path /etc/nginx/jprov-lab-proxy.htpasswd 2f6574632f6e67696e782f6a70726f762d6c61622d70726f78792e6874706173737764
 fact_path /etc/systemd/system/jprov-lab-proxy-tunnel.service 2f6574632f73797374656d642f73797374656d2f6a70726f762d6c61622d70726f78792d74756e6e656c2e73657276696365
-if getent passwd jprov-tunnel >/dev/null; then fact_account jprov-tunnel yes; else fact_account jprov-tunnel no; fi
+# One getent for every account: it prints the entries it finds (and exits 2 when one is missing).
+passwd=$(getent passwd jprov-tunnel 2>/dev/null) || :
+case "$nl$passwd" in *"$nl"jprov-tunnel:*) fact_account jprov-tunnel yes ;; *) fact_account jprov-tunnel no ;; esac
 if [ -f /var/lib/jprov-tunnel/.ssh/id_ed25519 ] && [ -f /var/lib/jprov-tunnel/.ssh/id_ed25519.pub ]; then hex_in < /var/lib/jprov-tunnel/.ssh/id_ed25519.pub; fact_key 2f7661722f6c69622f6a70726f762d74756e6e656c2f2e7373682f69645f65643235353139 "$HEX"; fi
 if [ -f /etc/letsencrypt/live/jupyter.example.org/fullchain.pem ]; then
   if openssl x509 -checkend 2592000 -noout -in /etc/letsencrypt/live/jupyter.example.org/fullchain.pem >/dev/null 2>&1; then s=fresh; else s=expiring; fi

@@ -26,13 +26,24 @@ kind_of() { # path [-L]
 fact_path() { # path hexpath
   if [ -L "$1" ]; then fact_file_link "$2" "$(readlink "$1")"
   elif [ -f "$1" ]; then
-    hex_in < "$1"
-    # stat's three words are the record's mode, owner and group fields.
-    fact_file "$2" $(stat -c '%a %U %G' "$1") "$HEX"
+    # stat's three words are the record's mode, owner and group fields: from the one stat below, or (a
+    # file that appeared since) its own.
+    case "$nl$modes" in
+      *"$nl$1	"*) m="$nl$modes"; m=${m#*"$nl$1	"}; m=${m%%"$nl"*} ;;
+      *) m=$(stat -c '%a %U %G' "$1") ;;
+    esac
+    if [ -s "$1" ]; then hex_in < "$1"; else HEX=""; fi
+    fact_file "$2" $m "$HEX"
   elif [ -e "$1" ]; then kind_of "$1"; fact_file_other "$2" "$kind"
   else fact_file_missing "$2"
   fi
 }
+# One stat for every regular file asked, each line `PATH<TAB>MODE OWNER GROUP` (paths hold no tab or
+# newline: they are validated), when any is there.
+modes=""
+if [ -f /etc/ssh/jprov/jprov-tunnel.keys ] || [ -f /etc/ssh/sshd_config.d/01-jprov-lab-reverse.conf ] || [ -f /etc/ssh/jprov/jprov-cert.keys ] || [ -f /var/lib/jprov-cert/lab-reverse/bundle.pem ] || [ -f /etc/letsencrypt/renewal-hooks/deploy/jprov-lab-reverse ] || false; then
+  modes=$(stat -c '%n	%a %U %G' -- /etc/ssh/jprov/jprov-tunnel.keys /etc/ssh/sshd_config.d/01-jprov-lab-reverse.conf /etc/ssh/jprov/jprov-cert.keys /var/lib/jprov-cert/lab-reverse/bundle.pem /etc/letsencrypt/renewal-hooks/deploy/jprov-lab-reverse 2>/dev/null) || :
+fi
 fact_path /etc/ssh/jprov/jprov-tunnel.keys 2f6574632f7373682f6a70726f762f6a70726f762d74756e6e656c2e6b657973
 fact_path /etc/ssh/sshd_config.d/01-jprov-lab-reverse.conf 2f6574632f7373682f737368645f636f6e6669672e642f30312d6a70726f762d6c61622d726576657273652e636f6e66
 fact_path /etc/ssh/jprov/jprov-cert.keys 2f6574632f7373682f6a70726f762f6a70726f762d636572742e6b657973
@@ -40,8 +51,10 @@ fact_path /var/lib/jprov-cert/lab-reverse/bundle.pem 2f7661722f6c69622f6a70726f7
 fact_path /etc/letsencrypt/renewal-hooks/deploy/jprov-lab-reverse 2f6574632f6c657473656e63727970742f72656e6577616c2d686f6f6b732f6465706c6f792f6a70726f762d6c61622d72657665727365
 if [ -f /etc/letsencrypt/live/jupyter.example.org/fullchain.pem ]; then hex_in < /etc/letsencrypt/live/jupyter.example.org/fullchain.pem; fact_read 2f6574632f6c657473656e63727970742f6c6976652f6a7570797465722e6578616d706c652e6f72672f66756c6c636861696e2e70656d "$HEX"; fi
 if [ -f /etc/letsencrypt/live/jupyter.example.org/privkey.pem ]; then hex_in < /etc/letsencrypt/live/jupyter.example.org/privkey.pem; fact_read 2f6574632f6c657473656e63727970742f6c6976652f6a7570797465722e6578616d706c652e6f72672f707269766b65792e70656d "$HEX"; fi
-if getent passwd jprov-tunnel >/dev/null; then fact_account jprov-tunnel yes; else fact_account jprov-tunnel no; fi
-if getent passwd jprov-cert >/dev/null; then fact_account jprov-cert yes; else fact_account jprov-cert no; fi
+# One getent for every account: it prints the entries it finds (and exits 2 when one is missing).
+passwd=$(getent passwd jprov-tunnel jprov-cert 2>/dev/null) || :
+case "$nl$passwd" in *"$nl"jprov-tunnel:*) fact_account jprov-tunnel yes ;; *) fact_account jprov-tunnel no ;; esac
+case "$nl$passwd" in *"$nl"jprov-cert:*) fact_account jprov-cert yes ;; *) fact_account jprov-cert no ;; esac
 if [ -f /etc/letsencrypt/live/jupyter.example.org/fullchain.pem ]; then
   if openssl x509 -checkend 2592000 -noout -in /etc/letsencrypt/live/jupyter.example.org/fullchain.pem >/dev/null 2>&1; then s=fresh; else s=expiring; fi
   fact_certificate 2f6574632f6c657473656e63727970742f6c6976652f6a7570797465722e6578616d706c652e6f72672f66756c6c636861696e2e70656d $s
@@ -74,14 +87,41 @@ if [ -n "$listeners" ]; then
   fact_listening 8888 "${who:-something}"
 fi
 sshd_dir=/etc/ssh
-say_effective jprov-tunnel "$(sshd -T -f "$sshd_dir/sshd_config" -C user=jprov-tunnel,host=jprov-check,addr=192.0.2.1 2>/dev/null \
-  | grep -E '^(gatewayports|allowtcpforwarding|permitlisten|permittty|x11forwarding|allowagentforwarding|authorizedkeysfile) ' | h)"
-say_effective admin "$(sshd -T -f "$sshd_dir/sshd_config" -C user=admin,host=jprov-check,addr=192.0.2.1 2>/dev/null \
-  | grep -E '^(gatewayports|allowtcpforwarding|permitlisten|permittty|x11forwarding|allowagentforwarding|authorizedkeysfile) ' | h)"
-say_effective jprov-cert "$(sshd -T -f "$sshd_dir/sshd_config" -C user=jprov-cert,host=jprov-check,addr=192.0.2.1 2>/dev/null \
-  | grep -E '^(gatewayports|allowtcpforwarding|permitlisten|permittty|x11forwarding|allowagentforwarding|authorizedkeysfile) ' | h)"
-say_sources "$(grep -HniE '^[[:space:]]*(gatewayports|allowtcpforwarding|permitlisten|permittty|x11forwarding|allowagentforwarding|authorizedkeysfile)[[:space:]]' "$sshd_dir/sshd_config" "$sshd_dir/sshd_config.d/"*.conf 2>/dev/null \
-  | sed "s|^$sshd_dir/|/etc/ssh/|" | h)"
+# The lines of $1 (text) that the case pattern of sshd_keywords admits, one per line, in `lines`.
+sshd_lines_of() {
+  lines=""
+  while IFS= read -r line; do
+    case $line in gatewayports' '*|allowtcpforwarding' '*|permitlisten' '*|permittty' '*|x11forwarding' '*|allowagentforwarding' '*|authorizedkeysfile' '*) lines="$lines$line
+" ;; esac
+  done <<JPROV_SSHD
+$1
+JPROV_SSHD
+}
+effective=$(sshd -T -f "$sshd_dir/sshd_config" -C user=jprov-tunnel,host=jprov-check,addr=192.0.2.1 2>/dev/null) || :
+sshd_lines_of "$effective"
+hex_of "$lines"
+say_effective jprov-tunnel "$HEX"
+effective=$(sshd -T -f "$sshd_dir/sshd_config" -C user=admin,host=jprov-check,addr=192.0.2.1 2>/dev/null) || :
+sshd_lines_of "$effective"
+hex_of "$lines"
+say_effective admin "$HEX"
+effective=$(sshd -T -f "$sshd_dir/sshd_config" -C user=jprov-cert,host=jprov-check,addr=192.0.2.1 2>/dev/null) || :
+sshd_lines_of "$effective"
+hex_of "$lines"
+say_effective jprov-cert "$HEX"
+sources=$(grep -HniE '^[[:space:]]*(gatewayports|allowtcpforwarding|permitlisten|permittty|x11forwarding|allowagentforwarding|authorizedkeysfile)[[:space:]]' "$sshd_dir/sshd_config" "$sshd_dir/sshd_config.d/"*.conf 2>/dev/null) || :
+lines=""
+if [ -n "$sources" ]; then
+  while IFS= read -r line; do
+    case $line in "$sshd_dir"/*) line=/etc/ssh/${line#"$sshd_dir"/} ;; esac
+    lines="$lines$line
+"
+  done <<JPROV_SSHD
+$sources
+JPROV_SSHD
+fi
+hex_of "$lines"
+say_sources "$HEX"
 state_dir "$uid"
 # Each profile's records, every line tagged with its name (one gathering may read several profiles').
 for PROFILE in lab-reverse; do

@@ -26,16 +26,29 @@ kind_of() { # path [-L]
 fact_path() { # path hexpath
   if [ -L "$1" ]; then fact_file_link "$2" "$(readlink "$1")"
   elif [ -f "$1" ]; then
-    hex_in < "$1"
-    # stat's three words are the record's mode, owner and group fields.
-    fact_file "$2" $(stat -c '%a %U %G' "$1") "$HEX"
+    # stat's three words are the record's mode, owner and group fields: from the one stat below, or (a
+    # file that appeared since) its own.
+    case "$nl$modes" in
+      *"$nl$1	"*) m="$nl$modes"; m=${m#*"$nl$1	"}; m=${m%%"$nl"*} ;;
+      *) m=$(stat -c '%a %U %G' "$1") ;;
+    esac
+    if [ -s "$1" ]; then hex_in < "$1"; else HEX=""; fi
+    fact_file "$2" $m "$HEX"
   elif [ -e "$1" ]; then kind_of "$1"; fact_file_other "$2" "$kind"
   else fact_file_missing "$2"
   fi
 }
+# One stat for every regular file asked, each line `PATH<TAB>MODE OWNER GROUP` (paths hold no tab or
+# newline: they are validated), when any is there.
+modes=""
+if [ -f /etc/ssh/jprov/jprov-tunnel.keys ] || [ -f /etc/ssh/sshd_config.d/01-jprov-lab-lan.conf ] || false; then
+  modes=$(stat -c '%n	%a %U %G' -- /etc/ssh/jprov/jprov-tunnel.keys /etc/ssh/sshd_config.d/01-jprov-lab-lan.conf 2>/dev/null) || :
+fi
 fact_path /etc/ssh/jprov/jprov-tunnel.keys 2f6574632f7373682f6a70726f762f6a70726f762d74756e6e656c2e6b657973
 fact_path /etc/ssh/sshd_config.d/01-jprov-lab-lan.conf 2f6574632f7373682f737368645f636f6e6669672e642f30312d6a70726f762d6c61622d6c616e2e636f6e66
-if getent passwd jprov-tunnel >/dev/null; then fact_account jprov-tunnel yes; else fact_account jprov-tunnel no; fi
+# One getent for every account: it prints the entries it finds (and exits 2 when one is missing).
+passwd=$(getent passwd jprov-tunnel 2>/dev/null) || :
+case "$nl$passwd" in *"$nl"jprov-tunnel:*) fact_account jprov-tunnel yes ;; *) fact_account jprov-tunnel no ;; esac
 # No ss, or nothing listening: no record.
 listeners=$(ss -ltnpH "sport = :8888" 2>/dev/null) || :
 if [ -n "$listeners" ]; then
@@ -45,12 +58,37 @@ if [ -n "$listeners" ]; then
   fact_listening 8888 "${who:-something}"
 fi
 sshd_dir=/etc/ssh
-say_effective jprov-tunnel "$(sshd -T -f "$sshd_dir/sshd_config" -C user=jprov-tunnel,host=jprov-check,addr=192.0.2.1 2>/dev/null \
-  | grep -E '^(gatewayports|allowtcpforwarding|permitlisten|permittty|x11forwarding|allowagentforwarding|authorizedkeysfile) ' | h)"
-say_effective admin "$(sshd -T -f "$sshd_dir/sshd_config" -C user=admin,host=jprov-check,addr=192.0.2.1 2>/dev/null \
-  | grep -E '^(gatewayports|allowtcpforwarding|permitlisten|permittty|x11forwarding|allowagentforwarding|authorizedkeysfile) ' | h)"
-say_sources "$(grep -HniE '^[[:space:]]*(gatewayports|allowtcpforwarding|permitlisten|permittty|x11forwarding|allowagentforwarding|authorizedkeysfile)[[:space:]]' "$sshd_dir/sshd_config" "$sshd_dir/sshd_config.d/"*.conf 2>/dev/null \
-  | sed "s|^$sshd_dir/|/etc/ssh/|" | h)"
+# The lines of $1 (text) that the case pattern of sshd_keywords admits, one per line, in `lines`.
+sshd_lines_of() {
+  lines=""
+  while IFS= read -r line; do
+    case $line in gatewayports' '*|allowtcpforwarding' '*|permitlisten' '*|permittty' '*|x11forwarding' '*|allowagentforwarding' '*|authorizedkeysfile' '*) lines="$lines$line
+" ;; esac
+  done <<JPROV_SSHD
+$1
+JPROV_SSHD
+}
+effective=$(sshd -T -f "$sshd_dir/sshd_config" -C user=jprov-tunnel,host=jprov-check,addr=192.0.2.1 2>/dev/null) || :
+sshd_lines_of "$effective"
+hex_of "$lines"
+say_effective jprov-tunnel "$HEX"
+effective=$(sshd -T -f "$sshd_dir/sshd_config" -C user=admin,host=jprov-check,addr=192.0.2.1 2>/dev/null) || :
+sshd_lines_of "$effective"
+hex_of "$lines"
+say_effective admin "$HEX"
+sources=$(grep -HniE '^[[:space:]]*(gatewayports|allowtcpforwarding|permitlisten|permittty|x11forwarding|allowagentforwarding|authorizedkeysfile)[[:space:]]' "$sshd_dir/sshd_config" "$sshd_dir/sshd_config.d/"*.conf 2>/dev/null) || :
+lines=""
+if [ -n "$sources" ]; then
+  while IFS= read -r line; do
+    case $line in "$sshd_dir"/*) line=/etc/ssh/${line#"$sshd_dir"/} ;; esac
+    lines="$lines$line
+"
+  done <<JPROV_SSHD
+$sources
+JPROV_SSHD
+fi
+hex_of "$lines"
+say_sources "$HEX"
 state_dir "$uid"
 # Each profile's records, every line tagged with its name (one gathering may read several profiles').
 for PROFILE in lab-lan; do
