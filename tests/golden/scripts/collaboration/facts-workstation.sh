@@ -72,8 +72,6 @@ if [ $systemd = yes ]; then
 fi
 e=${e%%"$nl"*} a=${a%%"$nl"*}
 fact_unit user jprov-lab-together-certificate.timer "${e:-unknown}" "${a:-unknown}"
-# is-enabled and is-active exit non-zero for every answer but yes: the answer is their first line. Without
-# systemd as PID 1 there is no manager to ask: unknown.
 e="" a=""
 if [ $systemd = yes ]; then
   e=$(systemctl --user is-enabled jprov-lab-together-tunnel.service 2>/dev/null) || :
@@ -81,8 +79,6 @@ if [ $systemd = yes ]; then
 fi
 e=${e%%"$nl"*} a=${a%%"$nl"*}
 fact_unit user jprov-lab-together-tunnel.service "${e:-unknown}" "${a:-unknown}"
-# is-enabled and is-active exit non-zero for every answer but yes: the answer is their first line. Without
-# systemd as PID 1 there is no manager to ask: unknown.
 e="" a=""
 if [ $systemd = yes ]; then
   e=$(systemctl --user is-enabled jprov-lab-together-jupyter.service 2>/dev/null) || :

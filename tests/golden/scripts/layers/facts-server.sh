@@ -75,8 +75,6 @@ if [ $systemd = yes ]; then
 fi
 e=${e%%"$nl"*} a=${a%%"$nl"*}
 fact_unit system certbot.timer "${e:-unknown}" "${a:-unknown}"
-# is-enabled and is-active exit non-zero for every answer but yes: the answer is their first line. Without
-# systemd as PID 1 there is no manager to ask: unknown.
 e="" a=""
 if [ $systemd = yes ]; then
   e=$(systemctl is-enabled jprov-lab-layers-tunnel.service 2>/dev/null) || :

@@ -71,8 +71,6 @@ if [ $systemd = yes ]; then
 fi
 e=${e%%"$nl"*} a=${a%%"$nl"*}
 fact_unit user jprov-lab-lan-tunnel.service "${e:-unknown}" "${a:-unknown}"
-# is-enabled and is-active exit non-zero for every answer but yes: the answer is their first line. Without
-# systemd as PID 1 there is no manager to ask: unknown.
 e="" a=""
 if [ $systemd = yes ]; then
   e=$(systemctl --user is-enabled jprov-lab-lan-jupyter.service 2>/dev/null) || :
