@@ -217,5 +217,5 @@ pub(crate) mod tests;
 mod tls_end;
 
 use builder::{jupyter_argv, Builder};
-pub use fact_query::fact_queries;
+pub use fact_query::{fact_queries, merged};
 use fact_reader::FactReader;

@@ -26,9 +26,10 @@ pub struct FactQuery {
     pub sshd_users: Vec<String>,
     /// The sshd keywords to read, as an extended regex alternation.
     pub sshd_keywords: &'static str,
-    /// The profile whose on-host records to read: the apply journal (reloads left pending by an
-    /// interrupted apply), the originals and backups apply kept, and whether any of it is there.
-    pub profile: Option<String>,
+    /// The profiles whose on-host records to read: the apply journal (reloads left pending by an
+    /// interrupted apply), the originals and backups apply kept, whether any of it is there, and the armed
+    /// lockout guard. One per profile planned; several when profiles sharing a host are gathered at once.
+    pub profiles: Vec<String>,
     /// Paths whose existence only matters (what destroy removes without reading it: key pairs, generated
     /// certificates and their keys).
     pub exists: Vec<String>,
@@ -171,6 +172,18 @@ pub struct GuardFact {
     pub ticking: bool,
 }
 
+/// One profile's records on a host: apply's journal, what it kept, its lockout guard (the fields of the
+/// same names in `Facts` hold the answering profile's).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ProfileRecords {
+    pub pending_reloads: Vec<String>,
+    pub pending_restarts: Vec<String>,
+    pub originals: BTreeMap<String, FileFact>,
+    pub backups: BTreeSet<String>,
+    pub state: bool,
+    pub guard: Option<GuardFact>,
+}
+
 /// Everything known about one host.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Facts {
@@ -186,6 +199,8 @@ pub struct Facts {
     /// Fullchain path -> valid for 30 more days.
     pub certificates: BTreeMap<String, bool>,
     pub tunnels: BTreeMap<String, TunnelFact>,
+    // The records of the one profile these facts answer for (`FactQuery::profiles` of one, or
+    // `answers_to` one profile's query), read by the core; `profiles` holds every profile's asked.
     /// Reloads an interrupted apply left pending (from the on-host journal).
     pub pending_reloads: Vec<String>,
     /// Units whose files an interrupted apply changed before restarting them (from the on-host journal).
@@ -217,12 +232,40 @@ pub struct Facts {
     pub state: bool,
     /// The profile's lockout guard, when one is armed.
     pub guard: Option<GuardFact>,
+    /// Every asked profile's records, by profile name (an asked profile without records has an empty
+    /// entry). When only one profile was asked, its records are also the fields above.
+    pub profiles: BTreeMap<String, ProfileRecords>,
     pub sshd: SshdView,
     /// The host key jprov verified when it connected ("ssh-ed25519 AAAA..."), if it connected over SSH.
     pub host_key: Option<String>,
 }
 
 impl Facts {
+    /// Take every asked profile's records (`profiles`); when they are one profile's, they are also the
+    /// fields the core reads (`pending_reloads`, ..., `guard`); otherwise those are empty, since no one
+    /// profile is answered for.
+    pub fn set_records(&mut self, profiles: BTreeMap<String, ProfileRecords>) {
+        let only = match profiles.len() {
+            1 => profiles.values().next().cloned().unwrap_or_default(),
+            _ => ProfileRecords::default(),
+        };
+        let ProfileRecords {
+            pending_reloads,
+            pending_restarts,
+            originals,
+            backups,
+            state,
+            guard,
+        } = only;
+        self.pending_reloads = pending_reloads;
+        self.pending_restarts = pending_restarts;
+        self.originals = originals;
+        self.backups = backups;
+        self.state = state;
+        self.guard = guard;
+        self.profiles = profiles;
+    }
+
     /// A digest of everything jprov manages on the host (files, links, keys, accounts, pending reloads),
     /// so a saved plan can tell whether the host changed since it was made.
     pub fn managed_digest(&self) -> String {
@@ -284,6 +327,8 @@ impl Facts {
         self.originals.get(&account_record(name)) == Some(&FileFact::Missing)
     }
 }
+
+mod answers;
 
 /// The name of a path's records under `$STATE/backup/PROFILE/` (and `original/`), as host_lib.sh's
 /// `backup_name` makes it: every `/` becomes `%`.

@@ -4,12 +4,13 @@
 //! wherever it is read (apply, guard, facts, check).
 //!
 //! Fields are separated by one space; anything that may hold a space or any byte (paths, contents,
-//! messages) is hex-encoded, by the caller (`h`, `hs`) or by the emitter (`%h` in its format).
+//! messages) is hex-encoded, by the caller (`h`, `hs`, or `hex_in`/`hex_of` into `HEX`) or by the emitter
+//! (`%h` in its format).
 
 mod facts;
 mod outcome;
 
-pub use facts::{parse_facts, Fact, FactsError};
+pub use facts::{parse_facts, Fact, FactsError, Record};
 pub use outcome::{parse_guard_reply, parse_outcome, Failure, GuardReply, Outcome};
 
 /// The shell function that prints one kind of line, and its format: fixed words and fields, `%s` for an
@@ -71,13 +72,16 @@ const EMITTERS: &[Emitter] = &[
     emitter("fact_python", "python %s %s %s"),
     emitter("fact_listening", "listening %s %h"),
     emitter("fact_exists", "exists %s"),
-    emitter("fact_pending", "pending %s %s"),
-    emitter("fact_state", "state yes"),
-    emitter("fact_guard", "guard armed %s"),
-    emitter("fact_backups", "backups %s"),
-    emitter("fact_originals_absent", "originals-absent %s"),
-    emitter("fact_original_link", "original %s link %h"),
-    emitter("fact_original_file", "original %s file %s %s %s %s"),
+    // A profile's records, each tagged with the profile (one gathering may read several profiles'):
+    // `records PROFILE` first, so a profile without any is answered too.
+    emitter("fact_records", "records %s"),
+    emitter("fact_pending", "pending %s %s %s"),
+    emitter("fact_state", "state %s yes"),
+    emitter("fact_guard", "guard %s armed %s"),
+    emitter("fact_backups", "backups %s %s"),
+    emitter("fact_originals_absent", "originals-absent %s %s"),
+    emitter("fact_original_link", "original %s %s link %h"),
+    emitter("fact_original_file", "original %s %s file %s %s %s %s"),
     emitter("fact_end", "end"),
 ];
 
@@ -86,8 +90,12 @@ const EMITTERS: &[Emitter] = &[
 pub fn shell() -> String {
     let mut text = String::from(
         "# jprov's line protocol (src/protocol.rs): the only things a script prints on stdout.\n\
-         h() { od -An -v -tx1 | tr -d ' \\n'; }\n\
-         hs() { printf '%s' \"$1\" | h; }\n",
+         # HEX=stdin's bytes hex-encoded: one od, whose words the shell joins (IFS empty), no tr.\n\
+         hex_in() { set -- $(od -An -v -tx1); jprov_ifs=$IFS; IFS=; HEX=\"$*\"; IFS=$jprov_ifs; }\n\
+         # HEX=a string's bytes hex-encoded (the here-document adds a newline: 0a, cut again); no od for none.\n\
+         hex_of() { if [ -z \"$1\" ]; then HEX=; return; fi; hex_in <<JPROV_HEX\n$1\nJPROV_HEX\nHEX=${HEX%0a}; }\n\
+         h() { hex_in; printf '%s' \"$HEX\"; }\n\
+         hs() { hex_of \"$1\"; printf '%s' \"$HEX\"; }\n",
     );
     for e in EMITTERS {
         text.push_str(&emitter_function(e));
@@ -95,9 +103,11 @@ pub fn shell() -> String {
     text
 }
 
-/// `NAME() { printf 'FORMAT\n' ARGS; }` for one emitter.
+/// `NAME() { printf 'FORMAT\n' ARGS; }` for one emitter; a `%h` argument is encoded first (`hex_of`, into
+/// HEX: no subshell), so a format holds at most one.
 fn emitter_function(e: &Emitter) -> String {
     let mut words = vec![];
+    let mut encode = String::new();
     let mut args = String::new();
     let mut n = 0;
     for word in e.format.split(' ') {
@@ -105,17 +115,19 @@ fn emitter_function(e: &Emitter) -> String {
             "%s" | "%h" => {
                 n += 1;
                 words.push("%s");
-                args.push_str(&if word == "%s" {
-                    format!(" \"${n}\"")
+                if word == "%s" {
+                    args.push_str(&format!(" \"${n}\""));
                 } else {
-                    format!(" \"$(hs \"${n}\")\"")
-                });
+                    assert!(encode.is_empty(), "{}: two %h fields", e.function);
+                    encode = format!("hex_of \"${n}\"; ");
+                    args.push_str(" \"$HEX\"");
+                }
             }
             fixed => words.push(fixed),
         }
     }
     format!(
-        "{}() {{ printf '{}\\n'{args}; }}\n",
+        "{}() {{ {encode}printf '{}\\n'{args}; }}\n",
         e.function,
         words.join(" ")
     )

@@ -13,7 +13,7 @@ pub mod guard;
 
 pub use apply::{apply, ApplyScript, Run};
 pub use check::{check, CheckScript};
-pub use facts::facts;
+pub use facts::{facts, facts_under};
 pub use guard::{guard, guard_fire_program, GuardAction};
 
 /// The on-host library (templates/host_lib.sh): every function the scripts call. Sent as it is, never

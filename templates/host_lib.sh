@@ -11,8 +11,8 @@
 fail() { say_error "$1"; exit "${2:-1}"; }
 
 # Where jprov keeps its records on this host (STATE): root's in /var/lib/jprov, a user's under their home.
-state_dir() {
-  if [ "$(id -u)" = 0 ]; then STATE="$JPROV_ROOT/var/lib/jprov"
+state_dir() { # [uid]: the login user's, when the caller has asked already
+  if [ "${1:-$(id -u)}" = 0 ]; then STATE="$JPROV_ROOT/var/lib/jprov"
   elif [ -n "${HOME:-}" ]; then STATE="$JPROV_ROOT$HOME/.local/state/jprov"
   else fail "HOME is not set, and jprov keeps a user's records in ~/.local/state/jprov"; fi
 }

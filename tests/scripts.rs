@@ -12,6 +12,7 @@
 mod sandbox;
 
 use jprov::desired::Options;
+use jprov::facts::{FactQuery, Facts};
 use jprov::plan::{phase, Change, HostPlan, Plan, Removal};
 use jprov::protocol::{self, Failure, GuardReply};
 use jprov::render::Templates;
@@ -569,4 +570,83 @@ fn a_truncated_script_runs_nothing() {
             "cut at {cut} of {len}"
         );
     }
+}
+
+/// `query` with every path it names under the sandbox's root, as the script must name them there.
+fn rooted(query: &FactQuery, sandbox: &Sandbox) -> FactQuery {
+    let under = |paths: &[String]| -> Vec<String> {
+        (paths.iter())
+            .map(|p| sandbox.path(p).to_str().unwrap().to_string())
+            .collect()
+    };
+    FactQuery {
+        files: under(&query.files),
+        reads: under(&query.reads),
+        keys: under(&query.keys),
+        certificates: under(&query.certificates),
+        tunnels: under(&query.tunnels),
+        exists: under(&query.exists),
+        private_files: under(&query.private_files),
+        ..query.clone()
+    }
+}
+
+/// The facts script of `query` run in `sandbox`, its output parsed.
+fn gather(sandbox: &Sandbox, query: &FactQuery) -> Facts {
+    let text = script::facts_under(&Templates::new(), query, sandbox.root()).unwrap();
+    let ran = sandbox.run(&text);
+    assert_eq!(ran.status, Some(0), "{ran}");
+    protocol::parse_facts(&ran.stdout, &ran.stderr).unwrap_or_else(|e| panic!("{e}: {ran}"))
+}
+
+#[test]
+fn the_facts_of_two_profiles_gathered_at_once_answer_each_as_if_gathered_alone() {
+    let (rf, np) = (
+        offline_plan("reverse-forward", false),
+        offline_plan("nginx-proxy", false),
+    );
+    // One forwarding server, both profiles applied to it.
+    let sandbox = Sandbox::new(true);
+    run_all_phases(&sandbox, &rf, Role::Server);
+    run_all_phases(&sandbox, &np, Role::Server);
+    // reverse-forward's guard stays armed (no fresh login disarmed it), with an sshd reload pending;
+    // nginx-proxy's apply arms none (it changes no sshd file there), and a restart is left in its journal.
+    assert!(sandbox.state().join("guard").join(&rf.profile).is_dir());
+    assert!(!sandbox.state().join("guard").join(&np.profile).exists());
+    std::fs::write(
+        sandbox.state().join("journal").join(&rf.profile),
+        "reload ssh\n",
+    )
+    .unwrap();
+    std::fs::write(
+        sandbox.state().join("journal").join(&np.profile),
+        "restart jprov-lab-proxy-tunnel.service\n",
+    )
+    .unwrap();
+    let templates = Templates::new();
+    let query = |example: &str| {
+        let p = loaded(example).profile;
+        let queries = jprov::desired::fact_queries(&p, &templates).unwrap();
+        rooted(&queries[Role::Server], &sandbox)
+    };
+    let (a, b) = (query("reverse-forward"), query("nginx-proxy"));
+    let both = gather(&sandbox, &jprov::desired::merged(&[&a, &b]));
+    let (alone_a, alone_b) = (gather(&sandbox, &a), gather(&sandbox, &b));
+    assert_eq!(both.answers_to(&a), alone_a);
+    assert_eq!(both.answers_to(&b), alone_b);
+    // Not vacuous: each profile's records are there, and only in its own answer.
+    assert_eq!(alone_a.pending_reloads, ["ssh"]);
+    assert!(alone_a.guard.is_some() && alone_a.pending_restarts.is_empty());
+    assert_eq!(alone_b.pending_restarts, ["jprov-lab-proxy-tunnel.service"]);
+    assert!(alone_b.guard.is_none() && alone_b.pending_reloads.is_empty());
+    for alone in [&alone_a, &alone_b] {
+        assert!(alone.state && !alone.backups.is_empty() && !alone.originals.is_empty());
+        assert!(alone
+            .files
+            .values()
+            .any(|f| matches!(f, jprov::facts::FileFact::File { .. })));
+    }
+    assert_ne!(alone_a.backups, alone_b.backups);
+    assert_eq!(both.profiles.len(), 2);
+    assert!(both.guard.is_none() && both.pending_reloads.is_empty());
 }

@@ -23,7 +23,7 @@ pub fn fact_queries(p: &Profile, templates: &Templates) -> Result<PerRole<FactQu
         .map(|&role| {
             let query = FactQuery {
                 // The profile's on-host records: what apply kept, its journal, an armed lockout guard.
-                profile: Some(p.name.to_string()),
+                profiles: vec![p.name.to_string()],
                 ..FactQuery::default()
             };
             (role, query)
@@ -150,7 +150,7 @@ fn merge(into: &mut FactQuery, from: &FactQuery) {
         tunnels,
         sshd_users,
         sshd_keywords,
-        profile,
+        profiles,
         exists,
         units,
         linger,
@@ -170,6 +170,7 @@ fn merge(into: &mut FactQuery, from: &FactQuery) {
         (&mut into.certificates, certificates),
         (&mut into.tunnels, tunnels),
         (&mut into.sshd_users, sshd_users),
+        (&mut into.profiles, profiles),
         (&mut into.exists, exists),
         (&mut into.executables, executables),
         (&mut into.resolves, resolves),
@@ -196,9 +197,16 @@ fn merge(into: &mut FactQuery, from: &FactQuery) {
         into.sshd_keywords = sshd_keywords;
     }
     into.linger |= linger;
-    if profile.is_some() {
-        into.profile.clone_from(profile);
+}
+
+/// One query that asks everything `queries` do, every profile's records included: the facts of several
+/// profiles sharing a host, gathered in one exec; `Facts::answers_to` then gives each its own.
+pub fn merged(queries: &[&FactQuery]) -> FactQuery {
+    let mut union = FactQuery::default();
+    for query in queries {
+        merge(&mut union, query);
     }
+    union
 }
 
 #[cfg(test)]

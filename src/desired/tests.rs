@@ -215,7 +215,12 @@ fn converged_files(facts: &mut Facts, g: &FileGroup) {
     }
 }
 
-fn plan_for(p: &Profile, server: &Facts, workstation: &Facts, options: Options) -> plan::Plan {
+pub(crate) fn plan_for(
+    p: &Profile,
+    server: &Facts,
+    workstation: &Facts,
+    options: Options,
+) -> plan::Plan {
     let world = world(Some(server), Some(workstation));
     let desired = build(p, world, &Templates::new(), options).unwrap();
     plan::compute("t", "m", &desired, world, &addresses())

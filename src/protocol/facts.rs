@@ -1,8 +1,11 @@
 //! The facts script's records (`fact_*` in `EMITTERS`), decoded, and folded into `Facts`.
 
 use super::{unhex, unhex_lossy, Line, UnknownLine};
-use crate::facts::{Facts, FileFact, GuardFact, PrivateFileFact, PythonFact, TunnelFact, UnitFact};
+use crate::facts::{
+    Facts, FileFact, GuardFact, PrivateFileFact, ProfileRecords, PythonFact, TunnelFact, UnitFact,
+};
 use crate::resource::UnitScope;
+use std::collections::BTreeMap;
 
 /// One record of the facts script.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -62,6 +65,18 @@ pub enum Fact {
         who: String,
     },
     Exists(String),
+    /// One of a profile's records.
+    Record {
+        profile: String,
+        record: Record,
+    },
+}
+
+/// A profile's record on the host (`Fact::Record`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Record {
+    /// The profile's records were read (it may have none).
+    Asked,
     PendingReload(String),
     PendingRestart(String),
     State,
@@ -182,9 +197,6 @@ impl Fact {
 
     /// The records about lingering, processes and jprov's own on-host records.
     fn from_more_fields(fields: &[&str]) -> Option<Fact> {
-        let names = |hexed: &str| -> Option<Vec<String>> {
-            Some(unhex(hexed)?.lines().map(str::to_string).collect())
-        };
         let fact = match fields {
             ["linger", yes] => Fact::Linger(either(yes, "yes", "no")?),
             ["linger-sudo", yes] => Fact::LingerSudo(either(yes, "yes", "no")?),
@@ -221,23 +233,10 @@ impl Fact {
                 who: unhex(who)?,
             },
             ["exists", path] => Fact::Exists(unhex(path)?),
-            ["pending", "reload", service] => Fact::PendingReload(service.to_string()),
-            ["pending", "restart", unit] => Fact::PendingRestart(unit.to_string()),
-            ["state", "yes"] => Fact::State,
-            ["guard", "armed", ticking] => Fact::Guard(GuardFact {
-                ticking: either(ticking, "ticking", "stopped")?,
-            }),
-            ["backups", hexed] => Fact::Backups(names(hexed)?),
-            ["originals-absent", hexed] => Fact::OriginalsAbsent(names(hexed)?),
-            ["original", name, "link", target] => Fact::Original {
-                name: unhex(name)?,
-                fact: FileFact::Symlink {
-                    target: unhex(target)?,
-                },
-            },
-            ["original", name, "file", mode, owner, group, content] => Fact::Original {
-                name: unhex(name)?,
-                fact: file_fact(mode, owner, group, content)?,
+            ["records" | "pending" | "state" | "guard" | "backups" | "originals-absent"
+            | "original", profile, ..] => Fact::Record {
+                profile: profile.to_string(),
+                record: Record::from_fields(fields)?,
             },
             _ => return None,
         };
@@ -274,21 +273,12 @@ impl Fact {
             Fact::Python { .. } => "fact_python",
             Fact::Listening { .. } => "fact_listening",
             Fact::Exists(_) => "fact_exists",
-            Fact::PendingReload(_) | Fact::PendingRestart(_) => "fact_pending",
-            Fact::State => "fact_state",
-            Fact::Guard(_) => "fact_guard",
-            Fact::Backups(_) => "fact_backups",
-            Fact::OriginalsAbsent(_) => "fact_originals_absent",
-            Fact::Original {
-                fact: FileFact::Symlink { .. },
-                ..
-            } => "fact_original_link",
-            Fact::Original { .. } => "fact_original_file",
+            Fact::Record { record, .. } => record.emitter(),
         }
     }
 
-    /// Add this record to `facts`.
-    fn fold_into(self, facts: &mut Facts) {
+    /// Add this record to `facts` (a profile's to `records`, which `parse_facts` gives `facts` last).
+    fn fold_into(self, facts: &mut Facts, records: &mut BTreeMap<String, ProfileRecords>) {
         match self {
             Fact::Uid(uid) => facts.uid = uid,
             Fact::Home(home) => facts.home = home,
@@ -334,18 +324,75 @@ impl Fact {
             Fact::Exists(path) => {
                 facts.exists.insert(path);
             }
-            Fact::PendingReload(service) => facts.pending_reloads.push(service),
-            Fact::PendingRestart(unit) => facts.pending_restarts.push(unit),
-            Fact::State => facts.state = true,
-            Fact::Guard(guard) => facts.guard = Some(guard),
-            Fact::Backups(names) => facts.backups.extend(names),
-            Fact::OriginalsAbsent(names) => {
+            Fact::Record { profile, record } => {
+                record.fold_into(records.entry(profile).or_default())
+            }
+        }
+    }
+}
+
+impl Record {
+    /// The fields after the profile's (`fields[1]`), by the record's kind (`fields[0]`).
+    fn from_fields(fields: &[&str]) -> Option<Record> {
+        let names = |hexed: &str| -> Option<Vec<String>> {
+            Some(unhex(hexed)?.lines().map(str::to_string).collect())
+        };
+        let record = match fields {
+            ["records", _] => Record::Asked,
+            ["pending", _, "reload", service] => Record::PendingReload(service.to_string()),
+            ["pending", _, "restart", unit] => Record::PendingRestart(unit.to_string()),
+            ["state", _, "yes"] => Record::State,
+            ["guard", _, "armed", ticking] => Record::Guard(GuardFact {
+                ticking: either(ticking, "ticking", "stopped")?,
+            }),
+            ["backups", _, hexed] => Record::Backups(names(hexed)?),
+            ["originals-absent", _, hexed] => Record::OriginalsAbsent(names(hexed)?),
+            ["original", _, name, "link", target] => Record::Original {
+                name: unhex(name)?,
+                fact: FileFact::Symlink {
+                    target: unhex(target)?,
+                },
+            },
+            ["original", _, name, "file", mode, owner, group, content] => Record::Original {
+                name: unhex(name)?,
+                fact: file_fact(mode, owner, group, content)?,
+            },
+            _ => return None,
+        };
+        Some(record)
+    }
+
+    fn emitter(&self) -> &'static str {
+        match self {
+            Record::Asked => "fact_records",
+            Record::PendingReload(_) | Record::PendingRestart(_) => "fact_pending",
+            Record::State => "fact_state",
+            Record::Guard(_) => "fact_guard",
+            Record::Backups(_) => "fact_backups",
+            Record::OriginalsAbsent(_) => "fact_originals_absent",
+            Record::Original {
+                fact: FileFact::Symlink { .. },
+                ..
+            } => "fact_original_link",
+            Record::Original { .. } => "fact_original_file",
+        }
+    }
+
+    fn fold_into(self, records: &mut ProfileRecords) {
+        match self {
+            Record::Asked => {}
+            Record::PendingReload(service) => records.pending_reloads.push(service),
+            Record::PendingRestart(unit) => records.pending_restarts.push(unit),
+            Record::State => records.state = true,
+            Record::Guard(guard) => records.guard = Some(guard),
+            Record::Backups(names) => records.backups.extend(names),
+            Record::OriginalsAbsent(names) => {
                 for name in names {
-                    facts.originals.insert(name, FileFact::Missing);
+                    records.originals.insert(name, FileFact::Missing);
                 }
             }
-            Fact::Original { name, fact } => {
-                facts.originals.insert(name, fact);
+            Record::Original { name, fact } => {
+                records.originals.insert(name, fact);
             }
         }
     }
@@ -366,12 +413,13 @@ pub enum FactsError {
 /// an output without the end, is an error; so is a `jprov-error` the script stopped with.
 pub fn parse_facts(output: &str, stderr: &str) -> Result<Facts, FactsError> {
     let mut facts = Facts::default();
+    let mut records = BTreeMap::new();
     let mut ended = false;
     for (i, text) in output.lines().enumerate() {
         let line = Line::parse(i + 1, text).map_err(FactsError::Malformed)?;
         match line {
             Line::FactsBegin => {}
-            Line::Fact(fact) => fact.fold_into(&mut facts),
+            Line::Fact(fact) => fact.fold_into(&mut facts, &mut records),
             Line::FactsEnd => ended = true,
             Line::Error(message) => return Err(FactsError::Failed(message)),
             other if super::take_sshd(&mut facts.sshd, &other) => {}
@@ -383,5 +431,6 @@ pub fn parse_facts(output: &str, stderr: &str) -> Result<Facts, FactsError> {
             stderr.trim().chars().take(500).collect(),
         ));
     }
+    facts.set_records(records);
     Ok(facts)
 }

@@ -12,13 +12,16 @@ fn sample_args(function: &str) -> &'static [&'static str] {
         "say_invalid" | "say_check_invalid" => &["sshd", "line 1: Bad configuration option"],
         "say_check_ok" => &["nginx"],
         "say_effective" => &["alice", "67617465776179706f727473206e6f"],
-        "say_sources" | "fact_backups" | "fact_originals_absent" => &[HEX],
+        "say_sources" => &[HEX],
+        "fact_backups" | "fact_originals_absent" => &["lab", HEX],
+        "fact_records" | "fact_state" => &["lab"],
         "fact_uid" => &["1000"],
         "fact_systemd" | "fact_linger" | "fact_linger_sudo" => &["no"],
         "fact_file_missing" | "fact_exists" => &[HEX],
         "fact_file_link" => &[HEX, "/etc/nginx/sites-available/x"],
         "fact_file_other" => &[HEX, "directory"],
-        "fact_file" | "fact_original_file" => &[HEX, "644", "root", "root", "6869"],
+        "fact_file" => &[HEX, "644", "root", "root", "6869"],
+        "fact_original_file" => &["lab", HEX, "644", "root", "root", "6869"],
         "fact_read" | "fact_key" => &[HEX, "6869"],
         "fact_account" => &["jprov-tunnel", "yes"],
         "fact_certificate" => &[HEX, "expiring"],
@@ -31,9 +34,9 @@ fn sample_args(function: &str) -> &'static [&'static str] {
         "fact_private_file" => &[HEX, "600", "alice", "yes"],
         "fact_python" => &[HEX, "none", ""],
         "fact_listening" => &["8888", "sshd"],
-        "fact_pending" => &["reload", "ssh"],
-        "fact_guard" => &["ticking"],
-        "fact_original_link" => &[HEX, "/etc/x"],
+        "fact_pending" => &["lab", "reload", "ssh"],
+        "fact_guard" => &["lab", "ticking"],
+        "fact_original_link" => &["lab", HEX, "/etc/x"],
         _ => &[],
     }
 }
@@ -228,4 +231,30 @@ fn a_python_record_keeps_only_its_own_report_lines() {
     let line = format!("python {} none ff00", hexed("jupyter"));
     assert!(Line::parse(1, &line).is_ok());
     assert!(Line::parse(1, "python zz none ").is_err());
+}
+
+#[test]
+fn each_profile_s_records_are_its_own_and_one_profile_s_are_the_core_s() {
+    let name = hex::encode("%etc%ssh%x");
+    let two = format!(
+        "jprov-facts 1\nrecords lab-a\npending lab-a reload ssh\nstate lab-a yes\nguard lab-a armed ticking\n\
+         backups lab-a {name}\nrecords lab-b\nbackups lab-b \noriginals-absent lab-b {name}\nend\n"
+    );
+    let facts = parse_facts(&two, "").unwrap();
+    let (a, b) = (&facts.profiles["lab-a"], &facts.profiles["lab-b"]);
+    assert_eq!(a.pending_reloads, ["ssh"]);
+    assert!(a.state && a.guard.is_some() && a.backups.contains("%etc%ssh%x"));
+    assert!(!b.state && b.guard.is_none() && b.backups.is_empty());
+    assert_eq!(b.originals["%etc%ssh%x"], crate::facts::FileFact::Missing);
+    // Two profiles: no one profile's records are the core's.
+    assert!(facts.pending_reloads.is_empty() && facts.guard.is_none() && !facts.state);
+    // One: its records are.
+    let one =
+        "jprov-facts 1\nrecords lab-a\npending lab-a restart j.service\nstate lab-a yes\nend\n";
+    let facts = parse_facts(one, "").unwrap();
+    assert_eq!(facts.pending_restarts, ["j.service"]);
+    assert!(facts.state);
+    // A record without its profile is no record.
+    assert!(Line::parse(1, "state yes").is_err());
+    assert!(Line::parse(1, "pending reload ssh").is_err());
 }

@@ -27,7 +27,8 @@ const STUBS: &[(&str, &str)] = &[
     ),
     (
         "systemctl",
-        r#"for a; do case "$a" in is-active) echo active ;; is-enabled) echo enabled ;; esac; done"#,
+        r#"case " $* " in *" --quiet "*) exit 0 ;; esac
+for a; do case "$a" in is-active) echo active ;; is-enabled) echo enabled ;; esac; done"#,
     ),
     ("systemd-run", ":"),
     // Counts the writes of jprov's temporary files (`.jprov.*`, put_file's); at the one named in
@@ -54,8 +55,13 @@ echo "$prev" >> "$STUB_DIR/passwd""#,
     ),
     (
         "getent",
-        r#"if [ "$1" = passwd ] && grep -qxF "$2" "$STUB_DIR/passwd" 2>/dev/null; then echo "$2:x:999:999::/:/usr/sbin/nologin"; exit 0; fi
-exit 2"#,
+        r#"if [ "$1" != passwd ]; then exit 2; fi
+shift
+found=0
+for name; do
+  if grep -qxF "$name" "$STUB_DIR/passwd" 2>/dev/null; then echo "$name:x:999:999::/:/usr/sbin/nologin"; else found=2; fi
+done
+exit $found"#,
     ),
     (
         "userdel",

@@ -117,7 +117,7 @@ fn the_query_asks_what_the_items_need() {
     let query = queries(&p);
     let l = Layout::new(&p);
     let server = &query[Role::Server];
-    assert_eq!(server.profile.as_deref(), Some(p.name.as_str()));
+    assert_eq!(server.profiles, [p.name.to_string()]);
     assert!(server.files.contains(&l.sshd_dropin));
     assert!(server.accounts.contains(&p.tunnel.account.to_string()));
     assert!(server.reads.contains(&l.letsencrypt_privkey));

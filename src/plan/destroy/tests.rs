@@ -457,7 +457,7 @@ fn every_path_destroy_removes_is_gathered_by_the_fact_query() {
             let queries = queries(&p);
             for (role, query) in queries.entries() {
                 let what = format!("{name} (systemd: {systemd}) {role}");
-                assert_eq!(query.profile.as_deref(), Some(p.name.as_str()), "{what}");
+                assert_eq!(query.profiles, [p.name.to_string()], "{what}");
                 let gathered = |path: &str| {
                     query.files.iter().any(|f| f == path) || query.exists.iter().any(|f| f == path)
                 };

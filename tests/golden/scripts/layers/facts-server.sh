@@ -5,30 +5,55 @@
 set -eu
 # Empty on hosts; tests put every path under a directory (src/script.rs: Root).
 JPROV_ROOT=''
-PROFILE=lab-layers
+PROFILE=''
 # <<< src/protocol.rs: protocol::shell() >>>
 # <<< templates/host_lib.sh, as it is >>>
 fact_begin
-fact_uid "$(id -u)"
+uid=$(id -u)
+fact_uid "$uid"
 fact_home "${HOME:-/}"
-if have_systemd; then fact_systemd yes; else fact_systemd no; fi
+if have_systemd; then systemd=yes; else systemd=no; fi
+fact_systemd $systemd
+# The same PATH whatever was asked (several profiles' queries may be gathered at once): sshd is in sbin.
+PATH="$PATH:/usr/sbin:/sbin"
+nl='
+'
+# A `stat -c %F` kind as one word (`directory`, `fifo`, `regular-empty-file`): spaces become hyphens.
+kind_of() { # path [-L]
+  kind=$(stat ${2:-} -c '%F' "$1")
+  while :; do case $kind in *' '*) kind=${kind%%' '*}-${kind#*' '} ;; *) break ;; esac; done
+}
 fact_path() { # path hexpath
   if [ -L "$1" ]; then fact_file_link "$2" "$(readlink "$1")"
   elif [ -f "$1" ]; then
-    # stat's three words are the record's mode, owner and group fields.
-    fact_file "$2" $(stat -c '%a %U %G' "$1") "$(h < "$1")"
-  elif [ -e "$1" ]; then fact_file_other "$2" "$(stat -c '%F' "$1" | tr ' ' '-')"
+    # stat's three words are the record's mode, owner and group fields: from the one stat below, or (a
+    # file that appeared since) its own.
+    case "$nl$modes" in
+      *"$nl$1	"*) m="$nl$modes"; m=${m#*"$nl$1	"}; m=${m%%"$nl"*} ;;
+      *) m=$(stat -c '%a %U %G' "$1") ;;
+    esac
+    if [ -s "$1" ]; then hex_in < "$1"; else HEX=""; fi
+    fact_file "$2" $m "$HEX"
+  elif [ -e "$1" ]; then kind_of "$1"; fact_file_other "$2" "$kind"
   else fact_file_missing "$2"
   fi
 }
+# One stat for every regular file asked, each line `PATH<TAB>MODE OWNER GROUP` (paths hold no tab or
+# newline: they are validated), when any is there.
+modes=""
+if [ -f /var/lib/jprov-tunnel/.ssh/known_hosts ] || [ -f /etc/nginx/jprov-lab-layers.htpasswd ] || [ -f /etc/nginx/sites-available/jprov-lab-layers ] || [ -f /etc/nginx/sites-enabled/jprov-lab-layers ] || [ -f /etc/letsencrypt/renewal-hooks/deploy/jprov-lab-layers ] || [ -f /etc/systemd/system/jprov-lab-layers-tunnel.service ] || false; then
+  modes=$(stat -c '%n	%a %U %G' -- /var/lib/jprov-tunnel/.ssh/known_hosts /etc/nginx/jprov-lab-layers.htpasswd /etc/nginx/sites-available/jprov-lab-layers /etc/nginx/sites-enabled/jprov-lab-layers /etc/letsencrypt/renewal-hooks/deploy/jprov-lab-layers /etc/systemd/system/jprov-lab-layers-tunnel.service 2>/dev/null) || :
+fi
 fact_path /var/lib/jprov-tunnel/.ssh/known_hosts 2f7661722f6c69622f6a70726f762d74756e6e656c2f2e7373682f6b6e6f776e5f686f737473
 fact_path /etc/nginx/jprov-lab-layers.htpasswd 2f6574632f6e67696e782f6a70726f762d6c61622d6c61796572732e6874706173737764
 fact_path /etc/nginx/sites-available/jprov-lab-layers 2f6574632f6e67696e782f73697465732d617661696c61626c652f6a70726f762d6c61622d6c6179657273
 fact_path /etc/nginx/sites-enabled/jprov-lab-layers 2f6574632f6e67696e782f73697465732d656e61626c65642f6a70726f762d6c61622d6c6179657273
 fact_path /etc/letsencrypt/renewal-hooks/deploy/jprov-lab-layers 2f6574632f6c657473656e63727970742f72656e6577616c2d686f6f6b732f6465706c6f792f6a70726f762d6c61622d6c6179657273
 fact_path /etc/systemd/system/jprov-lab-layers-tunnel.service 2f6574632f73797374656d642f73797374656d2f6a70726f762d6c61622d6c61796572732d74756e6e656c2e73657276696365
-if getent passwd jprov-tunnel >/dev/null; then fact_account jprov-tunnel yes; else fact_account jprov-tunnel no; fi
-if [ -f /var/lib/jprov-tunnel/.ssh/id_ed25519 ] && [ -f /var/lib/jprov-tunnel/.ssh/id_ed25519.pub ]; then fact_key 2f7661722f6c69622f6a70726f762d74756e6e656c2f2e7373682f69645f65643235353139 "$(h < /var/lib/jprov-tunnel/.ssh/id_ed25519.pub)"; fi
+# One getent for every account: it prints the entries it finds (and exits 2 when one is missing).
+passwd=$(getent passwd jprov-tunnel 2>/dev/null) || :
+case "$nl$passwd" in *"$nl"jprov-tunnel:*) fact_account jprov-tunnel yes ;; *) fact_account jprov-tunnel no ;; esac
+if [ -f /var/lib/jprov-tunnel/.ssh/id_ed25519 ] && [ -f /var/lib/jprov-tunnel/.ssh/id_ed25519.pub ]; then hex_in < /var/lib/jprov-tunnel/.ssh/id_ed25519.pub; fact_key 2f7661722f6c69622f6a70726f762d74756e6e656c2f2e7373682f69645f65643235353139 "$HEX"; fi
 if [ -f /etc/letsencrypt/live/jupyter.example.org/fullchain.pem ]; then
   if openssl x509 -checkend 2592000 -noout -in /etc/letsencrypt/live/jupyter.example.org/fullchain.pem >/dev/null 2>&1; then s=fresh; else s=expiring; fi
   fact_certificate 2f6574632f6c657473656e63727970742f6c6976652f6a7570797465722e6578616d706c652e6f72672f66756c6c636861696e2e70656d $s
@@ -40,56 +65,79 @@ if [ -f /var/lib/jprov-tunnel/jprov-lab-layers-tunnel.pid ]; then
   fact_tunnel 2f7661722f6c69622f6a70726f762d74756e6e656c2f6a70726f762d6c61622d6c61796572732d74756e6e656c2e706964 $s "${digest:-none}"
 fi
 # A user's own systemd manager is found through XDG_RUNTIME_DIR, which a non-interactive login may lack.
-if [ "$(id -u)" != 0 ]; then export XDG_RUNTIME_DIR="${XDG_RUNTIME_DIR:-/run/user/$(id -u)}"; fi
-# is-enabled and is-active exit non-zero for every answer but yes: the answer is what they printed.
-e=$(systemctl is-enabled certbot.timer 2>/dev/null | head -n 1) || :
-a=$(systemctl is-active certbot.timer 2>/dev/null | head -n 1) || :
+if [ "$uid" != 0 ]; then export XDG_RUNTIME_DIR="${XDG_RUNTIME_DIR:-/run/user/$uid}"; fi
+# is-enabled and is-active exit non-zero for every answer but yes: the answer is their first line. Without
+# systemd as PID 1 there is no manager to ask: unknown.
+e="" a=""
+if [ $systemd = yes ]; then
+  e=$(systemctl is-enabled certbot.timer 2>/dev/null) || :
+  a=$(systemctl is-active certbot.timer 2>/dev/null) || :
+fi
+e=${e%%"$nl"*} a=${a%%"$nl"*}
 fact_unit system certbot.timer "${e:-unknown}" "${a:-unknown}"
-# is-enabled and is-active exit non-zero for every answer but yes: the answer is what they printed.
-e=$(systemctl is-enabled jprov-lab-layers-tunnel.service 2>/dev/null | head -n 1) || :
-a=$(systemctl is-active jprov-lab-layers-tunnel.service 2>/dev/null | head -n 1) || :
+e="" a=""
+if [ $systemd = yes ]; then
+  e=$(systemctl is-enabled jprov-lab-layers-tunnel.service 2>/dev/null) || :
+  a=$(systemctl is-active jprov-lab-layers-tunnel.service 2>/dev/null) || :
+fi
+e=${e%%"$nl"*} a=${a%%"$nl"*}
 fact_unit system jprov-lab-layers-tunnel.service "${e:-unknown}" "${a:-unknown}"
 if getent ahosts workstation.internal >/dev/null 2>&1; then r=yes; else r=no; fi
 fact_resolves 776f726b73746174696f6e2e696e7465726e616c $r
 # No ss, or nothing listening: no record.
 listeners=$(ss -ltnpH "sport = :8889" 2>/dev/null) || :
 if [ -n "$listeners" ]; then
-  who=$(printf '%s\n' "$listeners" | grep -o 'users:(("[^"]*"' | head -n 1 | cut -d'"' -f2) || :
+  # The first process name ss shows: `users:(("NAME",pid=...`.
+  who=""
+  case $listeners in *'users:(("'*) who=${listeners#*'users:(("'}; who=${who%%'"'*} ;; esac
   fact_listening 8889 "${who:-something}"
 fi
 if [ -e /var/lib/jprov-tunnel/.ssh/id_ed25519 ] || [ -L /var/lib/jprov-tunnel/.ssh/id_ed25519 ]; then fact_exists 2f7661722f6c69622f6a70726f762d74756e6e656c2f2e7373682f69645f65643235353139; fi
 if [ -e /var/lib/jprov-tunnel/.ssh/id_ed25519.pub ] || [ -L /var/lib/jprov-tunnel/.ssh/id_ed25519.pub ]; then fact_exists 2f7661722f6c69622f6a70726f762d74756e6e656c2f2e7373682f69645f656432353531392e707562; fi
 if [ -e /var/lib/jprov-acme/lab-layers ] || [ -L /var/lib/jprov-acme/lab-layers ]; then fact_exists 2f7661722f6c69622f6a70726f762d61636d652f6c61622d6c6179657273; fi
-state_dir
-journal="$STATE/journal/$PROFILE"
-backup="$STATE/backup/$PROFILE"
-if [ -f "$journal" ]; then
-  while read -r what service; do fact_pending "$what" "$service"; done < "$journal"
-fi
-if [ -d "$backup" ] || [ -f "$journal" ]; then fact_state; fi
-# An armed lockout guard (host_lib.sh: its directory exists until it is disarmed or fires), and whether its
-# timer or sleeper still waits to fire.
-if [ -d "$(guard_dir)" ]; then
-  if guard_ticking; then fact_guard ticking; else fact_guard stopped; fi
-fi
-# What apply kept: the previous version of each path it wrote (NAME or NAME.absent), and in original/ what
-# was there before its first write (for `jprov destroy`).
-# Names one per line, hex-encoded as one block: one encoding per list, not per name (facts run on every plan).
-fact_backups "$(for f in "$backup"/*; do
-  if [ -d "$f" ] && [ ! -L "$f" ]; then continue; fi
-  if [ -e "$f" ] || [ -L "$f" ]; then n=${f##*/}; printf '%s\n' "${n%.absent}"; fi
-done | h)"
-fact_originals_absent "$(for f in "$backup"/original/*.absent; do
-  if [ -f "$f" ] && [ ! -L "$f" ]; then n=${f##*/}; printf '%s\n' "${n%.absent}"; fi
-done | h)"
-for f in "$backup"/original/*; do
-  n=${f##*/}
-  if [ -L "$f" ]; then fact_original_link "$(hs "$n")" "$(readlink "$f")"
-  elif [ ! -f "$f" ]; then continue
-  else case "$n" in
-    *.absent) ;;
-    *) fact_original_file "$(hs "$n")" $(stat -c '%a %U %G' "$f") "$(h < "$f")" ;;
-  esac; fi
+state_dir "$uid"
+# Each profile's records, every line tagged with its name (one gathering may read several profiles').
+for PROFILE in lab-layers; do
+  fact_records "$PROFILE"
+  journal="$STATE/journal/$PROFILE"
+  backup="$STATE/backup/$PROFILE"
+  if [ -f "$journal" ]; then
+    while read -r what service; do fact_pending "$PROFILE" "$what" "$service"; done < "$journal"
+  fi
+  if [ -d "$backup" ] || [ -f "$journal" ]; then fact_state "$PROFILE"; fi
+  # An armed lockout guard (host_lib.sh: its directory, guard_dir, exists until it is disarmed or fires),
+  # and whether its timer or sleeper still waits to fire.
+  if [ -d "$STATE/guard/$PROFILE" ]; then
+    if guard_ticking; then fact_guard "$PROFILE" ticking; else fact_guard "$PROFILE" stopped; fi
+  fi
+  # What apply kept: the previous version of each path it wrote (NAME or NAME.absent), and in original/
+  # what was there before its first write (for `jprov destroy`). Names one per line, hex-encoded as one
+  # block: one encoding per list, not per name.
+  names=""
+  for f in "$backup"/*; do
+    if [ -d "$f" ] && [ ! -L "$f" ]; then continue; fi
+    if [ -e "$f" ] || [ -L "$f" ]; then n=${f##*/}; names="$names${n%.absent}$nl"; fi
+  done
+  hex_of "$names"
+  fact_backups "$PROFILE" "$HEX"
+  names=""
+  for f in "$backup"/original/*.absent; do
+    if [ -f "$f" ] && [ ! -L "$f" ]; then n=${f##*/}; names="$names${n%.absent}$nl"; fi
+  done
+  hex_of "$names"
+  fact_originals_absent "$PROFILE" "$HEX"
+  for f in "$backup"/original/*; do
+    n=${f##*/}
+    if [ -L "$f" ]; then
+      hex_of "$n"
+      fact_original_link "$PROFILE" "$HEX" "$(readlink "$f")"
+    elif [ -f "$f" ]; then
+      case "$n" in
+        *.absent) ;;
+        *) hex_of "$n"; name=$HEX; hex_in < "$f"; fact_original_file "$PROFILE" "$name" $(stat -c '%a %U %G' "$f") "$HEX" ;;
+      esac
+    fi
+  done
 done
 fact_end
 }

@@ -5,35 +5,64 @@
 set -eu
 # Empty on hosts; tests put every path under a directory (src/script.rs: Root).
 JPROV_ROOT=''
-PROFILE=lab-layers
+PROFILE=''
 # <<< src/protocol.rs: protocol::shell() >>>
 # <<< templates/host_lib.sh, as it is >>>
 fact_begin
-fact_uid "$(id -u)"
+uid=$(id -u)
+fact_uid "$uid"
 fact_home "${HOME:-/}"
-if have_systemd; then fact_systemd yes; else fact_systemd no; fi
+if have_systemd; then systemd=yes; else systemd=no; fi
+fact_systemd $systemd
+# The same PATH whatever was asked (several profiles' queries may be gathered at once): sshd is in sbin.
+PATH="$PATH:/usr/sbin:/sbin"
+nl='
+'
+# A `stat -c %F` kind as one word (`directory`, `fifo`, `regular-empty-file`): spaces become hyphens.
+kind_of() { # path [-L]
+  kind=$(stat ${2:-} -c '%F' "$1")
+  while :; do case $kind in *' '*) kind=${kind%%' '*}-${kind#*' '} ;; *) break ;; esac; done
+}
 fact_path() { # path hexpath
   if [ -L "$1" ]; then fact_file_link "$2" "$(readlink "$1")"
   elif [ -f "$1" ]; then
-    # stat's three words are the record's mode, owner and group fields.
-    fact_file "$2" $(stat -c '%a %U %G' "$1") "$(h < "$1")"
-  elif [ -e "$1" ]; then fact_file_other "$2" "$(stat -c '%F' "$1" | tr ' ' '-')"
+    # stat's three words are the record's mode, owner and group fields: from the one stat below, or (a
+    # file that appeared since) its own.
+    case "$nl$modes" in
+      *"$nl$1	"*) m="$nl$modes"; m=${m#*"$nl$1	"}; m=${m%%"$nl"*} ;;
+      *) m=$(stat -c '%a %U %G' "$1") ;;
+    esac
+    if [ -s "$1" ]; then hex_in < "$1"; else HEX=""; fi
+    fact_file "$2" $m "$HEX"
+  elif [ -e "$1" ]; then kind_of "$1"; fact_file_other "$2" "$kind"
   else fact_file_missing "$2"
   fi
 }
+# One stat for every regular file asked, each line `PATH<TAB>MODE OWNER GROUP` (paths hold no tab or
+# newline: they are validated), when any is there.
+modes=""
+if [ -f /home/alice/.ssh/authorized_keys ] || [ -f /home/alice/.jupyter/jupyter_server_config.py ] || [ -f /home/alice/.config/systemd/user/jprov-lab-layers-jupyter.service ] || false; then
+  modes=$(stat -c '%n	%a %U %G' -- /home/alice/.ssh/authorized_keys /home/alice/.jupyter/jupyter_server_config.py /home/alice/.config/systemd/user/jprov-lab-layers-jupyter.service 2>/dev/null) || :
+fi
 fact_path /home/alice/.ssh/authorized_keys 2f686f6d652f616c6963652f2e7373682f617574686f72697a65645f6b657973
 fact_path /home/alice/.jupyter/jupyter_server_config.py 2f686f6d652f616c6963652f2e6a7570797465722f6a7570797465725f7365727665725f636f6e6669672e7079
 fact_path /home/alice/.config/systemd/user/jprov-lab-layers-jupyter.service 2f686f6d652f616c6963652f2e636f6e6669672f73797374656d642f757365722f6a70726f762d6c61622d6c61796572732d6a7570797465722e73657276696365
 # A user's own systemd manager is found through XDG_RUNTIME_DIR, which a non-interactive login may lack.
-if [ "$(id -u)" != 0 ]; then export XDG_RUNTIME_DIR="${XDG_RUNTIME_DIR:-/run/user/$(id -u)}"; fi
-# is-enabled and is-active exit non-zero for every answer but yes: the answer is what they printed.
-e=$(systemctl --user is-enabled jprov-lab-layers-jupyter.service 2>/dev/null | head -n 1) || :
-a=$(systemctl --user is-active jprov-lab-layers-jupyter.service 2>/dev/null | head -n 1) || :
+if [ "$uid" != 0 ]; then export XDG_RUNTIME_DIR="${XDG_RUNTIME_DIR:-/run/user/$uid}"; fi
+# is-enabled and is-active exit non-zero for every answer but yes: the answer is their first line. Without
+# systemd as PID 1 there is no manager to ask: unknown.
+e="" a=""
+if [ $systemd = yes ]; then
+  e=$(systemctl --user is-enabled jprov-lab-layers-jupyter.service 2>/dev/null) || :
+  a=$(systemctl --user is-active jprov-lab-layers-jupyter.service 2>/dev/null) || :
+fi
+e=${e%%"$nl"*} a=${a%%"$nl"*}
 fact_unit user jprov-lab-layers-jupyter.service "${e:-unknown}" "${a:-unknown}"
-if [ -e "/var/lib/systemd/linger/$(id -un)" ]; then fact_linger yes; else
+user=$(id -un)
+if [ -e "/var/lib/systemd/linger/$user" ]; then fact_linger yes; else
   fact_linger no
   # Only lists what sudo would allow; runs nothing.
-  if [ "$(id -u)" = 0 ] || sudo -n -l loginctl enable-linger "$(id -un)" >/dev/null 2>&1; then fact_linger_sudo yes; else fact_linger_sudo no; fi
+  if [ "$uid" = 0 ] || sudo -n -l loginctl enable-linger "$user" >/dev/null 2>&1; then fact_linger_sudo yes; else fact_linger_sudo no; fi
 fi
 # systemd looks a bare name up in its own fixed PATH, not the user's.
 x=no; for d in /usr/local/sbin /usr/local/bin /usr/sbin /usr/bin /sbin /bin; do if [ -f "$d"/jupyter ] && [ -x "$d"/jupyter ]; then x=yes; break; fi; done
@@ -41,39 +70,54 @@ fact_executable 6a757079746572 $x
 # No ss, or nothing listening: no record.
 listeners=$(ss -ltnpH "sport = :8888" 2>/dev/null) || :
 if [ -n "$listeners" ]; then
-  who=$(printf '%s\n' "$listeners" | grep -o 'users:(("[^"]*"' | head -n 1 | cut -d'"' -f2) || :
+  # The first process name ss shows: `users:(("NAME",pid=...`.
+  who=""
+  case $listeners in *'users:(("'*) who=${listeners#*'users:(("'}; who=${who%%'"'*} ;; esac
   fact_listening 8888 "${who:-something}"
 fi
-state_dir
-journal="$STATE/journal/$PROFILE"
-backup="$STATE/backup/$PROFILE"
-if [ -f "$journal" ]; then
-  while read -r what service; do fact_pending "$what" "$service"; done < "$journal"
-fi
-if [ -d "$backup" ] || [ -f "$journal" ]; then fact_state; fi
-# An armed lockout guard (host_lib.sh: its directory exists until it is disarmed or fires), and whether its
-# timer or sleeper still waits to fire.
-if [ -d "$(guard_dir)" ]; then
-  if guard_ticking; then fact_guard ticking; else fact_guard stopped; fi
-fi
-# What apply kept: the previous version of each path it wrote (NAME or NAME.absent), and in original/ what
-# was there before its first write (for `jprov destroy`).
-# Names one per line, hex-encoded as one block: one encoding per list, not per name (facts run on every plan).
-fact_backups "$(for f in "$backup"/*; do
-  if [ -d "$f" ] && [ ! -L "$f" ]; then continue; fi
-  if [ -e "$f" ] || [ -L "$f" ]; then n=${f##*/}; printf '%s\n' "${n%.absent}"; fi
-done | h)"
-fact_originals_absent "$(for f in "$backup"/original/*.absent; do
-  if [ -f "$f" ] && [ ! -L "$f" ]; then n=${f##*/}; printf '%s\n' "${n%.absent}"; fi
-done | h)"
-for f in "$backup"/original/*; do
-  n=${f##*/}
-  if [ -L "$f" ]; then fact_original_link "$(hs "$n")" "$(readlink "$f")"
-  elif [ ! -f "$f" ]; then continue
-  else case "$n" in
-    *.absent) ;;
-    *) fact_original_file "$(hs "$n")" $(stat -c '%a %U %G' "$f") "$(h < "$f")" ;;
-  esac; fi
+state_dir "$uid"
+# Each profile's records, every line tagged with its name (one gathering may read several profiles').
+for PROFILE in lab-layers; do
+  fact_records "$PROFILE"
+  journal="$STATE/journal/$PROFILE"
+  backup="$STATE/backup/$PROFILE"
+  if [ -f "$journal" ]; then
+    while read -r what service; do fact_pending "$PROFILE" "$what" "$service"; done < "$journal"
+  fi
+  if [ -d "$backup" ] || [ -f "$journal" ]; then fact_state "$PROFILE"; fi
+  # An armed lockout guard (host_lib.sh: its directory, guard_dir, exists until it is disarmed or fires),
+  # and whether its timer or sleeper still waits to fire.
+  if [ -d "$STATE/guard/$PROFILE" ]; then
+    if guard_ticking; then fact_guard "$PROFILE" ticking; else fact_guard "$PROFILE" stopped; fi
+  fi
+  # What apply kept: the previous version of each path it wrote (NAME or NAME.absent), and in original/
+  # what was there before its first write (for `jprov destroy`). Names one per line, hex-encoded as one
+  # block: one encoding per list, not per name.
+  names=""
+  for f in "$backup"/*; do
+    if [ -d "$f" ] && [ ! -L "$f" ]; then continue; fi
+    if [ -e "$f" ] || [ -L "$f" ]; then n=${f##*/}; names="$names${n%.absent}$nl"; fi
+  done
+  hex_of "$names"
+  fact_backups "$PROFILE" "$HEX"
+  names=""
+  for f in "$backup"/original/*.absent; do
+    if [ -f "$f" ] && [ ! -L "$f" ]; then n=${f##*/}; names="$names${n%.absent}$nl"; fi
+  done
+  hex_of "$names"
+  fact_originals_absent "$PROFILE" "$HEX"
+  for f in "$backup"/original/*; do
+    n=${f##*/}
+    if [ -L "$f" ]; then
+      hex_of "$n"
+      fact_original_link "$PROFILE" "$HEX" "$(readlink "$f")"
+    elif [ -f "$f" ]; then
+      case "$n" in
+        *.absent) ;;
+        *) hex_of "$n"; name=$HEX; hex_in < "$f"; fact_original_file "$PROFILE" "$name" $(stat -c '%a %U %G' "$f") "$HEX" ;;
+      esac
+    fi
+  done
 done
 fact_end
 }

@@ -5,93 +5,166 @@
 set -eu
 # Empty on hosts; tests put every path under a directory (src/script.rs: Root).
 JPROV_ROOT=''
-PROFILE=lab-reverse
+PROFILE=''
 # <<< src/protocol.rs: protocol::shell() >>>
 # <<< templates/host_lib.sh, as it is >>>
 fact_begin
-fact_uid "$(id -u)"
+uid=$(id -u)
+fact_uid "$uid"
 fact_home "${HOME:-/}"
-if have_systemd; then fact_systemd yes; else fact_systemd no; fi
+if have_systemd; then systemd=yes; else systemd=no; fi
+fact_systemd $systemd
+# The same PATH whatever was asked (several profiles' queries may be gathered at once): sshd is in sbin.
+PATH="$PATH:/usr/sbin:/sbin"
+nl='
+'
+# A `stat -c %F` kind as one word (`directory`, `fifo`, `regular-empty-file`): spaces become hyphens.
+kind_of() { # path [-L]
+  kind=$(stat ${2:-} -c '%F' "$1")
+  while :; do case $kind in *' '*) kind=${kind%%' '*}-${kind#*' '} ;; *) break ;; esac; done
+}
 fact_path() { # path hexpath
   if [ -L "$1" ]; then fact_file_link "$2" "$(readlink "$1")"
   elif [ -f "$1" ]; then
-    # stat's three words are the record's mode, owner and group fields.
-    fact_file "$2" $(stat -c '%a %U %G' "$1") "$(h < "$1")"
-  elif [ -e "$1" ]; then fact_file_other "$2" "$(stat -c '%F' "$1" | tr ' ' '-')"
+    # stat's three words are the record's mode, owner and group fields: from the one stat below, or (a
+    # file that appeared since) its own.
+    case "$nl$modes" in
+      *"$nl$1	"*) m="$nl$modes"; m=${m#*"$nl$1	"}; m=${m%%"$nl"*} ;;
+      *) m=$(stat -c '%a %U %G' "$1") ;;
+    esac
+    if [ -s "$1" ]; then hex_in < "$1"; else HEX=""; fi
+    fact_file "$2" $m "$HEX"
+  elif [ -e "$1" ]; then kind_of "$1"; fact_file_other "$2" "$kind"
   else fact_file_missing "$2"
   fi
 }
+# One stat for every regular file asked, each line `PATH<TAB>MODE OWNER GROUP` (paths hold no tab or
+# newline: they are validated), when any is there.
+modes=""
+if [ -f /etc/ssh/jprov/jprov-tunnel.keys ] || [ -f /etc/ssh/sshd_config.d/01-jprov-lab-reverse.conf ] || [ -f /etc/ssh/jprov/jprov-cert.keys ] || [ -f /var/lib/jprov-cert/lab-reverse/bundle.pem ] || [ -f /etc/letsencrypt/renewal-hooks/deploy/jprov-lab-reverse ] || false; then
+  modes=$(stat -c '%n	%a %U %G' -- /etc/ssh/jprov/jprov-tunnel.keys /etc/ssh/sshd_config.d/01-jprov-lab-reverse.conf /etc/ssh/jprov/jprov-cert.keys /var/lib/jprov-cert/lab-reverse/bundle.pem /etc/letsencrypt/renewal-hooks/deploy/jprov-lab-reverse 2>/dev/null) || :
+fi
 fact_path /etc/ssh/jprov/jprov-tunnel.keys 2f6574632f7373682f6a70726f762f6a70726f762d74756e6e656c2e6b657973
 fact_path /etc/ssh/sshd_config.d/01-jprov-lab-reverse.conf 2f6574632f7373682f737368645f636f6e6669672e642f30312d6a70726f762d6c61622d726576657273652e636f6e66
 fact_path /etc/ssh/jprov/jprov-cert.keys 2f6574632f7373682f6a70726f762f6a70726f762d636572742e6b657973
 fact_path /var/lib/jprov-cert/lab-reverse/bundle.pem 2f7661722f6c69622f6a70726f762d636572742f6c61622d726576657273652f62756e646c652e70656d
 fact_path /etc/letsencrypt/renewal-hooks/deploy/jprov-lab-reverse 2f6574632f6c657473656e63727970742f72656e6577616c2d686f6f6b732f6465706c6f792f6a70726f762d6c61622d72657665727365
-if [ -f /etc/letsencrypt/live/jupyter.example.org/fullchain.pem ]; then fact_read 2f6574632f6c657473656e63727970742f6c6976652f6a7570797465722e6578616d706c652e6f72672f66756c6c636861696e2e70656d "$(h < /etc/letsencrypt/live/jupyter.example.org/fullchain.pem)"; fi
-if [ -f /etc/letsencrypt/live/jupyter.example.org/privkey.pem ]; then fact_read 2f6574632f6c657473656e63727970742f6c6976652f6a7570797465722e6578616d706c652e6f72672f707269766b65792e70656d "$(h < /etc/letsencrypt/live/jupyter.example.org/privkey.pem)"; fi
-if getent passwd jprov-tunnel >/dev/null; then fact_account jprov-tunnel yes; else fact_account jprov-tunnel no; fi
-if getent passwd jprov-cert >/dev/null; then fact_account jprov-cert yes; else fact_account jprov-cert no; fi
+if [ -f /etc/letsencrypt/live/jupyter.example.org/fullchain.pem ]; then hex_in < /etc/letsencrypt/live/jupyter.example.org/fullchain.pem; fact_read 2f6574632f6c657473656e63727970742f6c6976652f6a7570797465722e6578616d706c652e6f72672f66756c6c636861696e2e70656d "$HEX"; fi
+if [ -f /etc/letsencrypt/live/jupyter.example.org/privkey.pem ]; then hex_in < /etc/letsencrypt/live/jupyter.example.org/privkey.pem; fact_read 2f6574632f6c657473656e63727970742f6c6976652f6a7570797465722e6578616d706c652e6f72672f707269766b65792e70656d "$HEX"; fi
+# One getent for every account: it prints the entries it finds (and exits 2 when one is missing).
+passwd=$(getent passwd jprov-tunnel jprov-cert 2>/dev/null) || :
+case "$nl$passwd" in *"$nl"jprov-tunnel:*) fact_account jprov-tunnel yes ;; *) fact_account jprov-tunnel no ;; esac
+case "$nl$passwd" in *"$nl"jprov-cert:*) fact_account jprov-cert yes ;; *) fact_account jprov-cert no ;; esac
 if [ -f /etc/letsencrypt/live/jupyter.example.org/fullchain.pem ]; then
   if openssl x509 -checkend 2592000 -noout -in /etc/letsencrypt/live/jupyter.example.org/fullchain.pem >/dev/null 2>&1; then s=fresh; else s=expiring; fi
   fact_certificate 2f6574632f6c657473656e63727970742f6c6976652f6a7570797465722e6578616d706c652e6f72672f66756c6c636861696e2e70656d $s
 fi
 # A user's own systemd manager is found through XDG_RUNTIME_DIR, which a non-interactive login may lack.
-if [ "$(id -u)" != 0 ]; then export XDG_RUNTIME_DIR="${XDG_RUNTIME_DIR:-/run/user/$(id -u)}"; fi
-# is-enabled and is-active exit non-zero for every answer but yes: the answer is what they printed.
-e=$(systemctl is-enabled certbot.timer 2>/dev/null | head -n 1) || :
-a=$(systemctl is-active certbot.timer 2>/dev/null | head -n 1) || :
+if [ "$uid" != 0 ]; then export XDG_RUNTIME_DIR="${XDG_RUNTIME_DIR:-/run/user/$uid}"; fi
+# is-enabled and is-active exit non-zero for every answer but yes: the answer is their first line. Without
+# systemd as PID 1 there is no manager to ask: unknown.
+e="" a=""
+if [ $systemd = yes ]; then
+  e=$(systemctl is-enabled certbot.timer 2>/dev/null) || :
+  a=$(systemctl is-active certbot.timer 2>/dev/null) || :
+fi
+e=${e%%"$nl"*} a=${a%%"$nl"*}
 fact_unit system certbot.timer "${e:-unknown}" "${a:-unknown}"
 # No ss, or nothing listening: no record.
 listeners=$(ss -ltnpH "sport = :80" 2>/dev/null) || :
 if [ -n "$listeners" ]; then
-  who=$(printf '%s\n' "$listeners" | grep -o 'users:(("[^"]*"' | head -n 1 | cut -d'"' -f2) || :
+  # The first process name ss shows: `users:(("NAME",pid=...`.
+  who=""
+  case $listeners in *'users:(("'*) who=${listeners#*'users:(("'}; who=${who%%'"'*} ;; esac
   fact_listening 80 "${who:-something}"
 fi
 # No ss, or nothing listening: no record.
 listeners=$(ss -ltnpH "sport = :8888" 2>/dev/null) || :
 if [ -n "$listeners" ]; then
-  who=$(printf '%s\n' "$listeners" | grep -o 'users:(("[^"]*"' | head -n 1 | cut -d'"' -f2) || :
+  # The first process name ss shows: `users:(("NAME",pid=...`.
+  who=""
+  case $listeners in *'users:(("'*) who=${listeners#*'users:(("'}; who=${who%%'"'*} ;; esac
   fact_listening 8888 "${who:-something}"
 fi
-PATH="$PATH:/usr/sbin:/sbin"
 sshd_dir=/etc/ssh
-say_effective jprov-tunnel "$(sshd -T -f "$sshd_dir/sshd_config" -C user=jprov-tunnel,host=jprov-check,addr=192.0.2.1 2>/dev/null \
-  | grep -E '^(gatewayports|allowtcpforwarding|permitlisten|permittty|x11forwarding|allowagentforwarding|authorizedkeysfile) ' | h)"
-say_effective admin "$(sshd -T -f "$sshd_dir/sshd_config" -C user=admin,host=jprov-check,addr=192.0.2.1 2>/dev/null \
-  | grep -E '^(gatewayports|allowtcpforwarding|permitlisten|permittty|x11forwarding|allowagentforwarding|authorizedkeysfile) ' | h)"
-say_effective jprov-cert "$(sshd -T -f "$sshd_dir/sshd_config" -C user=jprov-cert,host=jprov-check,addr=192.0.2.1 2>/dev/null \
-  | grep -E '^(gatewayports|allowtcpforwarding|permitlisten|permittty|x11forwarding|allowagentforwarding|authorizedkeysfile) ' | h)"
-say_sources "$(grep -HniE '^[[:space:]]*(gatewayports|allowtcpforwarding|permitlisten|permittty|x11forwarding|allowagentforwarding|authorizedkeysfile)[[:space:]]' "$sshd_dir/sshd_config" "$sshd_dir/sshd_config.d/"*.conf 2>/dev/null \
-  | sed "s|^$sshd_dir/|/etc/ssh/|" | h)"
-state_dir
-journal="$STATE/journal/$PROFILE"
-backup="$STATE/backup/$PROFILE"
-if [ -f "$journal" ]; then
-  while read -r what service; do fact_pending "$what" "$service"; done < "$journal"
+# The lines of $1 (text) that the case pattern of sshd_keywords admits, one per line, in `lines`.
+sshd_lines_of() {
+  lines=""
+  while IFS= read -r line; do
+    case $line in gatewayports' '*|allowtcpforwarding' '*|permitlisten' '*|permittty' '*|x11forwarding' '*|allowagentforwarding' '*|authorizedkeysfile' '*) lines="$lines$line
+" ;; esac
+  done <<JPROV_SSHD
+$1
+JPROV_SSHD
+}
+effective=$(sshd -T -f "$sshd_dir/sshd_config" -C user=jprov-tunnel,host=jprov-check,addr=192.0.2.1 2>/dev/null) || :
+sshd_lines_of "$effective"
+hex_of "$lines"
+say_effective jprov-tunnel "$HEX"
+effective=$(sshd -T -f "$sshd_dir/sshd_config" -C user=admin,host=jprov-check,addr=192.0.2.1 2>/dev/null) || :
+sshd_lines_of "$effective"
+hex_of "$lines"
+say_effective admin "$HEX"
+effective=$(sshd -T -f "$sshd_dir/sshd_config" -C user=jprov-cert,host=jprov-check,addr=192.0.2.1 2>/dev/null) || :
+sshd_lines_of "$effective"
+hex_of "$lines"
+say_effective jprov-cert "$HEX"
+sources=$(grep -HniE '^[[:space:]]*(gatewayports|allowtcpforwarding|permitlisten|permittty|x11forwarding|allowagentforwarding|authorizedkeysfile)[[:space:]]' "$sshd_dir/sshd_config" "$sshd_dir/sshd_config.d/"*.conf 2>/dev/null) || :
+lines=""
+if [ -n "$sources" ]; then
+  while IFS= read -r line; do
+    case $line in "$sshd_dir"/*) line=/etc/ssh/${line#"$sshd_dir"/} ;; esac
+    lines="$lines$line
+"
+  done <<JPROV_SSHD
+$sources
+JPROV_SSHD
 fi
-if [ -d "$backup" ] || [ -f "$journal" ]; then fact_state; fi
-# An armed lockout guard (host_lib.sh: its directory exists until it is disarmed or fires), and whether its
-# timer or sleeper still waits to fire.
-if [ -d "$(guard_dir)" ]; then
-  if guard_ticking; then fact_guard ticking; else fact_guard stopped; fi
-fi
-# What apply kept: the previous version of each path it wrote (NAME or NAME.absent), and in original/ what
-# was there before its first write (for `jprov destroy`).
-# Names one per line, hex-encoded as one block: one encoding per list, not per name (facts run on every plan).
-fact_backups "$(for f in "$backup"/*; do
-  if [ -d "$f" ] && [ ! -L "$f" ]; then continue; fi
-  if [ -e "$f" ] || [ -L "$f" ]; then n=${f##*/}; printf '%s\n' "${n%.absent}"; fi
-done | h)"
-fact_originals_absent "$(for f in "$backup"/original/*.absent; do
-  if [ -f "$f" ] && [ ! -L "$f" ]; then n=${f##*/}; printf '%s\n' "${n%.absent}"; fi
-done | h)"
-for f in "$backup"/original/*; do
-  n=${f##*/}
-  if [ -L "$f" ]; then fact_original_link "$(hs "$n")" "$(readlink "$f")"
-  elif [ ! -f "$f" ]; then continue
-  else case "$n" in
-    *.absent) ;;
-    *) fact_original_file "$(hs "$n")" $(stat -c '%a %U %G' "$f") "$(h < "$f")" ;;
-  esac; fi
+hex_of "$lines"
+say_sources "$HEX"
+state_dir "$uid"
+# Each profile's records, every line tagged with its name (one gathering may read several profiles').
+for PROFILE in lab-reverse; do
+  fact_records "$PROFILE"
+  journal="$STATE/journal/$PROFILE"
+  backup="$STATE/backup/$PROFILE"
+  if [ -f "$journal" ]; then
+    while read -r what service; do fact_pending "$PROFILE" "$what" "$service"; done < "$journal"
+  fi
+  if [ -d "$backup" ] || [ -f "$journal" ]; then fact_state "$PROFILE"; fi
+  # An armed lockout guard (host_lib.sh: its directory, guard_dir, exists until it is disarmed or fires),
+  # and whether its timer or sleeper still waits to fire.
+  if [ -d "$STATE/guard/$PROFILE" ]; then
+    if guard_ticking; then fact_guard "$PROFILE" ticking; else fact_guard "$PROFILE" stopped; fi
+  fi
+  # What apply kept: the previous version of each path it wrote (NAME or NAME.absent), and in original/
+  # what was there before its first write (for `jprov destroy`). Names one per line, hex-encoded as one
+  # block: one encoding per list, not per name.
+  names=""
+  for f in "$backup"/*; do
+    if [ -d "$f" ] && [ ! -L "$f" ]; then continue; fi
+    if [ -e "$f" ] || [ -L "$f" ]; then n=${f##*/}; names="$names${n%.absent}$nl"; fi
+  done
+  hex_of "$names"
+  fact_backups "$PROFILE" "$HEX"
+  names=""
+  for f in "$backup"/original/*.absent; do
+    if [ -f "$f" ] && [ ! -L "$f" ]; then n=${f##*/}; names="$names${n%.absent}$nl"; fi
+  done
+  hex_of "$names"
+  fact_originals_absent "$PROFILE" "$HEX"
+  for f in "$backup"/original/*; do
+    n=${f##*/}
+    if [ -L "$f" ]; then
+      hex_of "$n"
+      fact_original_link "$PROFILE" "$HEX" "$(readlink "$f")"
+    elif [ -f "$f" ]; then
+      case "$n" in
+        *.absent) ;;
+        *) hex_of "$n"; name=$HEX; hex_in < "$f"; fact_original_file "$PROFILE" "$name" $(stat -c '%a %U %G' "$f") "$HEX" ;;
+      esac
+    fi
+  done
 done
 fact_end
 }
