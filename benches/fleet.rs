@@ -130,6 +130,15 @@ fn main() {
         converging.elapsed().as_secs_f64()
     );
 
+    // JPROV_BENCH_HOLD=1: keep the converged hosts up for 15 minutes instead of timing, to look at one
+    // run closely (strace, the scripts); the profiles' directory is printed.
+    if std::env::var_os("JPROV_BENCH_HOLD").is_some() {
+        eprintln!(
+            "holding the hosts; profiles in {}",
+            fleet.profiles[0].parent().unwrap().display()
+        );
+        std::thread::sleep(Duration::from_secs(900));
+    }
     let mut configs = vec![];
     for n in SIZES {
         configs.extend([Config::Plan(n), Config::Apply(n), Config::Floor(n)]);

@@ -5,13 +5,16 @@
 //! run one profile at a time (`Host::changes_lock`).
 
 use crate::error::Error;
+use crate::facts::{FactQuery, Facts};
 use crate::host::connections::Connections;
 use crate::host::engine::{self, ApplySettings};
 use crate::host::hosts::{Connecting, Hosts};
 use crate::plan::Plan;
 use crate::profile::LoadedProfile;
 use crate::render::Templates;
+use crate::resource::{PerRole, Role};
 use crate::saved_plan::SavedPlan;
+use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
 /// What applying one profile gave: its last plan (or the error), and what it reported.
@@ -42,11 +45,69 @@ impl Fleet {
         templates: &Templates,
         options: crate::desired::Options,
     ) -> Vec<Result<Plan, Error>> {
-        let work = self.members.iter_mut().zip(profiles).collect();
-        bounded(work, |(member, lp)| {
+        let mut gathered = self.gather(profiles, templates).into_iter();
+        let work = (self.members.iter_mut().zip(profiles))
+            .map(|(member, lp)| (member, lp, gathered.next().expect("facts per profile")))
+            .collect();
+        bounded(work, |(member, lp, facts)| {
             let hosts = member.as_mut().map_err(|e| copy_error(e))?;
-            engine::plan_online(lp, templates, hosts, options)
+            engine::plan_from_facts(lp, templates, hosts, facts?, options)
         })
+    }
+
+    /// Every profile's facts, gathered with one exec per login (and privilege) for all the profiles that
+    /// share it: the merged query of all of them, whose answers each profile then takes its own part of.
+    fn gather(
+        &self,
+        profiles: &[LoadedProfile],
+        templates: &Templates,
+    ) -> Vec<Result<PerRole<Facts>, Error>> {
+        let queries: Vec<Result<PerRole<FactQuery>, Error>> = (profiles.iter())
+            .map(|lp| crate::desired::fact_queries(&lp.profile, templates).map_err(Error::from))
+            .collect();
+        // Each exec's hosts: (profile, role), the first one's host running it.
+        let mut groups: BTreeMap<(usize, bool), Vec<(usize, Role)>> = BTreeMap::new();
+        for (index, (member, query)) in self.members.iter().zip(&queries).enumerate() {
+            if let (Ok(hosts), Ok(_)) = (member, query) {
+                for host in hosts.connected.iter() {
+                    let sharing = groups.entry(host.gathering()).or_default();
+                    sharing.push((index, host.role));
+                }
+            }
+        }
+        let host = |(index, role): (usize, Role)| {
+            let hosts = self.members[index].as_ref().expect("connected");
+            hosts.connected.get(role).expect("a host per role")
+        };
+        let query = |(index, role): (usize, Role)| &queries[index].as_ref().expect("a query")[role];
+        let execs: Vec<&Vec<(usize, Role)>> = groups.values().collect();
+        let answers = bounded(execs.clone(), |sharing| {
+            let asked: Vec<&FactQuery> = sharing.iter().map(|&at| query(at)).collect();
+            host(sharing[0]).gather_one(templates, &crate::desired::merged(&asked))
+        });
+        let mut facts: Vec<PerRole<Result<Facts, Error>>> =
+            profiles.iter().map(|_| PerRole::new()).collect();
+        for (sharing, answer) in execs.into_iter().zip(answers) {
+            for &(index, role) in sharing {
+                let own = match &answer {
+                    Ok(all) => Ok(all.answers_to(query((index, role)))),
+                    Err(e) => Err(copy_error(e)),
+                };
+                facts[index].insert(role, own);
+            }
+        }
+        (queries.into_iter().zip(&self.members).zip(facts))
+            .map(|((query, member), facts)| {
+                query?;
+                if let Err(e) = member {
+                    return Err(copy_error(e));
+                }
+                facts
+                    .into_entries()
+                    .map(|(role, facts)| Ok((role, facts?)))
+                    .collect()
+            })
+            .collect()
     }
 
     /// Apply each profile whose plan (already shown, and approved) has changes; `expected[i]` is what

@@ -26,13 +26,13 @@ pub struct Host {
 }
 
 impl Host {
-    pub(super) fn run(&mut self, script: &str) -> Result<crate::host::exec::ExecOutput, Error> {
+    pub(super) fn run(&self, script: &str) -> Result<crate::host::exec::ExecOutput, Error> {
         self.run_watching(script, &mut |_| {})
     }
 
     /// `run`, with each line of the script's stdout handed to `on_line` as it is printed.
     pub(super) fn run_watching(
-        &mut self,
+        &self,
         script: &str,
         on_line: &mut dyn FnMut(&str),
     ) -> Result<crate::host::exec::ExecOutput, Error> {
@@ -92,8 +92,18 @@ impl Host {
             .unwrap_or_else(|| "the local user".into())
     }
 
-    fn gather_one(
-        &mut self,
+    /// Which hosts one facts exec may serve: the same login (the shared session, or this machine) and the
+    /// same privilege (a script under `sudo -n` sees what the login user cannot).
+    pub(super) fn gathering(&self) -> (usize, bool) {
+        let login = match &self.transport {
+            Transport::Ssh(connection) => Arc::as_ptr(connection) as usize,
+            Transport::Local => 0,
+        };
+        (login, self.sudo)
+    }
+
+    pub(super) fn gather_one(
+        &self,
         templates: &Templates,
         query: &facts::FactQuery,
     ) -> Result<Facts, Error> {

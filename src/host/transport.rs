@@ -15,13 +15,13 @@ pub enum Transport {
 
 impl Transport {
     /// Run a POSIX sh script (fed on stdin to `sh -s`), through `sudo -n` when asked.
-    pub fn run_script(&mut self, script: &str, sudo: bool) -> Result<ExecOutput, TransportError> {
+    pub fn run_script(&self, script: &str, sudo: bool) -> Result<ExecOutput, TransportError> {
         self.run_script_watching(script, sudo, &mut |_| {})
     }
 
     /// `run_script`, with each line of stdout handed to `on_line` as the script prints it.
     pub fn run_script_watching(
-        &mut self,
+        &self,
         script: &str,
         sudo: bool,
         on_line: &mut dyn FnMut(&str),

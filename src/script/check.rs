@@ -26,6 +26,11 @@ pub fn check(
         return Ok(None);
     }
     let staged_sshd = !sshd.is_empty();
+    // One sshd -T per user, however many of the intent's settings name it.
+    let mut seen = std::collections::HashSet::new();
+    let sshd_users: Vec<&str> = (sshd_users.iter().copied())
+        .filter(|user| seen.insert(*user))
+        .collect();
     let body = templates.render(
         "check.sh",
         json!({

@@ -149,14 +149,23 @@ if [ -n "$py" ]; then
 else
   fact_python 2f6f70742f6a7570797465722f62696e2f6a757079746572 none ""
 fi
-# No ss, or nothing listening: no record.
-listeners=$(ss -ltnpH "sport = :8888" 2>/dev/null) || :
-if [ -n "$listeners" ]; then
-  # The first process name ss shows: `users:(("NAME",pid=...`.
-  who=""
-  case $listeners in *'users:(("'*) who=${listeners#*'users:(("'}; who=${who%%'"'*} ;; esac
-  fact_listening 8888 "${who:-something}"
-fi
+# One ss for every port asked: it reads every process's sockets, which costs more with every process on the
+# host (a shared server asks for a port per profile). No ss, or nothing listening: no record. Per port: the
+# first listener on it (a listener's peer port is `*`, so `:PORT ` is its local address), and the first
+# process name ss shows for it: `users:(("NAME",pid=...`.
+listening=$(ss -ltnpH 2>/dev/null) || :
+found="" who=""
+while IFS= read -r line; do
+  case $line in *":8888 "*)
+    if [ -z "$found" ]; then
+      found=yes
+      case $line in *'users:(("'*) who=${line#*'users:(("'}; who=${who%%'"'*} ;; esac
+    fi ;;
+  esac
+done <<JPROV_SS
+$listening
+JPROV_SS
+if [ -n "$found" ]; then fact_listening 8888 "${who:-something}"; fi
 if [ -e /home/alice/.ssh/jprov-lab-together-tunnel ] || [ -L /home/alice/.ssh/jprov-lab-together-tunnel ]; then fact_exists 2f686f6d652f616c6963652f2e7373682f6a70726f762d6c61622d746f6765746865722d74756e6e656c; fi
 if [ -e /home/alice/.ssh/jprov-lab-together-tunnel.pub ] || [ -L /home/alice/.ssh/jprov-lab-together-tunnel.pub ]; then fact_exists 2f686f6d652f616c6963652f2e7373682f6a70726f762d6c61622d746f6765746865722d74756e6e656c2e707562; fi
 if [ -e /home/alice/.ssh/jprov-lab-together-certificate ] || [ -L /home/alice/.ssh/jprov-lab-together-certificate ]; then fact_exists 2f686f6d652f616c6963652f2e7373682f6a70726f762d6c61622d746f6765746865722d6365727469666963617465; fi

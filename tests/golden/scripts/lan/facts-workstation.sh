@@ -71,14 +71,23 @@ fi
 # systemd looks a bare name up in its own fixed PATH, not the user's.
 x=no; for d in /usr/local/sbin /usr/local/bin /usr/sbin /usr/bin /sbin /bin; do if [ -f "$d"/jupyter ] && [ -x "$d"/jupyter ]; then x=yes; break; fi; done
 fact_executable 6a757079746572 $x
-# No ss, or nothing listening: no record.
-listeners=$(ss -ltnpH "sport = :8888" 2>/dev/null) || :
-if [ -n "$listeners" ]; then
-  # The first process name ss shows: `users:(("NAME",pid=...`.
-  who=""
-  case $listeners in *'users:(("'*) who=${listeners#*'users:(("'}; who=${who%%'"'*} ;; esac
-  fact_listening 8888 "${who:-something}"
-fi
+# One ss for every port asked: it reads every process's sockets, which costs more with every process on the
+# host (a shared server asks for a port per profile). No ss, or nothing listening: no record. Per port: the
+# first listener on it (a listener's peer port is `*`, so `:PORT ` is its local address), and the first
+# process name ss shows for it: `users:(("NAME",pid=...`.
+listening=$(ss -ltnpH 2>/dev/null) || :
+found="" who=""
+while IFS= read -r line; do
+  case $line in *":8888 "*)
+    if [ -z "$found" ]; then
+      found=yes
+      case $line in *'users:(("'*) who=${line#*'users:(("'}; who=${who%%'"'*} ;; esac
+    fi ;;
+  esac
+done <<JPROV_SS
+$listening
+JPROV_SS
+if [ -n "$found" ]; then fact_listening 8888 "${who:-something}"; fi
 if [ -e /home/alice/.local/share/jprov/lab-lan-direct/privkey.pem ] || [ -L /home/alice/.local/share/jprov/lab-lan-direct/privkey.pem ]; then fact_exists 2f686f6d652f616c6963652f2e6c6f63616c2f73686172652f6a70726f762f6c61622d6c616e2d6469726563742f707269766b65792e70656d; fi
 if [ -e /home/alice/.local/share/jprov/lab-lan-direct/fullchain.pem ] || [ -L /home/alice/.local/share/jprov/lab-lan-direct/fullchain.pem ]; then fact_exists 2f686f6d652f616c6963652f2e6c6f63616c2f73686172652f6a70726f762f6c61622d6c616e2d6469726563742f66756c6c636861696e2e70656d; fi
 state_dir "$uid"

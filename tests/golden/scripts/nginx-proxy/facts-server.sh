@@ -84,14 +84,23 @@ e=${e%%"$nl"*} a=${a%%"$nl"*}
 fact_unit system jprov-lab-proxy-tunnel.service "${e:-unknown}" "${a:-unknown}"
 if getent ahosts workstation.internal >/dev/null 2>&1; then r=yes; else r=no; fi
 fact_resolves 776f726b73746174696f6e2e696e7465726e616c $r
-# No ss, or nothing listening: no record.
-listeners=$(ss -ltnpH "sport = :8889" 2>/dev/null) || :
-if [ -n "$listeners" ]; then
-  # The first process name ss shows: `users:(("NAME",pid=...`.
-  who=""
-  case $listeners in *'users:(("'*) who=${listeners#*'users:(("'}; who=${who%%'"'*} ;; esac
-  fact_listening 8889 "${who:-something}"
-fi
+# One ss for every port asked: it reads every process's sockets, which costs more with every process on the
+# host (a shared server asks for a port per profile). No ss, or nothing listening: no record. Per port: the
+# first listener on it (a listener's peer port is `*`, so `:PORT ` is its local address), and the first
+# process name ss shows for it: `users:(("NAME",pid=...`.
+listening=$(ss -ltnpH 2>/dev/null) || :
+found="" who=""
+while IFS= read -r line; do
+  case $line in *":8889 "*)
+    if [ -z "$found" ]; then
+      found=yes
+      case $line in *'users:(("'*) who=${line#*'users:(("'}; who=${who%%'"'*} ;; esac
+    fi ;;
+  esac
+done <<JPROV_SS
+$listening
+JPROV_SS
+if [ -n "$found" ]; then fact_listening 8889 "${who:-something}"; fi
 if [ -e /var/lib/jprov-tunnel/.ssh/id_ed25519 ] || [ -L /var/lib/jprov-tunnel/.ssh/id_ed25519 ]; then fact_exists 2f7661722f6c69622f6a70726f762d74756e6e656c2f2e7373682f69645f65643235353139; fi
 if [ -e /var/lib/jprov-tunnel/.ssh/id_ed25519.pub ] || [ -L /var/lib/jprov-tunnel/.ssh/id_ed25519.pub ]; then fact_exists 2f7661722f6c69622f6a70726f762d74756e6e656c2f2e7373682f69645f656432353531392e707562; fi
 if [ -e /var/lib/jprov-acme/lab-proxy ] || [ -L /var/lib/jprov-acme/lab-proxy ]; then fact_exists 2f7661722f6c69622f6a70726f762d61636d652f6c61622d70726f7879; fi

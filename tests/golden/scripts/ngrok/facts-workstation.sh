@@ -93,14 +93,23 @@ if [ -f /home/alice/.config/jprov/ngrok-basic-auth ]; then
 elif [ -e /home/alice/.config/jprov/ngrok-basic-auth ]; then kind_of /home/alice/.config/jprov/ngrok-basic-auth -L; fact_private_other 2f686f6d652f616c6963652f2e636f6e6669672f6a70726f762f6e67726f6b2d62617369632d61757468 "$kind"
 else fact_private_missing 2f686f6d652f616c6963652f2e636f6e6669672f6a70726f762f6e67726f6b2d62617369632d61757468
 fi
-# No ss, or nothing listening: no record.
-listeners=$(ss -ltnpH "sport = :8888" 2>/dev/null) || :
-if [ -n "$listeners" ]; then
-  # The first process name ss shows: `users:(("NAME",pid=...`.
-  who=""
-  case $listeners in *'users:(("'*) who=${listeners#*'users:(("'}; who=${who%%'"'*} ;; esac
-  fact_listening 8888 "${who:-something}"
-fi
+# One ss for every port asked: it reads every process's sockets, which costs more with every process on the
+# host (a shared server asks for a port per profile). No ss, or nothing listening: no record. Per port: the
+# first listener on it (a listener's peer port is `*`, so `:PORT ` is its local address), and the first
+# process name ss shows for it: `users:(("NAME",pid=...`.
+listening=$(ss -ltnpH 2>/dev/null) || :
+found="" who=""
+while IFS= read -r line; do
+  case $line in *":8888 "*)
+    if [ -z "$found" ]; then
+      found=yes
+      case $line in *'users:(("'*) who=${line#*'users:(("'}; who=${who%%'"'*} ;; esac
+    fi ;;
+  esac
+done <<JPROV_SS
+$listening
+JPROV_SS
+if [ -n "$found" ]; then fact_listening 8888 "${who:-something}"; fi
 state_dir "$uid"
 # Each profile's records, every line tagged with its name (one gathering may read several profiles').
 for PROFILE in lab-ngrok; do

@@ -70,22 +70,35 @@ if [ $systemd = yes ]; then
 fi
 e=${e%%"$nl"*} a=${a%%"$nl"*}
 fact_unit system certbot.timer "${e:-unknown}" "${a:-unknown}"
-# No ss, or nothing listening: no record.
-listeners=$(ss -ltnpH "sport = :80" 2>/dev/null) || :
-if [ -n "$listeners" ]; then
-  # The first process name ss shows: `users:(("NAME",pid=...`.
-  who=""
-  case $listeners in *'users:(("'*) who=${listeners#*'users:(("'}; who=${who%%'"'*} ;; esac
-  fact_listening 80 "${who:-something}"
-fi
-# No ss, or nothing listening: no record.
-listeners=$(ss -ltnpH "sport = :8888" 2>/dev/null) || :
-if [ -n "$listeners" ]; then
-  # The first process name ss shows: `users:(("NAME",pid=...`.
-  who=""
-  case $listeners in *'users:(("'*) who=${listeners#*'users:(("'}; who=${who%%'"'*} ;; esac
-  fact_listening 8888 "${who:-something}"
-fi
+# One ss for every port asked: it reads every process's sockets, which costs more with every process on the
+# host (a shared server asks for a port per profile). No ss, or nothing listening: no record. Per port: the
+# first listener on it (a listener's peer port is `*`, so `:PORT ` is its local address), and the first
+# process name ss shows for it: `users:(("NAME",pid=...`.
+listening=$(ss -ltnpH 2>/dev/null) || :
+found="" who=""
+while IFS= read -r line; do
+  case $line in *":80 "*)
+    if [ -z "$found" ]; then
+      found=yes
+      case $line in *'users:(("'*) who=${line#*'users:(("'}; who=${who%%'"'*} ;; esac
+    fi ;;
+  esac
+done <<JPROV_SS
+$listening
+JPROV_SS
+if [ -n "$found" ]; then fact_listening 80 "${who:-something}"; fi
+found="" who=""
+while IFS= read -r line; do
+  case $line in *":8888 "*)
+    if [ -z "$found" ]; then
+      found=yes
+      case $line in *'users:(("'*) who=${line#*'users:(("'}; who=${who%%'"'*} ;; esac
+    fi ;;
+  esac
+done <<JPROV_SS
+$listening
+JPROV_SS
+if [ -n "$found" ]; then fact_listening 8888 "${who:-something}"; fi
 sshd_dir=/etc/ssh
 # The lines of $1 (text) that the case pattern of sshd_keywords admits, one per line, in `lines`.
 sshd_lines_of() {

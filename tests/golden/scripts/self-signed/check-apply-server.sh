@@ -60,30 +60,6 @@ effective=$(sshd -T -f "$sshd_dir/sshd_config" -C user=jprov-tunnel,host=jprov-c
 sshd_lines_of "$effective"
 hex_of "$lines"
 say_effective jprov-tunnel "$HEX"
-effective=$(sshd -T -f "$sshd_dir/sshd_config" -C user=jprov-tunnel,host=jprov-check,addr=192.0.2.1 2>/dev/null) || :
-sshd_lines_of "$effective"
-hex_of "$lines"
-say_effective jprov-tunnel "$HEX"
-effective=$(sshd -T -f "$sshd_dir/sshd_config" -C user=jprov-tunnel,host=jprov-check,addr=192.0.2.1 2>/dev/null) || :
-sshd_lines_of "$effective"
-hex_of "$lines"
-say_effective jprov-tunnel "$HEX"
-effective=$(sshd -T -f "$sshd_dir/sshd_config" -C user=jprov-tunnel,host=jprov-check,addr=192.0.2.1 2>/dev/null) || :
-sshd_lines_of "$effective"
-hex_of "$lines"
-say_effective jprov-tunnel "$HEX"
-effective=$(sshd -T -f "$sshd_dir/sshd_config" -C user=jprov-tunnel,host=jprov-check,addr=192.0.2.1 2>/dev/null) || :
-sshd_lines_of "$effective"
-hex_of "$lines"
-say_effective jprov-tunnel "$HEX"
-effective=$(sshd -T -f "$sshd_dir/sshd_config" -C user=jprov-tunnel,host=jprov-check,addr=192.0.2.1 2>/dev/null) || :
-sshd_lines_of "$effective"
-hex_of "$lines"
-say_effective jprov-tunnel "$HEX"
-effective=$(sshd -T -f "$sshd_dir/sshd_config" -C user=jprov-tunnel,host=jprov-check,addr=192.0.2.1 2>/dev/null) || :
-sshd_lines_of "$effective"
-hex_of "$lines"
-say_effective jprov-tunnel "$HEX"
 effective=$(sshd -T -f "$sshd_dir/sshd_config" -C user=admin,host=jprov-check,addr=192.0.2.1 2>/dev/null) || :
 sshd_lines_of "$effective"
 hex_of "$lines"

@@ -89,14 +89,23 @@ x=no; for d in /usr/local/sbin /usr/local/bin /usr/sbin /usr/bin /sbin /bin; do 
 fact_executable 6a757079746572 $x
 if getent ahosts 10.0.0.5 >/dev/null 2>&1; then r=yes; else r=no; fi
 fact_resolves 31302e302e302e35 $r
-# No ss, or nothing listening: no record.
-listeners=$(ss -ltnpH "sport = :8888" 2>/dev/null) || :
-if [ -n "$listeners" ]; then
-  # The first process name ss shows: `users:(("NAME",pid=...`.
-  who=""
-  case $listeners in *'users:(("'*) who=${listeners#*'users:(("'}; who=${who%%'"'*} ;; esac
-  fact_listening 8888 "${who:-something}"
-fi
+# One ss for every port asked: it reads every process's sockets, which costs more with every process on the
+# host (a shared server asks for a port per profile). No ss, or nothing listening: no record. Per port: the
+# first listener on it (a listener's peer port is `*`, so `:PORT ` is its local address), and the first
+# process name ss shows for it: `users:(("NAME",pid=...`.
+listening=$(ss -ltnpH 2>/dev/null) || :
+found="" who=""
+while IFS= read -r line; do
+  case $line in *":8888 "*)
+    if [ -z "$found" ]; then
+      found=yes
+      case $line in *'users:(("'*) who=${line#*'users:(("'}; who=${who%%'"'*} ;; esac
+    fi ;;
+  esac
+done <<JPROV_SS
+$listening
+JPROV_SS
+if [ -n "$found" ]; then fact_listening 8888 "${who:-something}"; fi
 if [ -e /home/alice/.ssh/jprov-lab-lan-tunnel ] || [ -L /home/alice/.ssh/jprov-lab-lan-tunnel ]; then fact_exists 2f686f6d652f616c6963652f2e7373682f6a70726f762d6c61622d6c616e2d74756e6e656c; fi
 if [ -e /home/alice/.ssh/jprov-lab-lan-tunnel.pub ] || [ -L /home/alice/.ssh/jprov-lab-lan-tunnel.pub ]; then fact_exists 2f686f6d652f616c6963652f2e7373682f6a70726f762d6c61622d6c616e2d74756e6e656c2e707562; fi
 if [ -e /home/alice/.local/share/jprov/lab-lan/privkey.pem ] || [ -L /home/alice/.local/share/jprov/lab-lan/privkey.pem ]; then fact_exists 2f686f6d652f616c6963652f2e6c6f63616c2f73686172652f6a70726f762f6c61622d6c616e2f707269766b65792e70656d; fi
