@@ -100,25 +100,21 @@ fn write(path: &Path, saved: &impl Serialize) -> Result<(), SavedPlanError> {
 
 /// The saved plan in `path`, or `None` when the file is something else (a YAML profile).
 pub fn load(path: &Path) -> Option<SavedPlan> {
-    let text = std::fs::read_to_string(path).ok()?;
-    if !text.trim_start().starts_with('{') {
-        return None;
-    }
-    serde_json::from_str::<SavedPlan>(&text)
-        .ok()
-        .filter(|s| s.kind == KIND)
+    read::<SavedPlan>(path).filter(|s| s.kind == KIND)
 }
 
 /// The plans of several profiles saved in `path` by one `plan -o`; `None` when it holds something else.
 pub fn load_all(path: &Path) -> Option<Vec<SavedPlan>> {
+    (read::<SavedPlans>(path).filter(|s| s.kind == KIND)).map(|s| s.plans)
+}
+
+/// `path` as JSON of type `T`, when it is a JSON object of that shape.
+fn read<T: serde::de::DeserializeOwned>(path: &Path) -> Option<T> {
     let text = std::fs::read_to_string(path).ok()?;
     if !text.trim_start().starts_with('{') {
         return None;
     }
-    serde_json::from_str::<SavedPlans>(&text)
-        .ok()
-        .filter(|s| s.kind == KIND)
-        .map(|s| s.plans)
+    serde_json::from_str(&text).ok()
 }
 
 impl SavedPlan {

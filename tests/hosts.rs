@@ -1918,6 +1918,21 @@ fn several_profiles_share_one_login_per_host_and_are_applied_together() {
     };
     let (ws2, second) = second_workstation(&s);
     let (one, two) = (s.profile_file.to_str().unwrap(), second.to_str().unwrap());
+    // trust pins every host of both profiles in their known_hosts file, the shared server once.
+    let pinned = s.dir.path().join("known_hosts");
+    std::fs::write(&pinned, "").unwrap();
+    s.run_args(&["trust", one, two])
+        .stdout_contains("== t-second (")
+        .stdout_contains("already pinned")
+        .run();
+    let keys = std::fs::read_to_string(&pinned).unwrap();
+    for port in [s.server.port(), s.workstation.port(), ws2.port()] {
+        assert_eq!(
+            keys.matches(&format!("[127.0.0.1]:{port} ")).count(),
+            1,
+            "{keys}"
+        );
+    }
     let before = admin_logins(&s);
     s.run_args(&["plan", one, two])
         .status(2)
