@@ -738,6 +738,69 @@ mod tests {
     use super::*;
 
     #[test]
+    fn proxyjump_hops_are_read_as_ssh_writes_them() {
+        let user = |u: &str| Some(u.to_string());
+        assert_eq!(parse_hop("bastion"), (None, "bastion".into(), None));
+        assert_eq!(
+            parse_hop("admin@bastion:2222"),
+            (user("admin"), "bastion".into(), Some(2222))
+        );
+        assert_eq!(
+            parse_hop("ssh://admin@bastion:2222"),
+            (user("admin"), "bastion".into(), Some(2222))
+        );
+        assert_eq!(
+            parse_hop("[2001:db8::1]:2200"),
+            (None, "2001:db8::1".into(), Some(2200))
+        );
+        // A bare IPv6 address has colons but no port.
+        assert_eq!(parse_hop("2001:db8::1"), (None, "2001:db8::1".into(), None));
+        // A user name may hold an @ (ssh splits at the last one).
+        assert_eq!(parse_hop("a@b@host"), (user("a@b"), "host".into(), None));
+    }
+
+    #[test]
+    fn a_proxyjump_chain_reaches_each_hop_through_the_one_before() {
+        let target = Target {
+            host: "ws".into(),
+            port: None,
+            ssh_config: None,
+            user: Some("alice".into()),
+            identity_file: Some("/k".into()),
+            pinned_known_hosts: Some("/pinned".into()),
+            accept_new_host_key: false,
+            jump: None,
+            connect_timeout: None,
+        };
+        let config = ClientConfig {
+            proxy_jump: Some("first,admin@second:2222".into()),
+            ..ClientConfig::default()
+        };
+        let last = hop_of(&target, &config).expect("a hop");
+        assert_eq!((last.host.as_str(), last.port), ("second", Some(2222)));
+        assert_eq!(last.user.as_deref(), Some("admin"));
+        // A hop's key is checked against the profile's pinned file; its identity is ssh's, not the host's.
+        assert_eq!(last.pinned_known_hosts, target.pinned_known_hosts);
+        assert_eq!(last.identity_file, None);
+        let first = last.jump.as_deref().expect("through the first hop");
+        assert_eq!(
+            (first.host.as_str(), first.user.as_deref()),
+            ("first", None)
+        );
+        assert!(first.jump.is_none());
+        // The profile's jump wins over ssh's ProxyJump.
+        let jumped = Target {
+            jump: Some(Box::new(first.clone())),
+            ..target.clone()
+        };
+        assert_eq!(
+            hop_of(&jumped, &config).map(|h| h.host),
+            Some("first".into())
+        );
+        assert!(hop_of(&target, &ClientConfig::default()).is_none());
+    }
+
+    #[test]
     fn ssh_config_values_jprov_honours_are_read_from_ssh_g() {
         let config = read_client_config(
             "user admin\nhostname 10.0.0.1\nconnecttimeout 4\nhostkeyalias none\nidentityfile ~/.ssh/id_x\n",
