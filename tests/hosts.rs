@@ -574,23 +574,13 @@ fn a_workstation_behind_the_server_is_reached_through_it() {
         .run();
     // The server carried the connection over jprov's own session to it: one admin login in all (no second
     // login for the hop), which ran the server's facts and opened the channel to the workstation.
-    let log = s.server.sshd_log();
-    let logins = log
-        .lines()
-        .filter(|l| l.contains("Accepted publickey for admin from 127.0.0.1 port "))
-        .count();
-    assert_eq!(logins, 1, "{log}");
+    assert_eq!(admin_logins(&s), 1, "{}", s.server.sshd_log());
     // Apply runs scripts on both hosts at once over that one session (and its channel), and the plan
     // after it again logs in to the server once.
     s.apply(&[]).run();
-    let admin_logins = |log: &str| {
-        log.lines()
-            .filter(|l| l.contains("Accepted publickey for admin from 127.0.0.1 port "))
-            .count()
-    };
-    let before = admin_logins(&s.server.sshd_log());
+    let before = admin_logins(&s);
     s.run(&["plan"]).run();
-    assert_eq!(admin_logins(&s.server.sshd_log()), before + 1);
+    assert_eq!(admin_logins(&s), before + 1);
 }
 
 #[test]
@@ -1844,15 +1834,10 @@ fn a_proxyjump_chain_goes_hop_by_hop_and_each_hop_key_is_verified_first() {
     };
     let config = with_aliases(&s, &hops(&format!("[127.0.0.1]:{server}")));
     s.edit_profile(|p| p.tunnel.peer_address = Some(valid("127.0.0.1")));
-    let admin_logins = |log: &str| {
-        log.lines()
-            .filter(|l| l.contains("Accepted publickey for admin from 127.0.0.1 port "))
-            .count()
-    };
     let f = config.to_str().unwrap();
     s.run(&["plan", "-F", f]).status(2).run();
     // The server's own session, hop1, and hop2 reached through hop1 (a login of its own, as with ssh).
-    assert_eq!(admin_logins(&s.server.sshd_log()), 3);
+    assert_eq!(admin_logins(&s), 3);
     // hop2's key is listed under no name jprov pinned: refused, and the workstation never hears of it.
     let unknown = s.dir.path().join("unknown_hop_config");
     std::fs::write(
