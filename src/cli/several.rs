@@ -315,7 +315,12 @@ impl<'a> Run<'a> {
         let mut codes = vec![];
         for ((lp, plan), applied) in self.profiles.iter().zip(&plans).zip(applied) {
             let _ = writeln!(stdout, "{}", header(lp));
-            let (result, said) = applied.unwrap_or_else(|| (Ok(plan.clone()), done(options)));
+            // A profile without changes was not applied: it says what one profile's apply says.
+            let unchanged = || {
+                let said = format!("{}\n", crate::host::engine::converged(options.destroy));
+                (Ok(plan.clone()), said.into_bytes())
+            };
+            let (result, said) = applied.unwrap_or_else(unchanged);
             let _ = stdout.write_all(&said);
             match result {
                 Ok(plan) => {
@@ -332,15 +337,6 @@ impl<'a> Run<'a> {
         }
         Ok(combined(codes.into_iter()))
     }
-}
-
-/// What a profile without changes says after apply (as one profile's apply does).
-fn done(options: Options) -> Vec<u8> {
-    let text = match options.destroy {
-        true => "Destroyed: nothing jprov set up for the profile is left on the hosts.\n",
-        false => "Applied: the hosts match the profile.\n",
-    };
-    text.as_bytes().to_vec()
 }
 
 fn header(lp: &LoadedProfile) -> String {

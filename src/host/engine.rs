@@ -61,6 +61,14 @@ pub fn plan_from_facts(
     Ok(plan)
 }
 
+/// What apply says once a fresh plan has no changes left (`destroy`: of a teardown).
+pub fn converged(destroy: bool) -> &'static str {
+    match destroy {
+        true => "Destroyed: nothing jprov set up for the profile is left on the hosts.",
+        false => "Applied: the hosts match the profile.",
+    }
+}
+
 /// Rounds before giving up: key generation and certificates make content for later rounds.
 const MAX_ROUNDS: usize = 5;
 
@@ -101,12 +109,7 @@ pub fn apply(
             approve(&plan, out)?;
         }
         if !plan.has_changes() {
-            let done = if plan.destroy {
-                "Destroyed: nothing jprov set up for the profile is left on the hosts."
-            } else {
-                "Applied: the hosts match the profile."
-            };
-            let _ = writeln!(out, "{done}");
+            let _ = writeln!(out, "{}", converged(plan.destroy));
             return Ok(plan);
         }
         let round = Round {
