@@ -94,8 +94,13 @@ impl<'a> FactReader<'a> {
         )
     }
 
-    /// Whether `role` resolves the host name `name` (an address is its own answer).
+    /// Whether `role` resolves the host name `name`. An address is its own answer, never asked (each
+    /// question is a `getent` on the host, on every plan).
     pub(super) fn resolves(&self, role: Role, name: &str) -> Option<bool> {
+        let bare = name.trim_start_matches('[').trim_end_matches(']');
+        if bare.parse::<std::net::IpAddr>().is_ok() {
+            return Some(true);
+        }
         self.ask(role, |q| add(&mut q.resolves, name))?
             .resolves
             .get(name)

@@ -146,3 +146,23 @@ fn the_query_asks_what_the_items_need() {
     no_linger.linger = false;
     assert_eq!(missing(&no_linger, workstation), ["linger"]);
 }
+
+/// The workstation asks `getent` whether it resolves the server's name; an address needs no asking.
+#[test]
+fn only_names_are_asked_whether_they_resolve() {
+    let named = profile("rf");
+    assert_eq!(
+        queries(&named)[Role::Workstation].resolves,
+        ["gateway.example.org"]
+    );
+    for address in ["192.0.2.7", "2001:db8::7"] {
+        let source = include_str!("../../../profiles/reverse-forward.yaml")
+            .replace("host: gateway.example.org", &format!("host: \"{address}\""));
+        let p = crate::profile::parse(&source, std::path::Path::new("rf-address")).unwrap();
+        assert_eq!(p.server().host.to_string(), address);
+        assert!(
+            queries(&p)[Role::Workstation].resolves.is_empty(),
+            "{address}"
+        );
+    }
+}
