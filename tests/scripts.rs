@@ -650,3 +650,54 @@ fn the_facts_of_two_profiles_gathered_at_once_answer_each_as_if_gathered_alone()
     assert_eq!(both.profiles.len(), 2);
     assert!(both.guard.is_none() && both.pending_reloads.is_empty());
 }
+
+/// The slow readers run in the background while the rest is read (ss, an sshd -T per user): each user's
+/// effective settings come back as that user's, only the keywords asked, a real listener is found by ss
+/// (the test's own socket, with its process name) and a free port is not, and the scratch directory they
+/// wrote into is gone when the script exits.
+#[test]
+fn the_background_readers_answer_each_question_and_leave_nothing_behind() {
+    let sandbox = Sandbox::new(false);
+    sandbox.set(
+        "sshd-T-jprov-a",
+        "port 22\nallowtcpforwarding remote\npermitlisten 127.0.0.1:4000\nx11forwarding no\n",
+    );
+    sandbox.set(
+        "sshd-T-admin",
+        "allowtcpforwarding yes\nusedns no\npermittty yes\n",
+    );
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let listening = listener.local_addr().unwrap().port();
+    let free = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let query = FactQuery {
+        sshd_users: vec!["jprov-a".into(), "admin".into(), "nobody-asked".into()],
+        sshd_keywords: jprov::resource::SSHD_KEYWORDS,
+        listeners: vec![listening, free],
+        ..FactQuery::default()
+    };
+    let facts = gather(&sandbox, &query);
+    let effective: Vec<(&str, &str, &str)> = (facts.sshd.effective.iter())
+        .map(|((user, key), value)| (user.as_str(), key.as_str(), value.as_str()))
+        .collect();
+    assert_eq!(
+        effective,
+        [
+            ("admin", "allowtcpforwarding", "yes"),
+            ("admin", "permittty", "yes"),
+            ("jprov-a", "allowtcpforwarding", "remote"),
+            ("jprov-a", "permitlisten", "127.0.0.1:4000"),
+            ("jprov-a", "x11forwarding", "no"),
+        ]
+    );
+    let who = facts.listeners.get(&listening).map(String::as_str);
+    let me = std::fs::read_to_string("/proc/self/comm").unwrap();
+    assert_eq!(who, Some(me.trim()), "{:?}", facts.listeners);
+    assert!(!facts.listeners.contains_key(&free));
+    drop(listener);
+    let left: Vec<_> = std::fs::read_dir(sandbox.tmp()).unwrap().collect();
+    assert!(left.is_empty(), "left in TMPDIR: {left:?}");
+}

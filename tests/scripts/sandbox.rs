@@ -17,9 +17,13 @@ const STUBS: &[(&str, &str)] = &[
         "id",
         r#"case "${1:-}" in -u) echo 0 ;; -un) echo root ;; *) echo 'uid=0(root) gid=0(root)' ;; esac"#,
     ),
+    // `sshd -T -C user=NAME,...` prints `sshd-T-NAME` when the test put one (else nothing).
     (
         "sshd",
-        r#"if [ "${1:-}" = -t ] && [ -e "$STUB_DIR/sshd-t-fails" ]; then echo "stub sshd: line 7: Bad configuration option" >&2; exit 1; fi"#,
+        r#"if [ "${1:-}" = -t ] && [ -e "$STUB_DIR/sshd-t-fails" ]; then echo "stub sshd: line 7: Bad configuration option" >&2; exit 1; fi
+if [ "${1:-}" = -T ]; then
+  for a; do case $a in user=*) u=${a#user=}; u=${u%%,*}; if [ -f "$STUB_DIR/sshd-T-$u" ]; then cat "$STUB_DIR/sshd-T-$u"; fi ;; esac; done
+fi"#,
     ),
     (
         "nginx",
@@ -120,6 +124,7 @@ impl Sandbox {
             std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
         }
         std::fs::create_dir_all(&root).unwrap();
+        std::fs::create_dir_all(dir.path().join("tmp")).unwrap();
         if systemd {
             std::fs::create_dir_all(format!("{root}/run/systemd/system")).unwrap();
         }
@@ -151,9 +156,15 @@ impl Sandbox {
         std::fs::read_to_string(self.path(host_path)).ok()
     }
 
-    /// A stub switch: `sshd-t-fails`, `nginx-t-fails`, `kill-at-write` (with the write's number).
+    /// A stub switch: `sshd-t-fails`, `nginx-t-fails`, `kill-at-write` (with the write's number), or what
+    /// `sshd -T` prints for a user (`sshd-T-NAME`).
     pub fn set(&self, switch: &str, value: &str) {
         std::fs::write(self.dir.path().join(switch), value).unwrap();
+    }
+
+    /// The scripts' TMPDIR (what `mktemp` makes goes there).
+    pub fn tmp(&self) -> PathBuf {
+        self.dir.path().join("tmp")
     }
 
     /// The stubs' calls so far, one per line.
@@ -174,6 +185,7 @@ impl Sandbox {
             .env("HOME", self.dir.path())
             .env("STUB_DIR", self.dir.path())
             .env("STUB_ROOT", &self.root)
+            .env("TMPDIR", self.tmp())
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())

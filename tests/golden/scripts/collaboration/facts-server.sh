@@ -18,6 +18,82 @@ fact_systemd $systemd
 PATH="$PATH:/usr/sbin:/sbin"
 nl='
 '
+# The slow readers start first and run in the background while the rest is read, each printing its records
+# into its own file in `views`, printed at the end: ss reads every process's sockets, sshd -T every drop-in
+# (a shared server asks for a port and a user per profile).
+views=$(mktemp -d)
+trap 'rm -rf "$views"' EXIT
+# One ss for every port asked. No ss, or nothing listening: no record. Per port: the first listener on it (a
+# listener's peer port is `*`, so `:PORT ` is its local address), and the first process name ss shows for
+# it: `users:(("NAME",pid=...`. Lines are split by the shell (IFS), not read byte by byte.
+(
+  listening=$(ss -ltnpH 2>/dev/null) || :
+  jprov_ifs=$IFS; IFS=$nl; set -f; set -- $listening; IFS=$jprov_ifs; set +f
+  found="" who=""
+  for line do
+    case $line in *":80 "*)
+      found=yes
+      case $line in *'users:(("'*) who=${line#*'users:(("'}; who=${who%%'"'*} ;; esac
+      break ;;
+    esac
+  done
+  if [ -n "$found" ]; then fact_listening 80 "${who:-something}"; fi
+  found="" who=""
+  for line do
+    case $line in *":8888 "*)
+      found=yes
+      case $line in *'users:(("'*) who=${line#*'users:(("'}; who=${who%%'"'*} ;; esac
+      break ;;
+    esac
+  done
+  if [ -n "$found" ]; then fact_listening 8888 "${who:-something}"; fi
+) > "$views/listening" &
+sshd_dir=/etc/ssh
+sshd_nl='
+'
+# The lines of $1 (text) that the case pattern of sshd_keywords admits, one per line, in `lines`.
+sshd_lines_of() {
+  lines=""
+  sshd_ifs=$IFS; IFS=$sshd_nl; set -f; set -- $1; IFS=$sshd_ifs; set +f
+  for line do
+    case $line in gatewayports' '*|allowtcpforwarding' '*|permitlisten' '*|permittty' '*|x11forwarding' '*|allowagentforwarding' '*|authorizedkeysfile' '*) lines="$lines$line$sshd_nl" ;; esac
+  done
+}
+(
+  effective=$(sshd -T -f "$sshd_dir/sshd_config" -C user=jprov-tunnel,host=jprov-check,addr=192.0.2.1 2>/dev/null) || :
+  sshd_lines_of "$effective"
+  hex_of "$lines"
+  say_effective jprov-tunnel "$HEX"
+) > "$views/effective-1" &
+(
+  effective=$(sshd -T -f "$sshd_dir/sshd_config" -C user=admin,host=jprov-check,addr=192.0.2.1 2>/dev/null) || :
+  sshd_lines_of "$effective"
+  hex_of "$lines"
+  say_effective admin "$HEX"
+) > "$views/effective-2" &
+(
+  effective=$(sshd -T -f "$sshd_dir/sshd_config" -C user=jprov-cert,host=jprov-check,addr=192.0.2.1 2>/dev/null) || :
+  sshd_lines_of "$effective"
+  hex_of "$lines"
+  say_effective jprov-cert "$HEX"
+) > "$views/effective-3" &
+(
+  sources=$(grep -HniE '^[[:space:]]*(gatewayports|allowtcpforwarding|permitlisten|permittty|x11forwarding|allowagentforwarding|authorizedkeysfile)[[:space:]]' "$sshd_dir/sshd_config" "$sshd_dir/sshd_config.d/"*.conf 2>/dev/null) || :
+  lines=""
+  if [ -n "$sources" ]; then
+    case $sshd_dir in
+      /etc/ssh) lines="$sources$sshd_nl" ;;
+      *)
+        sshd_ifs=$IFS; IFS=$sshd_nl; set -f; set -- $sources; IFS=$sshd_ifs; set +f
+        for line do
+          case $line in "$sshd_dir"/*) line=/etc/ssh/${line#"$sshd_dir"/} ;; esac
+          lines="$lines$line$sshd_nl"
+        done ;;
+    esac
+  fi
+  hex_of "$lines"
+  say_sources "$HEX"
+) > "$views/sources" &
 # A `stat -c %F` kind as one word (`directory`, `fifo`, `regular-empty-file`): spaces become hyphens.
 kind_of() { # path [-L]
   kind=$(stat ${2:-} -c '%F' "$1")
@@ -26,12 +102,14 @@ kind_of() { # path [-L]
 fact_path() { # path hexpath
   if [ -L "$1" ]; then fact_file_link "$2" "$(readlink "$1")"
   elif [ -f "$1" ]; then
-    # stat's three words are the record's mode, owner and group fields: from the one stat below, or (a
-    # file that appeared since) its own.
-    case "$nl$modes" in
-      *"$nl$1	"*) m="$nl$modes"; m=${m#*"$nl$1	"}; m=${m%%"$nl"*} ;;
-      *) m=$(stat -c '%a %U %G' "$1") ;;
-    esac
+    # stat's three words are the record's mode, owner and group fields: from the one stat below (its lines
+    # split by the shell: a `${modes#*PATH}` costs time in the square of its length), or (a file that
+    # appeared since) its own.
+    m=""
+    jprov_ifs=$IFS; IFS=$nl; set -f
+    for line in $modes; do case $line in "$1	"*) m=${line#*	}; break ;; esac; done
+    IFS=$jprov_ifs; set +f
+    if [ -z "$m" ]; then m=$(stat -c '%a %U %G' "$1"); fi
     if [ -s "$1" ]; then hex_in < "$1"; else HEX=""; fi
     fact_file "$2" $m "$HEX"
   elif [ -e "$1" ]; then kind_of "$1"; fact_file_other "$2" "$kind"
@@ -70,71 +148,6 @@ if [ $systemd = yes ]; then
 fi
 e=${e%%"$nl"*} a=${a%%"$nl"*}
 fact_unit system certbot.timer "${e:-unknown}" "${a:-unknown}"
-# One ss for every port asked: it reads every process's sockets, which costs more with every process on the
-# host (a shared server asks for a port per profile). No ss, or nothing listening: no record. Per port: the
-# first listener on it (a listener's peer port is `*`, so `:PORT ` is its local address), and the first
-# process name ss shows for it: `users:(("NAME",pid=...`.
-listening=$(ss -ltnpH 2>/dev/null) || :
-found="" who=""
-while IFS= read -r line; do
-  case $line in *":80 "*)
-    if [ -z "$found" ]; then
-      found=yes
-      case $line in *'users:(("'*) who=${line#*'users:(("'}; who=${who%%'"'*} ;; esac
-    fi ;;
-  esac
-done <<JPROV_SS
-$listening
-JPROV_SS
-if [ -n "$found" ]; then fact_listening 80 "${who:-something}"; fi
-found="" who=""
-while IFS= read -r line; do
-  case $line in *":8888 "*)
-    if [ -z "$found" ]; then
-      found=yes
-      case $line in *'users:(("'*) who=${line#*'users:(("'}; who=${who%%'"'*} ;; esac
-    fi ;;
-  esac
-done <<JPROV_SS
-$listening
-JPROV_SS
-if [ -n "$found" ]; then fact_listening 8888 "${who:-something}"; fi
-sshd_dir=/etc/ssh
-# The lines of $1 (text) that the case pattern of sshd_keywords admits, one per line, in `lines`.
-sshd_lines_of() {
-  lines=""
-  while IFS= read -r line; do
-    case $line in gatewayports' '*|allowtcpforwarding' '*|permitlisten' '*|permittty' '*|x11forwarding' '*|allowagentforwarding' '*|authorizedkeysfile' '*) lines="$lines$line
-" ;; esac
-  done <<JPROV_SSHD
-$1
-JPROV_SSHD
-}
-effective=$(sshd -T -f "$sshd_dir/sshd_config" -C user=jprov-tunnel,host=jprov-check,addr=192.0.2.1 2>/dev/null) || :
-sshd_lines_of "$effective"
-hex_of "$lines"
-say_effective jprov-tunnel "$HEX"
-effective=$(sshd -T -f "$sshd_dir/sshd_config" -C user=admin,host=jprov-check,addr=192.0.2.1 2>/dev/null) || :
-sshd_lines_of "$effective"
-hex_of "$lines"
-say_effective admin "$HEX"
-effective=$(sshd -T -f "$sshd_dir/sshd_config" -C user=jprov-cert,host=jprov-check,addr=192.0.2.1 2>/dev/null) || :
-sshd_lines_of "$effective"
-hex_of "$lines"
-say_effective jprov-cert "$HEX"
-sources=$(grep -HniE '^[[:space:]]*(gatewayports|allowtcpforwarding|permitlisten|permittty|x11forwarding|allowagentforwarding|authorizedkeysfile)[[:space:]]' "$sshd_dir/sshd_config" "$sshd_dir/sshd_config.d/"*.conf 2>/dev/null) || :
-lines=""
-if [ -n "$sources" ]; then
-  while IFS= read -r line; do
-    case $line in "$sshd_dir"/*) line=/etc/ssh/${line#"$sshd_dir"/} ;; esac
-    lines="$lines$line
-"
-  done <<JPROV_SSHD
-$sources
-JPROV_SSHD
-fi
-hex_of "$lines"
-say_sources "$HEX"
 state_dir "$uid"
 # Each profile's records, every line tagged with its name (one gathering may read several profiles').
 for PROFILE in lab-together; do
@@ -179,5 +192,7 @@ for PROFILE in lab-together; do
     fi
   done
 done
+wait
+cat "$views"/*
 fact_end
 }

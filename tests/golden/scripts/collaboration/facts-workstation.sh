@@ -18,6 +18,27 @@ fact_systemd $systemd
 PATH="$PATH:/usr/sbin:/sbin"
 nl='
 '
+# The slow readers start first and run in the background while the rest is read, each printing its records
+# into its own file in `views`, printed at the end: ss reads every process's sockets, sshd -T every drop-in
+# (a shared server asks for a port and a user per profile).
+views=$(mktemp -d)
+trap 'rm -rf "$views"' EXIT
+# One ss for every port asked. No ss, or nothing listening: no record. Per port: the first listener on it (a
+# listener's peer port is `*`, so `:PORT ` is its local address), and the first process name ss shows for
+# it: `users:(("NAME",pid=...`. Lines are split by the shell (IFS), not read byte by byte.
+(
+  listening=$(ss -ltnpH 2>/dev/null) || :
+  jprov_ifs=$IFS; IFS=$nl; set -f; set -- $listening; IFS=$jprov_ifs; set +f
+  found="" who=""
+  for line do
+    case $line in *":8888 "*)
+      found=yes
+      case $line in *'users:(("'*) who=${line#*'users:(("'}; who=${who%%'"'*} ;; esac
+      break ;;
+    esac
+  done
+  if [ -n "$found" ]; then fact_listening 8888 "${who:-something}"; fi
+) > "$views/listening" &
 # A `stat -c %F` kind as one word (`directory`, `fifo`, `regular-empty-file`): spaces become hyphens.
 kind_of() { # path [-L]
   kind=$(stat ${2:-} -c '%F' "$1")
@@ -26,12 +47,14 @@ kind_of() { # path [-L]
 fact_path() { # path hexpath
   if [ -L "$1" ]; then fact_file_link "$2" "$(readlink "$1")"
   elif [ -f "$1" ]; then
-    # stat's three words are the record's mode, owner and group fields: from the one stat below, or (a
-    # file that appeared since) its own.
-    case "$nl$modes" in
-      *"$nl$1	"*) m="$nl$modes"; m=${m#*"$nl$1	"}; m=${m%%"$nl"*} ;;
-      *) m=$(stat -c '%a %U %G' "$1") ;;
-    esac
+    # stat's three words are the record's mode, owner and group fields: from the one stat below (its lines
+    # split by the shell: a `${modes#*PATH}` costs time in the square of its length), or (a file that
+    # appeared since) its own.
+    m=""
+    jprov_ifs=$IFS; IFS=$nl; set -f
+    for line in $modes; do case $line in "$1	"*) m=${line#*	}; break ;; esac; done
+    IFS=$jprov_ifs; set +f
+    if [ -z "$m" ]; then m=$(stat -c '%a %U %G' "$1"); fi
     if [ -s "$1" ]; then hex_in < "$1"; else HEX=""; fi
     fact_file "$2" $m "$HEX"
   elif [ -e "$1" ]; then kind_of "$1"; fact_file_other "$2" "$kind"
@@ -86,11 +109,14 @@ if [ $systemd = yes ]; then
 fi
 e=${e%%"$nl"*} a=${a%%"$nl"*}
 fact_unit user jprov-lab-together-jupyter.service "${e:-unknown}" "${a:-unknown}"
-user=$(id -un)
-if [ -e "/var/lib/systemd/linger/$user" ]; then fact_linger yes; else
-  fact_linger no
-  # Only lists what sudo would allow; runs nothing.
-  if [ "$uid" = 0 ] || sudo -n -l loginctl enable-linger "$user" >/dev/null 2>&1; then fact_linger_sudo yes; else fact_linger_sudo no; fi
+# Lingering is systemd's: without it there is nothing to ask (and sudo -l costs a sudo).
+if [ $systemd = yes ]; then
+  user=$(id -un)
+  if [ -e "/var/lib/systemd/linger/$user" ]; then fact_linger yes; else
+    fact_linger no
+    # Only lists what sudo would allow; runs nothing.
+    if [ "$uid" = 0 ] || sudo -n -l loginctl enable-linger "$user" >/dev/null 2>&1; then fact_linger_sudo yes; else fact_linger_sudo no; fi
+  fi
 fi
 if [ -f /opt/jupyter/bin/jupyter ] && [ -x /opt/jupyter/bin/jupyter ]; then x=yes; else x=no; fi
 fact_executable 2f6f70742f6a7570797465722f62696e2f6a757079746572 $x
@@ -149,23 +175,6 @@ if [ -n "$py" ]; then
 else
   fact_python 2f6f70742f6a7570797465722f62696e2f6a757079746572 none ""
 fi
-# One ss for every port asked: it reads every process's sockets, which costs more with every process on the
-# host (a shared server asks for a port per profile). No ss, or nothing listening: no record. Per port: the
-# first listener on it (a listener's peer port is `*`, so `:PORT ` is its local address), and the first
-# process name ss shows for it: `users:(("NAME",pid=...`.
-listening=$(ss -ltnpH 2>/dev/null) || :
-found="" who=""
-while IFS= read -r line; do
-  case $line in *":8888 "*)
-    if [ -z "$found" ]; then
-      found=yes
-      case $line in *'users:(("'*) who=${line#*'users:(("'}; who=${who%%'"'*} ;; esac
-    fi ;;
-  esac
-done <<JPROV_SS
-$listening
-JPROV_SS
-if [ -n "$found" ]; then fact_listening 8888 "${who:-something}"; fi
 if [ -e /home/alice/.ssh/jprov-lab-together-tunnel ] || [ -L /home/alice/.ssh/jprov-lab-together-tunnel ]; then fact_exists 2f686f6d652f616c6963652f2e7373682f6a70726f762d6c61622d746f6765746865722d74756e6e656c; fi
 if [ -e /home/alice/.ssh/jprov-lab-together-tunnel.pub ] || [ -L /home/alice/.ssh/jprov-lab-together-tunnel.pub ]; then fact_exists 2f686f6d652f616c6963652f2e7373682f6a70726f762d6c61622d746f6765746865722d74756e6e656c2e707562; fi
 if [ -e /home/alice/.ssh/jprov-lab-together-certificate ] || [ -L /home/alice/.ssh/jprov-lab-together-certificate ]; then fact_exists 2f686f6d652f616c6963652f2e7373682f6a70726f762d6c61622d746f6765746865722d6365727469666963617465; fi
@@ -214,5 +223,7 @@ for PROFILE in lab-together; do
     fi
   done
 done
+wait
+cat "$views"/*
 fact_end
 }

@@ -18,6 +18,27 @@ fact_systemd $systemd
 PATH="$PATH:/usr/sbin:/sbin"
 nl='
 '
+# The slow readers start first and run in the background while the rest is read, each printing its records
+# into its own file in `views`, printed at the end: ss reads every process's sockets, sshd -T every drop-in
+# (a shared server asks for a port and a user per profile).
+views=$(mktemp -d)
+trap 'rm -rf "$views"' EXIT
+# One ss for every port asked. No ss, or nothing listening: no record. Per port: the first listener on it (a
+# listener's peer port is `*`, so `:PORT ` is its local address), and the first process name ss shows for
+# it: `users:(("NAME",pid=...`. Lines are split by the shell (IFS), not read byte by byte.
+(
+  listening=$(ss -ltnpH 2>/dev/null) || :
+  jprov_ifs=$IFS; IFS=$nl; set -f; set -- $listening; IFS=$jprov_ifs; set +f
+  found="" who=""
+  for line do
+    case $line in *":8888 "*)
+      found=yes
+      case $line in *'users:(("'*) who=${line#*'users:(("'}; who=${who%%'"'*} ;; esac
+      break ;;
+    esac
+  done
+  if [ -n "$found" ]; then fact_listening 8888 "${who:-something}"; fi
+) > "$views/listening" &
 # A `stat -c %F` kind as one word (`directory`, `fifo`, `regular-empty-file`): spaces become hyphens.
 kind_of() { # path [-L]
   kind=$(stat ${2:-} -c '%F' "$1")
@@ -26,12 +47,14 @@ kind_of() { # path [-L]
 fact_path() { # path hexpath
   if [ -L "$1" ]; then fact_file_link "$2" "$(readlink "$1")"
   elif [ -f "$1" ]; then
-    # stat's three words are the record's mode, owner and group fields: from the one stat below, or (a
-    # file that appeared since) its own.
-    case "$nl$modes" in
-      *"$nl$1	"*) m="$nl$modes"; m=${m#*"$nl$1	"}; m=${m%%"$nl"*} ;;
-      *) m=$(stat -c '%a %U %G' "$1") ;;
-    esac
+    # stat's three words are the record's mode, owner and group fields: from the one stat below (its lines
+    # split by the shell: a `${modes#*PATH}` costs time in the square of its length), or (a file that
+    # appeared since) its own.
+    m=""
+    jprov_ifs=$IFS; IFS=$nl; set -f
+    for line in $modes; do case $line in "$1	"*) m=${line#*	}; break ;; esac; done
+    IFS=$jprov_ifs; set +f
+    if [ -z "$m" ]; then m=$(stat -c '%a %U %G' "$1"); fi
     if [ -s "$1" ]; then hex_in < "$1"; else HEX=""; fi
     fact_file "$2" $m "$HEX"
   elif [ -e "$1" ]; then kind_of "$1"; fact_file_other "$2" "$kind"
@@ -67,11 +90,14 @@ if [ $systemd = yes ]; then
 fi
 e=${e%%"$nl"*} a=${a%%"$nl"*}
 fact_unit user jprov-lab-ngrok-ngrok.service "${e:-unknown}" "${a:-unknown}"
-user=$(id -un)
-if [ -e "/var/lib/systemd/linger/$user" ]; then fact_linger yes; else
-  fact_linger no
-  # Only lists what sudo would allow; runs nothing.
-  if [ "$uid" = 0 ] || sudo -n -l loginctl enable-linger "$user" >/dev/null 2>&1; then fact_linger_sudo yes; else fact_linger_sudo no; fi
+# Lingering is systemd's: without it there is nothing to ask (and sudo -l costs a sudo).
+if [ $systemd = yes ]; then
+  user=$(id -un)
+  if [ -e "/var/lib/systemd/linger/$user" ]; then fact_linger yes; else
+    fact_linger no
+    # Only lists what sudo would allow; runs nothing.
+    if [ "$uid" = 0 ] || sudo -n -l loginctl enable-linger "$user" >/dev/null 2>&1; then fact_linger_sudo yes; else fact_linger_sudo no; fi
+  fi
 fi
 # systemd looks a bare name up in its own fixed PATH, not the user's.
 x=no; for d in /usr/local/sbin /usr/local/bin /usr/sbin /usr/bin /sbin /bin; do if [ -f "$d"/jupyter ] && [ -x "$d"/jupyter ]; then x=yes; break; fi; done
@@ -93,23 +119,6 @@ if [ -f /home/alice/.config/jprov/ngrok-basic-auth ]; then
 elif [ -e /home/alice/.config/jprov/ngrok-basic-auth ]; then kind_of /home/alice/.config/jprov/ngrok-basic-auth -L; fact_private_other 2f686f6d652f616c6963652f2e636f6e6669672f6a70726f762f6e67726f6b2d62617369632d61757468 "$kind"
 else fact_private_missing 2f686f6d652f616c6963652f2e636f6e6669672f6a70726f762f6e67726f6b2d62617369632d61757468
 fi
-# One ss for every port asked: it reads every process's sockets, which costs more with every process on the
-# host (a shared server asks for a port per profile). No ss, or nothing listening: no record. Per port: the
-# first listener on it (a listener's peer port is `*`, so `:PORT ` is its local address), and the first
-# process name ss shows for it: `users:(("NAME",pid=...`.
-listening=$(ss -ltnpH 2>/dev/null) || :
-found="" who=""
-while IFS= read -r line; do
-  case $line in *":8888 "*)
-    if [ -z "$found" ]; then
-      found=yes
-      case $line in *'users:(("'*) who=${line#*'users:(("'}; who=${who%%'"'*} ;; esac
-    fi ;;
-  esac
-done <<JPROV_SS
-$listening
-JPROV_SS
-if [ -n "$found" ]; then fact_listening 8888 "${who:-something}"; fi
 state_dir "$uid"
 # Each profile's records, every line tagged with its name (one gathering may read several profiles').
 for PROFILE in lab-ngrok; do
@@ -154,5 +163,7 @@ for PROFILE in lab-ngrok; do
     fi
   done
 done
+wait
+cat "$views"/*
 fact_end
 }

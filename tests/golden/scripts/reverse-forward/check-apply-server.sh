@@ -61,40 +61,54 @@ Match User jprov-cert
 if out=$(sshd -t -f "$scratch/ssh/sshd_config" 2>&1); then say_check_ok sshd
 else say_check_invalid sshd "$(printf '%s' "$out" | sed "s|$scratch/ssh|/etc/ssh|g")"; fi
 sshd_dir="$scratch/ssh"
+views="$scratch/views"
+mkdir "$views"
+sshd_nl='
+'
 # The lines of $1 (text) that the case pattern of sshd_keywords admits, one per line, in `lines`.
 sshd_lines_of() {
   lines=""
-  while IFS= read -r line; do
-    case $line in gatewayports' '*|allowtcpforwarding' '*|permitlisten' '*|permittty' '*|x11forwarding' '*|allowagentforwarding' '*|authorizedkeysfile' '*) lines="$lines$line
-" ;; esac
-  done <<JPROV_SSHD
-$1
-JPROV_SSHD
+  sshd_ifs=$IFS; IFS=$sshd_nl; set -f; set -- $1; IFS=$sshd_ifs; set +f
+  for line do
+    case $line in gatewayports' '*|allowtcpforwarding' '*|permitlisten' '*|permittty' '*|x11forwarding' '*|allowagentforwarding' '*|authorizedkeysfile' '*) lines="$lines$line$sshd_nl" ;; esac
+  done
 }
-effective=$(sshd -T -f "$sshd_dir/sshd_config" -C user=jprov-tunnel,host=jprov-check,addr=192.0.2.1 2>/dev/null) || :
-sshd_lines_of "$effective"
-hex_of "$lines"
-say_effective jprov-tunnel "$HEX"
-effective=$(sshd -T -f "$sshd_dir/sshd_config" -C user=admin,host=jprov-check,addr=192.0.2.1 2>/dev/null) || :
-sshd_lines_of "$effective"
-hex_of "$lines"
-say_effective admin "$HEX"
-effective=$(sshd -T -f "$sshd_dir/sshd_config" -C user=jprov-cert,host=jprov-check,addr=192.0.2.1 2>/dev/null) || :
-sshd_lines_of "$effective"
-hex_of "$lines"
-say_effective jprov-cert "$HEX"
-sources=$(grep -HniE '^[[:space:]]*(gatewayports|allowtcpforwarding|permitlisten|permittty|x11forwarding|allowagentforwarding|authorizedkeysfile)[[:space:]]' "$sshd_dir/sshd_config" "$sshd_dir/sshd_config.d/"*.conf 2>/dev/null) || :
-lines=""
-if [ -n "$sources" ]; then
-  while IFS= read -r line; do
-    case $line in "$sshd_dir"/*) line=/etc/ssh/${line#"$sshd_dir"/} ;; esac
-    lines="$lines$line
-"
-  done <<JPROV_SSHD
-$sources
-JPROV_SSHD
-fi
-hex_of "$lines"
-say_sources "$HEX"
+(
+  effective=$(sshd -T -f "$sshd_dir/sshd_config" -C user=jprov-tunnel,host=jprov-check,addr=192.0.2.1 2>/dev/null) || :
+  sshd_lines_of "$effective"
+  hex_of "$lines"
+  say_effective jprov-tunnel "$HEX"
+) > "$views/effective-1" &
+(
+  effective=$(sshd -T -f "$sshd_dir/sshd_config" -C user=admin,host=jprov-check,addr=192.0.2.1 2>/dev/null) || :
+  sshd_lines_of "$effective"
+  hex_of "$lines"
+  say_effective admin "$HEX"
+) > "$views/effective-2" &
+(
+  effective=$(sshd -T -f "$sshd_dir/sshd_config" -C user=jprov-cert,host=jprov-check,addr=192.0.2.1 2>/dev/null) || :
+  sshd_lines_of "$effective"
+  hex_of "$lines"
+  say_effective jprov-cert "$HEX"
+) > "$views/effective-3" &
+(
+  sources=$(grep -HniE '^[[:space:]]*(gatewayports|allowtcpforwarding|permitlisten|permittty|x11forwarding|allowagentforwarding|authorizedkeysfile)[[:space:]]' "$sshd_dir/sshd_config" "$sshd_dir/sshd_config.d/"*.conf 2>/dev/null) || :
+  lines=""
+  if [ -n "$sources" ]; then
+    case $sshd_dir in
+      /etc/ssh) lines="$sources$sshd_nl" ;;
+      *)
+        sshd_ifs=$IFS; IFS=$sshd_nl; set -f; set -- $sources; IFS=$sshd_ifs; set +f
+        for line do
+          case $line in "$sshd_dir"/*) line=/etc/ssh/${line#"$sshd_dir"/} ;; esac
+          lines="$lines$line$sshd_nl"
+        done ;;
+    esac
+  fi
+  hex_of "$lines"
+  say_sources "$HEX"
+) > "$views/sources" &
+wait
+cat "$views"/*
 say_check_end
 }
