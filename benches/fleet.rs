@@ -130,14 +130,16 @@ fn main() {
         converging.elapsed().as_secs_f64()
     );
 
-    // JPROV_BENCH_HOLD=1: keep the converged hosts up for 15 minutes instead of timing, to look at one
-    // run closely (strace, the scripts); the profiles' directory is printed.
-    if std::env::var_os("JPROV_BENCH_HOLD").is_some() {
+    // JPROV_BENCH_HOLD=SECONDS (900 when not a number): keep the converged hosts up that long instead of
+    // timing, to look at one run closely (strace, the scripts); the profiles' directory is printed.
+    if let Some(hold) = std::env::var_os("JPROV_BENCH_HOLD") {
+        let seconds = hold.to_str().and_then(|s| s.parse().ok()).unwrap_or(900);
         eprintln!(
-            "holding the hosts; profiles in {}",
+            "holding the hosts for {seconds} s; profiles in {}",
             fleet.profiles[0].parent().unwrap().display()
         );
-        std::thread::sleep(Duration::from_secs(900));
+        std::thread::sleep(Duration::from_secs(seconds));
+        return;
     }
     let mut configs = vec![];
     for n in SIZES {
