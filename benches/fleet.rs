@@ -9,19 +9,26 @@
 //! - the floor for the same hosts: a thread per host does TCP connect (TCP_NODELAY), SSH handshake, the host
 //!   key compared with the pinned known_hosts, the same key's login, one `true` exec, close; wall time of
 //!   the whole parallel set;
+//! - the same floor with each exec running, instead of `true`, the on-host commands a plan cannot do
+//!   without (sshd -T for each user whose settings it checks, ss where it asks about a port), and with
+//!   each exec running jprov's own facts script for that host: where the floor stops and the hosts' own
+//!   work starts, and how much of a plan is the hosts' rather than jprov's;
 //! - a workstation reached through the server (`workstation.jump: server`) against a direct one, next to
 //!   the floor of one `direct-tcpip` channel open on an established session to the server;
 //! - jprov's peak memory (its resident high-water mark at exit, from a few traced runs after the timed ones).
 //!
-//! The goals are printed beside the figures, never asserted. Until jprov takes several profiles in one
-//! invocation, the N > 1 rows say what they need instead of a figure (jprov's exit status and stderr tell).
-//! The hosts are converged before timing with one single-profile `jprov apply --yes P` each.
+//! The goals are printed beside the figures, never asserted. A jprov that cannot take several profiles in
+//! one invocation gets, in the N > 1 rows, what it needs instead of a figure (its exit status and stderr
+//! tell). The hosts are converged before timing with one single-profile `jprov apply --yes P` each.
 
 #[path = "../tests/support/mod.rs"]
 mod support;
 
+use jprov::facts::FactQuery;
 use jprov::password::{hash_password, HashScheme};
 use jprov::profile::{Jump, Method, Profile};
+use jprov::render::Templates;
+use jprov::resource::Role;
 use std::io::Read;
 use std::net::TcpStream;
 use std::os::unix::process::CommandExt;
@@ -78,6 +85,13 @@ enum Config {
     Apply(usize),
     /// The floor for the server and the first N workstations.
     Floor(usize),
+    /// The floor's logins, each exec running the on-host commands a plan of the first N profiles cannot do
+    /// without (`required_commands`): where the floor stops and the hosts' own work starts.
+    Commands(usize),
+    /// The floor's logins, each exec running jprov's own facts script for that host (rendered by jprov's
+    /// library from the same queries, the server's merged for all N): the hosts' share of a plan, without
+    /// jprov's own work (its ssh config lookups, parsing, planning).
+    Scripts(usize),
     /// `jprov plan` of the one jumped workstation's profile.
     JumpedPlan,
     /// One direct-tcpip channel open on an established session to the server.
@@ -143,7 +157,13 @@ fn main() {
     }
     let mut configs = vec![];
     for n in SIZES {
-        configs.extend([Config::Plan(n), Config::Apply(n), Config::Floor(n)]);
+        configs.extend([
+            Config::Plan(n),
+            Config::Apply(n),
+            Config::Floor(n),
+            Config::Commands(n),
+            Config::Scripts(n),
+        ]);
     }
     configs.extend([Config::JumpedPlan, Config::ChannelOpen]);
     let hop = fleet.admin_session();
@@ -312,20 +332,51 @@ impl Fleet {
             .collect()
     }
 
+    /// What each login of `logins(n)` runs instead of `true`: `work` of the query jprov gathers there (the
+    /// server's merged from the first `n` profiles', each workstation's its profile's), as `(command,
+    /// stdin)`, under `sudo -n` where the profile says so (the server), as jprov runs its facts script.
+    fn host_work(&self, n: usize, work: fn(&FactQuery) -> String) -> Vec<(String, String)> {
+        let templates = Templates::new();
+        let queries: Vec<_> = (self.profiles[..n].iter())
+            .map(|path| {
+                let loaded = jprov::profile::load(path).unwrap();
+                jprov::desired::fact_queries(&loaded.profile, &templates).unwrap()
+            })
+            .collect();
+        let server: Vec<&FactQuery> = queries.iter().map(|q| &q[Role::Server]).collect();
+        std::iter::once(("sudo -n sh -s", work(&jprov::desired::merged(&server))))
+            .chain(
+                queries
+                    .iter()
+                    .map(|q| ("sh -s", work(&q[Role::Workstation]))),
+            )
+            .map(|(command, stdin)| (command.to_string(), stdin))
+            .collect()
+    }
+
     /// The jprov command line of a configuration (none for the floors).
     fn jprov_args(&self, config: Config) -> Option<(&'static [&'static str], &[PathBuf])> {
         match config {
             Config::Plan(n) => Some((&["plan"], &self.profiles[..n])),
             Config::Apply(n) => Some((&["apply", "--yes"], &self.profiles[..n])),
             Config::JumpedPlan => Some((&["plan"], std::slice::from_ref(&self.jumped_profile))),
-            Config::Floor(_) | Config::ChannelOpen => None,
+            Config::Floor(_) | Config::Commands(_) | Config::Scripts(_) | Config::ChannelOpen => {
+                None
+            }
         }
     }
 
     fn measure(&self, config: Config, hop: &ssh2::Session, m: &mut Measured, keep: bool) {
         let wall = match (config, self.jprov_args(config)) {
             (_, Some((args, profiles))) => self.measure_jprov(args, profiles, m, keep),
-            (Config::Floor(n), None) => Some(floor(&self.logins(n))),
+            (Config::Floor(n), None) => Some(floor(&self.logins(n), &[])),
+            (Config::Commands(n), None) => Some(floor(
+                &self.logins(n),
+                &self.host_work(n, required_commands),
+            )),
+            (Config::Scripts(n), None) => {
+                Some(floor(&self.logins(n), &self.host_work(n, facts_script)))
+            }
             (_, None) => Some(channel_open(hop, self.jumped.port())),
         };
         if let (Some(wall), true) = (wall, keep) {
@@ -556,12 +607,12 @@ fn refusal(args: &[&str], profiles: usize, run: &Run) -> Option<String> {
 }
 
 /// The floor of a fleet's connection pattern: every login at once, a thread each; the wall time of the
-/// whole set.
-fn floor(logins: &[Login]) -> Duration {
+/// whole set. Each login runs `true`, or its `(command, stdin)` of `work` when there is one.
+fn floor(logins: &[Login], work: &[(String, String)]) -> Duration {
     let start = Instant::now();
     std::thread::scope(|scope| {
-        let threads: Vec<_> = (logins.iter())
-            .map(|l| scope.spawn(move || login_and_run_true(l)))
+        let threads: Vec<_> = (logins.iter().enumerate())
+            .map(|(i, l)| scope.spawn(move || login_and_run(l, work.get(i))))
             .collect();
         for t in threads {
             t.join().unwrap();
@@ -570,10 +621,19 @@ fn floor(logins: &[Login]) -> Duration {
     start.elapsed()
 }
 
-fn login_and_run_true(l: &Login) {
+fn login_and_run(l: &Login, work: Option<&(String, String)>) {
     let (session, _tcp) = login(l).unwrap_or_else(|e| panic!("floor, port {}: {e}", l.port));
     let mut channel = session.channel_session().unwrap();
-    channel.exec("true").unwrap();
+    match work {
+        None => channel.exec("true").unwrap(),
+        // The scripts read all of their stdin before they print anything (one brace group): no deadlock.
+        Some((command, stdin)) => {
+            use std::io::Write;
+            channel.exec(command).unwrap();
+            channel.write_all(stdin.as_bytes()).unwrap();
+            channel.send_eof().unwrap();
+        }
+    }
     let mut sink = vec![];
     channel.read_to_end(&mut sink).unwrap();
     channel.wait_close().unwrap();
@@ -600,6 +660,28 @@ fn login(l: &Login) -> Result<(ssh2::Session, TcpStream), String> {
         .userauth_pubkey_file(l.user, None, &l.key, None)
         .map_err(|e| e.to_string())?;
     Ok((session, tcp))
+}
+
+/// The on-host commands a plan cannot do without, for `query` on these hosts (no systemd): sshd's effective
+/// settings for every user whose settings the plan checks (one `sshd -T` each, all at once, as the facts
+/// script runs them), and the listening sockets when a port is asked (one `ss`). No file is read, nothing
+/// is encoded or printed.
+fn required_commands(query: &FactQuery) -> String {
+    let mut script = String::from("PATH=\"$PATH:/usr/sbin:/sbin\"\n");
+    for user in &query.sshd_users {
+        script += &format!(
+            "sshd -T -f /etc/ssh/sshd_config -C user={user},host=jprov-check,addr=192.0.2.1 >/dev/null 2>&1 &\n"
+        );
+    }
+    if !query.listeners.is_empty() {
+        script += "ss -ltnpH >/dev/null 2>&1\n";
+    }
+    script + "wait\n"
+}
+
+/// jprov's facts script for `query`, as `jprov plan` sends it.
+fn facts_script(query: &FactQuery) -> String {
+    jprov::script::facts(&Templates::new(), query).unwrap()
 }
 
 /// One direct-tcpip channel to the workstation's sshd opened (the server connects to it) and closed.
@@ -700,7 +782,7 @@ fn report(configs: &[Config], measured: &[Measured], rounds: usize) {
             met.unwrap_or_default()
         );
     }
-
+    breakdown(&get);
     println!(
         "\nevery configuration: min / median / max, peak memory, admin logins on the server per run"
     );
@@ -726,6 +808,35 @@ fn report(configs: &[Config], measured: &[Measured], rounds: usize) {
             _ => "no samples".into(),
         };
         println!("  {:<16} {line}", format!("{c:?}"));
+    }
+}
+
+/// Where a no-change plan's time goes, per fleet size: the floor, the floor with the on-host commands a
+/// plan cannot do without, the floor with jprov's facts scripts (the hosts' whole share), and jprov; each
+/// with its ratio to the floor. The goals of the first table cannot be met where the commands alone exceed
+/// them.
+fn breakdown<'a>(get: &dyn Fn(Config) -> &'a Measured) {
+    println!(
+        "\nwhere a no-change plan's time goes (medians, ratio to the floor of the same hosts)\n"
+    );
+    println!("| hosts | floor | floor + on-host commands a plan cannot do without | floor + jprov's facts scripts | `jprov plan` |");
+    println!("|---|---|---|---|---|");
+    for n in SIZES {
+        let Ok(floor) = figure(get(Config::Floor(n))) else {
+            continue;
+        };
+        let cell = |c: Config| match figure(get(c)) {
+            Ok(d) => format!("{} ({:.2}×)", ms(d), d.as_secs_f64() / floor.as_secs_f64()),
+            Err(why) => why,
+        };
+        println!(
+            "| {} | {} | {} | {} | {} |",
+            n + 1,
+            ms(floor),
+            cell(Config::Commands(n)),
+            cell(Config::Scripts(n)),
+            cell(Config::Plan(n))
+        );
     }
 }
 
