@@ -7,9 +7,11 @@
 //! messages) is hex-encoded, by the caller (`h`, `hs`, or `hex_in`/`hex_of` into `HEX`) or by the emitter
 //! (`%h` in its format).
 
+mod blobs;
 mod facts;
 mod outcome;
 
+pub use blobs::BlobError;
 pub use facts::{parse_facts, Fact, FactsError, Record};
 pub use outcome::{parse_guard_reply, parse_outcome, Failure, GuardReply, Outcome};
 
@@ -49,7 +51,7 @@ const EMITTERS: &[Emitter] = &[
     // The facts script: paths and contents arrive hex-encoded.
     emitter("fact_begin", "jprov-facts 1"),
     emitter("fact_uid", "uid %s"),
-    emitter("fact_home", "home %h"),
+    emitter("fact_home", "home %s"),
     emitter("fact_systemd", "systemd %s"),
     emitter("fact_file_missing", "file %s missing"),
     emitter("fact_file_link", "file %s link %h"),

@@ -701,3 +701,44 @@ fn the_background_readers_answer_each_question_and_leave_nothing_behind() {
     let left: Vec<_> = std::fs::read_dir(sandbox.tmp()).unwrap().collect();
     assert!(left.is_empty(), "left in TMPDIR: {left:?}");
 }
+
+/// The facts script encodes every content and text it reports with one od at the end, whatever the number
+/// of files (a shared server asks for hundreds): the files, the keys, the names of what apply kept and
+/// the originals come back whole, each in its own record.
+#[test]
+fn the_facts_script_encodes_all_its_contents_with_one_od() {
+    let plan = offline_plan("reverse-forward", false);
+    let sandbox = Sandbox::new(true);
+    run_all_phases(&sandbox, &plan, Role::Server);
+    let p = loaded("reverse-forward").profile;
+    let queries = jprov::desired::fact_queries(&p, &Templates::new()).unwrap();
+    let mut query = rooted(&queries[Role::Server], &sandbox);
+    query.sshd_users.clear();
+    query.listeners.clear();
+    let before = sandbox.calls().lines().count();
+    let facts = gather(&sandbox, &query);
+    let ods = (sandbox.calls().lines().skip(before))
+        .filter(|call| call.starts_with("od "))
+        .count();
+    assert_eq!(ods, 1, "{}", sandbox.calls());
+    let contents: Vec<_> = (facts.files.iter())
+        .filter_map(|(path, file)| match file {
+            jprov::facts::FileFact::File { content, .. } => Some((path, content)),
+            _ => None,
+        })
+        .collect();
+    assert!(contents.len() >= 2, "{:?}", facts.files.keys());
+    for (path, content) in contents {
+        let on_disk = std::fs::read(path).unwrap();
+        assert_eq!(content, &on_disk, "{path}");
+    }
+    assert!(!facts.backups.is_empty() && !facts.originals.is_empty());
+    let home = sandbox
+        .tmp()
+        .parent()
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(facts.home, home);
+}

@@ -407,11 +407,21 @@ pub enum FactsError {
     Failed(String),
     #[error("the facts script did not finish (no end marker); the host said: {0}")]
     Truncated(String),
+    #[error(transparent)]
+    Blobs(#[from] super::BlobError),
 }
 
 /// Parse the facts script's output: its records, between `jprov-facts 1` and `end`. Any other line, and
 /// an output without the end, is an error; so is a `jprov-error` the script stopped with.
 pub fn parse_facts(output: &str, stderr: &str) -> Result<Facts, FactsError> {
+    // A script stopped before its blob section still says why (its `jprov-error` line, or no end).
+    let output = match super::blobs::expand(output) {
+        Ok(expanded) => expanded,
+        Err(_) if !output.contains("\nend\n") && !output.ends_with("\nend") => {
+            return Err(facts_stopped(output, stderr))
+        }
+        Err(e) => return Err(e.into()),
+    };
     let mut facts = Facts::default();
     let mut records = BTreeMap::new();
     let mut ended = false;
@@ -427,10 +437,18 @@ pub fn parse_facts(output: &str, stderr: &str) -> Result<Facts, FactsError> {
         }
     }
     if !ended {
-        return Err(FactsError::Truncated(
-            stderr.trim().chars().take(500).collect(),
-        ));
+        return Err(facts_stopped(&output, stderr));
     }
     facts.set_records(records);
     Ok(facts)
+}
+
+/// Why a script that stopped before its end stopped: the error it said, or what the host said.
+fn facts_stopped(output: &str, stderr: &str) -> FactsError {
+    (output.lines().enumerate())
+        .find_map(|(i, text)| match Line::parse(i + 1, text) {
+            Ok(Line::Error(message)) => Some(FactsError::Failed(message)),
+            _ => None,
+        })
+        .unwrap_or_else(|| FactsError::Truncated(stderr.trim().chars().take(500).collect()))
 }

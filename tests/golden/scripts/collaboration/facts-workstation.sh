@@ -9,20 +9,32 @@ PROFILE=''
 # <<< src/protocol.rs: protocol::shell() >>>
 # <<< templates/host_lib.sh, as it is >>>
 fact_begin
-uid=$(id -u)
-fact_uid "$uid"
-fact_home "${HOME:-/}"
-if have_systemd; then systemd=yes; else systemd=no; fi
-fact_systemd $systemd
 # The same PATH whatever was asked (several profiles' queries may be gathered at once): sshd is in sbin.
 PATH="$PATH:/usr/sbin:/sbin"
 nl='
 '
+# The script's scratch directory: the background readers' records, the texts of deferred contents.
+views=$(mktemp -d)
+trap 'rm -rf "$views"' EXIT
+# Contents are encoded at the end, all by one od (src/protocol/blobs.rs): a record's field `@N` stands for
+# blob N, the Nth file in `blobs` (a file the script read, or a text it wrote into views). An empty text
+# is an empty field, no blob. Paths hold no newline (they are validated).
+blobs="" blob_count=0
+blob_file() { blobs="$blobs$1$nl"; HEX=@$blob_count; blob_count=$((blob_count + 1)); }
+blob_text() {
+  if [ -z "$1" ]; then HEX=; return; fi
+  printf '%s' "$1" > "$views/blob-$blob_count"
+  blob_file "$views/blob-$blob_count"
+}
+uid=$(id -u)
+fact_uid "$uid"
+blob_text "${HOME:-/}"
+fact_home "$HEX"
+if have_systemd; then systemd=yes; else systemd=no; fi
+fact_systemd $systemd
 # The slow readers start first and run in the background while the rest is read, each printing its records
 # into its own file in `views`, printed at the end: ss reads every process's sockets, sshd -T every drop-in
 # (a shared server asks for a port and a user per profile).
-views=$(mktemp -d)
-trap 'rm -rf "$views"' EXIT
 # One ss for every port asked. No ss, or nothing listening: no record. Per port: the first listener on it (a
 # listener's peer port is `*`, so `:PORT ` is its local address), and the first process name ss shows for
 # it: `users:(("NAME",pid=...`. Lines are split by the shell (IFS), not read byte by byte.
@@ -55,7 +67,7 @@ fact_path() { # path hexpath
     for line in $modes; do case $line in "$1	"*) m=${line#*	}; break ;; esac; done
     IFS=$jprov_ifs; set +f
     if [ -z "$m" ]; then m=$(stat -c '%a %U %G' "$1"); fi
-    if [ -s "$1" ]; then hex_in < "$1"; else HEX=""; fi
+    if [ -s "$1" ]; then blob_file "$1"; else HEX=""; fi
     fact_file "$2" $m "$HEX"
   elif [ -e "$1" ]; then kind_of "$1"; fact_file_other "$2" "$kind"
   else fact_file_missing "$2"
@@ -76,8 +88,8 @@ fact_path /home/alice/.config/systemd/user/jprov-lab-together-jupyter.service 2f
 fact_path /home/alice/.local/share/jprov/lab-together/fetch-certificate 2f686f6d652f616c6963652f2e6c6f63616c2f73686172652f6a70726f762f6c61622d746f6765746865722f66657463682d6365727469666963617465
 fact_path /home/alice/.config/systemd/user/jprov-lab-together-certificate.service 2f686f6d652f616c6963652f2e636f6e6669672f73797374656d642f757365722f6a70726f762d6c61622d746f6765746865722d63657274696669636174652e73657276696365
 fact_path /home/alice/.config/systemd/user/jprov-lab-together-certificate.timer 2f686f6d652f616c6963652f2e636f6e6669672f73797374656d642f757365722f6a70726f762d6c61622d746f6765746865722d63657274696669636174652e74696d6572
-if [ -f /home/alice/.ssh/jprov-lab-together-tunnel ] && [ -f /home/alice/.ssh/jprov-lab-together-tunnel.pub ]; then hex_in < /home/alice/.ssh/jprov-lab-together-tunnel.pub; fact_key 2f686f6d652f616c6963652f2e7373682f6a70726f762d6c61622d746f6765746865722d74756e6e656c "$HEX"; fi
-if [ -f /home/alice/.ssh/jprov-lab-together-certificate ] && [ -f /home/alice/.ssh/jprov-lab-together-certificate.pub ]; then hex_in < /home/alice/.ssh/jprov-lab-together-certificate.pub; fact_key 2f686f6d652f616c6963652f2e7373682f6a70726f762d6c61622d746f6765746865722d6365727469666963617465 "$HEX"; fi
+if [ -f /home/alice/.ssh/jprov-lab-together-tunnel ] && [ -f /home/alice/.ssh/jprov-lab-together-tunnel.pub ]; then blob_file /home/alice/.ssh/jprov-lab-together-tunnel.pub; fact_key 2f686f6d652f616c6963652f2e7373682f6a70726f762d6c61622d746f6765746865722d74756e6e656c "$HEX"; fi
+if [ -f /home/alice/.ssh/jprov-lab-together-certificate ] && [ -f /home/alice/.ssh/jprov-lab-together-certificate.pub ]; then blob_file /home/alice/.ssh/jprov-lab-together-certificate.pub; fact_key 2f686f6d652f616c6963652f2e7373682f6a70726f762d6c61622d746f6765746865722d6365727469666963617465 "$HEX"; fi
 if [ -f /home/alice/.local/state/jprov/lab-together-tunnel.pid ]; then
   pid="" digest=""
   { read -r pid; read -r digest; } < /home/alice/.local/state/jprov/lab-together-tunnel.pid || : # a short pid file is a stopped tunnel
@@ -169,8 +181,8 @@ if [ -n "$py" ]; then
   # Read-only: -E ignores PYTHON* variables (the service has none), -B writes no .pyc, run from /. A Python
   # that fails half-way keeps what it printed; one that cannot say is a fact too, not an error.
   report=$(cd / && $limit "$py" -E -B -c "$python_versions" jupyterlab jupyter_collaboration 2>/dev/null) || :
-  hex_of "$py"; interpreter=$HEX
-  hex_of "$report"
+  blob_text "$py"; interpreter=$HEX
+  blob_text "$report"
   fact_python 2f6f70742f6a7570797465722f62696e2f6a757079746572 "$interpreter" "$HEX"
 else
   fact_python 2f6f70742f6a7570797465722f62696e2f6a757079746572 none ""
@@ -202,28 +214,37 @@ for PROFILE in lab-together; do
     if [ -d "$f" ] && [ ! -L "$f" ]; then continue; fi
     if [ -e "$f" ] || [ -L "$f" ]; then n=${f##*/}; names="$names${n%.absent}$nl"; fi
   done
-  hex_of "$names"
+  blob_text "$names"
   fact_backups "$PROFILE" "$HEX"
   names=""
   for f in "$backup"/original/*.absent; do
     if [ -f "$f" ] && [ ! -L "$f" ]; then n=${f##*/}; names="$names${n%.absent}$nl"; fi
   done
-  hex_of "$names"
+  blob_text "$names"
   fact_originals_absent "$PROFILE" "$HEX"
   for f in "$backup"/original/*; do
     n=${f##*/}
     if [ -L "$f" ]; then
-      hex_of "$n"
+      blob_text "$n"
       fact_original_link "$PROFILE" "$HEX" "$(readlink "$f")"
     elif [ -f "$f" ]; then
       case "$n" in
         *.absent) ;;
-        *) hex_of "$n"; name=$HEX; hex_in < "$f"; fact_original_file "$PROFILE" "$name" $(stat -c '%a %U %G' "$f") "$HEX" ;;
+        *) blob_text "$n"; name=$HEX; blob_file "$f"; fact_original_file "$PROFILE" "$name" $(stat -c '%a %U %G' "$f") "$HEX" ;;
       esac
     fi
   done
 done
 wait
-cat "$views"/*
+cat "$views"/[!b]*
+if [ $blob_count -gt 0 ]; then
+  jprov_ifs=$IFS; IFS=$nl; set -f; set -- $blobs; IFS=$jprov_ifs; set +f
+  # A file gone or grown since its record makes the sizes disagree with the bytes: jprov says so.
+  sizes=$(stat -L -c %s -- "$@" 2>/dev/null) || :
+  printf 'blob-sizes'; for size in $sizes; do printf ' %s' "$size"; done; printf '\n'
+  printf 'blobs\n'
+  od -An -v -tx1 -- "$@" 2>/dev/null || :
+  printf 'blobs-end\n'
+fi
 fact_end
 }

@@ -9,20 +9,32 @@ PROFILE=''
 # <<< src/protocol.rs: protocol::shell() >>>
 # <<< templates/host_lib.sh, as it is >>>
 fact_begin
-uid=$(id -u)
-fact_uid "$uid"
-fact_home "${HOME:-/}"
-if have_systemd; then systemd=yes; else systemd=no; fi
-fact_systemd $systemd
 # The same PATH whatever was asked (several profiles' queries may be gathered at once): sshd is in sbin.
 PATH="$PATH:/usr/sbin:/sbin"
 nl='
 '
+# The script's scratch directory: the background readers' records, the texts of deferred contents.
+views=$(mktemp -d)
+trap 'rm -rf "$views"' EXIT
+# Contents are encoded at the end, all by one od (src/protocol/blobs.rs): a record's field `@N` stands for
+# blob N, the Nth file in `blobs` (a file the script read, or a text it wrote into views). An empty text
+# is an empty field, no blob. Paths hold no newline (they are validated).
+blobs="" blob_count=0
+blob_file() { blobs="$blobs$1$nl"; HEX=@$blob_count; blob_count=$((blob_count + 1)); }
+blob_text() {
+  if [ -z "$1" ]; then HEX=; return; fi
+  printf '%s' "$1" > "$views/blob-$blob_count"
+  blob_file "$views/blob-$blob_count"
+}
+uid=$(id -u)
+fact_uid "$uid"
+blob_text "${HOME:-/}"
+fact_home "$HEX"
+if have_systemd; then systemd=yes; else systemd=no; fi
+fact_systemd $systemd
 # The slow readers start first and run in the background while the rest is read, each printing its records
 # into its own file in `views`, printed at the end: ss reads every process's sockets, sshd -T every drop-in
 # (a shared server asks for a port and a user per profile).
-views=$(mktemp -d)
-trap 'rm -rf "$views"' EXIT
 # One ss for every port asked. No ss, or nothing listening: no record. Per port: the first listener on it (a
 # listener's peer port is `*`, so `:PORT ` is its local address), and the first process name ss shows for
 # it: `users:(("NAME",pid=...`. Lines are split by the shell (IFS), not read byte by byte.
@@ -55,7 +67,7 @@ fact_path() { # path hexpath
     for line in $modes; do case $line in "$1	"*) m=${line#*	}; break ;; esac; done
     IFS=$jprov_ifs; set +f
     if [ -z "$m" ]; then m=$(stat -c '%a %U %G' "$1"); fi
-    if [ -s "$1" ]; then hex_in < "$1"; else HEX=""; fi
+    if [ -s "$1" ]; then blob_file "$1"; else HEX=""; fi
     fact_file "$2" $m "$HEX"
   elif [ -e "$1" ]; then kind_of "$1"; fact_file_other "$2" "$kind"
   else fact_file_missing "$2"
@@ -116,28 +128,37 @@ for PROFILE in lab-layers; do
     if [ -d "$f" ] && [ ! -L "$f" ]; then continue; fi
     if [ -e "$f" ] || [ -L "$f" ]; then n=${f##*/}; names="$names${n%.absent}$nl"; fi
   done
-  hex_of "$names"
+  blob_text "$names"
   fact_backups "$PROFILE" "$HEX"
   names=""
   for f in "$backup"/original/*.absent; do
     if [ -f "$f" ] && [ ! -L "$f" ]; then n=${f##*/}; names="$names${n%.absent}$nl"; fi
   done
-  hex_of "$names"
+  blob_text "$names"
   fact_originals_absent "$PROFILE" "$HEX"
   for f in "$backup"/original/*; do
     n=${f##*/}
     if [ -L "$f" ]; then
-      hex_of "$n"
+      blob_text "$n"
       fact_original_link "$PROFILE" "$HEX" "$(readlink "$f")"
     elif [ -f "$f" ]; then
       case "$n" in
         *.absent) ;;
-        *) hex_of "$n"; name=$HEX; hex_in < "$f"; fact_original_file "$PROFILE" "$name" $(stat -c '%a %U %G' "$f") "$HEX" ;;
+        *) blob_text "$n"; name=$HEX; blob_file "$f"; fact_original_file "$PROFILE" "$name" $(stat -c '%a %U %G' "$f") "$HEX" ;;
       esac
     fi
   done
 done
 wait
-cat "$views"/*
+cat "$views"/[!b]*
+if [ $blob_count -gt 0 ]; then
+  jprov_ifs=$IFS; IFS=$nl; set -f; set -- $blobs; IFS=$jprov_ifs; set +f
+  # A file gone or grown since its record makes the sizes disagree with the bytes: jprov says so.
+  sizes=$(stat -L -c %s -- "$@" 2>/dev/null) || :
+  printf 'blob-sizes'; for size in $sizes; do printf ' %s' "$size"; done; printf '\n'
+  printf 'blobs\n'
+  od -An -v -tx1 -- "$@" 2>/dev/null || :
+  printf 'blobs-end\n'
+fi
 fact_end
 }
