@@ -742,3 +742,41 @@ fn the_facts_script_encodes_all_its_contents_with_one_od() {
         .to_string();
     assert_eq!(facts.home, home);
 }
+
+/// A facts script ended by a signal while its readers still run (a cut connection: SIGPIPE at its next
+/// write, or SIGHUP, SIGTERM, SIGINT) leaves no scratch directory behind.
+#[test]
+fn a_facts_script_ended_by_a_signal_leaves_no_scratch_directory() {
+    use std::io::Write;
+    let query = FactQuery {
+        sshd_users: vec!["admin".into()],
+        sshd_keywords: jprov::resource::SSHD_KEYWORDS,
+        ..FactQuery::default()
+    };
+    for signal in [libc::SIGPIPE, libc::SIGHUP, libc::SIGTERM, libc::SIGINT] {
+        let sandbox = Sandbox::new(false);
+        sandbox.set("sshd-T-hangs", "");
+        let text = script::facts_under(&Templates::new(), &query, sandbox.root()).unwrap();
+        let mut child = sandbox.spawn();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(text.as_bytes())
+            .unwrap();
+        let started = std::time::Instant::now();
+        while std::fs::read_dir(sandbox.tmp()).unwrap().next().is_none() {
+            assert!(
+                started.elapsed().as_secs() < 10,
+                "no scratch directory made"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        // SAFETY: a signal to our own child.
+        unsafe { libc::kill(child.id() as libc::pid_t, signal) };
+        let status = child.wait().unwrap();
+        assert_ne!(status.code(), Some(0), "signal {signal}");
+        let left: Vec<_> = std::fs::read_dir(sandbox.tmp()).unwrap().collect();
+        assert!(left.is_empty(), "signal {signal}: left {left:?}");
+    }
+}

@@ -22,6 +22,7 @@ const STUBS: &[(&str, &str)] = &[
         "sshd",
         r#"if [ "${1:-}" = -t ] && [ -e "$STUB_DIR/sshd-t-fails" ]; then echo "stub sshd: line 7: Bad configuration option" >&2; exit 1; fi
 if [ "${1:-}" = -T ]; then
+  if [ -e "$STUB_DIR/sshd-T-hangs" ]; then exec /bin/sleep 5; fi
   for a; do case $a in user=*) u=${a#user=}; u=${u%%,*}; if [ -f "$STUB_DIR/sshd-T-$u" ]; then cat "$STUB_DIR/sshd-T-$u"; fi ;; esac; done
 fi"#,
     ),
@@ -163,7 +164,7 @@ impl Sandbox {
     }
 
     /// A stub switch: `sshd-t-fails`, `nginx-t-fails`, `kill-at-write` (with the write's number), or what
-    /// `sshd -T` prints for a user (`sshd-T-NAME`).
+    /// `sshd -T` prints for a user (`sshd-T-NAME`), or `sshd-T-hangs` (every `sshd -T` waits 5 s).
     pub fn set(&self, switch: &str, value: &str) {
         std::fs::write(self.dir.path().join(switch), value).unwrap();
     }
@@ -178,14 +179,14 @@ impl Sandbox {
         std::fs::read_to_string(self.dir.path().join("calls")).unwrap_or_default()
     }
 
-    /// Run `script` with `sh -s`, as jprov does, with the stubs first on PATH.
-    pub fn run(&self, script: impl AsRef<[u8]>) -> Ran {
+    /// `sh -s` started as `run` starts it, its stdin, stdout and stderr piped.
+    pub fn spawn(&self) -> std::process::Child {
         let path = format!(
             "{}:{}",
             self.dir.path().join("bin").display(),
             std::env::var("PATH").unwrap_or_default()
         );
-        let mut child = Command::new("sh")
+        Command::new("sh")
             .arg("-s")
             .env("PATH", path)
             .env("HOME", self.dir.path())
@@ -196,7 +197,12 @@ impl Sandbox {
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
-            .unwrap();
+            .unwrap()
+    }
+
+    /// Run `script` with `sh -s`, as jprov does, with the stubs first on PATH.
+    pub fn run(&self, script: impl AsRef<[u8]>) -> Ran {
+        let mut child = self.spawn();
         let mut stdin = child.stdin.take().unwrap();
         let input = script.as_ref().to_vec();
         let writer = std::thread::spawn(move || {

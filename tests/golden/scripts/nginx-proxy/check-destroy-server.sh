@@ -12,6 +12,8 @@ PATH="$PATH:/usr/sbin:/sbin"
 umask 077
 scratch=$(mktemp -d /tmp/jprov-check.XXXXXX) || fail "cannot create a scratch directory"
 trap 'rm -rf "$scratch"' EXIT
+# A cut connection ends the script by a signal (SIGPIPE at its next write): through exit, so the trap runs.
+trap 'exit 1' HUP INT TERM PIPE
 cp -a /etc/nginx "$scratch/nginx"
 find "$scratch/nginx" -maxdepth 1 -name '*.conf' -exec sed -i "s|/etc/nginx/|$scratch/nginx/|g" {} +
 rm -f "$scratch/nginx/sites-available/$(basename /etc/nginx/sites-available/jprov-lab-proxy)" "$scratch/nginx/sites-enabled/$(basename /etc/nginx/sites-available/jprov-lab-proxy)"

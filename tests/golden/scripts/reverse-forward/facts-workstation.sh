@@ -16,6 +16,8 @@ nl='
 # The script's scratch directory: the background readers' records, the texts of deferred contents.
 views=$(mktemp -d)
 trap 'rm -rf "$views"' EXIT
+# A cut connection ends the script by a signal (SIGPIPE at its next write): through exit, so the trap runs.
+trap 'exit 1' HUP INT TERM PIPE
 # Contents are encoded at the end, all by one od (src/protocol/blobs.rs): a record's field `@N` stands for
 # blob N, the Nth file in `blobs` (a file the script read, or a text it wrote into views). An empty text
 # is an empty field, no blob. Paths hold no newline (they are validated).

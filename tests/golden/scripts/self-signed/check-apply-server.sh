@@ -12,6 +12,8 @@ PATH="$PATH:/usr/sbin:/sbin"
 umask 077
 scratch=$(mktemp -d /tmp/jprov-check.XXXXXX) || fail "cannot create a scratch directory"
 trap 'rm -rf "$scratch"' EXIT
+# A cut connection ends the script by a signal (SIGPIPE at its next write): through exit, so the trap runs.
+trap 'exit 1' HUP INT TERM PIPE
 mkdir -p "$scratch/ssh/sshd_config.d"
 # No drop-in yet is no error: there is nothing to copy.
 cp -p /etc/ssh/sshd_config.d/*.conf "$scratch/ssh/sshd_config.d/" 2>/dev/null || :
