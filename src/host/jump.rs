@@ -85,7 +85,7 @@ fn pump(hop: &SshConnection, channel: Channel, mut socket: UnixStream, stop: &At
             return;
         }
         match from_hop + to_hop {
-            0 => session::wait_for(
+            0 => session::wait_for_quick(
                 &[
                     (socket.as_raw_fd(), libc::POLLIN),
                     (hop.socket(), libc::POLLIN),

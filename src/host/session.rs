@@ -147,7 +147,7 @@ impl SshConnection {
         ) {
             events |= libc::POLLOUT;
         }
-        wait_for(&[(self.socket, events | libc::POLLIN)], backoff.next());
+        wait_for_quick(&[(self.socket, events | libc::POLLIN)], backoff.next());
     }
 
     /// `call` until it no longer says it would block.
@@ -316,6 +316,35 @@ fn would_block(result: std::io::Result<usize>) -> std::io::Result<Option<usize>>
         Err(e) if e.kind() == ErrorKind::WouldBlock => Ok(None),
         Err(e) => Err(e),
     }
+}
+
+/// Acknowledge what arrives next at once. Linux delays an ACK up to 40 ms when the connection looks
+/// interactive (it does after every request we send), and sshd, which leaves Nagle's algorithm on for a
+/// session without a terminal, holds a small reply until its previous segment is acknowledged: the first
+/// channel's confirmation after the login waited 40 ms behind the packets sshd sends right after it (sshd
+/// waiting in poll for our next request all that time). The flag does not stick (the next request makes
+/// the connection interactive again), so it is set before every wait. A socketpair (a jump's) refuses it,
+/// harmlessly: there the stall is between the jump host's sshd and the workstation's, out of our reach.
+fn quick_ack(socket: RawFd) {
+    let on: libc::c_int = 1;
+    // SAFETY: a plain int option on a descriptor this session owns.
+    unsafe {
+        libc::setsockopt(
+            socket,
+            libc::IPPROTO_TCP,
+            libc::TCP_QUICKACK,
+            (&on as *const libc::c_int).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    };
+}
+
+/// `wait_for`, each descriptor first told to acknowledge what arrives next at once (`quick_ack`).
+pub(super) fn wait_for_quick(fds: &[(RawFd, libc::c_short)], timeout: Duration) {
+    for &(fd, _) in fds {
+        quick_ack(fd);
+    }
+    wait_for(fds, timeout);
 }
 
 /// Wait until one of `fds` is ready for its events, or `timeout`.
