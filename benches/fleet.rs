@@ -8,8 +8,10 @@
 //! - `jprov plan` and `jprov apply --yes` of 1, 10 and 30 workstation profiles behind one server;
 //! - the floor for the same hosts: a thread per host does TCP connect (TCP_NODELAY), SSH handshake, the host
 //!   key compared with the pinned known_hosts, the same key's login, one `true` exec, close; wall time of
-//!   the whole parallel set;
-//! - the same floor with each exec running, instead of `true`, the on-host commands a plan cannot do
+//!   the whole parallel set (the floor the goals are stated for);
+//! - the same floor acknowledging at once after the login, as jprov's sessions do (non-blocking, with
+//!   TCP_QUICKACK before every wait): the blocking floor pays a delayed ACK at its first channel;
+//! - that floor with each exec running, instead of `true`, the on-host commands a plan cannot do
 //!   without (sshd -T for each user whose settings it checks, ss where it asks about a port), and with
 //!   each exec running jprov's own facts script for that host: where the floor stops and the hosts' own
 //!   work starts, and how much of a plan is the hosts' rather than jprov's;
@@ -31,6 +33,7 @@ use jprov::render::Templates;
 use jprov::resource::Role;
 use std::io::Read;
 use std::net::TcpStream;
+use std::os::unix::io::{AsRawFd, RawFd};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -85,6 +88,9 @@ enum Config {
     Apply(usize),
     /// The floor for the server and the first N workstations.
     Floor(usize),
+    /// The floor, after the login acknowledging at once before every wait as jprov does (TCP_QUICKACK:
+    /// without it the first channel's reply waits ~40 ms for a delayed ACK, see src/host/session.rs).
+    QuickFloor(usize),
     /// The floor's logins, each exec running the on-host commands a plan of the first N profiles cannot do
     /// without (`required_commands`): where the floor stops and the hosts' own work starts.
     Commands(usize),
@@ -161,6 +167,7 @@ fn main() {
             Config::Plan(n),
             Config::Apply(n),
             Config::Floor(n),
+            Config::QuickFloor(n),
             Config::Commands(n),
             Config::Scripts(n),
         ]);
@@ -360,23 +367,29 @@ impl Fleet {
             Config::Plan(n) => Some((&["plan"], &self.profiles[..n])),
             Config::Apply(n) => Some((&["apply", "--yes"], &self.profiles[..n])),
             Config::JumpedPlan => Some((&["plan"], std::slice::from_ref(&self.jumped_profile))),
-            Config::Floor(_) | Config::Commands(_) | Config::Scripts(_) | Config::ChannelOpen => {
-                None
-            }
+            Config::Floor(_)
+            | Config::QuickFloor(_)
+            | Config::Commands(_)
+            | Config::Scripts(_)
+            | Config::ChannelOpen => None,
         }
     }
 
     fn measure(&self, config: Config, hop: &ssh2::Session, m: &mut Measured, keep: bool) {
         let wall = match (config, self.jprov_args(config)) {
             (_, Some((args, profiles))) => self.measure_jprov(args, profiles, m, keep),
-            (Config::Floor(n), None) => Some(floor(&self.logins(n), &[])),
+            (Config::Floor(n), None) => Some(floor(&self.logins(n), &[], false)),
+            (Config::QuickFloor(n), None) => Some(floor(&self.logins(n), &[], true)),
             (Config::Commands(n), None) => Some(floor(
                 &self.logins(n),
                 &self.host_work(n, required_commands),
+                true,
             )),
-            (Config::Scripts(n), None) => {
-                Some(floor(&self.logins(n), &self.host_work(n, facts_script)))
-            }
+            (Config::Scripts(n), None) => Some(floor(
+                &self.logins(n),
+                &self.host_work(n, facts_script),
+                true,
+            )),
             (_, None) => Some(channel_open(hop, self.jumped.port())),
         };
         if let (Some(wall), true) = (wall, keep) {
@@ -607,12 +620,13 @@ fn refusal(args: &[&str], profiles: usize, run: &Run) -> Option<String> {
 }
 
 /// The floor of a fleet's connection pattern: every login at once, a thread each; the wall time of the
-/// whole set. Each login runs `true`, or its `(command, stdin)` of `work` when there is one.
-fn floor(logins: &[Login], work: &[(String, String)]) -> Duration {
+/// whole set. Each login runs `true`, or its `(command, stdin)` of `work` when there is one; `quick`: after
+/// the login, non-blocking with quick ACKs as jprov (`run_quick`).
+fn floor(logins: &[Login], work: &[(String, String)], quick: bool) -> Duration {
     let start = Instant::now();
     std::thread::scope(|scope| {
         let threads: Vec<_> = (logins.iter().enumerate())
-            .map(|(i, l)| scope.spawn(move || login_and_run(l, work.get(i))))
+            .map(|(i, l)| scope.spawn(move || login_and_run(l, work.get(i), quick)))
             .collect();
         for t in threads {
             t.join().unwrap();
@@ -621,24 +635,95 @@ fn floor(logins: &[Login], work: &[(String, String)]) -> Duration {
     start.elapsed()
 }
 
-fn login_and_run(l: &Login, work: Option<&(String, String)>) {
-    let (session, _tcp) = login(l).unwrap_or_else(|e| panic!("floor, port {}: {e}", l.port));
-    let mut channel = session.channel_session().unwrap();
-    match work {
-        None => channel.exec("true").unwrap(),
-        // The scripts read all of their stdin before they print anything (one brace group): no deadlock.
-        Some((command, stdin)) => {
-            use std::io::Write;
-            channel.exec(command).unwrap();
-            channel.write_all(stdin.as_bytes()).unwrap();
-            channel.send_eof().unwrap();
-        }
+fn login_and_run(l: &Login, work: Option<&(String, String)>, quick: bool) {
+    let (session, tcp) = login(l).unwrap_or_else(|e| panic!("floor, port {}: {e}", l.port));
+    let (command, stdin) = match work {
+        None => ("true", ""),
+        Some((command, stdin)) => (command.as_str(), stdin.as_str()),
+    };
+    match quick {
+        true => run_quick(&session, tcp.as_raw_fd(), command, stdin.as_bytes()),
+        false => run_blocking(&session, command, stdin.as_bytes()),
     }
+    session.set_blocking(true);
+    session.disconnect(None, "", None).unwrap();
+}
+
+/// One exec, blocking: libssh2 waits in its own reads (a delayed ACK can stall them).
+fn run_blocking(session: &ssh2::Session, command: &str, stdin: &[u8]) {
+    use std::io::Write;
+    let mut channel = session.channel_session().unwrap();
+    channel.exec(command).unwrap();
+    // The scripts read all of their stdin before they print anything (one brace group): no deadlock.
+    channel.write_all(stdin).unwrap();
+    channel.send_eof().unwrap();
     let mut sink = vec![];
     channel.read_to_end(&mut sink).unwrap();
     channel.wait_close().unwrap();
     assert_eq!(channel.exit_status().unwrap(), 0);
-    session.disconnect(None, "", None).unwrap();
+}
+
+/// Until `call` no longer says it would block, waiting on the socket in between.
+fn until_done<T>(wait: &dyn Fn(), mut call: impl FnMut() -> Result<T, ssh2::Error>) -> T {
+    loop {
+        match call() {
+            Ok(value) => return value,
+            Err(e) if e.code() == ssh2::ErrorCode::Session(-37) => wait(),
+            Err(e) => panic!("floor: {e}"),
+        }
+    }
+}
+
+/// One exec, non-blocking: every call that would block waits on the socket, TCP_QUICKACK set first (as
+/// jprov's sessions do).
+fn run_quick(session: &ssh2::Session, socket: RawFd, command: &str, stdin: &[u8]) {
+    use std::io::{ErrorKind, Write};
+    session.set_blocking(false);
+    let wait = || {
+        let on: libc::c_int = 1;
+        let events = match session.block_directions() {
+            ssh2::BlockDirections::Inbound => libc::POLLIN,
+            _ => libc::POLLIN | libc::POLLOUT,
+        };
+        let mut polled = libc::pollfd {
+            fd: socket,
+            events,
+            revents: 0,
+        };
+        // SAFETY: an int option and one pollfd on this session's own socket.
+        unsafe {
+            libc::setsockopt(
+                socket,
+                libc::IPPROTO_TCP,
+                libc::TCP_QUICKACK,
+                (&on as *const libc::c_int).cast(),
+                std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+            );
+            libc::poll(&mut polled, 1, 10);
+        }
+    };
+    let mut channel = until_done(&wait, || session.channel_session());
+    until_done(&wait, || channel.exec(command));
+    let mut written = 0;
+    while written < stdin.len() {
+        match channel.write(&stdin[written..]) {
+            Ok(n) => written += n,
+            Err(e) if e.kind() == ErrorKind::WouldBlock => wait(),
+            Err(e) => panic!("floor, stdin: {e}"),
+        }
+    }
+    until_done(&wait, || channel.send_eof());
+    let mut buffer = [0u8; 32 * 1024];
+    loop {
+        match channel.read(&mut buffer) {
+            Ok(0) if channel.eof() => break,
+            Ok(_) => {}
+            Err(e) if e.kind() == ErrorKind::WouldBlock => wait(),
+            Err(e) => panic!("floor, stdout: {e}"),
+        }
+    }
+    until_done(&wait, || channel.wait_close());
+    assert_eq!(channel.exit_status().unwrap(), 0);
 }
 
 /// TCP connect with TCP_NODELAY, handshake asking only for the pinned key type (as jprov does), the key
@@ -728,8 +813,8 @@ fn ms(d: Duration) -> String {
 fn report(configs: &[Config], measured: &[Measured], rounds: usize) {
     let get = |c: Config| &measured[configs.iter().position(|x| *x == c).unwrap()];
     println!("\nmedians of {rounds} interleaved rounds (no-change runs; floor: ssh2 in-process, a thread per host)\n");
-    println!("| configuration | jprov median | floor median | ratio | goal |");
-    println!("|---|---|---|---|---|");
+    println!("| configuration | jprov median | floor median | ratio | goal | floor with quick ACKs | ratio to it |");
+    println!("|---|---|---|---|---|---|---|");
     for (what, cmd) in [
         ("plan", Config::Plan as fn(usize) -> Config),
         ("apply --yes", Config::Apply),
@@ -746,7 +831,7 @@ fn report(configs: &[Config], measured: &[Measured], rounds: usize) {
                     n + 1
                 ),
                 get(cmd(n)),
-                get(Config::Floor(n)),
+                (get(Config::Floor(n)), get(Config::QuickFloor(n))),
                 goal,
             );
         }
@@ -817,12 +902,13 @@ fn report(configs: &[Config], measured: &[Measured], rounds: usize) {
 /// them.
 fn breakdown<'a>(get: &dyn Fn(Config) -> &'a Measured) {
     println!(
-        "\nwhere a no-change plan's time goes (medians, ratio to the floor of the same hosts)\n"
+        "\nwhere a no-change plan's time goes (medians; ratio to the floor with quick ACKs, as jprov's \
+         sessions and the two columns after it have them)\n"
     );
-    println!("| hosts | floor | floor + on-host commands a plan cannot do without | floor + jprov's facts scripts | `jprov plan` |");
+    println!("| hosts | floor with quick ACKs | + on-host commands a plan cannot do without | + jprov's facts scripts | `jprov plan` |");
     println!("|---|---|---|---|---|");
     for n in SIZES {
-        let Ok(floor) = figure(get(Config::Floor(n))) else {
+        let Ok(floor) = figure(get(Config::QuickFloor(n))) else {
             continue;
         };
         let cell = |c: Config| match figure(get(c)) {
@@ -847,23 +933,31 @@ fn verdict(met: bool) -> &'static str {
     }
 }
 
-fn ratio_row(what: &str, jprov: &Measured, floor: &Measured, goal: Option<f64>) {
+/// jprov against the floor the goal is stated for (TCP_NODELAY, blocking), with its verdict, and against
+/// the same floor with quick ACKs, which jprov's sessions have and the goal's floor lacks.
+fn ratio_row(
+    what: &str,
+    jprov: &Measured,
+    (floor, quick): (&Measured, &Measured),
+    goal: Option<f64>,
+) {
     let goal_text = goal.map_or("—".to_string(), |g| format!("≤ {g}×"));
-    let (j, f) = match (figure(jprov), figure(floor)) {
-        (Ok(j), Ok(f)) => (j, f),
-        (j, f) => {
-            let j = j.map_or_else(|why| why, ms);
-            let f = f.map_or_else(|why| why, ms);
-            println!("| {what} | {j} | {f} | | {goal_text} |");
+    let (j, f, q) = match (figure(jprov), figure(floor), figure(quick)) {
+        (Ok(j), Ok(f), Ok(q)) => (j, f, q),
+        (j, f, q) => {
+            let [j, f, q] = [j, f, q].map(|d| d.map_or_else(|why| why, ms));
+            println!("| {what} | {j} | {f} | | {goal_text} | {q} | |");
             return;
         }
     };
     let ratio = j.as_secs_f64() / f.as_secs_f64();
     let met = goal.map(|g| verdict(ratio <= g)).unwrap_or_default();
     println!(
-        "| {what} | {} | {} | {ratio:.2}× | {goal_text}{met} |",
+        "| {what} | {} | {} | {ratio:.2}× | {goal_text}{met} | {} | {:.2}× |",
         ms(j),
-        ms(f)
+        ms(f),
+        ms(q),
+        j.as_secs_f64() / q.as_secs_f64()
     );
 }
 
