@@ -164,6 +164,38 @@ fn a_script_error_is_reported_by_every_reader() {
         parse_facts(&format!("jprov-facts 1\n{error}\n"), ""),
         Err(crate::protocol::FactsError::Failed(m)) if m == "cannot lock"
     ));
+    // A facts script that stopped after naming a blob, before its blob section: still its error.
+    assert!(matches!(
+        parse_facts(&format!("jprov-facts 1\nhome @0\n{error}\n"), ""),
+        Err(crate::protocol::FactsError::Failed(m)) if m == "cannot lock"
+    ));
+}
+
+/// A facts output with its blob section parses as if every content had been encoded in its record; one
+/// whose bytes disagree with the sizes is an error, not facts.
+#[test]
+fn facts_with_deferred_contents_parse_as_if_encoded_in_place() {
+    let path = hex::encode("/etc/x");
+    let deferred = format!(
+        "jprov-facts 1\nhome @0\nfile {path} file 644 root root @1\n\
+         blob-sizes 5 2\nblobs\n 2f 72 6f 6f 74 68 69\nblobs-end\nend\n"
+    );
+    let in_place = format!(
+        "jprov-facts 1\nhome {}\nfile {path} file 644 root root {}\nend\n",
+        hex::encode("/root"),
+        hex::encode("hi")
+    );
+    assert_eq!(
+        parse_facts(&deferred, "").unwrap(),
+        parse_facts(&in_place, "").unwrap()
+    );
+    let changed = deferred.replace("blob-sizes 5 2", "blob-sizes 5 3");
+    assert!(matches!(
+        parse_facts(&changed, ""),
+        Err(crate::protocol::FactsError::Blobs(
+            crate::protocol::BlobError::Changed { .. }
+        ))
+    ));
 }
 
 #[test]
