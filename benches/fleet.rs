@@ -94,6 +94,9 @@ enum Config {
     /// The floor's logins, each exec running the on-host commands a plan of the first N profiles cannot do
     /// without (`required_commands`): where the floor stops and the hosts' own work starts.
     Commands(usize),
+    /// As `Commands`, only the `sshd -T`s: what is left of them without `ss`, which these hosts (no
+    /// systemd) are asked only for what plan and apply say about the tunnel and Jupyter being up.
+    SshdCommands(usize),
     /// The floor's logins, each exec running jprov's own facts script for that host (rendered by jprov's
     /// library from the same queries, the server's merged for all N): the hosts' share of a plan, without
     /// jprov's own work (its ssh config lookups, parsing, planning).
@@ -168,6 +171,7 @@ fn main() {
             Config::Apply(n),
             Config::Floor(n),
             Config::QuickFloor(n),
+            Config::SshdCommands(n),
             Config::Commands(n),
             Config::Scripts(n),
         ]);
@@ -370,6 +374,7 @@ impl Fleet {
             Config::Floor(_)
             | Config::QuickFloor(_)
             | Config::Commands(_)
+            | Config::SshdCommands(_)
             | Config::Scripts(_)
             | Config::ChannelOpen => None,
         }
@@ -380,6 +385,11 @@ impl Fleet {
             (_, Some((args, profiles))) => self.measure_jprov(args, profiles, m, keep),
             (Config::Floor(n), None) => Some(floor(&self.logins(n), &[], false)),
             (Config::QuickFloor(n), None) => Some(floor(&self.logins(n), &[], true)),
+            (Config::SshdCommands(n), None) => Some(floor(
+                &self.logins(n),
+                &self.host_work(n, sshd_commands),
+                true,
+            )),
             (Config::Commands(n), None) => Some(floor(
                 &self.logins(n),
                 &self.host_work(n, required_commands),
@@ -752,14 +762,20 @@ fn login(l: &Login) -> Result<(ssh2::Session, TcpStream), String> {
 /// script runs them), and the listening sockets when a port is asked (one `ss`). No file is read, nothing
 /// is encoded or printed.
 fn required_commands(query: &FactQuery) -> String {
+    let mut script = sshd_commands(query);
+    if !query.listeners.is_empty() {
+        script += "ss -ltnpH >/dev/null 2>&1\n";
+    }
+    script
+}
+
+/// `required_commands` without `ss`: one `sshd -T` per user whose settings the plan checks, all at once.
+fn sshd_commands(query: &FactQuery) -> String {
     let mut script = String::from("PATH=\"$PATH:/usr/sbin:/sbin\"\n");
     for user in &query.sshd_users {
         script += &format!(
             "sshd -T -f /etc/ssh/sshd_config -C user={user},host=jprov-check,addr=192.0.2.1 >/dev/null 2>&1 &\n"
         );
-    }
-    if !query.listeners.is_empty() {
-        script += "ss -ltnpH >/dev/null 2>&1\n";
     }
     script + "wait\n"
 }
@@ -905,8 +921,8 @@ fn breakdown<'a>(get: &dyn Fn(Config) -> &'a Measured) {
         "\nwhere a no-change plan's time goes (medians; ratio to the floor with quick ACKs, as jprov's \
          sessions and the two columns after it have them)\n"
     );
-    println!("| hosts | floor with quick ACKs | + on-host commands a plan cannot do without | + jprov's facts scripts | `jprov plan` |");
-    println!("|---|---|---|---|---|");
+    println!("| hosts | floor with quick ACKs | + the sshd -T alone | + on-host commands a plan cannot do without (sshd -T, ss) | + jprov's facts scripts | `jprov plan` |");
+    println!("|---|---|---|---|---|---|");
     for n in SIZES {
         let Ok(floor) = figure(get(Config::QuickFloor(n))) else {
             continue;
@@ -916,9 +932,10 @@ fn breakdown<'a>(get: &dyn Fn(Config) -> &'a Measured) {
             Err(why) => why,
         };
         println!(
-            "| {} | {} | {} | {} | {} |",
+            "| {} | {} | {} | {} | {} | {} |",
             n + 1,
             ms(floor),
+            cell(Config::SshdCommands(n)),
             cell(Config::Commands(n)),
             cell(Config::Scripts(n)),
             cell(Config::Plan(n))
