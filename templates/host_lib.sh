@@ -8,6 +8,10 @@
 # under a temporary directory: the paths a script passes arrive prefixed already, and the library prefixes the
 # fixed ones it knows itself (its state directory and /run).
 
+# A newline, for lists built in the shell and for splitting text into lines (IFS=$nl).
+nl='
+'
+
 fail() { say_error "$1"; exit "${2:-1}"; }
 
 # Where jprov keeps its records on this host (STATE): root's in /var/lib/jprov, a user's under their home.

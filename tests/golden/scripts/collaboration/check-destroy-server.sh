@@ -24,14 +24,12 @@ else say_check_invalid sshd "$(printf '%s' "$out" | sed "s|$scratch/ssh|/etc/ssh
 sshd_dir="$scratch/ssh"
 views="$scratch/views"
 mkdir "$views"
-sshd_nl='
-'
 # The lines of $1 (text) that the case pattern of sshd_keywords admits, one per line, in `lines`.
 sshd_lines_of() {
   lines=""
-  sshd_ifs=$IFS; IFS=$sshd_nl; set -f; set -- $1; IFS=$sshd_ifs; set +f
+  jprov_ifs=$IFS; IFS=$nl; set -f; set -- $1; IFS=$jprov_ifs; set +f
   for line do
-    case $line in gatewayports' '*|allowtcpforwarding' '*|permitlisten' '*|permittty' '*|x11forwarding' '*|allowagentforwarding' '*|authorizedkeysfile' '*) lines="$lines$line$sshd_nl" ;; esac
+    case $line in gatewayports' '*|allowtcpforwarding' '*|permitlisten' '*|permittty' '*|x11forwarding' '*|allowagentforwarding' '*|authorizedkeysfile' '*) lines="$lines$line$nl" ;; esac
   done
 }
 (
@@ -39,12 +37,12 @@ sshd_lines_of() {
   lines=""
   if [ -n "$sources" ]; then
     case $sshd_dir in
-      /etc/ssh) lines="$sources$sshd_nl" ;;
+      /etc/ssh) lines="$sources$nl" ;;
       *)
-        sshd_ifs=$IFS; IFS=$sshd_nl; set -f; set -- $sources; IFS=$sshd_ifs; set +f
+        jprov_ifs=$IFS; IFS=$nl; set -f; set -- $sources; IFS=$jprov_ifs; set +f
         for line do
           case $line in "$sshd_dir"/*) line=/etc/ssh/${line#"$sshd_dir"/} ;; esac
-          lines="$lines$line$sshd_nl"
+          lines="$lines$line$nl"
         done ;;
     esac
   fi

@@ -11,8 +11,6 @@ PROFILE=''
 fact_begin
 # The same PATH whatever was asked (several profiles' queries may be gathered at once): sshd is in sbin.
 PATH="$PATH:/usr/sbin:/sbin"
-nl='
-'
 # The script's scratch directory: the background readers' records, the texts of deferred contents.
 views=$(mktemp -d)
 trap 'rm -rf "$views"' EXIT

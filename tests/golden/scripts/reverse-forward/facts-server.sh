@@ -11,8 +11,6 @@ PROFILE=''
 fact_begin
 # The same PATH whatever was asked (several profiles' queries may be gathered at once): sshd is in sbin.
 PATH="$PATH:/usr/sbin:/sbin"
-nl='
-'
 # The script's scratch directory: the background readers' records, the texts of deferred contents.
 views=$(mktemp -d)
 trap 'rm -rf "$views"' EXIT
@@ -63,14 +61,12 @@ fact_systemd $systemd
   if [ -n "$found" ]; then fact_listening 8888 "${who:-something}"; fi
 ) > "$views/listening" &
 sshd_dir=/etc/ssh
-sshd_nl='
-'
 # The lines of $1 (text) that the case pattern of sshd_keywords admits, one per line, in `lines`.
 sshd_lines_of() {
   lines=""
-  sshd_ifs=$IFS; IFS=$sshd_nl; set -f; set -- $1; IFS=$sshd_ifs; set +f
+  jprov_ifs=$IFS; IFS=$nl; set -f; set -- $1; IFS=$jprov_ifs; set +f
   for line do
-    case $line in gatewayports' '*|allowtcpforwarding' '*|permitlisten' '*|permittty' '*|x11forwarding' '*|allowagentforwarding' '*|authorizedkeysfile' '*) lines="$lines$line$sshd_nl" ;; esac
+    case $line in gatewayports' '*|allowtcpforwarding' '*|permitlisten' '*|permittty' '*|x11forwarding' '*|allowagentforwarding' '*|authorizedkeysfile' '*) lines="$lines$line$nl" ;; esac
   done
 }
 (
@@ -96,12 +92,12 @@ sshd_lines_of() {
   lines=""
   if [ -n "$sources" ]; then
     case $sshd_dir in
-      /etc/ssh) lines="$sources$sshd_nl" ;;
+      /etc/ssh) lines="$sources$nl" ;;
       *)
-        sshd_ifs=$IFS; IFS=$sshd_nl; set -f; set -- $sources; IFS=$sshd_ifs; set +f
+        jprov_ifs=$IFS; IFS=$nl; set -f; set -- $sources; IFS=$jprov_ifs; set +f
         for line do
           case $line in "$sshd_dir"/*) line=/etc/ssh/${line#"$sshd_dir"/} ;; esac
-          lines="$lines$line$sshd_nl"
+          lines="$lines$line$nl"
         done ;;
     esac
   fi
